@@ -1,0 +1,59 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "trail",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "TrailCore", targets: ["TrailCore"]),
+        .library(name: "TrailProtocol", targets: ["TrailProtocol"]),
+        .library(name: "TrailStore", targets: ["TrailStore"]),
+        .library(name: "TrailServer", targets: ["TrailServer"]),
+        .executable(name: "traild", targets: ["traild"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+    ],
+    targets: [
+        .target(
+            name: "TrailCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "TrailProtocol",
+            dependencies: ["TrailCore", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
+            name: "TrailStore",
+            dependencies: ["TrailCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
+            name: "TrailServer",
+            dependencies: [
+                "TrailCore", "TrailProtocol", "TrailStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "traild",
+            dependencies: [
+                "TrailServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(name: "TrailCoreTests", dependencies: ["TrailCore"]),
+        .testTarget(name: "TrailProtocolTests", dependencies: ["TrailProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
+        .testTarget(name: "TrailStoreTests", dependencies: ["TrailStore"]),
+        .testTarget(name: "TrailServerTests", dependencies: ["TrailServer", .product(name: "NIOEmbedded", package: "swift-nio")]),
+    ]
+)

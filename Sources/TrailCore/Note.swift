@@ -1,0 +1,141 @@
+/// Where a note is in its life.
+public enum NoteState: String, Sendable, Codable {
+    /// At or above its namespace's `evaporate_below`.
+    case live
+    /// Below `evaporate_below`, not yet compacted. Derived from the key, never stored.
+    case faded
+    /// Evaporated into an archive pack.
+    case archived
+    /// Withdrawn with a stated reason.
+    case retracted
+}
+
+/// Why and by whom a note was withdrawn.
+public struct Retraction: Sendable, Equatable, Codable {
+    public var reason: String
+    public var agent: String?
+    /// When, in milliseconds since 1970.
+    public var atMillis: Int64
+
+    public init(reason: String, agent: String?, atMillis: Int64) {
+        self.reason = reason
+        self.agent = agent
+        self.atMillis = atMillis
+    }
+}
+
+/// A note as the protocol shows it, with its weight taken at one instant.
+public struct Note: Sendable, Equatable {
+    public var id: NoteID
+    public var ns: String
+    public var body: String
+    /// Sorted, no duplicates.
+    public var tags: [String]
+    /// In the order first given.
+    public var after: [NoteID]
+    public var weight: Double
+    public var rank: Double?
+    public var deposits: Int
+    public var agent: String?
+    public var state: NoteState
+    public var createdAtMillis: Int64
+    public var updatedAtMillis: Int64
+    public var retraction: Retraction?
+
+    public init(
+        id: NoteID, ns: String, body: String, tags: [String], after: [NoteID], weight: Double,
+        rank: Double?, deposits: Int, agent: String?, state: NoteState,
+        createdAtMillis: Int64, updatedAtMillis: Int64, retraction: Retraction?
+    ) {
+        self.id = id
+        self.ns = ns
+        self.body = body
+        self.tags = tags
+        self.after = after
+        self.weight = weight
+        self.rank = rank
+        self.deposits = deposits
+        self.agent = agent
+        self.state = state
+        self.createdAtMillis = createdAtMillis
+        self.updatedAtMillis = updatedAtMillis
+        self.retraction = retraction
+    }
+}
+
+/// A note in a `sense` answer, with the score it was ranked by.
+public struct ScoredNote: Sendable, Equatable {
+    public var note: Note
+    public var score: Double
+    public init(note: Note, score: Double) {
+        self.note = note
+        self.score = score
+    }
+}
+
+/// Which way a trail is walked from the note asked about.
+public enum TrailDirection: String, Sendable, CaseIterable {
+    case forward, backward, both
+}
+
+/// One step of `follow`: the note at the other end of a trail.
+public struct TrailStep: Sendable, Equatable {
+    public var to: NoteID
+    public var weight: Double
+    /// `forward` (from -> to) or `backward` (to -> from).
+    public var direction: TrailDirection
+    public var note: Note
+    public init(to: NoteID, weight: Double, direction: TrailDirection, note: Note) {
+        self.to = to
+        self.weight = weight
+        self.direction = direction
+        self.note = note
+    }
+}
+
+/// A namespace's settings.
+public struct NamespaceSettings: Sendable, Equatable {
+    public var name: String
+    public var halfLife: Double
+    public var evaporateBelow: Double
+    public var maxNoteBytes: Int
+    /// Landmark `L` of the forward decay, seconds since 1970.
+    public var landmark: Double
+
+    public init(name: String, halfLife: Double = Limits.defaultHalfLife,
+                evaporateBelow: Double = Limits.defaultEvaporateBelow,
+                maxNoteBytes: Int = Limits.defaultMaxNoteBytes, landmark: Double) {
+        self.name = name
+        self.halfLife = halfLife
+        self.evaporateBelow = evaporateBelow
+        self.maxNoteBytes = maxNoteBytes
+        self.landmark = landmark
+    }
+
+    /// The decay of this namespace's weights.
+    public var decay: ForwardDecay { ForwardDecay(halfLife: halfLife, landmark: landmark) }
+}
+
+/// Counts of a namespace's notes by state.
+public struct NamespaceCounts: Sendable, Equatable {
+    public var notes = 0
+    public var live = 0
+    public var faded = 0
+    public var archived = 0
+    public var retracted = 0
+    public var edges = 0
+    public var totalWeight = 0.0
+    public init() {}
+}
+
+/// Who made a write: the agent's stated name and the peer's credentials.
+public struct Writer: Sendable, Equatable {
+    public var agent: String?
+    public var uid: UInt32?
+    public var pid: Int32?
+    public init(agent: String? = nil, uid: UInt32? = nil, pid: Int32? = nil) {
+        self.agent = agent
+        self.uid = uid
+        self.pid = pid
+    }
+}

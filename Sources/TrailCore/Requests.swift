@@ -1,0 +1,97 @@
+/// The contract's requests as validated values, shared by the protocol
+/// (which reads them off the wire) and the store (which carries them out).
+
+/// A note to deposit, validated except for what needs the store
+/// (the namespace's size limit, the `after` notes, a retraction).
+public struct Deposit: Sendable {
+    public var id: NoteID
+    public var body: String
+    public var ns: String
+    public var tags: [String]
+    public var after: [IDPrefix]
+    public var strength: Double
+    public var force: Bool
+
+    public init(body: String, ns: String, tags: [String], after: [IDPrefix], strength: Double, force: Bool) {
+        self.id = NoteID(body: body)
+        self.body = body
+        self.ns = ns
+        self.tags = tags
+        self.after = after
+        self.strength = strength
+        self.force = force
+    }
+}
+
+/// New settings for a namespace; `nil` leaves a setting as it is.
+public struct NamespaceChange: Sendable {
+    public var ns: String
+    public var halfLife: Double?
+    public var evaporateBelow: Double?
+    public var maxNoteBytes: Int?
+    public init(ns: String, halfLife: Double? = nil, evaporateBelow: Double? = nil, maxNoteBytes: Int? = nil) {
+        self.ns = ns
+        self.halfLife = halfLife
+        self.evaporateBelow = evaporateBelow
+        self.maxNoteBytes = maxNoteBytes
+    }
+}
+
+/// What `sense` looks for.
+public struct SenseQuery: Sendable {
+    public var ns: String
+    /// Full-text words; `nil` ranks by weight alone.
+    public var words: [String]?
+    public var allTags: [String]
+    public var anyTags: [String]
+    public var limit: Int
+    public var budgetBytes: Int?
+    public var minWeight: Double?
+    public var includeFaded: Bool
+
+    public init(ns: String, words: [String]? = nil, allTags: [String] = [], anyTags: [String] = [],
+                limit: Int = Limits.defaultLimit, budgetBytes: Int? = nil, minWeight: Double? = nil,
+                includeFaded: Bool = false) {
+        self.ns = ns
+        self.words = words
+        self.allTags = allTags
+        self.anyTags = anyTags
+        self.limit = limit
+        self.budgetBytes = budgetBytes
+        self.minWeight = minWeight
+        self.includeFaded = includeFaded
+    }
+}
+
+/// What `follow` walks.
+public struct FollowQuery: Sendable {
+    public var from: IDPrefix
+    public var ns: String
+    public var direction: TrailDirection
+    public var limit: Int
+    public var explore: Double
+    public var seed: UInt64
+    public var includeFaded: Bool
+
+    public init(from: IDPrefix, ns: String, direction: TrailDirection = .forward, limit: Int = Limits.defaultLimit,
+                explore: Double = 0, seed: UInt64 = 0, includeFaded: Bool = false) {
+        self.from = from
+        self.ns = ns
+        self.direction = direction
+        self.limit = limit
+        self.explore = explore
+        self.seed = seed
+        self.includeFaded = includeFaded
+    }
+}
+
+/// The answer to `follow`.
+public struct FollowResult: Sendable {
+    public var from: NoteID
+    public var steps: [TrailStep]
+    public init(from: NoteID, steps: [TrailStep]) {
+        self.from = from
+        self.steps = steps
+    }
+}
+

@@ -1,0 +1,88 @@
+/// Everything a trail request can fail with, each case mapped to its
+/// contract code and reason name in one place (`code`, `reason`).
+public enum TrailError: Error, Equatable, Sendable {
+    /// A parameter is missing, of the wrong type or out of range.
+    case invalidParams(field: String?, message: String)
+    /// No note with this id (or prefix) in the namespace.
+    case unknownNote(id: String, ns: String)
+    /// The body is larger than the namespace allows.
+    case noteTooLarge(size: Int, limit: Int)
+    /// The peer may not do this in this namespace.
+    case permissionDenied(String)
+    /// The namespace name does not match the contract's pattern.
+    case invalidNamespace(String)
+    /// The daemon is shedding load.
+    case overloaded
+    /// The store cannot write or read.
+    case storageUnavailable(String)
+    /// An id prefix names more than one note.
+    case ambiguousID(prefix: String, matches: [String])
+    /// No such subscription on this connection.
+    case unknownSubscription(String)
+    /// The note is retracted.
+    case retracted(id: String, retraction: Retraction)
+    /// A bug: something that should not happen did.
+    case `internal`(String)
+
+    /// The JSON-RPC error code of the contract.
+    public var code: Int {
+        switch self {
+        case .invalidParams: -32602
+        case .unknownNote: -32001
+        case .noteTooLarge: -32002
+        case .permissionDenied: -32003
+        case .invalidNamespace: -32004
+        case .overloaded: -32005
+        case .storageUnavailable: -32006
+        case .ambiguousID: -32007
+        case .unknownSubscription: -32008
+        case .retracted: -32009
+        case .internal: -32603
+        }
+    }
+
+    /// The name carried in `data.reason`.
+    public var reason: String {
+        switch self {
+        case .invalidParams: "invalid_params"
+        case .unknownNote: "unknown_note"
+        case .noteTooLarge: "note_too_large"
+        case .permissionDenied: "permission_denied"
+        case .invalidNamespace: "invalid_namespace"
+        case .overloaded: "overloaded"
+        case .storageUnavailable: "storage_unavailable"
+        case .ambiguousID: "ambiguous_id"
+        case .unknownSubscription: "unknown_subscription"
+        case .retracted: "retracted"
+        case .internal: "internal"
+        }
+    }
+
+    /// One sentence: what was wrong and what to do.
+    public var message: String {
+        switch self {
+        case let .invalidParams(_, message):
+            message
+        case let .unknownNote(id, ns):
+            "No note \(id) in namespace \(ns); check the id, or sense the namespace to find one."
+        case let .noteTooLarge(size, limit):
+            "The body is \(size) bytes but this namespace takes at most \(limit); split it into smaller notes linked with after."
+        case let .permissionDenied(why):
+            "\(why); ask the operator to open this namespace to your user or group."
+        case let .invalidNamespace(ns):
+            "Namespace \(ns.debugDescription) is not valid; use 1 to 64 of a-z 0-9 . _ - starting with a letter or digit."
+        case .overloaded:
+            "The daemon is busy; retry after a short pause."
+        case let .storageUnavailable(why):
+            "The store cannot complete this (\(why)); retry later and check the daemon's log and disk."
+        case let .ambiguousID(prefix, _):
+            "The prefix \(prefix) matches more than one note; give more hex digits."
+        case let .unknownSubscription(sub):
+            "No subscription \(sub.debugDescription) on this connection; use the id trail.watch returned."
+        case let .retracted(id, retraction):
+            "Note \(id) was retracted (\(retraction.reason)); pass force: true to deposit it again, or revive it."
+        case let .internal(why):
+            "Internal error (\(why)); this is a bug in traild, please report it with the daemon's log."
+        }
+    }
+}

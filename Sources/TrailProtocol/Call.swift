@@ -1,0 +1,216 @@
+import TrailCore
+
+/// The contract's method names.
+public enum TrailMethod: String, CaseIterable, Sendable {
+    case hello = "trail.hello"
+    case deposit = "trail.deposit"
+    case get = "trail.get"
+    case reinforce = "trail.reinforce"
+    case sense = "trail.sense"
+    case link = "trail.link"
+    case follow = "trail.follow"
+    case retract = "trail.retract"
+    case revive = "trail.revive"
+    case stats = "trail.stats"
+    case configure = "trail.namespace.configure"
+    case listNamespaces = "trail.namespace.list"
+    case compact = "trail.compact"
+    case watch = "trail.watch"
+    case unwatch = "trail.unwatch"
+    /// The notification a watching connection receives.
+    public static let event = "trail.event"
+}
+
+/// A request read and validated: a method with typed params.
+public enum Call: Sendable {
+    case hello(client: String?, agent: String?)
+    case deposit(Deposit, agent: String?)
+    case get(IDPrefix, ns: String)
+    case reinforce(IDPrefix, ns: String, delta: Double, agent: String?)
+    case sense(SenseQuery)
+    case link(from: IDPrefix, to: IDPrefix, ns: String, delta: Double, agent: String?)
+    case follow(FollowQuery)
+    case retract(IDPrefix, ns: String, reason: String, agent: String?)
+    case revive(IDPrefix, ns: String, agent: String?)
+    case stats(ns: String)
+    case configure(NamespaceChange, agent: String?)
+    case listNamespaces
+    case compact(ns: String?)
+    case watch(ns: String, tags: [String])
+    case unwatch(subscription: String)
+
+    /// Reads `params` for `method`. `agent` is the connection's agent (from
+    /// `trail.hello`), used when a write names none.
+    /// Throws `methodNotFound` or an `invalidParams`/`invalidNamespace` `TrailError`.
+    public init(method: String, params: JSONObject, agent: String?) throws(CallError) {
+        guard let m = TrailMethod(rawValue: method) else { throw .protocolError(.methodNotFound(method)) }
+        var p = Params(params)
+        do {
+            self = try Self.read(m, &p, agent: agent)
+            try p.finish()
+        } catch {
+            throw .trail(error)
+        }
+    }
+
+    private static func read(_ m: TrailMethod, _ p: inout Params, agent: String?) throws(TrailError) -> Call {
+        switch m {
+        case .hello:
+            let client = try p.optionalString("client")
+            return .hello(client: client, agent: try p.agent(default: nil))
+        case .deposit:
+            let body = try p.string("body")
+            guard !body.isEmpty else {
+                throw .invalidParams(field: "body", message: "body must not be empty; a note is a small non-empty text.")
+            }
+            let ns = try p.namespace()
+            let tags = try p.tags("tags")
+            let afterText = try p.optionalStrings("after") ?? []
+            guard afterText.count <= Limits.maxAfter else {
+                throw .invalidParams(field: "after", message: "after names \(afterText.count) notes but takes at most \(Limits.maxAfter); name the ones you came from directly.")
+            }
+            var after: [IDPrefix] = []
+            for a in afterText { after.append(try IDPrefix(a, field: "after")) }
+            let strength = try Validate.strength(p.optionalDouble("strength") ?? 1.0, field: "strength")
+            let force = try p.optionalBool("force") ?? false
+            let deposit = Deposit(body: body, ns: ns, tags: tags, after: after, strength: strength, force: force)
+            return .deposit(deposit, agent: try p.agent(default: agent))
+        case .get:
+            return .get(try p.id("id"), ns: try p.namespace())
+        case .reinforce:
+            return .reinforce(try p.id("id"), ns: try p.namespace(), delta: try p.weight("delta", default: 1.0),
+                              agent: try p.agent(default: agent))
+        case .sense:
+            return .sense(try readSense(&p))
+        case .link:
+            return .link(from: try p.id("from"), to: try p.id("to"), ns: try p.namespace(),
+                         delta: try p.weight("delta", default: 1.0), agent: try p.agent(default: agent))
+        case .follow:
+            return .follow(try readFollow(&p))
+        case .retract:
+            let id = try p.id("id")
+            guard let reason = try p.optionalString("reason"), !reason.trimmingSpaces.isEmpty else {
+                throw .invalidParams(field: "reason", message: "reason is required: say in a sentence why this note is retracted.")
+            }
+            guard reason.utf8.count <= Limits.maxReasonBytes else {
+                throw .invalidParams(field: "reason", message: "reason is \(reason.utf8.count) bytes; keep it to at most \(Limits.maxReasonBytes).")
+            }
+            return .retract(id, ns: try p.namespace(), reason: reason, agent: try p.agent(default: agent))
+        case .revive:
+            return .revive(try p.id("id"), ns: try p.namespace(), agent: try p.agent(default: agent))
+        case .stats:
+            return .stats(ns: try p.namespace())
+        case .configure:
+            let ns = try Validate.namespace(p.string("ns"))
+            var change = NamespaceChange(ns: ns)
+            if let h = try p.optionalDouble("half_life_s") {
+                guard h.isFinite, Limits.halfLifeRange.contains(h) else {
+                    throw .invalidParams(field: "half_life_s", message: "half_life_s must be from 1 to 3150000000 seconds (100 years).")
+                }
+                change.halfLife = h
+            }
+            if let e = try p.optionalDouble("evaporate_below") {
+                guard e.isFinite, e >= 0, e <= Limits.maxAbsNumber else {
+                    throw .invalidParams(field: "evaporate_below", message: "evaporate_below must be a weight from 0 to 1000000.")
+                }
+                change.evaporateBelow = e
+            }
+            change.maxNoteBytes = try p.optionalInt("max_note_bytes", in: 1...Limits.maxNoteBytesCap)
+            return .configure(change, agent: try p.agent(default: agent))
+        case .listNamespaces:
+            return .listNamespaces
+        case .compact:
+            return .compact(ns: try p.optionalString("ns").map { s throws(TrailError) in try Validate.namespace(s) })
+        case .watch:
+            return .watch(ns: try p.namespace(), tags: try p.tags("tags"))
+        case .unwatch:
+            return .unwatch(subscription: try p.string("subscription"))
+        }
+    }
+
+    private static func readSense(_ p: inout Params) throws(TrailError) -> SenseQuery {
+        var q = SenseQuery(ns: try p.namespace())
+        if let text = try p.optionalString("query") {
+            let words = FullText.words(text)
+            guard !words.isEmpty else {
+                throw .invalidParams(field: "query", message: "query has no words to search for; give some words or leave query out.")
+            }
+            q.words = words
+        }
+        q.allTags = try p.tags("tags")
+        q.anyTags = try p.tags("any_tags")
+        q.limit = try p.limit()
+        q.budgetBytes = try p.optionalInt("budget_bytes", in: 0...Int(Int32.max))
+        if let m = try p.optionalDouble("min_weight") {
+            guard m.isFinite, m >= 0, m <= Limits.maxAbsNumber else {
+                throw .invalidParams(field: "min_weight", message: "min_weight must be a weight from 0 to 1000000.")
+            }
+            q.minWeight = m
+        }
+        q.includeFaded = try p.optionalBool("include_faded") ?? false
+        return q
+    }
+
+    private static func readFollow(_ p: inout Params) throws(TrailError) -> FollowQuery {
+        let from = try p.id("from")
+        var q = FollowQuery(from: from, ns: try p.namespace())
+        if let d = try p.optionalString("direction") {
+            guard let dir = TrailDirection(rawValue: d) else {
+                throw .invalidParams(field: "direction", message: "direction must be forward, backward or both.")
+            }
+            q.direction = dir
+        }
+        q.limit = try p.limit()
+        if let e = try p.optionalDouble("explore") {
+            guard e >= 0, e <= 1 else {
+                throw .invalidParams(field: "explore", message: "explore must be from 0 (strongest first) to 1 (in proportion to weight).")
+            }
+            q.explore = e
+        }
+        if let seed = try p.optionalInt("seed", in: 0...Int(Limits.maxSeed)) {
+            q.seed = UInt64(seed)
+        } else {
+            q.seed = UInt64.random(in: 0...Limits.maxSeed)
+        }
+        q.includeFaded = try p.optionalBool("include_faded") ?? false
+        return q
+    }
+}
+
+/// Why a request could not become a `Call`.
+public enum CallError: Error, Sendable {
+    case protocolError(ProtocolError)
+    case trail(TrailError)
+
+    public var rpcError: RPCError {
+        switch self {
+        case let .protocolError(e): RPCError(e)
+        case let .trail(e): RPCError(e)
+        }
+    }
+}
+
+/// Turns a free-text query into the words FTS5 matches.
+public enum FullText {
+    /// Runs of letters and digits, at most 64 of them, each at most 64 characters.
+    public static func words(_ text: String) -> [String] {
+        var words: [String] = []
+        var current = ""
+        for ch in text {
+            if ch.isLetter || ch.isNumber {
+                current.append(ch)
+            } else if !current.isEmpty {
+                words.append(String(current.prefix(64)))
+                current = ""
+            }
+        }
+        if !current.isEmpty { words.append(String(current.prefix(64))) }
+        return Array(words.prefix(64))
+    }
+}
+
+extension String {
+    var trimmingSpaces: Substring {
+        self.drop(while: { $0.isWhitespace }).reversed().drop(while: { $0.isWhitespace }).isEmpty ? "" : Substring(self)
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import TrailCore
+
+/// Where the store lives.
+public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
+    case sqlite(path: String)
+    case postgres(url: String)
+
+    /// Reads `sqlite:PATH` or `postgres://...` (also `postgresql://`).
+    public init(_ text: String) throws(ConfigurationError) {
+        if text.hasPrefix("sqlite:") {
+            let path = String(text.dropFirst("sqlite:".count))
+            guard !path.isEmpty else { throw .invalid("--store sqlite: needs a file path, as in sqlite:/var/lib/trail/trail.db") }
+            self = .sqlite(path: path)
+        } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+            self = .postgres(url: text)
+        } else {
+            throw .invalid("--store must be sqlite:PATH or postgres://..., not \(text.debugDescription)")
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .sqlite(path): "sqlite:\(path)"
+        case .postgres: "postgres"
+        }
+    }
+}
+
+/// A configuration that cannot be used, with what to change.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public static func invalid(_ why: String) -> ConfigurationError { ConfigurationError(description: why) }
+}
+
+/// Everything `traild` needs to start: built from defaults, the `--config`
+/// file, the environment and the flags, in that order of precedence (flags win).
+public struct DaemonConfiguration: Sendable {
+    public var socketPath: String
+    public var dataDir: String
+    public var store: StoreLocation
+    /// A group that may also use the socket (socket 0660, folder 0750).
+    public var socketGroup: String?
+    public var maxFrameBytes: Int
+    public var logLevel: String
+
+    /// The contract's defaults for this environment.
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        socketPath = Self.defaultSocketPath(environment: environment)
+        dataDir = Self.defaultDataDir(environment: environment)
+        store = .sqlite(path: (dataDir as NSString).appendingPathComponent("trail.db"))
+        socketGroup = nil
+        maxFrameBytes = Limits.maxFrameBytes
+        logLevel = "info"
+    }
+
+    /// `TRAIL_SOCKET`, else `$XDG_RUNTIME_DIR/trail/traild.sock`, else `/tmp/trail-$UID/traild.sock`.
+    public static func defaultSocketPath(environment: [String: String]) -> String {
+        if let s = environment["TRAIL_SOCKET"], !s.isEmpty { return s }
+        if let run = environment["XDG_RUNTIME_DIR"], !run.isEmpty { return "\(run)/trail/traild.sock" }
+        return "/tmp/trail-\(getuid())/traild.sock"
+    }
+
+    /// `$XDG_DATA_HOME/trail`, else `~/.local/share/trail`.
+    public static func defaultDataDir(environment: [String: String]) -> String {
+        if let d = environment["XDG_DATA_HOME"], !d.isEmpty { return "\(d)/trail" }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return "\(home)/.local/share/trail"
+    }
+
+    /// Applies a JSON config file: `socket`, `data_dir`, `store`, `socket_group`,
+    /// `max_frame_bytes`, `log_level`. Unknown keys are refused.
+    public mutating func apply(configFile path: String) throws(ConfigurationError) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .invalid("cannot read the config file \(path); check the path and its permissions")
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw .invalid("the config file \(path) is not a JSON object; see Daemon/traild.example.json")
+        }
+        let known: Set = ["socket", "data_dir", "store", "socket_group", "max_frame_bytes", "log_level"]
+        if let unknown = object.keys.first(where: { !known.contains($0) }) {
+            throw .invalid("the config file \(path) has an unknown key \(unknown.debugDescription); known keys: \(known.sorted().joined(separator: ", "))")
+        }
+        func string(_ key: String) throws(ConfigurationError) -> String? {
+            guard let v = object[key] else { return nil }
+            guard let s = v as? String else { throw .invalid("\(key) in \(path) must be a string") }
+            return s
+        }
+        if let v = try string("data_dir") {
+            dataDir = v
+            store = .sqlite(path: (v as NSString).appendingPathComponent("trail.db"))
+        }
+        if let v = try string("socket") { socketPath = v }
+        if let v = try string("store") { store = try StoreLocation(v) }
+        if let v = try string("socket_group") { socketGroup = v }
+        if let v = try string("log_level") { logLevel = v }
+        if let v = object["max_frame_bytes"] {
+            guard let n = v as? Int, n >= 1024 else { throw .invalid("max_frame_bytes in \(path) must be a whole number of at least 1024") }
+            maxFrameBytes = n
+        }
+    }
+}

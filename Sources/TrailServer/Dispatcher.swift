@@ -1,0 +1,134 @@
+import Foundation
+import NIOCore
+import Synchronization
+import TrailCore
+import TrailProtocol
+import TrailStore
+
+/// What carrying out a call takes: a write queued on the store in arrival
+/// order, a read of the store, or an answer known at once.
+enum Plan: Sendable {
+    case write(WriteRequest, Writer)
+    case read(@Sendable () async throws(TrailError) -> JSONValue)
+    case immediate(Result<JSONValue, TrailError>)
+}
+
+/// Who is on the other end of a connection.
+struct Peer: Sendable {
+    var uid: UInt32?
+    var pid: Int32?
+    var connection: ObjectIdentifier
+    var channel: any Channel
+}
+
+/// Turns calls into plans and write outcomes into results and events. Shared
+/// by every connection; holds no per-connection state.
+final class Dispatcher: Sendable {
+    let store: any TrailStore
+    let hub = EventHub()
+    let startedAt = Date()
+    let connections = Atomic<Int>(0)
+    /// Queued writes beyond which new writes are answered `overloaded`.
+    let maxQueuedWrites: Int
+
+    init(store: any TrailStore, maxQueuedWrites: Int = 100_000) {
+        self.store = store
+        self.maxQueuedWrites = maxQueuedWrites
+    }
+
+    func plan(_ call: Call, peer: Peer) -> Plan {
+        func writer(_ agent: String?) -> Writer { Writer(agent: agent, uid: peer.uid, pid: peer.pid) }
+        let store = self.store
+        switch call {
+        case .hello:
+            return .immediate(.success(.object([
+                "server": "traild", "version": .string(TrailVersion.current), "protocol": 1,
+                "store": .string(store.engine), "limits": Wire.limits, "defaults": Wire.defaults,
+            ])))
+        case let .deposit(d, agent): return .write(.deposit(d), writer(agent))
+        case let .reinforce(id, ns, delta, agent): return .write(.reinforce(id: id, ns: ns, delta: delta), writer(agent))
+        case let .link(from, to, ns, delta, agent): return .write(.link(from: from, to: to, ns: ns, delta: delta), writer(agent))
+        case let .retract(id, ns, reason, agent): return .write(.retract(id: id, ns: ns, reason: reason), writer(agent))
+        case let .revive(id, ns, agent): return .write(.revive(id: id, ns: ns), writer(agent))
+        case let .configure(change, agent): return .write(.configure(change), writer(agent))
+        case let .get(id, ns):
+            return .read { () async throws(TrailError) -> JSONValue in
+                .object(["note": Wire.note(try await store.get(id, ns: ns))])
+            }
+        case let .sense(q):
+            return .read { () async throws(TrailError) -> JSONValue in
+                .object(["notes": .array(try await store.sense(q).map(Wire.scored))])
+            }
+        case let .follow(q):
+            return .read { () async throws(TrailError) -> JSONValue in
+                let result = try await store.follow(q)
+                return .object([
+                    "from": .string(result.from.hex),
+                    "trails": .array(result.steps.map(Wire.step)),
+                    "seed": q.explore > 0 ? .int(Int(q.seed)) : .null,
+                ])
+            }
+        case let .stats(ns):
+            return .read { [self] () async throws(TrailError) -> JSONValue in
+                let summary = try await store.summary(ns: ns)
+                var o: JSONObject = ["ns": .string(ns)]
+                Wire.counts(summary.counts, into: &o)
+                o["total_weight"] = .double(summary.counts.totalWeight)
+                o["store_bytes"] = .int(Int(store.storeBytes()))
+                o["uptime_s"] = .double((Date().timeIntervalSince(startedAt) * 1000).rounded() / 1000)
+                o["connections"] = .int(connections.load(ordering: .relaxed))
+                o["compaction"] = .null
+                return .object(o)
+            }
+        case .listNamespaces:
+            return .read { () async throws(TrailError) -> JSONValue in
+                let list = try await store.namespaces().map { s -> JSONValue in
+                    var o = Wire.settings(s.settings)
+                    Wire.counts(s.counts, into: &o)
+                    return .object(o)
+                }
+                return .object(["namespaces": .array(list)])
+            }
+        case .compact:
+            return .immediate(.failure(.invalidParams(field: nil,
+                message: "Compaction is not built into this traild yet; notes keep decaying without it.")))
+        case let .watch(ns, tags):
+            let id = hub.watch(ns: ns, tags: tags, channel: peer.channel, connection: peer.connection)
+            return .immediate(.success(.object(["subscription": .string(id)])))
+        case let .unwatch(sub):
+            return hub.unwatch(sub, connection: peer.connection)
+                ? .immediate(.success(.object(["ok": true])))
+                : .immediate(.failure(.unknownSubscription(sub)))
+        }
+    }
+
+    /// The result of a committed write; also tells the watchers.
+    func finish(_ outcome: WriteOutcome) -> JSONValue {
+        switch outcome {
+        case let .deposited(note, created):
+            hub.publish("deposited", note: note)
+            return .object(["id": .string(note.id.hex), "ns": .string(note.ns), "created": .bool(created),
+                            "weight": .double(note.weight), "deposits": .int(note.deposits)])
+        case let .reinforced(note):
+            hub.publish("reinforced", note: note)
+            return .object(["id": .string(note.id.hex), "weight": .double(note.weight)])
+        case let .linked(from, to, weight):
+            let trail: JSONValue = .object(["from": .string(from.hex), "to": .string(to.id.hex), "weight": .double(weight)])
+            hub.publish("linked", note: to, extra: ["trail": trail])
+            return trail
+        case let .retracted(note):
+            hub.publish("retracted", note: note)
+            return .object(["id": .string(note.id.hex), "state": "retracted"])
+        case let .revived(note):
+            hub.publish("revived", note: note)
+            return .object(["note": Wire.note(note)])
+        case let .configured(settings):
+            return .object(Wire.settings(settings))
+        }
+    }
+}
+
+/// The daemon's version, reported by `trail.hello`.
+public enum TrailVersion {
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,193 @@
+import Glibc
+import NIOCore
+import TrailCore
+import TrailProtocol
+import TrailStore
+
+/// Carries out one connection's requests: single requests and batches,
+/// pipelined, with explicit back-pressure.
+///
+/// Ordering: writes are queued on the store in arrival order, and a read
+/// waits for every write this connection sent before it, so a client that
+/// pipelines `deposit` then `get` reads its own write. Responses are written
+/// as they complete and carry their request's id.
+///
+/// Back-pressure: no more bytes are read while `maxInFlight` requests are
+/// unanswered or the socket's send buffer is full.
+final class RequestDispatcher: ChannelDuplexHandler {
+    typealias InboundIn = Incoming
+    typealias OutboundIn = JSONValue
+    typealias OutboundOut = JSONValue
+
+    static let maxInFlight = 512
+
+    private let dispatcher: Dispatcher
+    private var peer: Peer?
+    /// The agent named in `trail.hello`, used for writes that name none.
+    private var agent: String?
+    /// Completes once every write this connection has queued is answered.
+    private var writesDone: EventLoopFuture<Void>?
+    private var inFlight = 0
+    private var readHeld = false
+    private var closing = false
+
+    init(dispatcher: Dispatcher) { self.dispatcher = dispatcher }
+
+    // MARK: lifecycle
+
+    func channelActive(context: ChannelHandlerContext) {
+        dispatcher.connections.add(1, ordering: .relaxed)
+        let connection = ObjectIdentifier(self)
+        peer = Peer(uid: nil, pid: nil, connection: connection, channel: context.channel)
+        if let provider = context.channel as? SocketOptionProvider {
+            PeerCredentials.read(from: provider).hop(to: context.eventLoop).assumeIsolated().whenSuccess { cred in
+                self.peer?.uid = cred.uid
+                self.peer?.pid = cred.pid
+            }
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        dispatcher.connections.subtract(1, ordering: .relaxed)
+        dispatcher.hub.closed(connection: ObjectIdentifier(self))
+        context.fireChannelInactive()
+    }
+
+    // MARK: back-pressure
+
+    func read(context: ChannelHandlerContext) {
+        if inFlight >= Self.maxInFlight || !context.channel.isWritable {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        resumeReadingIfPossible(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func resumeReadingIfPossible(context: ChannelHandlerContext) {
+        guard readHeld, inFlight < Self.maxInFlight / 2, context.channel.isWritable else { return }
+        readHeld = false
+        context.read()
+    }
+
+    // MARK: requests
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        switch unwrapInboundIn(data) {
+        case .unreadable(.frameTooLarge(let limit)):
+            // The rest of the stream cannot be framed again: answer and close.
+            closing = true
+            let response = RPCResponse.failure(id: .null, error: RPCError(.frameTooLarge(limit: limit)))
+            context.writeAndFlush(wrapOutboundOut(response)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        case let .unreadable(error):
+            context.writeAndFlush(wrapOutboundOut(RPCResponse.failure(id: .null, error: RPCError(error))), promise: nil)
+        case let .json(.array(items)):
+            handleBatch(items, context: context)
+        case let .json(value):
+            track(handle(value, context: context), context: context)
+        }
+    }
+
+    private func handleBatch(_ items: [JSONValue], context: ChannelHandlerContext) {
+        guard !items.isEmpty, items.count <= Limits.maxBatch else {
+            let why = items.isEmpty ? "The batch is empty" : "The batch has \(items.count) requests, more than \(Limits.maxBatch)"
+            let response = RPCResponse.failure(id: .null, error: RPCError(.invalidRequest(why)))
+            context.writeAndFlush(wrapOutboundOut(response), promise: nil)
+            return
+        }
+        let answers = items.map { handle($0, context: context, flush: false) }
+        let all = EventLoopFuture.whenAllSucceed(answers, on: context.eventLoop).map { list -> JSONValue? in
+            let responses = list.compactMap { $0 }
+            return responses.isEmpty ? nil : .array(responses)
+        }
+        track(all, context: context)
+    }
+
+    /// Counts the answer in flight and writes it when it comes.
+    private func track(_ answer: EventLoopFuture<JSONValue?>, context: ChannelHandlerContext) {
+        inFlight += 1
+        answer.assumeIsolated().whenSuccess { response in
+            self.inFlight -= 1
+            if let response, context.channel.isActive {
+                context.writeAndFlush(self.wrapOutboundOut(response), promise: nil)
+            }
+            self.resumeReadingIfPossible(context: context)
+        }
+    }
+
+    /// The response to one request (nil for a notification). Never fails.
+    private func handle(_ value: JSONValue, context: ChannelHandlerContext, flush: Bool = true) -> EventLoopFuture<JSONValue?> {
+        let loop = context.eventLoop
+        let request: RPCRequest
+        do {
+            request = try RPCRequest(value)
+        } catch {
+            return loop.makeSucceededFuture(RPCResponse.failure(id: error.id, error: error.rpcError))
+        }
+        let id = request.id
+        @Sendable func answer(_ result: Result<JSONValue, any Error>) -> JSONValue? {
+            guard let id else { return nil }
+            switch result {
+            case let .success(value): return RPCResponse.success(id: id, result: value)
+            case let .failure(error as TrailError): return RPCResponse.failure(id: id, error: RPCError(error))
+            case let .failure(error): return RPCResponse.failure(id: id, error: RPCError(.internal("\(error)")))
+            }
+        }
+        let call: Call
+        do {
+            call = try Call(method: request.method, params: request.params, agent: agent)
+        } catch {
+            return loop.makeSucceededFuture(id.map { RPCResponse.failure(id: $0, error: error.rpcError) })
+        }
+        if case let .hello(_, helloAgent?) = call { agent = helloAgent }
+        let result: EventLoopFuture<JSONValue>
+        switch dispatcher.plan(call, peer: peer!) {
+        case let .immediate(r):
+            result = loop.makeCompletedFuture(r.mapError { $0 as any Error })
+        case let .write(write, writer):
+            guard dispatcher.store.pendingWrites < dispatcher.maxQueuedWrites else {
+                result = loop.makeFailedFuture(TrailError.overloaded)
+                break
+            }
+            let promise = loop.makePromise(of: WriteOutcome.self)
+            dispatcher.store.submit(write, by: writer) { promise.completeWith($0.mapError { $0 as any Error }) }
+            let dispatcher = self.dispatcher
+            result = promise.futureResult.map { dispatcher.finish($0) }
+            writesDone = promise.futureResult.map { _ in () }.recover { _ in () }
+        case let .read(body):
+            let start = writesDone ?? loop.makeSucceededVoidFuture()
+            result = start.flatMap { loop.makeFutureWithTask { try await body() } }
+        }
+        return result.map { answer(.success($0)) }.recover { answer(.failure($0)) }
+    }
+}
+
+/// The peer's uid and pid of a Unix socket connection (SO_PEERCRED).
+enum PeerCredentials {
+    struct Credentials: Sendable {
+        var uid: UInt32
+        var pid: Int32
+    }
+
+    /// Linux's `struct ucred` (glibc hides it behind _GNU_SOURCE).
+    struct LinuxUcred: Sendable {
+        var pid: Int32 = 0
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
+    }
+
+    /// Linux's SO_PEERCRED option number.
+    static let soPeerCred: Int32 = 17
+
+    /// Not inlinable, as NIO asks of `unsafeGetSocketOption` callers.
+    static func read(from provider: any SocketOptionProvider) -> EventLoopFuture<Credentials> {
+        provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(soPeerCred))
+            .map { (cred: LinuxUcred) in Credentials(uid: cred.uid, pid: cred.pid) }
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Glibc
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import TrailCore
+import TrailProtocol
+import TrailStore
+
+/// The daemon as a `Service`: takes its locks, opens the store, listens on
+/// the Unix socket, and on graceful shutdown stops reading, lets queued
+/// writes commit, answers them, closes the store and removes the socket.
+public final class TrailDaemon: Service {
+    private let config: DaemonConfiguration
+    private let logger: Logger
+    private let ready: @Sendable (String) -> Void
+    private let children = ChannelRegistry()
+
+    /// `ready` is called with a one-line message once the socket listens.
+    public init(config: DaemonConfiguration, logger: Logger, ready: @escaping @Sendable (String) -> Void) {
+        self.config = config
+        self.logger = logger
+        self.ready = ready
+    }
+
+    public func run() async throws {
+        let socketURL = URL(fileURLWithPath: config.socketPath)
+        let socketDir = socketURL.deletingLastPathComponent().path
+        try makeDirectory(config.dataDir, mode: 0o700)
+        try makeDirectory(socketDir, mode: config.socketGroup == nil ? 0o700 : 0o750)
+        let dataLock = try InstanceLock(path: config.dataDir + "/traild.lock", what: "the data dir \(config.dataDir)")
+        let socketLock = try InstanceLock(path: config.socketPath + ".lock", what: "the socket \(config.socketPath)")
+        // We hold the socket's lock, so a socket file still there is a dead daemon's.
+        if FileManager.default.fileExists(atPath: config.socketPath) {
+            logger.notice("replacing a stale socket left by a daemon that did not stop cleanly", metadata: ["socket": "\(config.socketPath)"])
+            unlink(config.socketPath)
+        }
+
+        let store: any TrailStore
+        switch config.store {
+        case let .sqlite(path):
+            store = try SQLiteStore(path: path)
+        case .postgres:
+            throw ConfigurationError.invalid("the PostgreSQL store is not built yet; use --store sqlite:PATH (the default)")
+        }
+        let dispatcher = Dispatcher(store: store)
+        let group = MultiThreadedEventLoopGroup.singleton
+        let maxFrame = config.maxFrameBytes
+        let server: any Channel
+        do {
+            server = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .childChannelOption(.maxMessagesPerRead, value: 16)
+                .childChannelInitializer { [children] channel in
+                    children.add(channel)
+                    return channel.eventLoop.makeCompletedFuture {
+                        let ops = channel.pipeline.syncOperations
+                        try ops.addHandler(ByteToMessageHandler(LineFrameDecoder(maxBytes: maxFrame)))
+                        try ops.addHandler(JSONRPCCodec(maxFrameBytes: maxFrame))
+                        try ops.addHandler(RequestDispatcher(dispatcher: dispatcher))
+                    }
+                }
+                .bind(unixDomainSocketPath: config.socketPath)
+                .get()
+        } catch {
+            await store.close()
+            throw ConfigurationError.invalid("cannot listen on \(config.socketPath) (\(error)); check the path and its folder")
+        }
+        try setSocketPermissions()
+        logger.info("listening", metadata: ["socket": "\(config.socketPath)", "store": "\(config.store)"])
+        ready("traild ready socket=\(config.socketPath) store=\(config.store) pid=\(getpid())")
+
+        // Runs until SIGTERM/SIGINT (the service group's graceful shutdown).
+        try? await gracefulShutdown()
+
+        logger.info("shutting down: finishing queued writes")
+        try? await server.close()
+        let open = children.all
+        for child in open { _ = try? await child.setOption(ChannelOptions.autoRead, value: false).get() }
+        await store.close()
+        // Let the answers of the last writes reach their clients.
+        try? await Task.sleep(for: .milliseconds(100))
+        for child in open { try? await child.close() }
+        unlink(config.socketPath)
+        withExtendedLifetime((dataLock, socketLock)) {}
+        logger.info("stopped")
+    }
+
+    private func makeDirectory(_ path: String, mode: mode_t) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw ConfigurationError.invalid("\(path) exists and is not a folder") }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: Int(mode)])
+        } catch {
+            throw ConfigurationError.invalid("cannot create the folder \(path) (\(error.localizedDescription)); check its parent's permissions")
+        }
+    }
+
+    private func setSocketPermissions() throws {
+        guard let groupName = config.socketGroup else {
+            chmod(config.socketPath, 0o600)
+            return
+        }
+        guard let entry = getgrnam(groupName) else {
+            throw ConfigurationError.invalid("socket_group \(groupName.debugDescription) is not a group on this machine")
+        }
+        let gid = entry.pointee.gr_gid
+        let dir = URL(fileURLWithPath: config.socketPath).deletingLastPathComponent().path
+        chown(dir, getuid(), gid)
+        chmod(dir, 0o750)
+        chown(config.socketPath, getuid(), gid)
+        chmod(config.socketPath, 0o660)
+    }
+}
+
+/// The open connections, so that shutdown can stop and close them.
+final class ChannelRegistry: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    func add(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        channels.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { [self] _ in _ = channels.withLock { $0.removeValue(forKey: id) } }
+    }
+
+    var all: [any Channel] { channels.withLock { Array($0.values) } }
+}

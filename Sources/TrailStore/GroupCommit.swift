@@ -1,0 +1,120 @@
+import Dispatch
+import GRDB
+import Synchronization
+import TrailCore
+
+/// Applies queued writes in submission order, many per transaction: while one
+/// transaction commits (one WAL sync), the next writes gather in the queue and
+/// are then committed together. Each write runs in its own savepoint so that
+/// one refused write leaves the others of its group untouched.
+final class GroupCommit: Sendable {
+    private struct Job: Sendable {
+        var write: WriteRequest
+        var writer: Writer
+        var completion: @Sendable (Result<WriteOutcome, TrailError>) -> Void
+    }
+
+    private struct Queue {
+        var jobs: [Job] = []
+        var draining = false
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// Writes in one transaction at most; bounds the latency of the first.
+    private static let maxGroup = 1024
+
+    private let pool: DatabasePool
+    private let clock: any WallClock
+    private let queue = Mutex(Queue())
+    private let thread = DispatchQueue(label: "trail.group-commit")
+    private let depth = Atomic<Int>(0)
+
+    init(pool: DatabasePool, clock: any WallClock) {
+        self.pool = pool
+        self.clock = clock
+    }
+
+    var pending: Int { depth.load(ordering: .relaxed) }
+
+    func submit(_ write: WriteRequest, by writer: Writer,
+                completion: @escaping @Sendable (Result<WriteOutcome, TrailError>) -> Void) {
+        depth.add(1, ordering: .relaxed)
+        let start = queue.withLock { q in
+            q.jobs.append(Job(write: write, writer: writer, completion: completion))
+            if q.draining { return false }
+            q.draining = true
+            return true
+        }
+        if start { thread.async { self.drainLoop() } }
+    }
+
+    /// Returns once every write queued so far is answered.
+    func drain() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let idle = queue.withLock { q in
+                if !q.draining && q.jobs.isEmpty { return true }
+                q.idleWaiters.append(c)
+                return false
+            }
+            if idle { c.resume() }
+        }
+    }
+
+    private func drainLoop() {
+        while true {
+            let (group, waiters): ([Job], [CheckedContinuation<Void, Never>]) = queue.withLock { q in
+                if q.jobs.isEmpty {
+                    q.draining = false
+                    let w = q.idleWaiters
+                    q.idleWaiters = []
+                    return ([], w)
+                }
+                let n = min(q.jobs.count, Self.maxGroup)
+                let group = Array(q.jobs.prefix(n))
+                q.jobs.removeFirst(n)
+                return (group, [])
+            }
+            if group.isEmpty {
+                waiters.forEach { $0.resume() }
+                return
+            }
+            let results = commit(group)
+            depth.subtract(group.count, ordering: .relaxed)
+            for (job, result) in zip(group, results) { job.completion(result) }
+        }
+    }
+
+    /// One transaction for the whole group; results are returned only after
+    /// it commits, so nothing is acknowledged that is not on disk.
+    private func commit(_ group: [Job]) -> [Result<WriteOutcome, TrailError>] {
+        let now = clock.now()
+        var results: [Result<WriteOutcome, TrailError>] = []
+        results.reserveCapacity(group.count)
+        do {
+            try pool.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    for job in group {
+                        var outcome: Result<WriteOutcome, TrailError> = .failure(.internal("write not applied"))
+                        do {
+                            try db.inSavepoint {
+                                outcome = .success(try SQLiteWrites(db: db, now: now, writer: job.writer).apply(job.write))
+                                return .commit
+                            }
+                        } catch {
+                            let mapped = SQLiteStore.map(error)
+                            // A storage failure inside the transaction dooms the group.
+                            if case .storageUnavailable = mapped { throw error }
+                            outcome = .failure(mapped)
+                        }
+                        results.append(outcome)
+                    }
+                    return .commit
+                }
+            }
+            return results
+        } catch {
+            let mapped = SQLiteStore.map(error)
+            return group.map { _ in .failure(mapped) }
+        }
+    }
+}

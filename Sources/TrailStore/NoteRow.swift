@@ -1,0 +1,82 @@
+import GRDB
+import TrailCore
+
+/// The columns every note read selects, in the order `NoteRow.decode` reads them.
+let noteColumns = "n.seq, n.id, n.body, n.tags, n.after, n.key, n.state, n.deposits, n.agent, n.rank, n.created_at, n.updated_at, n.retraction_reason, n.retraction_agent, n.retracted_at"
+
+/// Stored states (faded is derived from the key, never stored).
+enum StoredState: Int64 {
+    case live = 0
+    case retracted = 1
+    case archived = 2
+}
+
+/// A note row as stored, before its weight is taken at an instant.
+struct NoteRow {
+    var seq: Int64
+    var id: String
+    var body: String
+    var tags: String
+    var after: String
+    var key: Double
+    var state: StoredState
+    var deposits: Int64
+    var agent: String?
+    var rank: Double?
+    var createdAt: Int64
+    var updatedAt: Int64
+    var retractionReason: String?
+    var retractionAgent: String?
+    var retractedAt: Int64?
+
+    /// Reads the columns of `noteColumns` starting at `offset`.
+    init(row: Row, offset: Int = 0) {
+        seq = row[offset]
+        id = row[offset + 1]
+        body = row[offset + 2]
+        tags = row[offset + 3]
+        after = row[offset + 4]
+        key = row[offset + 5]
+        state = StoredState(rawValue: row[offset + 6]) ?? .live
+        deposits = row[offset + 7]
+        agent = row[offset + 8]
+        rank = row[offset + 9]
+        createdAt = row[offset + 10]
+        updatedAt = row[offset + 11]
+        retractionReason = row[offset + 12]
+        retractionAgent = row[offset + 13]
+        retractedAt = row[offset + 14]
+    }
+
+    var tagList: [String] { tags.isEmpty ? [] : tags.split(separator: " ").map(String.init) }
+    var afterList: [String] { after.isEmpty ? [] : after.split(separator: " ").map(String.init) }
+
+    var retraction: Retraction? {
+        guard state == .retracted, let reason = retractionReason else { return nil }
+        return Retraction(reason: reason, agent: retractionAgent, atMillis: retractedAt ?? updatedAt)
+    }
+
+    /// The note as the protocol shows it at `now`.
+    func note(ns: NamespaceSettings, at now: Double) -> Note {
+        let decay = ns.decay
+        let weight = decay.weight(key: key, at: now)
+        let shown: NoteState
+        switch state {
+        case .retracted: shown = .retracted
+        case .archived: shown = .archived
+        case .live: shown = key < decay.thresholdKey(ns.evaporateBelow, at: now) ? .faded : .live
+        }
+        return Note(
+            id: NoteID(trustedHex: id), ns: ns.name, body: body, tags: tagList,
+            after: afterList.map(NoteID.init(trustedHex:)), weight: weight, rank: rank,
+            deposits: Int(deposits), agent: agent, state: shown,
+            createdAtMillis: createdAt, updatedAtMillis: updatedAt, retraction: retraction)
+    }
+}
+
+extension NamespaceSettings {
+    /// Reads a `namespace` row: name, half_life_s, evaporate_below, max_note_bytes, landmark.
+    init(row: Row) {
+        self.init(name: row[0], halfLife: row[1], evaporateBelow: row[2], maxNoteBytes: row[3], landmark: row[4])
+    }
+}

@@ -1,0 +1,88 @@
+import GRDB
+
+/// The SQLite schema as numbered migrations. A shipped migration is never
+/// edited: change the schema by adding the next one.
+enum SQLiteSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1 notes, trails, namespaces, write log") { db in
+            try db.execute(sql: """
+                CREATE TABLE namespace (
+                    name TEXT PRIMARY KEY,
+                    half_life_s REAL NOT NULL,
+                    evaporate_below REAL NOT NULL,
+                    max_note_bytes INTEGER NOT NULL,
+                    landmark REAL NOT NULL,         -- L of the forward decay, seconds since 1970
+                    created_at INTEGER NOT NULL     -- ms since 1970
+                ) STRICT;
+
+                -- key = log2(weight) + (t - L) / h  (see ForwardDecay); state: 0 live, 1 retracted, 2 archived.
+                -- tags and after are space-separated (neither can contain a space).
+                CREATE TABLE note (
+                    seq INTEGER PRIMARY KEY,
+                    ns TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    tags TEXT NOT NULL,
+                    after TEXT NOT NULL,
+                    key REAL NOT NULL,
+                    state INTEGER NOT NULL,
+                    deposits INTEGER NOT NULL,
+                    agent TEXT,
+                    rank REAL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    retraction_reason TEXT,
+                    retraction_agent TEXT,
+                    retracted_at INTEGER
+                ) STRICT;
+                CREATE UNIQUE INDEX note_by_id ON note(ns, id);
+                -- ORDER BY key DESC, id on this index is ORDER BY current weight: sense never scans.
+                CREATE INDEX note_by_key ON note(ns, state, key DESC, id);
+
+                CREATE TABLE note_tag (
+                    ns TEXT NOT NULL,
+                    tag TEXT NOT NULL,
+                    note INTEGER NOT NULL,
+                    PRIMARY KEY (ns, tag, note)
+                ) STRICT, WITHOUT ROWID;
+                CREATE INDEX note_tag_by_note ON note_tag(note);
+
+                -- A trail src -> dst; key as for notes, in the namespace's decay.
+                CREATE TABLE edge (
+                    src INTEGER NOT NULL,
+                    dst INTEGER NOT NULL,
+                    ns TEXT NOT NULL,
+                    key REAL NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    PRIMARY KEY (src, dst)
+                ) STRICT, WITHOUT ROWID;
+                CREATE INDEX edge_by_dst ON edge(dst, src);
+                CREATE INDEX edge_by_ns ON edge(ns, key);
+
+                -- Every write, who made it (agent, peer uid and pid) and when.
+                CREATE TABLE write_log (
+                    seq INTEGER PRIMARY KEY,
+                    at INTEGER NOT NULL,
+                    ns TEXT NOT NULL,
+                    op TEXT NOT NULL,
+                    note INTEGER,
+                    other INTEGER,
+                    delta REAL,
+                    detail TEXT,
+                    agent TEXT,
+                    uid INTEGER,
+                    pid INTEGER
+                ) STRICT;
+                CREATE INDEX write_log_by_note ON write_log(note);
+
+                CREATE VIRTUAL TABLE note_text USING fts5(
+                    body, content='note', content_rowid='seq',
+                    tokenize='porter unicode61 remove_diacritics 2'
+                );
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,254 @@
+import GRDB
+import TrailCore
+
+/// The writes of the contract, applied inside the group commit's transaction
+/// at one instant `now` by one `writer`.
+struct SQLiteWrites {
+    let db: Database
+    let now: Double
+    let writer: Writer
+
+    var nowMillis: Int64 { Timestamp.millis(now) }
+
+    func apply(_ write: WriteRequest) throws -> WriteOutcome {
+        switch write {
+        case let .deposit(deposit): try self.deposit(deposit)
+        case let .reinforce(id, ns, delta): try reinforce(id, ns: ns, delta: delta)
+        case let .link(from, to, ns, delta): try link(from, to, ns: ns, delta: delta)
+        case let .retract(id, ns, reason): try retract(id, ns: ns, reason: reason)
+        case let .revive(id, ns): try revive(id, ns: ns)
+        case let .configure(change): .configured(try configure(change))
+        }
+    }
+
+    // MARK: deposit
+
+    private func deposit(_ d: Deposit) throws -> WriteOutcome {
+        let settings = try Self.namespace(db, d.ns, creatingAt: now)
+        let size = d.body.utf8.count
+        guard size <= settings.maxNoteBytes else { throw TrailError.noteTooLarge(size: size, limit: settings.maxNoteBytes) }
+        let decay = settings.decay
+
+        var afterRows: [NoteRow] = []
+        for prefix in d.after {
+            let row = try Self.resolve(db, prefix, ns: d.ns, field: "after")
+            guard row.id != d.id.hex else {
+                throw TrailError.invalidParams(field: "after", message: "A note cannot come after itself; name the notes you came from.")
+            }
+            guard row.state != .archived else { throw TrailError.unknownNote(id: row.id, ns: d.ns) }
+            if !afterRows.contains(where: { $0.seq == row.seq }) { afterRows.append(row) }
+        }
+
+        let created: Bool
+        var row: NoteRow
+        if var existing = try Self.find(db, id: d.id.hex, ns: d.ns) {
+            if existing.state == .retracted && !d.force {
+                throw TrailError.retracted(id: existing.id, retraction: existing.retraction
+                    ?? Retraction(reason: "", agent: nil, atMillis: existing.updatedAt))
+            }
+            created = false
+            existing.key = decay.reinforced(key: existing.key, by: d.strength, at: now)
+            existing.deposits += 1
+            existing.tags = Set(existing.tagList + d.tags).sorted().joined(separator: " ")
+            var after = existing.afterList
+            for a in afterRows where !after.contains(a.id) { after.append(a.id) }
+            existing.after = after.joined(separator: " ")
+            existing.state = .live
+            existing.retractionReason = nil
+            existing.retractionAgent = nil
+            existing.retractedAt = nil
+            existing.updatedAt = nowMillis
+            try db.execute(sql: """
+                UPDATE note SET key = ?, deposits = ?, tags = ?, after = ?, state = 0, updated_at = ?,
+                    retraction_reason = NULL, retraction_agent = NULL, retracted_at = NULL
+                WHERE seq = ?
+                """, arguments: [existing.key, existing.deposits, existing.tags, existing.after, nowMillis, existing.seq])
+            row = existing
+        } else {
+            created = true
+            let key = decay.key(weight: d.strength, at: now)
+            let tags = d.tags.joined(separator: " ")
+            let after = afterRows.map(\.id).joined(separator: " ")
+            try db.execute(sql: """
+                INSERT INTO note (ns, id, body, tags, after, key, state, deposits, agent, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, 0, 1, ?, ?, ?)
+                """, arguments: [d.ns, d.id.hex, d.body, tags, after, key, writer.agent, nowMillis, nowMillis])
+            let seq = db.lastInsertedRowID
+            try db.execute(sql: "INSERT INTO note_text(rowid, body) VALUES (?, ?)", arguments: [seq, d.body])
+            row = try Self.find(db, id: d.id.hex, ns: d.ns)!
+        }
+        for tag in d.tags {
+            try db.execute(sql: "INSERT OR IGNORE INTO note_tag (ns, tag, note) VALUES (?, ?, ?)", arguments: [d.ns, tag, row.seq])
+        }
+        for a in afterRows {
+            _ = try walkTrail(from: a.seq, to: row.seq, ns: d.ns, decay: decay, delta: d.strength)
+        }
+        try log(ns: d.ns, op: created ? "deposit" : "redeposit", note: row.seq, delta: d.strength,
+                detail: d.force ? "force" : nil)
+        return .deposited(note: row.note(ns: settings, at: now), created: created)
+    }
+
+    // MARK: reinforce, link
+
+    private func reinforce(_ id: IDPrefix, ns: String, delta: Double) throws -> WriteOutcome {
+        let settings = try Self.requireNamespace(db, ns, id: id)
+        var row = try Self.resolve(db, id, ns: ns)
+        try Self.refuseRetracted(row)
+        row.key = settings.decay.reinforced(key: row.key, by: delta, at: now)
+        row.updatedAt = nowMillis
+        try db.execute(sql: "UPDATE note SET key = ?, updated_at = ? WHERE seq = ?", arguments: [row.key, nowMillis, row.seq])
+        try log(ns: ns, op: "reinforce", note: row.seq, delta: delta)
+        return .reinforced(note: row.note(ns: settings, at: now))
+    }
+
+    private func link(_ from: IDPrefix, _ to: IDPrefix, ns: String, delta: Double) throws -> WriteOutcome {
+        let settings = try Self.requireNamespace(db, ns, id: from)
+        let src = try Self.resolve(db, from, ns: ns, field: "from")
+        let dst = try Self.resolve(db, to, ns: ns, field: "to")
+        guard src.seq != dst.seq else {
+            throw TrailError.invalidParams(field: "to", message: "A trail joins two different notes; give another note as to.")
+        }
+        try Self.refuseRetracted(src)
+        try Self.refuseRetracted(dst)
+        let weight = try walkTrail(from: src.seq, to: dst.seq, ns: ns, decay: settings.decay, delta: delta)
+        try log(ns: ns, op: "link", note: dst.seq, other: src.seq, delta: delta)
+        return .linked(from: NoteID(trustedHex: src.id), to: dst.note(ns: settings, at: now), weight: weight)
+    }
+
+    /// Adds `delta` to the trail `from -> to` (creating it), floor 0; returns its new weight.
+    private func walkTrail(from: Int64, to: Int64, ns: String, decay: ForwardDecay, delta: Double) throws -> Double {
+        let old = try Double.fetchOne(db, sql: "SELECT key FROM edge WHERE src = ? AND dst = ?", arguments: [from, to])
+        let key = old.map { decay.reinforced(key: $0, by: delta, at: now) } ?? decay.key(weight: max(0, delta), at: now)
+        try db.execute(sql: """
+            INSERT INTO edge (src, dst, ns, key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (src, dst) DO UPDATE SET key = excluded.key, updated_at = excluded.updated_at
+            """, arguments: [from, to, ns, key, nowMillis, nowMillis])
+        return decay.weight(key: key, at: now)
+    }
+
+    // MARK: retract, revive
+
+    private func retract(_ id: IDPrefix, ns: String, reason: String) throws -> WriteOutcome {
+        let settings = try Self.requireNamespace(db, ns, id: id)
+        var row = try Self.resolve(db, id, ns: ns)
+        row.state = .retracted
+        row.retractionReason = reason
+        row.retractionAgent = writer.agent
+        row.retractedAt = nowMillis
+        row.updatedAt = nowMillis
+        try db.execute(sql: """
+            UPDATE note SET state = 1, retraction_reason = ?, retraction_agent = ?, retracted_at = ?, updated_at = ?
+            WHERE seq = ?
+            """, arguments: [reason, writer.agent, nowMillis, nowMillis, row.seq])
+        try log(ns: ns, op: "retract", note: row.seq, detail: reason)
+        return .retracted(note: row.note(ns: settings, at: now))
+    }
+
+    private func revive(_ id: IDPrefix, ns: String) throws -> WriteOutcome {
+        let settings = try Self.requireNamespace(db, ns, id: id)
+        var row = try Self.resolve(db, id, ns: ns)
+        if row.state == .retracted {
+            // The weight comes back as it would be had the note never been
+            // retracted; the retraction stays on record in the write log.
+            row.state = .live
+            row.retractionReason = nil
+            row.retractionAgent = nil
+            row.retractedAt = nil
+            row.updatedAt = nowMillis
+            try db.execute(sql: """
+                UPDATE note SET state = 0, retraction_reason = NULL, retraction_agent = NULL, retracted_at = NULL,
+                    updated_at = ? WHERE seq = ?
+                """, arguments: [nowMillis, row.seq])
+        }
+        try log(ns: ns, op: "revive", note: row.seq)
+        return .revived(note: row.note(ns: settings, at: now))
+    }
+
+    // MARK: namespaces
+
+    private func configure(_ change: NamespaceChange) throws -> NamespaceSettings {
+        var settings = try Self.namespace(db, change.ns, creatingAt: now)
+        if let h = change.halfLife, h != settings.halfLife {
+            // Keep every current weight: move the landmark to now and rewrite
+            // each key as log2(weight now), then switch to the new half-life.
+            try Self.rebase(db, settings, to: now)
+            settings.landmark = now
+            settings.halfLife = h
+        }
+        if let e = change.evaporateBelow { settings.evaporateBelow = e }
+        if let m = change.maxNoteBytes { settings.maxNoteBytes = m }
+        try db.execute(sql: """
+            UPDATE namespace SET half_life_s = ?, evaporate_below = ?, max_note_bytes = ?, landmark = ? WHERE name = ?
+            """, arguments: [settings.halfLife, settings.evaporateBelow, settings.maxNoteBytes, settings.landmark, settings.name])
+        try log(ns: change.ns, op: "configure",
+                detail: "half_life_s=\(settings.halfLife) evaporate_below=\(settings.evaporateBelow) max_note_bytes=\(settings.maxNoteBytes)")
+        return settings
+    }
+
+    /// Rewrites every key of a namespace against the landmark `now`; weights are unchanged.
+    static func rebase(_ db: Database, _ settings: NamespaceSettings, to now: Double) throws {
+        let shift = settings.decay.offset(at: now)
+        try db.execute(sql: "UPDATE note SET key = key - ? WHERE ns = ? AND key > -1e300", arguments: [shift, settings.name])
+        try db.execute(sql: "UPDATE edge SET key = key - ? WHERE ns = ? AND key > -1e300", arguments: [shift, settings.name])
+        try db.execute(sql: "UPDATE namespace SET landmark = ? WHERE name = ?", arguments: [now, settings.name])
+    }
+
+    private func log(ns: String, op: String, note: Int64? = nil, other: Int64? = nil, delta: Double? = nil,
+                     detail: String? = nil) throws {
+        try db.execute(sql: """
+            INSERT INTO write_log (at, ns, op, note, other, delta, detail, agent, uid, pid)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [nowMillis, ns, op, note, other, delta, detail, writer.agent,
+                             writer.uid.map { Int64($0) }, writer.pid.map { Int64($0) }])
+    }
+
+    // MARK: lookups shared with the readers
+
+    static func existingNamespace(_ db: Database, _ name: String) throws -> NamespaceSettings? {
+        try Row.fetchOne(db, sql: "SELECT name, half_life_s, evaporate_below, max_note_bytes, landmark FROM namespace WHERE name = ?",
+                         arguments: [name]).map { NamespaceSettings(row: $0) }
+    }
+
+    /// The namespace's settings, creating it with the defaults (landmark now) if new.
+    @discardableResult
+    static func namespace(_ db: Database, _ name: String, creatingAt now: Double) throws -> NamespaceSettings {
+        if let settings = try existingNamespace(db, name) { return settings }
+        let settings = NamespaceSettings(name: name, landmark: now)
+        try db.execute(sql: """
+            INSERT INTO namespace (name, half_life_s, evaporate_below, max_note_bytes, landmark, created_at)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """, arguments: [name, settings.halfLife, settings.evaporateBelow, settings.maxNoteBytes, now, Timestamp.millis(now)])
+        return settings
+    }
+
+    static func requireNamespace(_ db: Database, _ name: String, id: IDPrefix) throws -> NamespaceSettings {
+        guard let settings = try existingNamespace(db, name) else { throw TrailError.unknownNote(id: id.hex, ns: name) }
+        return settings
+    }
+
+    static func find(_ db: Database, id: String, ns: String) throws -> NoteRow? {
+        try Row.fetchOne(db, sql: "SELECT \(noteColumns) FROM note n WHERE n.ns = ? AND n.id = ?", arguments: [ns, id])
+            .map { NoteRow(row: $0) }
+    }
+
+    /// The one note an id or prefix names; a range read on `note_by_id`.
+    static func resolve(_ db: Database, _ prefix: IDPrefix, ns: String, field: String = "id") throws -> NoteRow {
+        if prefix.isComplete {
+            guard let row = try find(db, id: prefix.hex, ns: ns) else { throw TrailError.unknownNote(id: prefix.hex, ns: ns) }
+            return row
+        }
+        let rows = try Row.fetchAll(db, sql: "SELECT \(noteColumns) FROM note n WHERE n.ns = ? AND n.id >= ? AND n.id < ? LIMIT 5",
+                                    arguments: [ns, prefix.hex, prefix.upperBound])
+        switch rows.count {
+        case 0: throw TrailError.unknownNote(id: prefix.hex, ns: ns)
+        case 1: return NoteRow(row: rows[0])
+        default: throw TrailError.ambiguousID(prefix: prefix.hex, matches: rows.map { $0[1] })
+        }
+    }
+
+    static func refuseRetracted(_ row: NoteRow) throws {
+        if row.state == .retracted, let retraction = row.retraction {
+            throw TrailError.retracted(id: row.id, retraction: retraction)
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import GRDB
+import TrailCore
+
+/// Answers `sense` inside one read transaction.
+///
+/// Without words the ranking is the key index itself: `ORDER BY key DESC, id`
+/// on `note_by_key`, read page by page (keyset paging) only as far as the
+/// limit and the byte budget need. With words, FTS5 finds the matches and
+/// SQLite orders them by `weight * (1 + relevance) * (1 + rank)`.
+struct SenseReader {
+    let db: Database
+    let settings: NamespaceSettings
+    let query: SenseQuery
+    let now: Double
+
+    private static let page = 256
+
+    func run() throws -> [ScoredNote] {
+        var taken: [ScoredNote] = []
+        var budget = query.budgetBytes
+        var cursor: (key: Double, id: String)?
+        var offset = 0
+        while taken.count < query.limit {
+            if let b = budget, b <= 0 { break }
+            // Without a budget every row of the page is taken, so ask for no more than needed.
+            let want = budget == nil ? query.limit - taken.count : Self.page
+            let rows = try query.words == nil ? pageByWeight(after: cursor, count: want) : pageByScore(offset: offset, count: want)
+            for (row, score) in rows {
+                let size = row.body.utf8.count
+                if let b = budget {
+                    guard size <= b else { continue }
+                    budget = b - size
+                }
+                taken.append(ScoredNote(note: row.note(ns: settings, at: now), score: score))
+                if taken.count == query.limit { break }
+            }
+            guard rows.count == want, let last = rows.last else { break }
+            cursor = (last.0.key, last.0.id)
+            offset += rows.count
+        }
+        return taken
+    }
+
+    private var decay: ForwardDecay { settings.decay }
+
+    /// The lowest key a returned note may have: the faded threshold and `min_weight`.
+    private var floorKey: Double {
+        var floor = query.includeFaded ? -Double.greatestFiniteMagnitude : decay.thresholdKey(settings.evaporateBelow, at: now)
+        if let m = query.minWeight { floor = max(floor, decay.thresholdKey(m, at: now)) }
+        return floor
+    }
+
+    private func tagConditions(_ arguments: inout StatementArguments) -> String {
+        var sql = ""
+        for tag in query.allTags {
+            sql += " AND EXISTS (SELECT 1 FROM note_tag t WHERE t.ns = n.ns AND t.tag = ? AND t.note = n.seq)"
+            arguments += [tag]
+        }
+        if !query.anyTags.isEmpty {
+            let marks = query.anyTags.map { _ in "?" }.joined(separator: ", ")
+            sql += " AND EXISTS (SELECT 1 FROM note_tag t WHERE t.ns = n.ns AND t.tag IN (\(marks)) AND t.note = n.seq)"
+            arguments += StatementArguments(query.anyTags)
+        }
+        return sql
+    }
+
+    private func pageByWeight(after cursor: (key: Double, id: String)?, count: Int) throws -> [(NoteRow, Double)] {
+        var arguments: StatementArguments = [settings.name, floorKey]
+        var sql = "SELECT \(noteColumns) FROM note n INDEXED BY note_by_key WHERE n.ns = ? AND n.state = 0 AND n.key >= ?"
+        if let c = cursor {
+            sql += " AND (n.key < ? OR (n.key = ? AND n.id > ?))"
+            arguments += [c.key, c.key, c.id]
+        }
+        sql += tagConditions(&arguments)
+        sql += " ORDER BY n.key DESC, n.id ASC LIMIT ?"
+        arguments += [count]
+        return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+            let note = NoteRow(row: row)
+            return (note, decay.weight(key: note.key, at: now))
+        }
+    }
+
+    private func pageByScore(offset: Int, count: Int) throws -> [(NoteRow, Double)] {
+        let match = (query.words ?? []).map { "\"\($0)\"" }.joined(separator: " OR ")
+        var arguments: StatementArguments = [decay.offset(at: now), match, settings.name, floorKey]
+        var sql = """
+            SELECT \(noteColumns),
+                   pow(2.0, n.key - ?) * (1.0 + max(0.0, -bm25(note_text))) * (1.0 + coalesce(n.rank, 0.0)) AS score
+            FROM note_text JOIN note n ON n.seq = note_text.rowid
+            WHERE note_text MATCH ? AND n.ns = ? AND n.state = 0 AND n.key >= ?
+            """
+        sql += tagConditions(&arguments)
+        sql += " ORDER BY score DESC, n.id ASC LIMIT ? OFFSET ?"
+        arguments += [count, offset]
+        return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+            (NoteRow(row: row), row[15])
+        }
+    }
+}

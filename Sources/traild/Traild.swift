@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import TrailServer
+
+/// `traild`: the trail daemon, in the foreground.
+@main
+struct Traild: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "traild",
+        abstract: "Keep a shared, decaying memory of small notes for agents, on a Unix socket.",
+        discussion: """
+            Runs in the foreground, logs to stderr and prints a line containing "ready" on stdout once it \
+            listens. SIGTERM or SIGINT stops it cleanly: queued writes commit and are answered first.
+            Precedence: flags, then the --config file, then TRAIL_SOCKET / XDG_RUNTIME_DIR / XDG_DATA_HOME, then defaults.
+            """,
+        version: TrailVersion.current)
+
+    @Option(help: "Unix socket to listen on (default: $TRAIL_SOCKET, else $XDG_RUNTIME_DIR/trail/traild.sock, else /tmp/trail-$UID/traild.sock).")
+    var socket: String?
+
+    @Option(name: .customLong("data-dir"), help: "Folder for the store and locks (default: $XDG_DATA_HOME/trail, else ~/.local/share/trail).")
+    var dataDir: String?
+
+    @Option(help: "sqlite:PATH (default: sqlite:DATA_DIR/trail.db) or postgres://...")
+    var store: String?
+
+    @Option(help: "A JSON config file (see Daemon/traild.example.json).")
+    var config: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String?
+
+    func run() async throws {
+        var configuration = DaemonConfiguration()
+        do {
+            if let config { try configuration.apply(configFile: config) }
+            if let dataDir {
+                configuration.dataDir = dataDir
+                if store == nil, case .sqlite = configuration.store {
+                    configuration.store = .sqlite(path: (dataDir as NSString).appendingPathComponent("trail.db"))
+                }
+            }
+            if let socket { configuration.socketPath = socket }
+            if let store { configuration.store = try StoreLocation(store) }
+            if let logLevel { configuration.logLevel = logLevel }
+        } catch {
+            throw ValidationError(error.description)
+        }
+        guard let level = Logger.Level(rawValue: configuration.logLevel) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "traild")
+        let daemon = TrailDaemon(config: configuration, logger: logger) { line in
+            FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)],
+                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch let error as ConfigurationError {
+            logger.critical("\(error.description)")
+            throw ExitCode(1)
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(1)
+        }
+    }
+}

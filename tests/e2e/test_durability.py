@@ -1,0 +1,147 @@
+"""Acknowledged writes survive kill -9."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from conftest import configure, deposit, get_note, pipeline, sha
+
+
+def test_concurrent_writers_survive_kill9(daemon_factory):
+    d = daemon_factory("dur")
+    n_threads = 16
+    acked: list[list[str]] = [[] for _ in range(n_threads)]
+    stop = threading.Event()
+    started = threading.Barrier(n_threads + 1)
+    unexpected: list[BaseException] = []
+
+    def writer(k: int) -> None:
+        try:
+            c = d.connect()
+        except BaseException as e:
+            unexpected.append(e)
+            started.wait()
+            return
+        started.wait()
+        i = 0
+        try:
+            while not stop.is_set() and i < 100_000:
+                body = f"writer {k} note {i}"
+                resp = c.call("trail.deposit", {"body": body, "tags": [f"w{k}"]})
+                if "error" in resp:
+                    unexpected.append(AssertionError(resp))
+                    return
+                assert resp["result"]["id"] == sha(body)
+                acked[k].append(resp["result"]["id"])
+                i += 1
+        except (ConnectionError, OSError, ValueError):
+            pass  # the daemon was killed under us
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=writer, args=(k,), daemon=True) for k in range(n_threads)]
+    for t in threads:
+        t.start()
+    started.wait()
+    time.sleep(1.5)
+    d.kill9()
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert not unexpected, unexpected[:3]
+    total = sum(len(a) for a in acked)
+    assert total >= n_threads, f"too few writes acknowledged before the kill: {total}"
+    assert all(acked), "every writer should have had at least one deposit acknowledged"
+
+    d.start()
+    all_ids = [i for a in acked for i in a]
+    with d.connect() as c:
+        responses = pipeline(c, [("trail.get", {"id": i}) for i in all_ids])
+        lost = [i for i, r in zip(all_ids, responses) if "error" in r]
+        assert not lost, f"{len(lost)} of {total} acknowledged deposits lost after kill -9, e.g. {lost[:3]}"
+        for i, r in zip(all_ids, responses):
+            assert r["result"]["note"]["id"] == i
+        stats = c.result("trail.stats")
+        assert stats["notes"] >= total
+        # The daemon still takes writes after the restart.
+        assert deposit(c, "after restart")["created"] is True
+
+
+def test_every_kind_of_write_survives_kill9(daemon_factory):
+    d = daemon_factory("kinds")
+    with d.connect() as c:
+        configure(c, "tuned", half_life_s=86400, evaporate_below=0.25, max_note_bytes=2000)
+        a = deposit(c, "durable a", tags=["x"], agent="first")["id"]
+        b = deposit(c, "durable b", after=[a], strength=2)["id"]
+        deposit(c, "durable b", after=[a], tags=["y"], agent="second")
+        c.result("trail.reinforce", {"id": a, "delta": 3})
+        c.result("trail.link", {"from": b, "to": a, "delta": 5})
+        r = deposit(c, "durable retracted")["id"]
+        c.result("trail.retract", {"id": r, "reason": "kept across restarts", "agent": "judge"})
+        v = deposit(c, "durable revived")["id"]
+        c.result("trail.retract", {"id": v, "reason": "briefly"})
+        c.result("trail.revive", {"id": v})
+        z = deposit(c, "durable zero")["id"]
+        c.result("trail.reinforce", {"id": z, "delta": -10})
+        t = deposit(c, "in tuned ns", ns="tuned")["id"]
+    d.kill9()
+    d.start()
+    with d.connect() as c:
+        na = get_note(c, a)
+        assert na["weight"] == pytest.approx(4.0, rel=1e-3)
+        assert na["agent"] == "first" and na["tags"] == ["x"]
+        nb = get_note(c, b)
+        assert nb["deposits"] == 2 and nb["weight"] == pytest.approx(3.0, rel=1e-3)
+        assert nb["tags"] == ["y"] and nb["after"] == [a] and nb["agent"] is None
+        fwd = c.result("trail.follow", {"from": a})["trails"]
+        assert [(x["to"], round(x["weight"], 3)) for x in fwd] == [(b, 3.0)]
+        fwd = c.result("trail.follow", {"from": b})["trails"]
+        assert [(x["to"], round(x["weight"], 3)) for x in fwd] == [(a, 5.0)]
+        nr = get_note(c, r)
+        assert nr["state"] == "retracted"
+        assert nr["retraction"]["reason"] == "kept across restarts"
+        assert nr["retraction"]["agent"] == "judge"
+        assert get_note(c, v)["state"] == "live"
+        nz = get_note(c, z)
+        assert nz["weight"] == 0 and nz["state"] == "faded"
+        assert get_note(c, t, ns="tuned")["body"] == "in tuned ns"
+        tuned = [n for n in c.result("trail.namespace.list")["namespaces"] if isinstance(n, dict) and n["ns"] == "tuned"]
+        assert tuned and tuned[0]["half_life_s"] == pytest.approx(86400)
+        assert tuned[0]["evaporate_below"] == pytest.approx(0.25)
+        assert tuned[0]["max_note_bytes"] == 2000
+        s = c.result("trail.stats")
+        assert s["notes"] == 5 and s["edges"] == 2 and s["retracted"] == 1
+
+
+def test_decay_continues_across_restart(daemon_factory):
+    d = daemon_factory("clock")
+    with d.connect() as c:
+        configure(c, "fast", half_life_s=1)
+        t0 = time.monotonic()
+        i = deposit(c, "decays while down", ns="fast", strength=8)["id"]
+        t1 = time.monotonic()
+    d.terminate()
+    time.sleep(1.0)
+    d.start()
+    with d.connect() as c:
+        g0 = time.monotonic()
+        w = get_note(c, i, ns="fast")["weight"]
+        g1 = time.monotonic()
+    lo = 8 * 2 ** -(g1 - t0)
+    hi = 8 * 2 ** -(g0 - t1)
+    assert lo * 0.97 <= w <= hi * 1.03, (w, lo, hi)
+
+
+def test_pipelined_writes_acked_then_kill9(daemon_factory):
+    d = daemon_factory("pipe")
+    with d.connect() as c:
+        responses = pipeline(c, [("trail.deposit", {"body": f"burst {i}"}) for i in range(500)])
+        assert all("result" in r for r in responses)
+    d.kill9()
+    d.start()
+    with d.connect() as c:
+        responses = pipeline(c, [("trail.get", {"id": sha(f"burst {i}")}) for i in range(500)])
+        missing = [i for i, r in enumerate(responses) if "error" in r]
+        assert not missing, f"lost {len(missing)} acknowledged deposits"
