@@ -1,6 +1,8 @@
 """Acknowledged writes survive kill -9."""
 from __future__ import annotations
 
+import json
+import signal
 import threading
 import time
 
@@ -145,3 +147,47 @@ def test_pipelined_writes_acked_then_kill9(daemon_factory):
         responses = pipeline(c, [("trail.get", {"id": sha(f"burst {i}")}) for i in range(500)])
         missing = [i for i, r in enumerate(responses) if "error" in r]
         assert not missing, f"lost {len(missing)} acknowledged deposits"
+
+
+def test_sigterm_with_writes_in_flight(daemon_factory):
+    d = daemon_factory("term")
+    c = d.connect()
+    n = 3000
+    payload = b"".join(
+        json.dumps({"jsonrpc": "2.0", "id": i, "method": "trail.deposit", "params": {"body": f"in flight {i}"}}).encode()
+        + b"\n" for i in range(n))
+
+    def send() -> None:
+        try:
+            c.send_raw(payload)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=send, daemon=True)
+    t.start()
+    first = c.recv()  # the daemon is busy with our writes
+    assert "result" in first, first
+    acked = {first["id"]}
+    d.proc.send_signal(signal.SIGTERM)
+    while True:
+        try:
+            ln = c.read_line()
+        except OSError:
+            break
+        if not ln:
+            break
+        msg = json.loads(ln)
+        if "result" in msg:
+            assert msg["result"]["id"] == sha(f"in flight {msg['id']}")
+            acked.add(msg["id"])
+    c.close()
+    code = d.proc.wait(timeout=30)
+    d._stderr.close()
+    t.join(timeout=10)
+    assert code == 0, d.stderr()
+    d.start()
+    with d.connect() as c2:
+        ids = sorted(acked)
+        responses = pipeline(c2, [("trail.get", {"id": sha(f"in flight {i}")}) for i in ids])
+        lost = [i for i, r in zip(ids, responses) if "error" in r]
+        assert not lost, f"{len(lost)} of {len(ids)} writes acknowledged before SIGTERM were lost"

@@ -19,6 +19,8 @@ UNICODE_BODIES = [
     "line one\nline two\ttabbed",
     "zero\u200bwidth",
     "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 outside the BMP 𐍈",
+    "nul\u0000inside",      # U+0000 is valid UTF-8 text; bodies are bytes, not C strings
+    "\u0000",
 ]
 
 
@@ -148,6 +150,22 @@ def test_ambiguous_prefix_is_reported(conn):
     assert get_note(conn, idb[:9])["id"] == idb
     # Ambiguity applies to other id-taking methods too.
     assert_error(conn.call("trail.reinforce", {"id": ida[:8]}), -32007, "ambiguous_id")
+
+
+def test_nul_in_body_roundtrips_everywhere(conn):
+    body = "before\u0000after"
+    r = deposit(conn, body, tags=["nul"])
+    assert r["id"] == sha(body)
+    assert get_note(conn, r["id"])["body"] == body
+    assert [n["body"] for n in conn.result("trail.sense", {"tags": ["nul"]})["notes"]] == [body]
+    assert deposit(conn, "before")["created"] is True, "a body cut at NUL is another note"
+
+
+def test_ambiguous_prefix_in_after(conn):
+    ida = deposit(conn, COLLIDE_A)["id"]
+    deposit(conn, COLLIDE_B)
+    assert_error(conn.call("trail.deposit", {"body": "child", "after": [ida[:8]]}), -32007, "ambiguous_id")
+    assert get_note(conn, deposit(conn, "child", after=[ida[:9]])["id"])["after"] == [ida]
 
 
 def test_redeposit_same_id_counts_and_adds_weight(conn):

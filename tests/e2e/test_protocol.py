@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -15,7 +16,7 @@ def raw(c, obj):
 
 
 def test_response_echoes_id_and_version(conn):
-    for rid in (1, 0, -7, 2**40, "abc", "", "ünïcode-id"):
+    for rid in (1, 0, -7, 2**40, 2**53 + 1, 2**63 - 1, -2**63, 1.5, "abc", "", "ünïcode-id"):
         resp = raw(conn, {"jsonrpc": "2.0", "id": rid, "method": "trail.hello"})
         assert resp["jsonrpc"] == "2.0"
         assert resp["id"] == rid
@@ -192,6 +193,34 @@ def test_client_disconnect_mid_line_is_harmless(daemon):
     with daemon.connect() as ok:
         assert ok.result("trail.hello")["protocol"] == 1
     assert daemon.proc.poll() is None
+
+
+def test_request_split_across_many_writes(conn):
+    msg = b'{"jsonrpc":"2.0","id":5,"method":"trail.deposit","params":{"body":"byte by byte \xc3\xa9"}}\n'
+    for i in range(len(msg)):
+        conn.send_raw(msg[i:i + 1])
+        if i % 16 == 0:
+            time.sleep(0.001)
+    resp = conn.recv()
+    assert resp["id"] == 5
+    assert resp["result"]["id"] == sha("byte by byte é")
+
+
+def test_several_requests_in_one_write(conn):
+    msgs = b"".join(
+        json.dumps({"jsonrpc": "2.0", "id": i, "method": "trail.deposit", "params": {"body": f"chunk {i}"}}).encode()
+        + b"\n" for i in range(3))
+    conn.send_raw(msgs + b'{"jsonrpc":"2.0","id":3,"method":"trail.st')
+    time.sleep(0.1)
+    conn.send_raw(b'ats"}\n')
+    got = {}
+    for _ in range(4):
+        r = conn.recv()
+        got[r["id"]] = r
+    assert sorted(got) == [0, 1, 2, 3]
+    assert got[3]["result"]["notes"] >= 0
+    for i in range(3):
+        assert got[i]["result"]["id"] == sha(f"chunk {i}")
 
 
 def test_crlf_and_whitespace_lines(conn):

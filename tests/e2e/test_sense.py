@@ -14,19 +14,34 @@ def ids(notes):
     return [n["id"] for n in notes]
 
 
-def test_orders_by_weight_then_id(conn):
-    specs = {"w3": 3, "w1": 1, "w2": 2, "tie-a": 1.5, "tie-b": 1.5, "tie-c": 1.5}
+def test_orders_by_weight(conn):
+    specs = {"w3": 3, "w1": 1, "w2": 2, "w2.5": 2.5, "w0.5": 0.5}
     for body, s in specs.items():
         deposit(conn, body, strength=s)
-    expected = sorted(specs, key=lambda b: (-specs[b], sha(b)))
     notes = sense(conn)
-    assert ids(notes) == [sha(b) for b in expected]
+    assert [n["body"] for n in notes] == ["w3", "w2.5", "w2", "w1", "w0.5"]
     for n in notes:
-        assert n["score"] == pytest.approx(n["weight"], rel=1e-6)
+        assert n["score"] == pytest.approx(n["weight"], rel=1e-9)
         assert n["weight"] == pytest.approx(specs[n["body"]], rel=1e-3)
         # Each entry is a whole note.
-        for key in ("id", "ns", "body", "tags", "after", "deposits", "agent", "state", "created_at", "updated_at"):
+        for key in ("id", "ns", "body", "tags", "after", "deposits", "agent", "state", "created_at", "updated_at",
+                    "rank", "retraction"):
             assert key in n, (key, n)
+
+
+def test_equal_weights_are_ordered_by_id(conn):
+    # Weights deposited at different instants are never exactly equal, but
+    # every note repelled to 0 has the same weight (and key): a true tie.
+    ties = [f"tie {i}" for i in range(6)]
+    for b in ties:
+        deposit(conn, b)
+        conn.result("trail.reinforce", {"id": sha(b), "delta": -10})
+    deposit(conn, "positive", strength=1)
+    notes = sense(conn, include_faded=True)
+    assert [n["body"] for n in notes] == ["positive"] + sorted(ties, key=sha)
+    assert all(n["weight"] == 0 for n in notes[1:])
+    assert [n["id"] for n in sense(conn, include_faded=True, limit=3)] == [sha("positive")] + sorted(
+        map(sha, ties))[:2]
 
 
 def test_empty_and_unknown_namespace(conn):
@@ -87,6 +102,14 @@ def test_budget_bytes_walks_ranking(conn):
     assert sense(conn, budget_bytes=1) == []
     assert sense(conn, budget_bytes=0) == []
     assert len(sense(conn, budget_bytes=1000)) == 5
+
+
+def test_budget_still_stops_at_limit(conn):
+    for i in range(15):
+        deposit(conn, f"n{i:02d}", strength=i + 1)
+    assert len(sense(conn, budget_bytes=10_000)) == 10, "the default limit still applies"
+    assert [n["body"] for n in sense(conn, budget_bytes=10_000, limit=2)] == ["n14", "n13"]
+    assert len(sense(conn, budget_bytes=9)) == 3
 
 
 def test_budget_counts_utf8_bytes(conn):

@@ -131,6 +131,16 @@ def test_follow_skips_retracted_targets(conn):
     assert [t["to"] for t in follow(conn, a)["trails"]] == [c]
 
 
+def test_follow_skips_faded_targets_unless_asked(conn):
+    a = deposit(conn, "source of faded")["id"]
+    b = deposit(conn, "faded target", after=[a], strength=2)["id"]
+    c = deposit(conn, "live target", after=[a])["id"]
+    conn.result("trail.reinforce", {"id": b, "delta": -10})
+    assert get_note(conn, b)["state"] == "faded"
+    assert [t["to"] for t in follow(conn, a)["trails"]] == [c]
+    assert [t["to"] for t in follow(conn, a, include_faded=True)["trails"]] == [b, c]
+
+
 def test_follow_unknown_from(conn):
     assert_error(conn.call("trail.follow", {"from": sha("nowhere")}), -32001, "unknown_note")
 
