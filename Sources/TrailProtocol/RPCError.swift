@@ -10,12 +10,14 @@ public enum ProtocolError: Error, Equatable, Sendable {
     case frameTooLarge(limit: Int)
     /// No such method.
     case methodNotFound(String)
+    /// A method of the contract that this build of traild does not carry yet.
+    case notBuilt(String)
 
     public var code: Int {
         switch self {
         case .parseError: -32700
         case .invalidRequest, .frameTooLarge: -32600
-        case .methodNotFound: -32601
+        case .methodNotFound, .notBuilt: -32601
         }
     }
 
@@ -24,7 +26,7 @@ public enum ProtocolError: Error, Equatable, Sendable {
         case .parseError: "parse_error"
         case .invalidRequest: "invalid_request"
         case .frameTooLarge: "frame_too_large"
-        case .methodNotFound: "method_not_found"
+        case .methodNotFound, .notBuilt: "method_not_found"
         }
     }
 
@@ -34,6 +36,7 @@ public enum ProtocolError: Error, Equatable, Sendable {
         case let .invalidRequest(why): "\(why); send {\"jsonrpc\": \"2.0\", \"id\": ..., \"method\": ..., \"params\": {...}}."
         case let .frameTooLarge(limit): "The line is longer than \(limit) bytes; keep each request under the limit (the connection is closed)."
         case let .methodNotFound(method): "There is no method \(method.debugDescription); call trail.hello and see docs/protocol.md for the list."
+        case let .notBuilt(method): "\(method) is not built into this traild yet; notes keep decaying and ranking without it."
         }
     }
 }

@@ -58,9 +58,9 @@ public enum Wire {
     }
 
     /// `trail.hello`'s `limits` and `defaults`.
-    public static var limits: JSONValue {
+    public static func limits(maxFrameBytes: Int) -> JSONValue {
         .object([
-            "max_frame_bytes": .int(Limits.maxFrameBytes),
+            "max_frame_bytes": .int(maxFrameBytes),
             "max_note_bytes": .int(Limits.defaultMaxNoteBytes),
             "max_note_bytes_cap": .int(Limits.maxNoteBytesCap),
             "max_tags": .int(Limits.maxTags),

@@ -11,6 +11,7 @@ enum Plan: Sendable {
     case write(WriteRequest, Writer)
     case read(@Sendable () async throws(TrailError) -> JSONValue)
     case immediate(Result<JSONValue, TrailError>)
+    case unavailable(ProtocolError)
 }
 
 /// Who is on the other end of a connection.
@@ -31,8 +32,12 @@ final class Dispatcher: Sendable {
     /// Queued writes beyond which new writes are answered `overloaded`.
     let maxQueuedWrites: Int
 
-    init(store: any TrailStore, maxQueuedWrites: Int = 100_000) {
+    /// The frame limit in force, reported by `trail.hello`.
+    let maxFrameBytes: Int
+
+    init(store: any TrailStore, maxFrameBytes: Int, maxQueuedWrites: Int = 100_000) {
         self.store = store
+        self.maxFrameBytes = maxFrameBytes
         self.maxQueuedWrites = maxQueuedWrites
     }
 
@@ -43,7 +48,7 @@ final class Dispatcher: Sendable {
         case .hello:
             return .immediate(.success(.object([
                 "server": "traild", "version": .string(TrailVersion.current), "protocol": 1,
-                "store": .string(store.engine), "limits": Wire.limits, "defaults": Wire.defaults,
+                "store": .string(store.engine), "limits": Wire.limits(maxFrameBytes: maxFrameBytes), "defaults": Wire.defaults,
             ])))
         case let .deposit(d, agent): return .write(.deposit(d), writer(agent))
         case let .reinforce(id, ns, delta, agent): return .write(.reinforce(id: id, ns: ns, delta: delta), writer(agent))
@@ -90,8 +95,7 @@ final class Dispatcher: Sendable {
                 return .object(["namespaces": .array(list)])
             }
         case .compact:
-            return .immediate(.failure(.invalidParams(field: nil,
-                message: "Compaction is not built into this traild yet; notes keep decaying without it.")))
+            return .unavailable(.notBuilt(TrailMethod.compact.rawValue))
         case let .watch(ns, tags):
             let id = hub.watch(ns: ns, tags: tags, channel: peer.channel, connection: peer.connection)
             return .immediate(.success(.object(["subscription": .string(id)])))

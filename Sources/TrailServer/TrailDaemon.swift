@@ -29,7 +29,7 @@ public final class TrailDaemon: Service {
         let socketURL = URL(fileURLWithPath: config.socketPath)
         let socketDir = socketURL.deletingLastPathComponent().path
         try makeDirectory(config.dataDir, mode: 0o700)
-        try makeDirectory(socketDir, mode: config.socketGroup == nil ? 0o700 : 0o750)
+        let createdSocketDir = try makeDirectory(socketDir, mode: config.socketGroup == nil ? 0o700 : 0o750)
         let dataLock = try InstanceLock(path: config.dataDir + "/traild.lock", what: "the data dir \(config.dataDir)")
         let socketLock = try InstanceLock(path: config.socketPath + ".lock", what: "the socket \(config.socketPath)")
         // We hold the socket's lock, so a socket file still there is a dead daemon's.
@@ -45,7 +45,7 @@ public final class TrailDaemon: Service {
         case .postgres:
             throw ConfigurationError.invalid("the PostgreSQL store is not built yet; use --store sqlite:PATH (the default)")
         }
-        let dispatcher = Dispatcher(store: store)
+        let dispatcher = Dispatcher(store: store, maxFrameBytes: config.maxFrameBytes)
         let group = MultiThreadedEventLoopGroup.singleton
         let maxFrame = config.maxFrameBytes
         let server: any Channel
@@ -68,7 +68,7 @@ public final class TrailDaemon: Service {
             await store.close()
             throw ConfigurationError.invalid("cannot listen on \(config.socketPath) (\(error)); check the path and its folder")
         }
-        try setSocketPermissions()
+        try setSocketPermissions(folderIsOurs: createdSocketDir)
         logger.info("listening", metadata: ["socket": "\(config.socketPath)", "store": "\(config.store)"])
         ready("traild ready socket=\(config.socketPath) store=\(config.store) pid=\(getpid())")
 
@@ -88,11 +88,13 @@ public final class TrailDaemon: Service {
         logger.info("stopped")
     }
 
-    private func makeDirectory(_ path: String, mode: mode_t) throws {
+    /// Creates `path` with `mode` if it is missing; returns whether it did.
+    @discardableResult
+    private func makeDirectory(_ path: String, mode: mode_t) throws -> Bool {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
             guard isDir.boolValue else { throw ConfigurationError.invalid("\(path) exists and is not a folder") }
-            return
+            return false
         }
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
@@ -100,9 +102,12 @@ public final class TrailDaemon: Service {
         } catch {
             throw ConfigurationError.invalid("cannot create the folder \(path) (\(error.localizedDescription)); check its parent's permissions")
         }
+        return true
     }
 
-    private func setSocketPermissions() throws {
+    /// 0600, or 0660 for `socket_group`; the folder is opened to the group
+    /// only when the daemon created it (an operator's folder keeps its mode).
+    private func setSocketPermissions(folderIsOurs: Bool) throws {
         guard let groupName = config.socketGroup else {
             chmod(config.socketPath, 0o600)
             return
@@ -111,9 +116,11 @@ public final class TrailDaemon: Service {
             throw ConfigurationError.invalid("socket_group \(groupName.debugDescription) is not a group on this machine")
         }
         let gid = entry.pointee.gr_gid
-        let dir = URL(fileURLWithPath: config.socketPath).deletingLastPathComponent().path
-        chown(dir, getuid(), gid)
-        chmod(dir, 0o750)
+        if folderIsOurs {
+            let dir = URL(fileURLWithPath: config.socketPath).deletingLastPathComponent().path
+            chown(dir, getuid(), gid)
+            chmod(dir, 0o750)
+        }
         chown(config.socketPath, getuid(), gid)
         chmod(config.socketPath, 0o660)
     }

@@ -37,7 +37,7 @@ struct FollowReader {
     private func trails(of seq: Int64, forward: Bool) throws -> [(row: NoteRow, edgeKey: Double, direction: TrailDirection)] {
         let floor = query.includeFaded ? -Double.greatestFiniteMagnitude : settings.decay.thresholdKey(settings.evaporateBelow, at: now)
         let (near, far) = forward ? ("src", "dst") : ("dst", "src")
-        let rows = try Row.fetchAll(db, sql: """
+        let rows = try db.rows(sql: """
             SELECT \(noteColumns), e.key FROM edge e JOIN note n ON n.seq = e.\(far)
             WHERE e.\(near) = ? AND e.key > -1e300 AND n.state = 0 AND n.key >= ?
             ORDER BY e.key DESC LIMIT ?

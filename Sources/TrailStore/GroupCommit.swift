@@ -96,9 +96,8 @@ final class GroupCommit: Sendable {
                     for job in group {
                         var outcome: Result<WriteOutcome, TrailError> = .failure(.internal("write not applied"))
                         do {
-                            try db.inSavepoint {
+                            try db.inCachedSavepoint {
                                 outcome = .success(try SQLiteWrites(db: db, now: now, writer: job.writer).apply(job.write))
-                                return .commit
                             }
                         } catch {
                             let mapped = SQLiteStore.map(error)

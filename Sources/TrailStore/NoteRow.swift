@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import TrailCore
 
@@ -33,7 +34,7 @@ struct NoteRow {
     init(row: Row, offset: Int = 0) {
         seq = row[offset]
         id = row[offset + 1]
-        body = row[offset + 2]
+        body = String(decoding: row[offset + 2] as Data, as: UTF8.self)
         tags = row[offset + 3]
         after = row[offset + 4]
         key = row[offset + 5]

@@ -18,11 +18,12 @@ enum SQLiteSchema {
 
                 -- key = log2(weight) + (t - L) / h  (see ForwardDecay); state: 0 live, 1 retracted, 2 archived.
                 -- tags and after are space-separated (neither can contain a space).
+                -- body is a BLOB of the UTF-8 bytes as received: TEXT would cut it at a U+0000.
                 CREATE TABLE note (
                     seq INTEGER PRIMARY KEY,
                     ns TEXT NOT NULL,
                     id TEXT NOT NULL,
-                    body TEXT NOT NULL,
+                    body BLOB NOT NULL,
                     tags TEXT NOT NULL,
                     after TEXT NOT NULL,
                     key REAL NOT NULL,

@@ -25,7 +25,7 @@ public final class SQLiteStore: TrailStore {
         config.prepareDatabase { db in
             // FULL: a commit returns only after the WAL is synced, so an
             // acknowledged write survives kill -9 and power loss.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.run(sql: "PRAGMA synchronous = FULL")
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)
@@ -87,7 +87,7 @@ public final class SQLiteStore: TrailStore {
     public func namespaces() async throws(TrailError) -> [NamespaceSummary] {
         let now = clock.now()
         return try await read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT name, half_life_s, evaporate_below, max_note_bytes, landmark FROM namespace ORDER BY name")
+            let rows = try db.rows(sql: "SELECT name, half_life_s, evaporate_below, max_note_bytes, landmark FROM namespace ORDER BY name")
             return try rows.map { row in
                 let settings = NamespaceSettings(row: row)
                 return NamespaceSummary(settings: settings, counts: try Self.counts(db, settings, at: now))
@@ -111,7 +111,7 @@ public final class SQLiteStore: TrailStore {
     static func counts(_ db: Database, _ settings: NamespaceSettings, at now: Double) throws -> NamespaceCounts {
         var counts = NamespaceCounts()
         let decay = settings.decay
-        for row in try Row.fetchAll(db, sql: "SELECT state, count(*) FROM note WHERE ns = ? GROUP BY state", arguments: [settings.name]) {
+        for row in try db.rows(sql: "SELECT state, count(*) FROM note WHERE ns = ? GROUP BY state", arguments: [settings.name]) {
             let n: Int = row[1]
             counts.notes += n
             switch StoredState(rawValue: row[0]) {
@@ -122,13 +122,13 @@ public final class SQLiteStore: TrailStore {
             }
         }
         let threshold = decay.thresholdKey(settings.evaporateBelow, at: now)
-        let live = try Int.fetchOne(db, sql: "SELECT count(*) FROM note WHERE ns = ? AND state = 0 AND key >= ?",
+        let live = try db.int(sql: "SELECT count(*) FROM note WHERE ns = ? AND state = 0 AND key >= ?",
                                     arguments: [settings.name, threshold]) ?? 0
         counts.faded = counts.live - live
         counts.live = live
-        counts.edges = try Int.fetchOne(db, sql: "SELECT count(*) FROM edge WHERE ns = ?", arguments: [settings.name]) ?? 0
-        counts.totalWeight = try Double.fetchOne(
-            db, sql: "SELECT total(pow(2.0, key - ?)) FROM note WHERE ns = ? AND state = 0 AND key > -1e300",
+        counts.edges = try db.int(sql: "SELECT count(*) FROM edge WHERE ns = ?", arguments: [settings.name]) ?? 0
+        counts.totalWeight = try db.double(
+            sql: "SELECT total(pow(2.0, key - ?)) FROM note WHERE ns = ? AND state = 0 AND key > -1e300",
             arguments: [decay.offset(at: now), settings.name]) ?? 0
         return counts
     }

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import TrailCore
 
@@ -58,7 +59,7 @@ struct SQLiteWrites {
             existing.retractionAgent = nil
             existing.retractedAt = nil
             existing.updatedAt = nowMillis
-            try db.execute(sql: """
+            try db.run(sql: """
                 UPDATE note SET key = ?, deposits = ?, tags = ?, after = ?, state = 0, updated_at = ?,
                     retraction_reason = NULL, retraction_agent = NULL, retracted_at = NULL
                 WHERE seq = ?
@@ -69,16 +70,16 @@ struct SQLiteWrites {
             let key = decay.key(weight: d.strength, at: now)
             let tags = d.tags.joined(separator: " ")
             let after = afterRows.map(\.id).joined(separator: " ")
-            try db.execute(sql: """
+            try db.run(sql: """
                 INSERT INTO note (ns, id, body, tags, after, key, state, deposits, agent, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, 0, 1, ?, ?, ?)
-                """, arguments: [d.ns, d.id.hex, d.body, tags, after, key, writer.agent, nowMillis, nowMillis])
+                """, arguments: [d.ns, d.id.hex, Data(d.body.utf8), tags, after, key, writer.agent, nowMillis, nowMillis])
             let seq = db.lastInsertedRowID
-            try db.execute(sql: "INSERT INTO note_text(rowid, body) VALUES (?, ?)", arguments: [seq, d.body])
+            try db.run(sql: "INSERT INTO note_text(rowid, body) VALUES (?, ?)", arguments: [seq, d.body])
             row = try Self.find(db, id: d.id.hex, ns: d.ns)!
         }
         for tag in d.tags {
-            try db.execute(sql: "INSERT OR IGNORE INTO note_tag (ns, tag, note) VALUES (?, ?, ?)", arguments: [d.ns, tag, row.seq])
+            try db.run(sql: "INSERT OR IGNORE INTO note_tag (ns, tag, note) VALUES (?, ?, ?)", arguments: [d.ns, tag, row.seq])
         }
         for a in afterRows {
             _ = try walkTrail(from: a.seq, to: row.seq, ns: d.ns, decay: decay, delta: d.strength)
@@ -96,7 +97,7 @@ struct SQLiteWrites {
         try Self.refuseRetracted(row)
         row.key = settings.decay.reinforced(key: row.key, by: delta, at: now)
         row.updatedAt = nowMillis
-        try db.execute(sql: "UPDATE note SET key = ?, updated_at = ? WHERE seq = ?", arguments: [row.key, nowMillis, row.seq])
+        try db.run(sql: "UPDATE note SET key = ?, updated_at = ? WHERE seq = ?", arguments: [row.key, nowMillis, row.seq])
         try log(ns: ns, op: "reinforce", note: row.seq, delta: delta)
         return .reinforced(note: row.note(ns: settings, at: now))
     }
@@ -117,9 +118,9 @@ struct SQLiteWrites {
 
     /// Adds `delta` to the trail `from -> to` (creating it), floor 0; returns its new weight.
     private func walkTrail(from: Int64, to: Int64, ns: String, decay: ForwardDecay, delta: Double) throws -> Double {
-        let old = try Double.fetchOne(db, sql: "SELECT key FROM edge WHERE src = ? AND dst = ?", arguments: [from, to])
+        let old = try db.double(sql: "SELECT key FROM edge WHERE src = ? AND dst = ?", arguments: [from, to])
         let key = old.map { decay.reinforced(key: $0, by: delta, at: now) } ?? decay.key(weight: max(0, delta), at: now)
-        try db.execute(sql: """
+        try db.run(sql: """
             INSERT INTO edge (src, dst, ns, key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT (src, dst) DO UPDATE SET key = excluded.key, updated_at = excluded.updated_at
             """, arguments: [from, to, ns, key, nowMillis, nowMillis])
@@ -136,7 +137,7 @@ struct SQLiteWrites {
         row.retractionAgent = writer.agent
         row.retractedAt = nowMillis
         row.updatedAt = nowMillis
-        try db.execute(sql: """
+        try db.run(sql: """
             UPDATE note SET state = 1, retraction_reason = ?, retraction_agent = ?, retracted_at = ?, updated_at = ?
             WHERE seq = ?
             """, arguments: [reason, writer.agent, nowMillis, nowMillis, row.seq])
@@ -155,7 +156,7 @@ struct SQLiteWrites {
             row.retractionAgent = nil
             row.retractedAt = nil
             row.updatedAt = nowMillis
-            try db.execute(sql: """
+            try db.run(sql: """
                 UPDATE note SET state = 0, retraction_reason = NULL, retraction_agent = NULL, retracted_at = NULL,
                     updated_at = ? WHERE seq = ?
                 """, arguments: [nowMillis, row.seq])
@@ -177,7 +178,7 @@ struct SQLiteWrites {
         }
         if let e = change.evaporateBelow { settings.evaporateBelow = e }
         if let m = change.maxNoteBytes { settings.maxNoteBytes = m }
-        try db.execute(sql: """
+        try db.run(sql: """
             UPDATE namespace SET half_life_s = ?, evaporate_below = ?, max_note_bytes = ?, landmark = ? WHERE name = ?
             """, arguments: [settings.halfLife, settings.evaporateBelow, settings.maxNoteBytes, settings.landmark, settings.name])
         try log(ns: change.ns, op: "configure",
@@ -188,14 +189,14 @@ struct SQLiteWrites {
     /// Rewrites every key of a namespace against the landmark `now`; weights are unchanged.
     static func rebase(_ db: Database, _ settings: NamespaceSettings, to now: Double) throws {
         let shift = settings.decay.offset(at: now)
-        try db.execute(sql: "UPDATE note SET key = key - ? WHERE ns = ? AND key > -1e300", arguments: [shift, settings.name])
-        try db.execute(sql: "UPDATE edge SET key = key - ? WHERE ns = ? AND key > -1e300", arguments: [shift, settings.name])
-        try db.execute(sql: "UPDATE namespace SET landmark = ? WHERE name = ?", arguments: [now, settings.name])
+        try db.run(sql: "UPDATE note SET key = key - ? WHERE ns = ? AND key > -1e300", arguments: [shift, settings.name])
+        try db.run(sql: "UPDATE edge SET key = key - ? WHERE ns = ? AND key > -1e300", arguments: [shift, settings.name])
+        try db.run(sql: "UPDATE namespace SET landmark = ? WHERE name = ?", arguments: [now, settings.name])
     }
 
     private func log(ns: String, op: String, note: Int64? = nil, other: Int64? = nil, delta: Double? = nil,
                      detail: String? = nil) throws {
-        try db.execute(sql: """
+        try db.run(sql: """
             INSERT INTO write_log (at, ns, op, note, other, delta, detail, agent, uid, pid)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [nowMillis, ns, op, note, other, delta, detail, writer.agent,
@@ -205,7 +206,7 @@ struct SQLiteWrites {
     // MARK: lookups shared with the readers
 
     static func existingNamespace(_ db: Database, _ name: String) throws -> NamespaceSettings? {
-        try Row.fetchOne(db, sql: "SELECT name, half_life_s, evaporate_below, max_note_bytes, landmark FROM namespace WHERE name = ?",
+        try db.row(sql: "SELECT name, half_life_s, evaporate_below, max_note_bytes, landmark FROM namespace WHERE name = ?",
                          arguments: [name]).map { NamespaceSettings(row: $0) }
     }
 
@@ -214,7 +215,7 @@ struct SQLiteWrites {
     static func namespace(_ db: Database, _ name: String, creatingAt now: Double) throws -> NamespaceSettings {
         if let settings = try existingNamespace(db, name) { return settings }
         let settings = NamespaceSettings(name: name, landmark: now)
-        try db.execute(sql: """
+        try db.run(sql: """
             INSERT INTO namespace (name, half_life_s, evaporate_below, max_note_bytes, landmark, created_at)
             VALUES (?, ?, ?, ?, ?, ?)
             """, arguments: [name, settings.halfLife, settings.evaporateBelow, settings.maxNoteBytes, now, Timestamp.millis(now)])
@@ -227,7 +228,7 @@ struct SQLiteWrites {
     }
 
     static func find(_ db: Database, id: String, ns: String) throws -> NoteRow? {
-        try Row.fetchOne(db, sql: "SELECT \(noteColumns) FROM note n WHERE n.ns = ? AND n.id = ?", arguments: [ns, id])
+        try db.row(sql: "SELECT \(noteColumns) FROM note n WHERE n.ns = ? AND n.id = ?", arguments: [ns, id])
             .map { NoteRow(row: $0) }
     }
 
@@ -237,7 +238,7 @@ struct SQLiteWrites {
             guard let row = try find(db, id: prefix.hex, ns: ns) else { throw TrailError.unknownNote(id: prefix.hex, ns: ns) }
             return row
         }
-        let rows = try Row.fetchAll(db, sql: "SELECT \(noteColumns) FROM note n WHERE n.ns = ? AND n.id >= ? AND n.id < ? LIMIT 5",
+        let rows = try db.rows(sql: "SELECT \(noteColumns) FROM note n WHERE n.ns = ? AND n.id >= ? AND n.id < ? LIMIT 5",
                                     arguments: [ns, prefix.hex, prefix.upperBound])
         switch rows.count {
         case 0: throw TrailError.unknownNote(id: prefix.hex, ns: ns)

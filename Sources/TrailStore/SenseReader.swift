@@ -74,7 +74,7 @@ struct SenseReader {
         sql += tagConditions(&arguments)
         sql += " ORDER BY n.key DESC, n.id ASC LIMIT ?"
         arguments += [count]
-        return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+        return try db.rows(sql: sql, arguments: arguments).map { row in
             let note = NoteRow(row: row)
             return (note, decay.weight(key: note.key, at: now))
         }
@@ -92,7 +92,7 @@ struct SenseReader {
         sql += tagConditions(&arguments)
         sql += " ORDER BY score DESC, n.id ASC LIMIT ? OFFSET ?"
         arguments += [count, offset]
-        return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+        return try db.rows(sql: sql, arguments: arguments).map { row in
             (NoteRow(row: row), row[15])
         }
     }

@@ -74,6 +74,8 @@ def test_envelope_errors_keep_connection(shared_daemon, shared_conn, name, paylo
         assert len(resp) >= 1
         resp = resp[0]
     assert_error(resp, codes)
+    if resp["error"]["code"] == -32600:
+        assert resp["error"]["data"]["reason"] == "invalid_request", resp
     assert resp["id"] in (1, None), resp
     if resp["error"]["code"] == -32700 or name in ("number", "string", "null", "true"):
         assert resp["id"] is None, "an id that cannot be read is answered as null"

@@ -168,17 +168,6 @@ def test_default_half_life_barely_decays(conn):
     assert get_note(conn, r["id"])["weight"] == pytest.approx(1.0, rel=1e-4)
 
 
-def test_weights_in_one_response_share_one_instant(conn):
-    configure(conn, NS, half_life_s=1)
-    for i in range(5):
-        deposit(conn, f"same instant {i}", ns=NS, strength=2)
-    time.sleep(0.3)
-    notes = conn.result("trail.sense", {"ns": NS})["notes"]
-    # Deposited within a few ms of each other, their weights differ only by that.
-    ws = [n["weight"] for n in notes]
-    assert max(ws) - min(ws) < 0.2
-
-
 @pytest.mark.parametrize("settings,field", [
     ({"half_life_s": 0}, "half_life_s"),
     ({"half_life_s": 0.5}, "half_life_s"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 import pytest
 
@@ -85,6 +86,17 @@ def test_new_note_shape(conn):
     assert note["retraction"] is None
     assert RFC3339_MS.match(note["created_at"]), note["created_at"]
     assert RFC3339_MS.match(note["updated_at"]), note["updated_at"]
+
+
+def test_updated_at_moves_created_at_stays(conn):
+    r = deposit(conn, "timestamps")
+    before = get_note(conn, r["id"])
+    assert before["updated_at"] >= before["created_at"]
+    time.sleep(0.02)
+    conn.result("trail.reinforce", {"id": r["id"]})
+    after = get_note(conn, r["id"])
+    assert after["created_at"] == before["created_at"]
+    assert after["updated_at"] > before["updated_at"]
 
 
 def test_agent_is_null_when_not_given(conn):

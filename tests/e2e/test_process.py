@@ -220,3 +220,85 @@ def test_ready_is_printed_on_stdout_once_listening(daemon_factory):
     # It printed ready: the socket must accept right away.
     with d.connect() as c:
         assert c.result("trail.hello")["protocol"] == 1
+
+
+@pytest.mark.parametrize("suffix", ["/.", "/", "/../"])
+def test_same_data_dir_spelt_differently_is_refused(daemon_factory, suffix):
+    first = daemon_factory("one")
+    spelt = str(first.data_dir) + suffix + (first.data_dir.name if suffix == "/../" else "")
+    assert spelt != str(first.data_dir) and os.path.samefile(spelt, first.data_dir)
+    proc = launch(["--socket", str(first.socket_path.parent / "other.sock"), "--data-dir", spelt])
+    assert wait_exit(proc) != 0
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    assert REFUSAL.search(err), err
+    assert first.result("trail.hello")["protocol"] == 1
+
+
+def test_same_socket_spelt_differently_is_refused(daemon_factory, tmp_path):
+    first = daemon_factory("one")
+    spelt = str(first.socket_path.parent) + "/./" + first.socket_path.name
+    proc = launch(["--socket", spelt, "--data-dir", str(tmp_path / "second")])
+    assert wait_exit(proc) != 0
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    assert REFUSAL.search(err), err
+    assert first.result("trail.hello")["protocol"] == 1
+
+
+def test_two_daemons_racing_for_one_data_dir(daemon_factory):
+    a = daemon_factory("racer", start=False)
+    b = daemon_factory("racer", start=False, socket_path=a.socket_path.parent / "racer-b.sock")
+    b.stderr_path = a.data_dir.parent / "racer-b.stderr.log"
+    a.start(wait=False)
+    b.start(wait=False)
+    results = []
+    for d in (a, b):
+        line = b""
+        while True:
+            line = d.proc.stdout.readline()
+            if not line or b"ready" in line:
+                break
+        results.append(b"ready" in line)
+    assert sorted(results) == [False, True], "exactly one of two racing daemons may start"
+    loser = b if results[0] else a
+    assert wait_exit(loser.proc) != 0
+
+
+def test_missing_data_dir_is_created(daemon_factory, tmp_path):
+    nested = tmp_path / "not" / "yet" / "there"
+    d = daemon_factory("nested", start=False, data_dir=nested)
+    d.stderr_path = tmp_path / "nested.stderr.log"
+    # Daemon.start creates the folder itself; remove it again to test traild.
+    d.data_dir.mkdir(parents=True, exist_ok=True)
+    d.data_dir.rmdir()
+    d.data_dir.parent.rmdir()
+    proc = launch(["--socket", str(d.socket_path), "--data-dir", str(nested)])
+    try:
+        wait_ready(proc)
+        with Conn(d.socket_path) as c:
+            deposit(c, "in a new data dir")
+        assert nested.is_dir()
+    finally:
+        assert stop(proc) == 0
+
+
+def test_socket_path_too_long_is_refused(tmp_path):
+    long_sock = "/tmp/" + "s" * 120 + ".sock"
+    proc = launch(["--socket", long_sock, "--data-dir", str(tmp_path / "d")])
+    assert wait_exit(proc) != 0
+    assert proc.stderr is not None and proc.stderr.read().strip(), "say why on stderr"
+
+
+def test_connection_count_drops_when_clients_leave(daemon):
+    with daemon.connect() as watcher:
+        extra = [daemon.connect() for _ in range(5)]
+        for c in extra:
+            c.result("trail.hello")
+        assert watcher.result("trail.stats")["connections"] >= 6
+        for c in extra:
+            c.close()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if watcher.result("trail.stats")["connections"] == 1:
+                break
+            time.sleep(0.05)
+        assert watcher.result("trail.stats")["connections"] == 1

@@ -496,6 +496,23 @@ def test_error_responses(daemon: Any, conn: Any) -> None:
     fail(c, "trail.link", {"from": a["id"], "to": ID}, -32001, "unknown_note")
     fail(c, "trail.deposit", {"body": "dangling", "after": [ID]}, -32001, "unknown_note")
 
+    # Two bodies whose ids share their first 8 hex digits (a birthday search,
+    # about 80 000 hashes): the 8-digit prefix is ambiguous.
+    seen: dict[str, str] = {}
+    i = 0
+    while True:
+        body = f"twin {i}"
+        prefix = sha(body)[:8]
+        if prefix in seen:
+            break
+        seen[prefix] = body
+        i += 1
+    first = call(c, "trail.deposit", {"body": seen[prefix]})["id"]
+    second = call(c, "trail.deposit", {"body": body})["id"]
+    err = fail(c, "trail.get", {"id": prefix}, -32007, "ambiguous_id")
+    assert set(err["data"]["matches"]) == {first, second} and err["data"]["prefix"] == prefix
+    assert call(c, "trail.get", {"id": first[:12]})["note"]["id"] == first
+
     call(c, "trail.namespace.configure", {"ns": "tiny", "max_note_bytes": 16})
     err = fail(c, "trail.deposit", {"body": "x" * 17, "ns": "tiny"}, -32002, "note_too_large")
     assert err["data"]["limit"] == 16 and err["data"]["size"] == 17

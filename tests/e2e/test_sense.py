@@ -216,3 +216,27 @@ def test_sense_excludes_retracted_even_with_include_faded(conn):
     deposit(conn, "kept note")
     conn.result("trail.retract", {"id": r["id"], "reason": "obsolete"})
     assert [n["body"] for n in sense(conn, include_faded=True)] == ["kept note"]
+
+
+def test_query_follows_note_lifecycle(conn):
+    a = deposit(conn, "phoenix rises again")["id"]
+    deposit(conn, "phoenix in another colony", ns="elsewhere")
+    assert [n["id"] for n in sense(conn, query="phoenix")] == [a], "a query stays in its namespace"
+    conn.result("trail.retract", {"id": a, "reason": "myth"})
+    assert sense(conn, query="phoenix") == []
+    conn.result("trail.revive", {"id": a})
+    assert [n["id"] for n in sense(conn, query="phoenix")] == [a]
+    deposit(conn, "phoenix rises again", tags=["late"])
+    assert [n["id"] for n in sense(conn, query="phoenix", tags=["late"])] == [a]
+    assert [n["id"] for n in sense(conn, tags=["late"])] == [a]
+
+
+def test_query_finds_many_and_limits(conn):
+    for i in range(30):
+        deposit(conn, f"common word number {i}", strength=1 + i / 100)
+    deposit(conn, "nothing in common")
+    assert len(sense(conn, query="number")) == 10
+    got = sense(conn, query="number", limit=1000)
+    assert len(got) == 30
+    scores = [n["score"] for n in got]
+    assert scores == sorted(scores, reverse=True)

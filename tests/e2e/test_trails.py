@@ -240,3 +240,12 @@ def test_follow_note_reflects_state(conn):
         assert t["note"][key] == note[key], key
     assert t["note"]["after"] == [a]
     assert t["note"]["weight"] == pytest.approx(1.0, rel=1e-3)
+
+
+def test_after_may_name_a_faded_note(conn):
+    a = deposit(conn, "faded parent")["id"]
+    conn.result("trail.reinforce", {"id": a, "delta": -10})
+    assert get_note(conn, a)["state"] == "faded"
+    b = deposit(conn, "child of faded", after=[a])["id"]
+    assert get_note(conn, b)["after"] == [a]
+    assert [t["to"] for t in follow(conn, a)["trails"]] == [b]

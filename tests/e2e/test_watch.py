@@ -1,9 +1,11 @@
 """trail.watch: notifications of writes, filters, unwatch."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from conftest import assert_error, deposit, no_pending_message
+from conftest import assert_error, deposit, no_pending_message, pipeline
 
 
 def next_event(watcher):
@@ -200,3 +202,29 @@ def test_watch_on_the_writing_connection(daemon):
                 assert msg["id"] == rid and "result" in msg
                 seen_response = True
         assert seen_event and seen_response
+
+
+def test_slow_watcher_does_not_block_writers(daemon):
+    n = 1000
+    with daemon.connect() as watcher, daemon.connect() as writer:
+        watcher.result("trail.watch", {"ns": "flood"})
+        # The watcher reads nothing while ~2 MB of events pile up.
+        t0 = time.monotonic()
+        responses = pipeline(writer, [("trail.deposit", {"body": f"flood {i} " + "x" * 2000, "ns": "flood"})
+                                      for i in range(n)], timeout=30)
+        assert all("result" in r for r in responses)
+        assert time.monotonic() - t0 < 30
+        assert writer.result("trail.hello")["protocol"] == 1
+        # Whatever the watcher gets is in commit order, without duplicates:
+        # every event, or a prefix of them and then the connection closed.
+        watcher.sock.settimeout(5)
+        seen = 0
+        while seen < n:
+            try:
+                msg = watcher.recv()
+            except ConnectionError:
+                break
+            assert msg["method"] == "trail.event"
+            assert msg["params"]["note"]["body"].startswith(f"flood {seen} ")
+            seen += 1
+        assert seen > 0
