@@ -3,13 +3,15 @@ import PackageDescription
 
 let package = Package(
     name: "trail",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "TrailCore", targets: ["TrailCore"]),
         .library(name: "TrailProtocol", targets: ["TrailProtocol"]),
         .library(name: "TrailStore", targets: ["TrailStore"]),
         .library(name: "TrailServer", targets: ["TrailServer"]),
+        .library(name: "TrailClient", targets: ["TrailClient"]),
         .executable(name: "traild", targets: ["traild"]),
+        .executable(name: "trailctl", targets: ["trailctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
@@ -20,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
     ],
     targets: [
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .target(name: "TrailZstd", dependencies: ["CZstd"]),
         .target(
             name: "TrailCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
@@ -30,7 +34,7 @@ let package = Package(
         ),
         .target(
             name: "TrailStore",
-            dependencies: ["TrailCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["TrailCore", "TrailZstd", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(
             name: "TrailServer",
@@ -51,6 +55,22 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(
+            name: "TrailClient",
+            dependencies: [
+                "TrailCore", "TrailProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "trailctl",
+            dependencies: [
+                "TrailClient", "TrailZstd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TrailZstdTests", dependencies: ["TrailZstd"]),
         .testTarget(name: "TrailCoreTests", dependencies: ["TrailCore"]),
         .testTarget(name: "TrailProtocolTests", dependencies: ["TrailProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "TrailStoreTests", dependencies: ["TrailStore"]),

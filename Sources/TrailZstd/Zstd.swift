@@ -1,0 +1,140 @@
+import CZstd
+
+/// A zstd failure, with the library's own words.
+public struct ZstdError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ code: Int) { description = String(cString: ZSTD_getErrorName(code)) }
+    init(message: String) { description = message }
+}
+
+/// One-shot zstd frames over the system libzstd.
+public enum Zstd {
+    /// Compresses `input` into one zstd frame (which records its content size).
+    public static func compress(_ input: [UInt8], level: Int32 = 3) throws(ZstdError) -> [UInt8] {
+        let bound = ZSTD_compressBound(input.count)
+        var output = [UInt8](repeating: 0, count: bound)
+        let written = output.withUnsafeMutableBytes { out in
+            input.withUnsafeBytes { inp in
+                ZSTD_compress(out.baseAddress, bound, inp.baseAddress, inp.count, level)
+            }
+        }
+        guard ZSTD_isError(written) == 0 else { throw ZstdError(written) }
+        output.removeLast(bound - written)
+        return output
+    }
+
+    /// Decompresses one or more whole frames. Throws on corrupt or truncated
+    /// input, and when the content would exceed `limit` bytes.
+    public static func decompress(_ input: [UInt8], limit: Int = 1 << 30) throws(ZstdError) -> [UInt8] {
+        let stream = ZstdDecompressor()
+        var output = try stream.feed(input)
+        guard output.count <= limit else { throw ZstdError(message: "content larger than \(limit) bytes") }
+        output += try stream.finish()
+        return output
+    }
+}
+
+/// Streaming compression: feed chunks, collect compressed bytes, then finish
+/// the frame. Memory stays bounded whatever the total size.
+public final class ZstdCompressor {
+    private let stream: OpaquePointer
+    private var buffer: [UInt8]
+
+    public init(level: Int32 = 3) {
+        stream = ZSTD_createCStream()
+        ZSTD_initCStream(stream, level)
+        buffer = [UInt8](repeating: 0, count: ZSTD_CStreamOutSize())
+    }
+
+    deinit { ZSTD_freeCStream(stream) }
+
+    /// Compresses `input`; returns whatever compressed bytes are ready.
+    public func feed(_ input: [UInt8]) throws(ZstdError) -> [UInt8] {
+        var out: [UInt8] = []
+        let failure: ZstdError? = input.withUnsafeBytes { raw in
+            var inBuf = ZSTD_inBuffer(src: raw.baseAddress, size: raw.count, pos: 0)
+            while inBuf.pos < inBuf.size {
+                do throws(ZstdError) {
+                    try step(&out) { outBuf in ZSTD_compressStream2(stream, &outBuf, &inBuf, ZSTD_e_continue) }
+                } catch {
+                    return error
+                }
+            }
+            return nil
+        }
+        if let failure { throw failure }
+        return out
+    }
+
+    /// Ends the frame; returns the last compressed bytes.
+    public func finish() throws(ZstdError) -> [UInt8] {
+        var out: [UInt8] = []
+        var remaining = 1
+        var empty = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
+        while remaining != 0 {
+            try step(&out) { outBuf in
+                let r = ZSTD_compressStream2(stream, &outBuf, &empty, ZSTD_e_end)
+                remaining = ZSTD_isError(r) == 0 ? r : 0
+                return r
+            }
+        }
+        return out
+    }
+
+    private func step(_ out: inout [UInt8], _ body: (inout ZSTD_outBuffer) -> Int) throws(ZstdError) {
+        let capacity = buffer.count
+        let (code, produced) = buffer.withUnsafeMutableBytes { raw in
+            var outBuf = ZSTD_outBuffer(dst: raw.baseAddress, size: capacity, pos: 0)
+            let code = body(&outBuf)
+            return (code, outBuf.pos)
+        }
+        guard ZSTD_isError(code) == 0 else { throw ZstdError(code) }
+        out += buffer[0..<produced]
+    }
+}
+
+/// Streaming decompression of one or more concatenated frames. `finish()`
+/// throws if the input ended inside a frame (a truncated file).
+public final class ZstdDecompressor {
+    private let stream: OpaquePointer
+    private var buffer: [UInt8]
+    /// The library's hint: 0 once a frame is completely decoded.
+    private var inFrame = false
+
+    public init() {
+        stream = ZSTD_createDStream()
+        ZSTD_initDStream(stream)
+        buffer = [UInt8](repeating: 0, count: ZSTD_DStreamOutSize())
+    }
+
+    deinit { ZSTD_freeDStream(stream) }
+
+    /// Decompresses `input`; returns the bytes it yields.
+    public func feed(_ input: [UInt8]) throws(ZstdError) -> [UInt8] {
+        var out: [UInt8] = []
+        let capacity = buffer.count
+        let failure: ZstdError? = input.withUnsafeBytes { raw in
+            var inBuf = ZSTD_inBuffer(src: raw.baseAddress, size: raw.count, pos: 0)
+            while true {
+                let (code, produced) = buffer.withUnsafeMutableBytes { dst in
+                    var outBuf = ZSTD_outBuffer(dst: dst.baseAddress, size: capacity, pos: 0)
+                    let code = ZSTD_decompressStream(stream, &outBuf, &inBuf)
+                    return (code, outBuf.pos)
+                }
+                guard ZSTD_isError(code) == 0 else { return ZstdError(code) }
+                out += buffer[0..<produced]
+                inFrame = code != 0
+                // Done when all input is consumed and the output buffer was not filled.
+                if inBuf.pos == inBuf.size && produced < capacity { return nil }
+            }
+        }
+        if let failure { throw failure }
+        return out
+    }
+
+    /// Checks that the input ended on a frame boundary.
+    public func finish() throws(ZstdError) -> [UInt8] {
+        guard !inFrame else { throw ZstdError(message: "the compressed data is truncated") }
+        return []
+    }
+}
