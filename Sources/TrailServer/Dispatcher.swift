@@ -70,7 +70,7 @@ final class Dispatcher: Sendable {
                 return .object([
                     "from": .string(result.from.hex),
                     "trails": .array(result.steps.map(Wire.step)),
-                    "seed": q.explore > 0 ? .int(Int(q.seed)) : .null,
+                    "seed": .int(Int(q.seed)),
                 ])
             }
         case let .stats(ns):
