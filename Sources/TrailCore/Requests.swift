@@ -95,3 +95,40 @@ public struct FollowResult: Sendable {
     }
 }
 
+
+/// One end of a note's outgoing trail, as export and import carry it.
+public struct TrailEnd: Sendable, Equatable {
+    public var to: NoteID
+    public var weight: Double
+    public init(to: NoteID, weight: Double) {
+        self.to = to
+        self.weight = weight
+    }
+}
+
+/// A note with everything needed to restore it elsewhere: its stored state
+/// (`live`, `retracted` or `archived`; fading is a matter of weight), weight,
+/// deposits, retraction and outgoing trails.
+public struct NoteRecord: Sendable, Equatable {
+    public var note: Note
+    public var trails: [TrailEnd]
+    public init(note: Note, trails: [TrailEnd]) {
+        self.note = note
+        self.trails = trails
+    }
+}
+
+/// A page of `trail.export`.
+public struct ExportPage: Sendable {
+    public var settings: NamespaceSettings
+    public var exportedAtMillis: Int64
+    public var records: [NoteRecord]
+    /// Where the next page starts; nil after the last.
+    public var cursor: Int64?
+    public init(settings: NamespaceSettings, exportedAtMillis: Int64, records: [NoteRecord], cursor: Int64?) {
+        self.settings = settings
+        self.exportedAtMillis = exportedAtMillis
+        self.records = records
+        self.cursor = cursor
+    }
+}

@@ -99,6 +99,20 @@ final class Dispatcher: Sendable {
         case let .watch(ns, tags):
             let id = hub.watch(ns: ns, tags: tags, channel: peer.channel, connection: peer.connection)
             return .immediate(.success(.object(["subscription": .string(id)])))
+        case let .export(ns, cursor, limit):
+            return .read { () async throws(TrailError) -> JSONValue in
+                let page = try await store.export(ns: ns, after: cursor, limit: limit)
+                var settings = Wire.settings(page.settings)
+                settings["ns"] = nil
+                return .object([
+                    "ns": .string(ns), "settings": .object(settings), "exported_at": Wire.time(page.exportedAtMillis),
+                    "records": .array(page.records.map(Wire.record)),
+                    "cursor": page.cursor.map { .string(String($0)) } ?? .null,
+                ])
+            }
+        case let .importRecords(ns, records, _, _, agent):
+            // Staging is the connection's business (RequestDispatcher); what reaches here commits.
+            return .write(.restore(ns: ns, records: records), writer(agent))
         case let .unwatch(sub):
             return hub.unwatch(sub, connection: peer.connection)
                 ? .immediate(.success(.object(["ok": true])))
@@ -128,6 +142,9 @@ final class Dispatcher: Sendable {
             return .object(["note": Wire.note(note)])
         case let .configured(settings):
             return .object(Wire.settings(settings))
+        case let .restored(report):
+            return .object(["ns": .string(report.ns), "notes": .int(report.notes), "created": .int(report.created),
+                            "trails": .int(report.trails)])
         }
     }
 }

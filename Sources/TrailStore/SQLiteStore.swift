@@ -95,6 +95,30 @@ public final class SQLiteStore: TrailStore {
         }
     }
 
+    public func export(ns: String, after cursor: Int64?, limit: Int) async throws(TrailError) -> ExportPage {
+        let now = clock.now()
+        return try await read { db in
+            guard let settings = try SQLiteWrites.existingNamespace(db, ns) else {
+                return ExportPage(settings: NamespaceSettings(name: ns, landmark: now), exportedAtMillis: Timestamp.millis(now),
+                                  records: [], cursor: nil)
+            }
+            let decay = settings.decay
+            let rows = try db.rows(sql: "SELECT \(noteColumns) FROM note n WHERE n.ns = ? AND n.seq > ? ORDER BY n.seq LIMIT ?",
+                                   arguments: [ns, cursor ?? 0, limit])
+            let records = try rows.map { row -> NoteRecord in
+                let stored = NoteRow(row: row)
+                var note = stored.note(ns: settings, at: now)
+                if note.state == .faded { note.state = .live }
+                let trails = try db.rows(sql: """
+                    SELECT n.id, e.key FROM edge e JOIN note n ON n.seq = e.dst WHERE e.src = ? ORDER BY n.id
+                    """, arguments: [stored.seq]).map { TrailEnd(to: NoteID(trustedHex: $0[0]), weight: decay.weight(key: $0[1], at: now)) }
+                return NoteRecord(note: note, trails: trails)
+            }
+            let next: Int64? = rows.count == limit ? rows.last.map { $0[0] } : nil
+            return ExportPage(settings: settings, exportedAtMillis: Timestamp.millis(now), records: records, cursor: next)
+        }
+    }
+
     public func storeBytes() -> Int64 {
         [path, path + "-wal", path + "-shm"].reduce(0) { total, file in
             let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value ?? 0

@@ -19,6 +19,7 @@ struct SQLiteWrites {
         case let .retract(id, ns, reason): try retract(id, ns: ns, reason: reason)
         case let .revive(id, ns): try revive(id, ns: ns)
         case let .configure(change): .configured(try configure(change))
+        case let .restore(ns, records): .restored(try restore(ns: ns, records: records))
         }
     }
 
@@ -163,6 +164,73 @@ struct SQLiteWrites {
         }
         try log(ns: ns, op: "revive", note: row.seq)
         return .revived(note: row.note(ns: settings, at: now))
+    }
+
+    // MARK: restore
+
+    /// Sets each note to its record (a restore, so running it twice changes
+    /// nothing), then its trails. Runs inside one savepoint: a record that
+    /// cannot be restored undoes the whole import.
+    private func restore(ns: String, records: [NoteRecord]) throws -> RestoreReport {
+        let settings = try Self.namespace(db, ns, creatingAt: now)
+        let decay = settings.decay
+        var created = 0
+        var seqs: [String: Int64] = [:]
+        for (i, record) in records.enumerated() {
+            let n = record.note
+            let size = n.body.utf8.count
+            guard size <= settings.maxNoteBytes else {
+                throw TrailError.invalidParams(field: "records[\(i)].body", message: "records[\(i)] is \(size) bytes but namespace \(ns) takes at most \(settings.maxNoteBytes); raise its max_note_bytes first.")
+            }
+            let key = decay.key(weight: n.weight, at: now)
+            let state: StoredState = n.state == .retracted ? .retracted : n.state == .archived ? .archived : .live
+            let tags = n.tags.joined(separator: " ")
+            let after = n.after.map(\.hex).joined(separator: " ")
+            let r = n.retraction
+            let seq: Int64
+            if let existing = try Self.find(db, id: n.id.hex, ns: ns) {
+                seq = existing.seq
+                try db.run(sql: """
+                    UPDATE note SET tags = ?, after = ?, key = ?, state = ?, deposits = ?, agent = ?, rank = ?,
+                        created_at = ?, updated_at = ?, retraction_reason = ?, retraction_agent = ?, retracted_at = ?
+                    WHERE seq = ?
+                    """, arguments: [tags, after, key, state.rawValue, n.deposits, n.agent, n.rank, n.createdAtMillis,
+                                     n.updatedAtMillis, r?.reason, r?.agent, r?.atMillis, seq])
+                try db.run(sql: "DELETE FROM note_tag WHERE note = ?", arguments: [seq])
+            } else {
+                created += 1
+                try db.run(sql: """
+                    INSERT INTO note (ns, id, body, tags, after, key, state, deposits, agent, rank, created_at, updated_at,
+                        retraction_reason, retraction_agent, retracted_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [ns, n.id.hex, Data(n.body.utf8), tags, after, key, state.rawValue, n.deposits, n.agent,
+                                     n.rank, n.createdAtMillis, n.updatedAtMillis, r?.reason, r?.agent, r?.atMillis])
+                seq = db.lastInsertedRowID
+                try db.run(sql: "INSERT INTO note_text(rowid, body) VALUES (?, ?)", arguments: [seq, n.body])
+            }
+            for tag in n.tags {
+                try db.run(sql: "INSERT OR IGNORE INTO note_tag (ns, tag, note) VALUES (?, ?, ?)", arguments: [ns, tag, seq])
+            }
+            seqs[n.id.hex] = seq
+            try log(ns: ns, op: "import", note: seq)
+        }
+        var trails = 0
+        for (i, record) in records.enumerated() {
+            let src = seqs[record.note.id.hex]!
+            for (j, end) in record.trails.enumerated() {
+                var dst = seqs[end.to.hex]
+                if dst == nil { dst = try Self.find(db, id: end.to.hex, ns: ns)?.seq }
+                guard let dst else {
+                    throw TrailError.invalidParams(field: "records[\(i)].trails[\(j)]", message: "records[\(i)].trails[\(j)] leads to \(end.to.hex), which is neither in the import nor in namespace \(ns); import the whole export file.")
+                }
+                try db.run(sql: """
+                    INSERT INTO edge (src, dst, ns, key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (src, dst) DO UPDATE SET key = excluded.key, updated_at = excluded.updated_at
+                    """, arguments: [src, dst, ns, decay.key(weight: end.weight, at: now), nowMillis, nowMillis])
+                trails += 1
+            }
+        }
+        return RestoreReport(ns: ns, notes: records.count, created: created, trails: trails)
     }
 
     // MARK: namespaces

@@ -8,6 +8,8 @@ public enum WriteRequest: Sendable {
     case retract(id: IDPrefix, ns: String, reason: String)
     case revive(id: IDPrefix, ns: String)
     case configure(NamespaceChange)
+    /// Restore exported records: all or nothing.
+    case restore(ns: String, records: [NoteRecord])
 }
 
 /// What a committed write did, with the notes as they are after it.
@@ -18,14 +20,29 @@ public enum WriteOutcome: Sendable {
     case retracted(note: Note)
     case revived(note: Note)
     case configured(NamespaceSettings)
+    case restored(RestoreReport)
 
     /// The note the write touched (the `to` end of a link), if any.
     public var note: Note? {
         switch self {
         case let .deposited(note, _), let .reinforced(note), let .retracted(note), let .revived(note): note
         case let .linked(_, to, _): to
-        case .configured: nil
+        case .configured, .restored: nil
         }
+    }
+}
+
+/// What a restore wrote.
+public struct RestoreReport: Sendable {
+    public var ns: String
+    public var notes: Int
+    public var created: Int
+    public var trails: Int
+    public init(ns: String, notes: Int, created: Int, trails: Int) {
+        self.ns = ns
+        self.notes = notes
+        self.created = created
+        self.trails = trails
     }
 }
 
@@ -69,6 +86,10 @@ public protocol TrailStore: Sendable {
 
     /// Every namespace with its counts.
     func namespaces() async throws(TrailError) -> [NamespaceSummary]
+
+    /// A page of every note of a namespace in every state, in storage order,
+    /// starting after `cursor`.
+    func export(ns: String, after cursor: Int64?, limit: Int) async throws(TrailError) -> ExportPage
 
     /// Bytes the store occupies on disk.
     func storeBytes() -> Int64
