@@ -132,3 +132,25 @@ public struct ExportPage: Sendable {
         self.cursor = cursor
     }
 }
+
+/// The report of a compaction of one namespace.
+public struct CompactionReport: Sendable, Equatable {
+    public var ns: String
+    public var startedAtMillis: Int64
+    public var durationMillis: Int64
+    public var evaporated: Int
+    public var archivedBytes: Int
+    public var ranked: Int
+    public var rebased: Bool
+
+    public init(ns: String, startedAtMillis: Int64, durationMillis: Int64 = 0, evaporated: Int = 0,
+                archivedBytes: Int = 0, ranked: Int = 0, rebased: Bool = false) {
+        self.ns = ns
+        self.startedAtMillis = startedAtMillis
+        self.durationMillis = durationMillis
+        self.evaporated = evaporated
+        self.archivedBytes = archivedBytes
+        self.ranked = ranked
+        self.rebased = rebased
+    }
+}

@@ -164,7 +164,7 @@ class DaemonUnavailable(TrailError):
 
 
 ERRORS_BY_CODE: dict[int, type[TrailError]] = {
-    cls.code: cls  # type: ignore[misc]
+    cls.code: cls
     for cls in (
         ParseError, InvalidRequest, MethodNotFound, InvalidParams, InternalError, UnknownNote, NoteTooLarge,
         PermissionDenied, InvalidNamespace, Overloaded, StorageUnavailable, AmbiguousId, UnknownSubscription,
