@@ -104,7 +104,7 @@ public struct DaemonConfiguration: Sendable {
         if let v = try string("log_level") { logLevel = v }
         func number(_ key: String, atLeast low: Double) throws(ConfigurationError) -> Double? {
             guard let v = object[key] else { return nil }
-            guard let n = (v as? NSNumber)?.doubleValue, n.isFinite, n >= low, !(v is Bool) else {
+            guard let n = (v as? NSNumber)?.doubleValue, n.isFinite, n >= low else {
                 throw .invalid("\(key) in \(path) must be a number of at least \(low)")
             }
             return n

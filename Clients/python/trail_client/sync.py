@@ -267,6 +267,8 @@ class Trail(Base):
             self._waiting.difference_update(ids)
         got = {i: self._responses.pop(i) for i in ids if i in self._responses}
         null, self._null = self._null, None
+        if null is not None and error_from_wire(null.get("error")).reason == "frame_too_large":
+            self.close()  # the daemon closes the connection after this answer
         return got, null, failure
 
     def _execute(self, request: Request[R]) -> R:
