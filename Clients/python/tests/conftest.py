@@ -112,10 +112,13 @@ def short_tmpdir(tag: str) -> Path:
 def daemon() -> Iterator[Daemon]:
     """One traild for the whole session."""
     work = short_tmpdir("s")
-    d = Daemon(work, work / "s.sock").start()
-    yield d
-    d.stop()
-    shutil.rmtree(work, ignore_errors=True)
+    d = Daemon(work, work / "s.sock")
+    try:
+        d.start()
+        yield d
+    finally:
+        d.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.fixture

@@ -112,3 +112,42 @@ def test_async_calls_from_many_tasks(daemon: Any, ns: str) -> None:
                 assert {n["id"] for n in sensed["notes"]} == set(ids[k])
 
     asyncio.run(main())
+
+
+def test_sync_client_shared_by_threads(trail: Trail) -> None:
+    """Calls from several threads on one Trail are serialised; a watching
+    thread does not starve them."""
+    import threading
+
+    errors: list[BaseException] = []
+    w = trail.watch(tags=["threads"])
+    got: list[str] = []
+
+    def watcher() -> None:
+        try:
+            for event in w:
+                got.append(event["note"]["id"])
+                if len(got) == 8 * 25:
+                    return
+        except BaseException as e:  # surfaced below
+            errors.append(e)
+
+    def writer(k: int) -> None:
+        try:
+            for i in range(25):
+                trail.deposit(f"thread {k} note {i}", tags=["threads"])
+        except BaseException as e:
+            errors.append(e)
+
+    wt = threading.Thread(target=watcher)
+    wt.start()
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    wt.join(30)
+    assert not errors, errors
+    assert len(set(got)) == 200
+    assert trail.stats()["notes"] == 200
+    w.close()

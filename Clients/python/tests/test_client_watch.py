@@ -28,7 +28,8 @@ def test_sync_watch_iterates_every_kind_of_event(daemon: Any, ns: str) -> None:
         assert events[0]["note"]["agent"] == "w"
         assert events[3]["note"]["id"] == b
         assert events[3]["trail"] == {"from": a, "to": b, "weight": pytest.approx(1.5, rel=1e-3)}
-        assert events[4]["note"]["retraction"]["reason"] == "wrong"
+        retraction = events[4]["note"]["retraction"]
+        assert retraction is not None and retraction["reason"] == "wrong"
         # Closed (unwatched) by the with block: iteration ends.
         with pytest.raises(StopIteration):
             next(w)
@@ -140,5 +141,39 @@ def test_async_watch_raises_when_the_daemon_goes(daemon_factory: Any) -> None:
             d.stop()
             with pytest.raises(DaemonUnavailable):
                 await w.get(timeout=10)
+
+    asyncio.run(main())
+
+
+def test_watch_sees_evaporation(trail: Trail, ns: str) -> None:
+    from trail_client import MethodNotFound
+    trail.configure_namespace(ns, evaporate_below=0.6)
+    with trail.watch() as w:
+        faint = trail.deposit("about to evaporate", strength=0.5)["id"]
+        try:
+            trail.compact()
+        except MethodNotFound:
+            pytest.skip("this traild has no compactor")
+        events = [w.get(timeout=5) for _ in range(2)]
+    assert [(e["event"], e["note"]["id"]) for e in events] == [("deposited", faint), ("evaporated", faint)]
+    assert events[1]["note"]["state"] == "archived"
+
+
+def test_closing_the_client_ends_its_watches(daemon: Any, ns: str) -> None:
+    t = Trail(daemon.sock, default_ns=ns)
+    w = t.watch()
+    t.deposit("seen before the close")
+    t.close()
+    assert list(w) == []
+    # The client reconnects for calls; the old watch stays ended.
+    assert t.stats()["notes"] == 1
+    assert list(w) == []
+    t.close()
+
+    async def main() -> None:
+        a = AsyncTrail(daemon.sock, default_ns=ns)
+        aw = await a.watch()
+        await a.close()
+        assert [e async for e in aw] == []
 
     asyncio.run(main())

@@ -5,12 +5,12 @@ docstrings cannot drift apart."""
 from __future__ import annotations
 
 import json
-from typing import Any, Generic, Iterable, Optional, TypeVar, Union
+from typing import Any, Generic, Iterable, Mapping, Optional, Sequence, TypeVar, Union
 
 from .types import (
     DepositResult, FollowResult, GetResult, HelloResult, LinkResult, NamespaceListResult, NamespaceSettings,
     ReinforceResult, RetractResult, ReviveResult, SenseResult, StatsResult, UnwatchResult, WatchResult,
-    CompactionReport, Direction,
+    CompactionReport, Direction, ExportResult, ImportResult,
 )
 
 R = TypeVar("R")
@@ -184,6 +184,24 @@ def compact(c: Base, *, ns: Optional[str] = None) -> Request[CompactionReport]:
     ``default_ns`` when not given; every namespace when neither is set).
     Raises MethodNotFound on a traild built without the compactor."""
     return Request("trail.compact", _params(ns=c._ns(ns)))
+
+
+def export(c: Base, *, ns: Optional[str] = None, cursor: Optional[str] = None,
+           limit: Optional[int] = None) -> Request[ExportResult]:
+    """trail.export (beyond the contract): one page of a namespace's notes in
+    every state, with their trails, as records ``import_records`` takes back.
+    Pass the answer's ``cursor`` for the next page (``None`` after the last)."""
+    return Request("trail.export", _params(ns=c._ns(ns), cursor=cursor, limit=limit))
+
+
+def import_records(c: Base, records: Sequence[Mapping[str, Any]], *, ns: Optional[str] = None,
+                   stage: Optional[str] = None, commit: Optional[bool] = None) -> Request[ImportResult]:
+    """trail.import (beyond the contract): restores records as ``export``
+    gives them (at most 1000 per call), all in one transaction. With
+    ``stage`` and ``commit=False`` they are held on this connection until a
+    call with ``commit=True`` under the same name applies them all."""
+    return Request("trail.import", _params(records=[dict(r) for r in records], ns=c._ns(ns), stage=stage,
+                                           commit=commit))
 
 
 def watch(c: Base, *, ns: Optional[str] = None, tags: Optional[Tags] = None) -> Request[WatchResult]:

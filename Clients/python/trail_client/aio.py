@@ -294,6 +294,8 @@ class AsyncTrail(Base):
     configure_namespace = _bind(_api.configure_namespace)
     list_namespaces = _bind(_api.list_namespaces)
     compact = _bind(_api.compact)
+    export = _bind(_api.export)
+    import_records = _bind(_api.import_records)
     call = _bind(_api.call)
 
     def watch(self, *, ns: Optional[str] = None, tags: Optional[Tags] = None) -> "AsyncWatch":

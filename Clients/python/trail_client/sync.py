@@ -89,6 +89,7 @@ class Trail(Base):
         self._null: Optional[dict[str, Any]] = None
         self._events: dict[str, deque[Event]] = {}
         self._ended: set[str] = set()
+        self._closed_generations: set[int] = set()  # connections ended by close()
         if connect:
             self.connect()
 
@@ -124,7 +125,16 @@ class Trail(Base):
         return self._sock is not None
 
     def close(self) -> None:
-        """Closes the connection (subscriptions end with it)."""
+        """Closes the connection. Subscriptions end with it: their iterators
+        stop. The next call opens a new connection."""
+        with self._lock:
+            self._ended.update(self._events)
+            self._events.clear()
+            if self._sock is not None:
+                self._closed_generations.add(self._generation)
+            self._disconnect()
+
+    def _disconnect(self) -> None:
         with self._lock:
             if self._sock is not None:
                 try:
@@ -183,7 +193,7 @@ class Trail(Base):
                 self._responses[rid] = item
 
     def _lost(self, why: str) -> DaemonUnavailable:
-        self.close()
+        self._disconnect()
         return _lost_error(self.socket_path, why)
 
     def _pump(self, out: bytes, done: Callable[[], bool], timeout: Optional[float]) -> None:
@@ -234,7 +244,7 @@ class Trail(Base):
                     # The end of the connection: what was read before it still counts.
                     if self._rbuf:
                         self._feed(b"\n")
-                    self.close()
+                    self._disconnect()
                     if done():
                         return
                     raise _lost_error(self.socket_path, ended)
@@ -268,7 +278,7 @@ class Trail(Base):
         got = {i: self._responses.pop(i) for i in ids if i in self._responses}
         null, self._null = self._null, None
         if null is not None and error_from_wire(null.get("error")).reason == "frame_too_large":
-            self.close()  # the daemon closes the connection after this answer
+            self._disconnect()  # the daemon closes the connection after this answer
         return got, null, failure
 
     def _execute(self, request: Request[R]) -> R:
@@ -333,6 +343,8 @@ class Trail(Base):
     configure_namespace = _bind(_api.configure_namespace)
     list_namespaces = _bind(_api.list_namespaces)
     compact = _bind(_api.compact)
+    export = _bind(_api.export)
+    import_records = _bind(_api.import_records)
     call = _bind(_api.call)
 
     def watch(self, *, ns: Optional[str] = None, tags: Optional[Tags] = None) -> "Watch":
@@ -342,7 +354,9 @@ class Trail(Base):
         Use it as a context manager, or call ``close()``, to unwatch."""
         with self._lock:
             result = self._execute(_api.watch(self, ns=ns, tags=tags))
-            return Watch(self, result["subscription"], self._generation)
+            sub = result["subscription"]
+            self._events.setdefault(sub, deque())
+            return Watch(self, sub, self._generation)
 
     def unwatch(self, subscription: str) -> UnwatchResult:
         """trail.unwatch: ends a subscription of this connection; iterators on
@@ -388,22 +402,34 @@ class Trail(Base):
         while True:
             with self._lock:
                 sub = watch.subscription
-                if watch.generation != self._generation or (self._sock is None and not self._events.get(sub)):
+                if watch.generation != self._generation:
+                    if watch.generation in self._closed_generations:
+                        raise StopIteration
                     raise _lost_error(self.socket_path, "the connection of this watch has ended")
                 if sub in self._ended:
                     raise StopIteration
                 queue = self._events.setdefault(sub, deque())
                 if queue:
                     return queue.popleft()
+                sock = self._sock
+                if sock is None:
+                    raise _lost_error(self.socket_path, "the connection of this watch has ended")
+                # Take in whatever has already arrived, without waiting.
+                try:
+                    self._pump(b"", lambda: bool(queue), 0.0)
+                except TimeoutError:
+                    pass
+                if queue:
+                    return queue.popleft()
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     raise TimeoutError(f"no event on subscription {sub} within {timeout} s")
-                # Wait in short slices so that other threads can use the connection.
-                slice_s = 0.25 if left is None else min(0.25, left)
-                try:
-                    self._pump(b"", lambda: bool(queue), slice_s)
-                except TimeoutError:
-                    pass
+            # Wait for the daemon without holding the lock, so that other
+            # threads' calls go through meanwhile (and collect our events).
+            try:
+                select.select([sock], [], [], 0.25 if left is None else min(0.25, left))
+            except (OSError, ValueError):
+                pass
 
 
 class Watch(Iterator[Event]):
@@ -550,6 +576,8 @@ class Pipeline(Base):
     configure_namespace = _queue(_api.configure_namespace)
     list_namespaces = _queue(_api.list_namespaces)
     compact = _queue(_api.compact)
+    export = _queue(_api.export)
+    import_records = _queue(_api.import_records)
     call = _queue(_api.call)
 
     def execute(self, *, return_exceptions: bool = False) -> list[Any]:

@@ -77,8 +77,31 @@ class DepositResult(TypedDict):
     deposits: int
 
 
+class NoteTrail(TypedDict):
+    """A trail at one end of a note, in ``trail.get``: ``forward`` is this
+    note -> ``other``, ``backward`` is ``other`` -> this note."""
+
+    other: str
+    weight: float
+    direction: Literal["forward", "backward"]
+
+
+class HistoryEntry(TypedDict):
+    """One write that touched a note, in ``trail.get``'s ``history``. ``op`` is
+    ``deposit``, ``redeposit``, ``reinforce``, ``link``, ``retract``,
+    ``revive``, ``evaporate``, ``unarchive`` or ``import``."""
+
+    at: str
+    op: str
+    agent: Optional[str]
+    delta: Optional[float]
+    detail: Optional[str]
+
+
 class GetResult(TypedDict):
     note: Note
+    trails: list[NoteTrail]
+    history: list[HistoryEntry]
 
 
 class ReinforceResult(TypedDict):
@@ -121,11 +144,25 @@ class ReviveResult(TypedDict):
 
 
 class CompactionReport(TypedDict):
+    """``trail.compact``'s answer."""
+
     ns: Optional[str]
     evaporated: int
     archived_bytes: int
     ranked: int
     duration_ms: float
+
+
+class LastCompaction(TypedDict, total=False):
+    """``trail.stats``' ``compaction``: the namespace's last compaction run."""
+
+    ns: str
+    started_at: str
+    duration_ms: float
+    evaporated: int
+    archived_bytes: int
+    ranked: int
+    rebased: bool
 
 
 class StatsResult(TypedDict):
@@ -140,7 +177,9 @@ class StatsResult(TypedDict):
     store_bytes: int
     uptime_s: float
     connections: int
-    compaction: Optional[dict[str, Any]]
+    archived_bytes: int
+    compression_ratio: Optional[float]
+    compaction: Optional[LastCompaction]
 
 
 class NamespaceInfo(NamespaceSettings):
@@ -154,6 +193,27 @@ class NamespaceInfo(NamespaceSettings):
 
 class NamespaceListResult(TypedDict):
     namespaces: list[NamespaceInfo]
+
+
+class ExportResult(TypedDict):
+    """``trail.export`` (beyond the contract): one page of records; pass
+    ``cursor`` back for the next (``None`` after the last page)."""
+
+    ns: str
+    settings: dict[str, Any]
+    exported_at: str
+    records: list[dict[str, Any]]
+    cursor: Optional[str]
+
+
+class ImportResult(TypedDict, total=False):
+    """``trail.import`` (beyond the contract)."""
+
+    ns: str
+    notes: int
+    created: int
+    trails: int
+    staged: int
 
 
 class WatchResult(TypedDict):
@@ -178,7 +238,8 @@ class Event(_EventBase, total=False):
 
 
 __all__ = [
-    "CompactionReport", "DepositResult", "Direction", "Event", "EventKind", "FollowResult", "GetResult",
+    "CompactionReport", "DepositResult", "Direction", "Event", "EventKind", "ExportResult", "FollowResult",
+    "GetResult", "HistoryEntry", "ImportResult", "LastCompaction", "NoteTrail",
     "HelloResult", "Limits", "LinkResult", "NamespaceInfo", "NamespaceListResult", "NamespaceSettings",
     "Note", "NoteState", "ReinforceResult", "RetractResult", "Retraction", "ReviveResult", "SenseResult",
     "SensedNote", "StatsResult", "FollowedTrail", "TrailSegment", "UnwatchResult", "WatchResult",
