@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "TrailClient", targets: ["TrailClient"]),
         .executable(name: "traild", targets: ["traild"]),
         .executable(name: "trailctl", targets: ["trailctl"]),
+        .executable(name: "trail-compactor", targets: ["trail-compactor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
@@ -36,10 +37,18 @@ let package = Package(
             name: "TrailStore",
             dependencies: ["TrailCore", "TrailZstd", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        .target(name: "TrailCompactor", dependencies: ["TrailCore", "TrailStore"]),
+        .executableTarget(
+            name: "trail-compactor",
+            dependencies: [
+                "TrailCompactor", "TrailStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .target(
             name: "TrailServer",
             dependencies: [
-                "TrailCore", "TrailProtocol", "TrailStore",
+                "TrailCore", "TrailProtocol", "TrailStore", "TrailCompactor",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -73,7 +82,7 @@ let package = Package(
         .testTarget(name: "TrailZstdTests", dependencies: ["TrailZstd"]),
         .testTarget(name: "TrailCoreTests", dependencies: ["TrailCore"]),
         .testTarget(name: "TrailProtocolTests", dependencies: ["TrailProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
-        .testTarget(name: "TrailStoreTests", dependencies: ["TrailStore"]),
+        .testTarget(name: "TrailStoreTests", dependencies: ["TrailStore", "TrailCompactor"]),
         .testTarget(name: "TrailServerTests", dependencies: ["TrailServer", .product(name: "NIOEmbedded", package: "swift-nio")]),
     ]
 )

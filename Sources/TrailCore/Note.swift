@@ -125,6 +125,10 @@ public struct NamespaceCounts: Sendable, Equatable {
     public var retracted = 0
     public var edges = 0
     public var totalWeight = 0.0
+    /// Compressed bytes of the namespace's archive packs.
+    public var archivedBytes = 0
+    /// What those packs hold before compression.
+    public var archivedRawBytes = 0
     public init() {}
 }
 
@@ -137,5 +141,49 @@ public struct Writer: Sendable, Equatable {
         self.agent = agent
         self.uid = uid
         self.pid = pid
+    }
+}
+
+/// One entry of a note's history: a write that touched it.
+public struct HistoryEntry: Sendable, Equatable {
+    public var atMillis: Int64
+    /// `deposit`, `redeposit`, `reinforce`, `link`, `retract`, `revive`, `evaporate`, `unarchive`, `import`.
+    public var op: String
+    public var agent: String?
+    public var delta: Double?
+    /// The retraction reason, the pack name, `force`, ...
+    public var detail: String?
+    public init(atMillis: Int64, op: String, agent: String?, delta: Double?, detail: String?) {
+        self.atMillis = atMillis
+        self.op = op
+        self.agent = agent
+        self.delta = delta
+        self.detail = detail
+    }
+}
+
+/// A trail at one end of a note, seen from the note.
+public struct TrailLink: Sendable, Equatable {
+    /// The note at the other end.
+    public var other: NoteID
+    public var weight: Double
+    /// `forward`: this note -> other; `backward`: other -> this note.
+    public var direction: TrailDirection
+    public init(other: NoteID, weight: Double, direction: TrailDirection) {
+        self.other = other
+        self.weight = weight
+        self.direction = direction
+    }
+}
+
+/// What `get` answers: the note, its trails and its history, in any state.
+public struct NoteDetails: Sendable, Equatable {
+    public var note: Note
+    public var trails: [TrailLink]
+    public var history: [HistoryEntry]
+    public init(note: Note, trails: [TrailLink], history: [HistoryEntry]) {
+        self.note = note
+        self.trails = trails
+        self.history = history
     }
 }

@@ -95,3 +95,62 @@ public struct FollowResult: Sendable {
     }
 }
 
+
+/// One end of a note's outgoing trail, as export and import carry it.
+public struct TrailEnd: Sendable, Equatable {
+    public var to: NoteID
+    public var weight: Double
+    public init(to: NoteID, weight: Double) {
+        self.to = to
+        self.weight = weight
+    }
+}
+
+/// A note with everything needed to restore it elsewhere: its stored state
+/// (`live`, `retracted` or `archived`; fading is a matter of weight), weight,
+/// deposits, retraction and outgoing trails.
+public struct NoteRecord: Sendable, Equatable {
+    public var note: Note
+    public var trails: [TrailEnd]
+    public init(note: Note, trails: [TrailEnd]) {
+        self.note = note
+        self.trails = trails
+    }
+}
+
+/// A page of `trail.export`.
+public struct ExportPage: Sendable {
+    public var settings: NamespaceSettings
+    public var exportedAtMillis: Int64
+    public var records: [NoteRecord]
+    /// Where the next page starts; nil after the last.
+    public var cursor: Int64?
+    public init(settings: NamespaceSettings, exportedAtMillis: Int64, records: [NoteRecord], cursor: Int64?) {
+        self.settings = settings
+        self.exportedAtMillis = exportedAtMillis
+        self.records = records
+        self.cursor = cursor
+    }
+}
+
+/// The report of a compaction of one namespace.
+public struct CompactionReport: Sendable, Equatable {
+    public var ns: String
+    public var startedAtMillis: Int64
+    public var durationMillis: Int64
+    public var evaporated: Int
+    public var archivedBytes: Int
+    public var ranked: Int
+    public var rebased: Bool
+
+    public init(ns: String, startedAtMillis: Int64, durationMillis: Int64 = 0, evaporated: Int = 0,
+                archivedBytes: Int = 0, ranked: Int = 0, rebased: Bool = false) {
+        self.ns = ns
+        self.startedAtMillis = startedAtMillis
+        self.durationMillis = durationMillis
+        self.evaporated = evaporated
+        self.archivedBytes = archivedBytes
+        self.ranked = ranked
+        self.rebased = rebased
+    }
+}

@@ -21,6 +21,40 @@ public enum Timestamp {
     }
 }
 
+extension Timestamp {
+    /// Milliseconds since 1970 of `YYYY-MM-DDTHH:MM:SS[.fff]Z` (UTC), else nil.
+    public static func parse(_ text: String) -> Int64? {
+        let b = Array(text.utf8)
+        func num(_ from: Int, _ count: Int) -> Int? {
+            guard from + count <= b.count else { return nil }
+            var v = 0
+            for c in b[from..<from + count] {
+                guard c >= 48 && c <= 57 else { return nil }
+                v = v * 10 + Int(c - 48)
+            }
+            return v
+        }
+        guard b.count >= 20, b[4] == 45, b[7] == 45, b[10] == 84, b[13] == 58, b[16] == 58, b.last == 90,
+              let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2),
+              let s = num(17, 2), (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61
+        else { return nil }
+        var ms = 0
+        if b.count > 20 {
+            guard b[19] == 46, b.count >= 22, b.count <= 30, let frac = num(20, b.count - 21) else { return nil }
+            let digits = b.count - 21
+            ms = digits >= 3 ? frac / Int(pow(10.0, Double(digits - 3))) : frac * Int(pow(10.0, Double(3 - digits)))
+        } else if b.count != 20 { return nil }
+        var parts = tm()
+        parts.tm_year = Int32(y - 1900)
+        parts.tm_mon = Int32(mo - 1)
+        parts.tm_mday = Int32(d)
+        parts.tm_hour = Int32(h)
+        parts.tm_min = Int32(mi)
+        parts.tm_sec = Int32(s)
+        return Int64(timegm(&parts)) * 1000 + Int64(ms)
+    }
+}
+
 /// A source of "now" in seconds since 1970, so tests can move time.
 public protocol WallClock: Sendable {
     func now() -> Double

@@ -17,6 +17,10 @@ public enum TrailMethod: String, CaseIterable, Sendable {
     case compact = "trail.compact"
     case watch = "trail.watch"
     case unwatch = "trail.unwatch"
+    /// Beyond the contract: every note of a namespace, page by page.
+    case export = "trail.export"
+    /// Beyond the contract: restore exported records in one transaction.
+    case importRecords = "trail.import"
     /// The notification a watching connection receives.
     public static let event = "trail.event"
 }
@@ -38,6 +42,8 @@ public enum Call: Sendable {
     case compact(ns: String?)
     case watch(ns: String, tags: [String])
     case unwatch(subscription: String)
+    case export(ns: String, cursor: Int64?, limit: Int)
+    case importRecords(ns: String, records: [NoteRecord], stage: String?, commit: Bool, agent: String?)
 
     /// Reads `params` for `method`. `agent` is the connection's agent (from
     /// `trail.hello`), used when a write names none.
@@ -125,7 +131,43 @@ public enum Call: Sendable {
             return .watch(ns: try p.namespace(), tags: try p.tags("tags"))
         case .unwatch:
             return .unwatch(subscription: try p.string("subscription"))
+        case .export:
+            let ns = try p.namespace()
+            var cursor: Int64?
+            if let c = try p.optionalString("cursor") {
+                guard let n = Int64(c), n >= 0 else {
+                    throw .invalidParams(field: "cursor", message: "cursor must be the value the previous page returned.")
+                }
+                cursor = n
+            }
+            let limit = try p.optionalInt("limit", in: 1...Limits.maxLimit) ?? 500
+            return .export(ns: ns, cursor: cursor, limit: limit)
+        case .importRecords:
+            return try readImport(&p, agent: agent)
         }
+    }
+
+    private static func readImport(_ p: inout Params, agent: String?) throws(TrailError) -> Call {
+        let ns = try p.namespace()
+        guard let list = try p.optionalArray("records") else {
+            throw .invalidParams(field: "records", message: "records is required: give the records trail.export returned.")
+        }
+        guard list.count <= Limits.maxLimit else {
+            throw .invalidParams(field: "records", message: "records has \(list.count) entries; send at most \(Limits.maxLimit) per call and use stage for more.")
+        }
+        var records: [NoteRecord] = []
+        records.reserveCapacity(list.count)
+        for (i, value) in list.enumerated() { records.append(try RecordReader.read(value, index: i, ns: ns)) }
+        let stage = try p.optionalString("stage")
+        if let stage {
+            let ok = !stage.isEmpty && stage.utf8.count <= 64
+                && stage.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95 }
+            guard ok else {
+                throw .invalidParams(field: "stage", message: "stage must be 1 to 64 of A-Z a-z 0-9 _ -.")
+            }
+        }
+        let commit = try p.optionalBool("commit") ?? true
+        return .importRecords(ns: ns, records: records, stage: stage, commit: commit, agent: try p.agent(default: agent))
     }
 
     private static func readSense(_ p: inout Params) throws(TrailError) -> SenseQuery {

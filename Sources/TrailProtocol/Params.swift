@@ -62,6 +62,12 @@ public struct Params {
         return i
     }
 
+    public mutating func optionalArray(_ name: String) throws(TrailError) -> [JSONValue]? {
+        guard let v = value(name) else { return nil }
+        guard case let .array(items) = v else { throw wrongType(name, "an array", v) }
+        return items
+    }
+
     public mutating func optionalStrings(_ name: String) throws(TrailError) -> [String]? {
         guard let v = value(name) else { return nil }
         guard case let .array(items) = v else { throw wrongType(name, "an array of strings", v) }

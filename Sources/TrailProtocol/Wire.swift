@@ -35,6 +35,22 @@ public enum Wire {
         return .object(o)
     }
 
+    /// `trail.get`'s answer: the note, its trails and its history.
+    public static func details(_ d: NoteDetails) -> JSONValue {
+        .object([
+            "note": note(d.note),
+            "trails": .array(d.trails.map {
+                .object(["other": .string($0.other.hex), "weight": .double($0.weight), "direction": .string($0.direction.rawValue)])
+            }),
+            "history": .array(d.history.map { h in
+                .object([
+                    "at": time(h.atMillis), "op": .string(h.op), "agent": h.agent.map(JSONValue.string) ?? .null,
+                    "delta": h.delta.map(JSONValue.double) ?? .null, "detail": h.detail.map(JSONValue.string) ?? .null,
+                ])
+            }),
+        ])
+    }
+
     public static func step(_ s: TrailStep) -> JSONValue {
         .object(["to": .string(s.to.hex), "weight": .double(s.weight), "direction": .string(s.direction.rawValue), "note": note(s.note)])
     }
@@ -55,6 +71,15 @@ public enum Wire {
         o["archived"] = .int(c.archived)
         o["retracted"] = .int(c.retracted)
         o["edges"] = .int(c.edges)
+    }
+
+    /// The last compaction, as `trail.stats` reports it.
+    public static func compaction(_ r: CompactionReport) -> JSONValue {
+        .object([
+            "ns": .string(r.ns), "started_at": time(r.startedAtMillis), "duration_ms": .int(Int(r.durationMillis)),
+            "evaporated": .int(r.evaporated), "archived_bytes": .int(r.archivedBytes), "ranked": .int(r.ranked),
+            "rebased": .bool(r.rebased),
+        ])
     }
 
     /// `trail.hello`'s `limits` and `defaults`.

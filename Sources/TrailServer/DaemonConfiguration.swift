@@ -1,4 +1,5 @@
 import Foundation
+import TrailCompactor
 import TrailCore
 
 /// Where the store lives.
@@ -43,6 +44,10 @@ public struct DaemonConfiguration: Sendable {
     public var socketGroup: String?
     public var maxFrameBytes: Int
     public var logLevel: String
+    /// Seconds between background compactions; 0 turns them off.
+    public var compactionInterval: Double
+    /// How the compactor works (batch size, rebase bound).
+    public var compaction: CompactorSettings
 
     /// The contract's defaults for this environment.
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -52,6 +57,8 @@ public struct DaemonConfiguration: Sendable {
         socketGroup = nil
         maxFrameBytes = Limits.maxFrameBytes
         logLevel = "info"
+        compactionInterval = 600
+        compaction = CompactorSettings()
     }
 
     /// `TRAIL_SOCKET`, else `$XDG_RUNTIME_DIR/trail/traild.sock`, else `/tmp/trail-$UID/traild.sock`.
@@ -77,7 +84,8 @@ public struct DaemonConfiguration: Sendable {
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw .invalid("the config file \(path) is not a JSON object; see Daemon/traild.example.json")
         }
-        let known: Set = ["socket", "data_dir", "store", "socket_group", "max_frame_bytes", "log_level"]
+        let known: Set = ["socket", "data_dir", "store", "socket_group", "max_frame_bytes", "log_level",
+                          "compaction_interval_s", "compaction_batch", "rebase_after_half_lives"]
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw .invalid("the config file \(path) has an unknown key \(unknown.debugDescription); known keys: \(known.sorted().joined(separator: ", "))")
         }
@@ -94,6 +102,16 @@ public struct DaemonConfiguration: Sendable {
         if let v = try string("store") { store = try StoreLocation(v) }
         if let v = try string("socket_group") { socketGroup = v }
         if let v = try string("log_level") { logLevel = v }
+        func number(_ key: String, atLeast low: Double) throws(ConfigurationError) -> Double? {
+            guard let v = object[key] else { return nil }
+            guard let n = (v as? NSNumber)?.doubleValue, n.isFinite, n >= low else {
+                throw .invalid("\(key) in \(path) must be a number of at least \(low)")
+            }
+            return n
+        }
+        if let v = try number("compaction_interval_s", atLeast: 0) { compactionInterval = v }
+        if let v = try number("compaction_batch", atLeast: 1) { compaction.batch = Int(v) }
+        if let v = try number("rebase_after_half_lives", atLeast: 0) { compaction.rebaseBound = v }
         if let v = object["max_frame_bytes"] {
             guard let n = v as? Int, n >= 1024 else { throw .invalid("max_frame_bytes in \(path) must be a whole number of at least 1024") }
             maxFrameBytes = n

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Synchronization
+import TrailCompactor
 import TrailCore
 import TrailProtocol
 import TrailStore
@@ -34,10 +35,15 @@ final class Dispatcher: Sendable {
 
     /// The frame limit in force, reported by `trail.hello`.
     let maxFrameBytes: Int
+    let compactor: Compactor
 
-    init(store: any TrailStore, maxFrameBytes: Int, maxQueuedWrites: Int = 100_000) {
+    init(store: any TrailStore, maxFrameBytes: Int, compaction: CompactorSettings, maxQueuedWrites: Int = 100_000) {
         self.store = store
         self.maxFrameBytes = maxFrameBytes
+        let hub = self.hub
+        compactor = Compactor(store: store, settings: compaction) { notes in
+            for note in notes { hub.publish("evaporated", note: note) }
+        }
         self.maxQueuedWrites = maxQueuedWrites
     }
 
@@ -58,7 +64,7 @@ final class Dispatcher: Sendable {
         case let .configure(change, agent): return .write(.configure(change), writer(agent))
         case let .get(id, ns):
             return .read { () async throws(TrailError) -> JSONValue in
-                .object(["note": Wire.note(try await store.get(id, ns: ns))])
+                Wire.details(try await store.get(id, ns: ns))
             }
         case let .sense(q):
             return .read { () async throws(TrailError) -> JSONValue in
@@ -82,7 +88,10 @@ final class Dispatcher: Sendable {
                 o["store_bytes"] = .int(Int(store.storeBytes()))
                 o["uptime_s"] = .double((Date().timeIntervalSince(startedAt) * 1000).rounded() / 1000)
                 o["connections"] = .int(connections.load(ordering: .relaxed))
-                o["compaction"] = .null
+                o["archived_bytes"] = .int(summary.counts.archivedBytes)
+                o["compression_ratio"] = summary.counts.archivedBytes > 0
+                    ? .double(Double(summary.counts.archivedRawBytes) / Double(summary.counts.archivedBytes)) : .null
+                o["compaction"] = try await store.lastCompaction(ns: ns).map(Wire.compaction) ?? .null
                 return .object(o)
             }
         case .listNamespaces:
@@ -94,11 +103,36 @@ final class Dispatcher: Sendable {
                 }
                 return .object(["namespaces": .array(list)])
             }
-        case .compact:
-            return .unavailable(.notBuilt(TrailMethod.compact.rawValue))
+        case let .compact(ns):
+            let compactor = self.compactor
+            return .read { () async throws(TrailError) -> JSONValue in
+                let started = Date()
+                let reports = try await compactor.compact(ns: ns)
+                return .object([
+                    "ns": ns.map(JSONValue.string) ?? .null,
+                    "evaporated": .int(reports.reduce(0) { $0 + $1.evaporated }),
+                    "archived_bytes": .int(reports.reduce(0) { $0 + $1.archivedBytes }),
+                    "ranked": .int(reports.reduce(0) { $0 + $1.ranked }),
+                    "duration_ms": .int(Int(Date().timeIntervalSince(started) * 1000)),
+                ])
+            }
         case let .watch(ns, tags):
             let id = hub.watch(ns: ns, tags: tags, channel: peer.channel, connection: peer.connection)
             return .immediate(.success(.object(["subscription": .string(id)])))
+        case let .export(ns, cursor, limit):
+            return .read { () async throws(TrailError) -> JSONValue in
+                let page = try await store.export(ns: ns, after: cursor, limit: limit)
+                var settings = Wire.settings(page.settings)
+                settings["ns"] = nil
+                return .object([
+                    "ns": .string(ns), "settings": .object(settings), "exported_at": Wire.time(page.exportedAtMillis),
+                    "records": .array(page.records.map(Wire.record)),
+                    "cursor": page.cursor.map { .string(String($0)) } ?? .null,
+                ])
+            }
+        case let .importRecords(ns, records, _, _, agent):
+            // Staging is the connection's business (RequestDispatcher); what reaches here commits.
+            return .write(.restore(ns: ns, records: records), writer(agent))
         case let .unwatch(sub):
             return hub.unwatch(sub, connection: peer.connection)
                 ? .immediate(.success(.object(["ok": true])))
@@ -128,6 +162,12 @@ final class Dispatcher: Sendable {
             return .object(["note": Wire.note(note)])
         case let .configured(settings):
             return .object(Wire.settings(settings))
+        case let .restored(report):
+            return .object(["ns": .string(report.ns), "notes": .int(report.notes), "created": .int(report.created),
+                            "trails": .int(report.trails)])
+        case .evaporated, .swept, .ranked, .rebased, .recorded:
+            // The compactor's own writes: never the answer to a client's call.
+            return .null
         }
     }
 }

@@ -30,6 +30,10 @@ final class RequestDispatcher: ChannelDuplexHandler {
     private var inFlight = 0
     private var readHeld = false
     private var closing = false
+    /// Records of `trail.import` held under a stage name until its commit.
+    private var staged: [String: [NoteRecord]] = [:]
+    /// Most records one connection may hold staged.
+    static let maxStaged = 1_000_000
 
     init(dispatcher: Dispatcher) { self.dispatcher = dispatcher }
 
@@ -139,13 +143,25 @@ final class RequestDispatcher: ChannelDuplexHandler {
             case let .failure(error): return RPCResponse.failure(id: id, error: RPCError(.internal("\(error)")))
             }
         }
-        let call: Call
+        var call: Call
         do {
             call = try Call(method: request.method, params: request.params, agent: agent)
         } catch {
             return loop.makeSucceededFuture(id.map { RPCResponse.failure(id: $0, error: error.rpcError) })
         }
         if case let .hello(_, helloAgent?) = call { agent = helloAgent }
+        if case let .importRecords(ns, records, stage?, commit, importAgent) = call {
+            let held = (staged.removeValue(forKey: stage) ?? []) + records
+            if !commit {
+                guard staged.values.reduce(held.count, { $0 + $1.count }) <= Self.maxStaged else {
+                    let error = TrailError.invalidParams(field: "records", message: "More than \(Self.maxStaged) records are staged on this connection; commit them before staging more.")
+                    return loop.makeSucceededFuture(answer(.failure(error)))
+                }
+                staged[stage] = held
+                return loop.makeSucceededFuture(answer(.success(.object(["ns": .string(ns), "staged": .int(held.count)]))))
+            }
+            call = .importRecords(ns: ns, records: held, stage: nil, commit: true, agent: importAgent)
+        }
         let result: EventLoopFuture<JSONValue>
         switch dispatcher.plan(call, peer: peer!) {
         case let .immediate(r):

@@ -41,11 +41,13 @@ public final class TrailDaemon: Service {
         let store: any TrailStore
         switch config.store {
         case let .sqlite(path):
-            store = try SQLiteStore(path: path)
+            store = try SQLiteStore(path: path, packDirectory: config.dataDir + "/packs", fault: CompactionFault.fromEnvironment())
         case .postgres:
             throw ConfigurationError.invalid("the PostgreSQL store is not built yet; use --store sqlite:PATH (the default)")
         }
-        let dispatcher = Dispatcher(store: store, maxFrameBytes: config.maxFrameBytes)
+        let dispatcher = Dispatcher(store: store, maxFrameBytes: config.maxFrameBytes, compaction: config.compaction)
+        // Packs left by a crash between writing a pack and committing its index go now.
+        _ = try? await store.write(.sweepPacks, by: Writer(agent: "traild"))
         let group = MultiThreadedEventLoopGroup.singleton
         let maxFrame = config.maxFrameBytes
         let server: any Channel
@@ -72,8 +74,24 @@ public final class TrailDaemon: Service {
         logger.info("listening", metadata: ["socket": "\(config.socketPath)", "store": "\(config.store)"])
         ready("traild ready socket=\(config.socketPath) store=\(config.store) pid=\(getpid())")
 
-        // Runs until SIGTERM/SIGINT (the service group's graceful shutdown).
+        // Runs until SIGTERM/SIGINT (the service group's graceful shutdown),
+        // compacting in the background every `compactionInterval` seconds.
+        let background = Task { [logger, config] in
+            guard config.compactionInterval > 0 else { return }
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(config.compactionInterval))
+                if Task.isCancelled { break }
+                do {
+                    let reports = try await dispatcher.compactor.compact()
+                    let evaporated = reports.reduce(0) { $0 + $1.evaporated }
+                    logger.info("compacted", metadata: ["namespaces": "\(reports.count)", "evaporated": "\(evaporated)"])
+                } catch {
+                    logger.error("background compaction failed: \((error as? TrailError)?.message ?? "\(error)")")
+                }
+            }
+        }
         try? await gracefulShutdown()
+        background.cancel()
 
         logger.info("shutting down: finishing queued writes")
         try? await server.close()

@@ -14,7 +14,11 @@ struct FollowReader {
     static let candidates = 1000
 
     func run() throws -> FollowResult {
-        let origin = try SQLiteWrites.resolve(db, query.from, ns: query.ns, field: "from")
+        guard case let .hot(origin) = try SQLiteWrites.locate(db, query.from, ns: query.ns) else {
+            // An archived note's trails are in its pack; revive it to walk them.
+            let id = try SQLiteWrites.locate(db, query.from, ns: query.ns).id
+            return FollowResult(from: NoteID(trustedHex: id), steps: [])
+        }
         var found: [(row: NoteRow, edgeKey: Double, direction: TrailDirection)] = []
         if query.direction != .backward { found += try trails(of: origin.seq, forward: true) }
         if query.direction != .forward { found += try trails(of: origin.seq, forward: false) }

@@ -25,13 +25,17 @@ final class GroupCommit: Sendable {
 
     private let pool: DatabasePool
     private let clock: any WallClock
+    private let packs: ArchivePacks
+    private let fault: CompactionFault?
     private let queue = Mutex(Queue())
     private let thread = DispatchQueue(label: "trail.group-commit")
     private let depth = Atomic<Int>(0)
 
-    init(pool: DatabasePool, clock: any WallClock) {
+    init(pool: DatabasePool, clock: any WallClock, packs: ArchivePacks, fault: CompactionFault?) {
         self.pool = pool
         self.clock = clock
+        self.packs = packs
+        self.fault = fault
     }
 
     var pending: Int { depth.load(ordering: .relaxed) }
@@ -97,7 +101,7 @@ final class GroupCommit: Sendable {
                         var outcome: Result<WriteOutcome, TrailError> = .failure(.internal("write not applied"))
                         do {
                             try db.inCachedSavepoint {
-                                outcome = .success(try SQLiteWrites(db: db, now: now, writer: job.writer).apply(job.write))
+                                outcome = .success(try SQLiteWrites(db: db, now: now, writer: job.writer, packs: packs, fault: fault).apply(job.write))
                             }
                         } catch {
                             let mapped = SQLiteStore.map(error)
@@ -109,6 +113,9 @@ final class GroupCommit: Sendable {
                     }
                     return .commit
                 }
+            }
+            if results.contains(where: { if case .success(.evaporated) = $0 { true } else { false } }) {
+                try? fault?.trip(.committed)
             }
             return results
         } catch {

@@ -20,7 +20,7 @@ enum SQLiteSchema {
                 -- tags and after are space-separated (neither can contain a space).
                 -- body is a BLOB of the UTF-8 bytes as received: TEXT would cut it at a U+0000.
                 CREATE TABLE note (
-                    seq INTEGER PRIMARY KEY,
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: an archived note comes back with its seq
                     ns TEXT NOT NULL,
                     id TEXT NOT NULL,
                     body BLOB NOT NULL,
@@ -77,6 +77,45 @@ enum SQLiteSchema {
                     pid INTEGER
                 ) STRICT;
                 CREATE INDEX write_log_by_note ON write_log(note);
+
+                -- Archive packs: zstd files under the data dir that hold evaporated notes.
+                -- A pack file that no row names is an orphan of a crash and is removed.
+                CREATE TABLE pack (
+                    name TEXT PRIMARY KEY,
+                    ns TEXT NOT NULL,
+                    notes INTEGER NOT NULL,
+                    raw_bytes INTEGER NOT NULL,
+                    packed_bytes INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL
+                ) STRICT;
+
+                -- Where each archived note is: the zstd frame (offset, length) of its pack
+                -- that holds its record, and its weight when it was archived.
+                CREATE TABLE archive (
+                    ns TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    pack TEXT NOT NULL REFERENCES pack(name),
+                    offset INTEGER NOT NULL,
+                    length INTEGER NOT NULL,
+                    weight REAL NOT NULL,
+                    archived_at REAL NOT NULL,
+                    PRIMARY KEY (ns, id)
+                ) STRICT, WITHOUT ROWID;
+                CREATE INDEX archive_by_pack ON archive(pack);
+                CREATE INDEX archive_by_seq ON archive(ns, seq);
+
+                -- One row per compaction run and namespace.
+                CREATE TABLE compaction (
+                    seq INTEGER PRIMARY KEY,
+                    ns TEXT NOT NULL,
+                    started_at INTEGER NOT NULL,
+                    duration_ms INTEGER NOT NULL,
+                    evaporated INTEGER NOT NULL,
+                    archived_bytes INTEGER NOT NULL,
+                    ranked INTEGER NOT NULL,
+                    rebased INTEGER NOT NULL
+                ) STRICT;
 
                 CREATE VIRTUAL TABLE note_text USING fts5(
                     body, content='note', content_rowid='seq',

@@ -12,13 +12,18 @@ public final class SQLiteStore: TrailStore {
     public let path: String
     let pool: DatabasePool
     let clock: any WallClock
+    let packs: ArchivePacks
     private let committer: GroupCommit
 
     /// Opens (creating if needed) the store at `path` and runs its migrations.
+    /// Archive packs live in `packDirectory` (default: `packs/` beside the
+    /// file). `fault` is for crash tests only.
     /// Throws `storageUnavailable` when the file cannot be opened or migrated.
-    public init(path: String, clock: any WallClock = SystemClock()) throws(TrailError) {
+    public init(path: String, packDirectory: String? = nil, clock: any WallClock = SystemClock(),
+                fault: CompactionFault? = nil) throws(TrailError) {
         self.path = path
         self.clock = clock
+        packs = ArchivePacks(directory: packDirectory ?? (URL(fileURLWithPath: path).deletingLastPathComponent().path + "/packs"))
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.maximumReaderCount = 8
@@ -37,7 +42,7 @@ public final class SQLiteStore: TrailStore {
         } catch {
             throw Self.map(error)
         }
-        committer = GroupCommit(pool: pool, clock: clock)
+        committer = GroupCommit(pool: pool, clock: clock, packs: packs, fault: fault)
     }
 
     public func submit(_ write: WriteRequest, by writer: Writer,
@@ -47,14 +52,43 @@ public final class SQLiteStore: TrailStore {
 
     public var pendingWrites: Int { committer.pending }
 
-    public func get(_ id: IDPrefix, ns: String) async throws(TrailError) -> Note {
+    public func get(_ id: IDPrefix, ns: String) async throws(TrailError) -> NoteDetails {
         let now = clock.now()
+        let packs = self.packs
         return try await read { db in
             guard let settings = try SQLiteWrites.existingNamespace(db, ns) else {
                 throw TrailError.unknownNote(id: id.hex, ns: ns)
             }
-            let row = try SQLiteWrites.resolve(db, id, ns: ns)
-            return row.note(ns: settings, at: now)
+            let note: Note
+            let seq: Int64
+            var trails: [TrailLink] = []
+            switch try SQLiteWrites.locate(db, id, ns: ns) {
+            case let .hot(row):
+                note = row.note(ns: settings, at: now)
+                seq = row.seq
+                let decay = settings.decay
+                for (sql, direction) in [
+                    ("SELECT n.id, e.key FROM edge e JOIN note n ON n.seq = e.dst WHERE e.src = ? ORDER BY e.key DESC LIMIT 100", TrailDirection.forward),
+                    ("SELECT n.id, e.key FROM edge e JOIN note n ON n.seq = e.src WHERE e.dst = ? ORDER BY e.key DESC LIMIT 100", .backward),
+                ] {
+                    trails += try db.rows(sql: sql, arguments: [seq]).map {
+                        TrailLink(other: NoteID(trustedHex: $0[0]), weight: decay.weight(key: $0[1], at: now), direction: direction)
+                    }
+                }
+            case let .archived(entry):
+                note = try SQLiteWrites.archivedNote(entry, packs: packs, settings: settings, at: now)
+                seq = entry.seq
+                let record = try packs.read(id: entry.id, pack: entry.pack, offset: entry.offset, length: entry.length)
+                let decayed = { (w: Double) in w * exp2(-(now - record.archivedAt) / settings.halfLife) }
+                trails = record.trailsOut.map { TrailLink(other: NoteID(trustedHex: $0.id), weight: decayed($0.weight), direction: .forward) }
+                    + record.trailsIn.map { TrailLink(other: NoteID(trustedHex: $0.id), weight: decayed($0.weight), direction: .backward) }
+            }
+            let history = try db.rows(sql: """
+                SELECT at, op, agent, delta, detail FROM write_log WHERE note = ? OR other = ? ORDER BY seq DESC LIMIT 100
+                """, arguments: [seq, seq]).reversed().map {
+                HistoryEntry(atMillis: $0[0], op: $0[1], agent: $0[2], delta: $0[3], detail: $0[4])
+            }
+            return NoteDetails(note: note, trails: trails, history: Array(history))
         }
     }
 
@@ -95,8 +129,86 @@ public final class SQLiteStore: TrailStore {
         }
     }
 
+    public func export(ns: String, after cursor: Int64?, limit: Int) async throws(TrailError) -> ExportPage {
+        let now = clock.now()
+        let packs = self.packs
+        return try await read { db in
+            guard let settings = try SQLiteWrites.existingNamespace(db, ns) else {
+                return ExportPage(settings: NamespaceSettings(name: ns, landmark: now), exportedAtMillis: Timestamp.millis(now),
+                                  records: [], cursor: nil)
+            }
+            let decay = settings.decay
+            // Hot and archived notes, in the order they were first stored.
+            let page = try db.rows(sql: """
+                SELECT seq, 0 FROM note WHERE ns = ? AND seq > ?
+                UNION ALL SELECT seq, 1 FROM archive WHERE ns = ? AND seq > ?
+                ORDER BY 1 LIMIT ?
+                """, arguments: [ns, cursor ?? 0, ns, cursor ?? 0, limit])
+            let records = try page.map { item -> NoteRecord in
+                let seq: Int64 = item[0]
+                if (item[1] as Int64) == 1 {
+                    let entry = try db.row(sql: "SELECT \(ArchiveRow.columns) FROM archive a WHERE a.ns = ? AND a.seq = ?",
+                                           arguments: [ns, seq]).map(ArchiveRow.init(row:))!
+                    let record = try packs.read(id: entry.id, pack: entry.pack, offset: entry.offset, length: entry.length)
+                    let note = try SQLiteWrites.archivedNote(entry, packs: packs, settings: settings, at: now)
+                    let decayed = { (w: Double) in w * exp2(-(now - record.archivedAt) / settings.halfLife) }
+                    return NoteRecord(note: note, trails: record.trailsOut.map { TrailEnd(to: NoteID(trustedHex: $0.id), weight: decayed($0.weight)) })
+                }
+                let stored = NoteRow(row: try db.row(sql: "SELECT \(noteColumns) FROM note n WHERE n.seq = ?", arguments: [seq])!)
+                var note = stored.note(ns: settings, at: now)
+                if note.state == .faded { note.state = .live }
+                let trails = try db.rows(sql: """
+                    SELECT n.id, e.key FROM edge e JOIN note n ON n.seq = e.dst WHERE e.src = ? ORDER BY n.id
+                    """, arguments: [stored.seq]).map { TrailEnd(to: NoteID(trustedHex: $0[0]), weight: decay.weight(key: $0[1], at: now)) }
+                return NoteRecord(note: note, trails: trails)
+            }
+            let next: Int64? = page.count == limit ? page.last.map { $0[0] } : nil
+            return ExportPage(settings: settings, exportedAtMillis: Timestamp.millis(now), records: records, cursor: next)
+        }
+    }
+
+    public func rankGraph(ns: String) async throws(TrailError) -> RankGraph {
+        let now = clock.now()
+        return try await read { db in
+            guard let settings = try SQLiteWrites.existingNamespace(db, ns) else { return RankGraph() }
+            let decay = settings.decay
+            let threshold = decay.thresholdKey(settings.evaporateBelow, at: now)
+            var graph = RankGraph()
+            var index: [Int64: Int32] = [:]
+            let notes = try db.cachedStatement(sql: "SELECT seq, id, key FROM note WHERE ns = ? AND state = 0 AND key >= ?")
+            let cursor = try Row.fetchCursor(notes, arguments: [ns, threshold])
+            while let row = try cursor.next() {
+                index[row[0]] = Int32(graph.ids.count)
+                graph.ids.append(NoteID(trustedHex: row[1]))
+                graph.weights.append(decay.weight(key: row[2], at: now))
+            }
+            let edges = try db.cachedStatement(sql: "SELECT src, dst, key FROM edge WHERE ns = ? AND key > -1e300")
+            let edgeCursor = try Row.fetchCursor(edges, arguments: [ns])
+            while let row = try edgeCursor.next() {
+                guard let from = index[row[0]], let to = index[row[1]] else { continue }
+                graph.edgeFrom.append(from)
+                graph.edgeTo.append(to)
+                graph.edgeWeight.append(decay.weight(key: row[2], at: now))
+            }
+            return graph
+        }
+    }
+
+    public func lastCompaction(ns: String?) async throws(TrailError) -> CompactionReport? {
+        try await read { db in
+            let row = try ns.map { try db.row(sql: "SELECT * FROM compaction WHERE ns = ? ORDER BY seq DESC LIMIT 1", arguments: [$0]) }
+                ?? db.row(sql: "SELECT * FROM compaction ORDER BY seq DESC LIMIT 1")
+            return row.map {
+                CompactionReport(ns: $0["ns"], startedAtMillis: $0["started_at"], durationMillis: $0["duration_ms"],
+                                 evaporated: $0["evaporated"], archivedBytes: $0["archived_bytes"], ranked: $0["ranked"],
+                                 rebased: ($0["rebased"] as Int64) != 0)
+            }
+        }
+    }
+
     public func storeBytes() -> Int64 {
-        [path, path + "-wal", path + "-shm"].reduce(0) { total, file in
+        let files = [path, path + "-wal", path + "-shm"] + packs.files().map(packs.path)
+        return files.reduce(0) { total, file in
             let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value ?? 0
             return total + size
         }
@@ -127,6 +239,12 @@ public final class SQLiteStore: TrailStore {
         counts.faded = counts.live - live
         counts.live = live
         counts.edges = try db.int(sql: "SELECT count(*) FROM edge WHERE ns = ?", arguments: [settings.name]) ?? 0
+        counts.archived = try db.int(sql: "SELECT count(*) FROM archive WHERE ns = ?", arguments: [settings.name]) ?? 0
+        counts.notes += counts.archived
+        if let packed = try db.row(sql: "SELECT total(packed_bytes), total(raw_bytes) FROM pack WHERE ns = ?", arguments: [settings.name]) {
+            counts.archivedBytes = Int(packed[0] as Double)
+            counts.archivedRawBytes = Int(packed[1] as Double)
+        }
         counts.totalWeight = try db.double(
             sql: "SELECT total(pow(2.0, key - ?)) FROM note WHERE ns = ? AND state = 0 AND key > -1e300",
             arguments: [decay.offset(at: now), settings.name]) ?? 0

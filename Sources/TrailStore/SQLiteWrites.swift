@@ -8,6 +8,8 @@ struct SQLiteWrites {
     let db: Database
     let now: Double
     let writer: Writer
+    let packs: ArchivePacks
+    var fault: CompactionFault? = nil
 
     var nowMillis: Int64 { Timestamp.millis(now) }
 
@@ -19,6 +21,12 @@ struct SQLiteWrites {
         case let .retract(id, ns, reason): try retract(id, ns: ns, reason: reason)
         case let .revive(id, ns): try revive(id, ns: ns)
         case let .configure(change): .configured(try configure(change))
+        case let .restore(ns, records): .restored(try restore(ns: ns, records: records))
+        case let .evaporate(ns, limit): .evaporated(try evaporate(ns: ns, limit: limit, fault: fault))
+        case .sweepPacks: .swept(removed: try sweepPacks())
+        case let .setRanks(ns, ranks): .ranked(try setRanks(ns: ns, ranks: ranks))
+        case let .rebase(ns, bound): .rebased(try rebaseIfNeeded(ns: ns, bound: bound))
+        case let .recordCompaction(report): try { try recordCompaction(report); return .recorded }()
         }
     }
 
@@ -32,12 +40,15 @@ struct SQLiteWrites {
 
         var afterRows: [NoteRow] = []
         for prefix in d.after {
-            let row = try Self.resolve(db, prefix, ns: d.ns, field: "after")
-            guard row.id != d.id.hex else {
+            guard !d.id.hex.hasPrefix(prefix.hex) else {
                 throw TrailError.invalidParams(field: "after", message: "A note cannot come after itself; name the notes you came from.")
             }
-            guard row.state != .archived else { throw TrailError.unknownNote(id: row.id, ns: d.ns) }
+            let row = try hotNote(prefix, ns: d.ns, settings: settings)
             if !afterRows.contains(where: { $0.seq == row.seq }) { afterRows.append(row) }
+        }
+        if let entry = try Self.archived(db, id: d.id.hex, ns: d.ns) {
+            // Depositing an evaporated body brings it back, then adds the strength.
+            _ = try unarchive(entry, settings: settings, weight: entry.weight(at: now, halfLife: settings.halfLife))
         }
 
         let created: Bool
@@ -93,7 +104,7 @@ struct SQLiteWrites {
 
     private func reinforce(_ id: IDPrefix, ns: String, delta: Double) throws -> WriteOutcome {
         let settings = try Self.requireNamespace(db, ns, id: id)
-        var row = try Self.resolve(db, id, ns: ns)
+        var row = try hotNote(id, ns: ns, settings: settings)
         try Self.refuseRetracted(row)
         row.key = settings.decay.reinforced(key: row.key, by: delta, at: now)
         row.updatedAt = nowMillis
@@ -104,8 +115,8 @@ struct SQLiteWrites {
 
     private func link(_ from: IDPrefix, _ to: IDPrefix, ns: String, delta: Double) throws -> WriteOutcome {
         let settings = try Self.requireNamespace(db, ns, id: from)
-        let src = try Self.resolve(db, from, ns: ns, field: "from")
-        let dst = try Self.resolve(db, to, ns: ns, field: "to")
+        let src = try hotNote(from, ns: ns, settings: settings)
+        let dst = try hotNote(to, ns: ns, settings: settings)
         guard src.seq != dst.seq else {
             throw TrailError.invalidParams(field: "to", message: "A trail joins two different notes; give another note as to.")
         }
@@ -131,7 +142,7 @@ struct SQLiteWrites {
 
     private func retract(_ id: IDPrefix, ns: String, reason: String) throws -> WriteOutcome {
         let settings = try Self.requireNamespace(db, ns, id: id)
-        var row = try Self.resolve(db, id, ns: ns)
+        var row = try hotNote(id, ns: ns, settings: settings)
         row.state = .retracted
         row.retractionReason = reason
         row.retractionAgent = writer.agent
@@ -147,7 +158,14 @@ struct SQLiteWrites {
 
     private func revive(_ id: IDPrefix, ns: String) throws -> WriteOutcome {
         let settings = try Self.requireNamespace(db, ns, id: id)
-        var row = try Self.resolve(db, id, ns: ns)
+        var row: NoteRow
+        switch try Self.locate(db, id, ns: ns) {
+        case let .hot(hot): row = hot
+        case let .archived(entry):
+            // An evaporated note comes back with its decayed weight, or 1.0
+            // (a fresh deposit's) if that is more, so it is live again.
+            row = try unarchive(entry, settings: settings, weight: max(entry.weight(at: now, halfLife: settings.halfLife), 1.0))
+        }
         if row.state == .retracted {
             // The weight comes back as it would be had the note never been
             // retracted; the retraction stays on record in the write log.
@@ -163,6 +181,79 @@ struct SQLiteWrites {
         }
         try log(ns: ns, op: "revive", note: row.seq)
         return .revived(note: row.note(ns: settings, at: now))
+    }
+
+    // MARK: restore
+
+    /// Sets each note to its record (a restore, so running it twice changes
+    /// nothing), then its trails. Runs inside one savepoint: a record that
+    /// cannot be restored undoes the whole import.
+    private func restore(ns: String, records: [NoteRecord]) throws -> RestoreReport {
+        let settings = try Self.namespace(db, ns, creatingAt: now)
+        let decay = settings.decay
+        var created = 0
+        var seqs: [String: Int64] = [:]
+        for (i, record) in records.enumerated() {
+            let n = record.note
+            let size = n.body.utf8.count
+            guard size <= settings.maxNoteBytes else {
+                throw TrailError.invalidParams(field: "records[\(i)].body", message: "records[\(i)] is \(size) bytes but namespace \(ns) takes at most \(settings.maxNoteBytes); raise its max_note_bytes first.")
+            }
+            let key = decay.key(weight: n.weight, at: now)
+            // Archived records are written hot, then archived below with their trails.
+            let state: StoredState = n.state == .retracted ? .retracted : .live
+            let tags = n.tags.joined(separator: " ")
+            let after = n.after.map(\.hex).joined(separator: " ")
+            let r = n.retraction
+            let seq: Int64
+            if let entry = try Self.archived(db, id: n.id.hex, ns: ns) {
+                _ = try unarchive(entry, settings: settings, weight: n.weight)
+            }
+            if let existing = try Self.find(db, id: n.id.hex, ns: ns) {
+                seq = existing.seq
+                try db.run(sql: """
+                    UPDATE note SET tags = ?, after = ?, key = ?, state = ?, deposits = ?, agent = ?, rank = ?,
+                        created_at = ?, updated_at = ?, retraction_reason = ?, retraction_agent = ?, retracted_at = ?
+                    WHERE seq = ?
+                    """, arguments: [tags, after, key, state.rawValue, n.deposits, n.agent, n.rank, n.createdAtMillis,
+                                     n.updatedAtMillis, r?.reason, r?.agent, r?.atMillis, seq])
+                try db.run(sql: "DELETE FROM note_tag WHERE note = ?", arguments: [seq])
+            } else {
+                created += 1
+                try db.run(sql: """
+                    INSERT INTO note (ns, id, body, tags, after, key, state, deposits, agent, rank, created_at, updated_at,
+                        retraction_reason, retraction_agent, retracted_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [ns, n.id.hex, Data(n.body.utf8), tags, after, key, state.rawValue, n.deposits, n.agent,
+                                     n.rank, n.createdAtMillis, n.updatedAtMillis, r?.reason, r?.agent, r?.atMillis])
+                seq = db.lastInsertedRowID
+                try db.run(sql: "INSERT INTO note_text(rowid, body) VALUES (?, ?)", arguments: [seq, n.body])
+            }
+            for tag in n.tags {
+                try db.run(sql: "INSERT OR IGNORE INTO note_tag (ns, tag, note) VALUES (?, ?, ?)", arguments: [ns, tag, seq])
+            }
+            seqs[n.id.hex] = seq
+            try log(ns: ns, op: "import", note: seq)
+        }
+        var trails = 0
+        for (i, record) in records.enumerated() {
+            let src = seqs[record.note.id.hex]!
+            for (j, end) in record.trails.enumerated() {
+                var dst = seqs[end.to.hex]
+                if dst == nil { dst = try Self.find(db, id: end.to.hex, ns: ns)?.seq }
+                guard let dst else {
+                    throw TrailError.invalidParams(field: "records[\(i)].trails[\(j)]", message: "records[\(i)].trails[\(j)] leads to \(end.to.hex), which is neither in the import nor in namespace \(ns); import the whole export file.")
+                }
+                try db.run(sql: """
+                    INSERT INTO edge (src, dst, ns, key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (src, dst) DO UPDATE SET key = excluded.key, updated_at = excluded.updated_at
+                    """, arguments: [src, dst, ns, decay.key(weight: end.weight, at: now), nowMillis, nowMillis])
+                trails += 1
+            }
+        }
+        let toArchive = try records.filter { $0.note.state == .archived }.compactMap { try Self.find(db, id: $0.note.id.hex, ns: ns) }
+        _ = try archive(toArchive, settings: settings)
+        return RestoreReport(ns: ns, notes: records.count, created: created, trails: trails)
     }
 
     // MARK: namespaces
@@ -194,7 +285,7 @@ struct SQLiteWrites {
         try db.run(sql: "UPDATE namespace SET landmark = ? WHERE name = ?", arguments: [now, settings.name])
     }
 
-    private func log(ns: String, op: String, note: Int64? = nil, other: Int64? = nil, delta: Double? = nil,
+    func log(ns: String, op: String, note: Int64? = nil, other: Int64? = nil, delta: Double? = nil,
                      detail: String? = nil) throws {
         try db.run(sql: """
             INSERT INTO write_log (at, ns, op, note, other, delta, detail, agent, uid, pid)

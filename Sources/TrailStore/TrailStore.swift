@@ -8,6 +8,18 @@ public enum WriteRequest: Sendable {
     case retract(id: IDPrefix, ns: String, reason: String)
     case revive(id: IDPrefix, ns: String)
     case configure(NamespaceChange)
+    /// Restore exported records: all or nothing.
+    case restore(ns: String, records: [NoteRecord])
+    /// Move up to `limit` faded notes of `ns` into an archive pack.
+    case evaporate(ns: String, limit: Int)
+    /// Remove orphaned and unused archive packs.
+    case sweepPacks
+    /// Store the trail rank of notes.
+    case setRanks(ns: String, ranks: [(NoteID, Double)])
+    /// Move the landmark to now if it is more than `bound` half-lives old.
+    case rebase(ns: String, bound: Double)
+    /// Keep a compaction report for `trail.stats`.
+    case recordCompaction(CompactionReport)
 }
 
 /// What a committed write did, with the notes as they are after it.
@@ -18,14 +30,51 @@ public enum WriteOutcome: Sendable {
     case retracted(note: Note)
     case revived(note: Note)
     case configured(NamespaceSettings)
+    case restored(RestoreReport)
+    case evaporated(EvaporationReport)
+    case swept(removed: Int)
+    case ranked(Int)
+    case rebased(Bool)
+    case recorded
 
     /// The note the write touched (the `to` end of a link), if any.
     public var note: Note? {
         switch self {
         case let .deposited(note, _), let .reinforced(note), let .retracted(note), let .revived(note): note
         case let .linked(_, to, _): to
-        case .configured: nil
+        case .configured, .restored, .evaporated, .swept, .ranked, .rebased, .recorded: nil
         }
+    }
+}
+
+/// A namespace's live notes (personalisation weights) and the trails between
+/// them, with node indices into `ids`.
+public struct RankGraph: Sendable {
+    public var ids: [NoteID]
+    public var weights: [Double]
+    public var edgeFrom: [Int32]
+    public var edgeTo: [Int32]
+    public var edgeWeight: [Double]
+    public init(ids: [NoteID] = [], weights: [Double] = [], edgeFrom: [Int32] = [], edgeTo: [Int32] = [], edgeWeight: [Double] = []) {
+        self.ids = ids
+        self.weights = weights
+        self.edgeFrom = edgeFrom
+        self.edgeTo = edgeTo
+        self.edgeWeight = edgeWeight
+    }
+}
+
+/// What a restore wrote.
+public struct RestoreReport: Sendable {
+    public var ns: String
+    public var notes: Int
+    public var created: Int
+    public var trails: Int
+    public init(ns: String, notes: Int, created: Int, trails: Int) {
+        self.ns = ns
+        self.notes = notes
+        self.created = created
+        self.trails = trails
     }
 }
 
@@ -55,8 +104,9 @@ public protocol TrailStore: Sendable {
     /// Writes queued and not yet answered.
     var pendingWrites: Int { get }
 
-    /// One note in any state, by id or unique prefix.
-    func get(_ id: IDPrefix, ns: String) async throws(TrailError) -> Note
+    /// One note in any state, by id or unique prefix, with its trails (the
+    /// strongest 100 each way) and its history (the latest 100 writes).
+    func get(_ id: IDPrefix, ns: String) async throws(TrailError) -> NoteDetails
 
     /// The strongest notes matching `query`, in score order.
     func sense(_ query: SenseQuery) async throws(TrailError) -> [ScoredNote]
@@ -69,6 +119,16 @@ public protocol TrailStore: Sendable {
 
     /// Every namespace with its counts.
     func namespaces() async throws(TrailError) -> [NamespaceSummary]
+
+    /// A page of every note of a namespace in every state, in storage order,
+    /// starting after `cursor`.
+    func export(ns: String, after cursor: Int64?, limit: Int) async throws(TrailError) -> ExportPage
+
+    /// The weighted trail graph of a namespace's live notes, for ranking.
+    func rankGraph(ns: String) async throws(TrailError) -> RankGraph
+
+    /// The last compaction of `ns` (of any namespace when nil).
+    func lastCompaction(ns: String?) async throws(TrailError) -> CompactionReport?
 
     /// Bytes the store occupies on disk.
     func storeBytes() -> Int64

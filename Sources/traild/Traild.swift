@@ -32,6 +32,9 @@ struct Traild: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
 
+    @Option(name: .customLong("compaction-interval"), help: "Seconds between background compactions (default 600; 0 turns them off).")
+    var compactionInterval: Double?
+
     func run() async throws {
         var configuration = DaemonConfiguration()
         do {
@@ -45,8 +48,14 @@ struct Traild: AsyncParsableCommand {
             if let socket { configuration.socketPath = socket }
             if let store { configuration.store = try StoreLocation(store) }
             if let logLevel { configuration.logLevel = logLevel }
+            if let compactionInterval {
+                guard compactionInterval >= 0, compactionInterval.isFinite else {
+                    throw ConfigurationError.invalid("--compaction-interval must be a number of seconds, 0 or more")
+                }
+                configuration.compactionInterval = compactionInterval
+            }
         } catch {
-            throw ValidationError(error.description)
+            throw ValidationError((error as? ConfigurationError)?.description ?? "\(error)")
         }
         guard let level = Logger.Level(rawValue: configuration.logLevel) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")

@@ -130,7 +130,7 @@ struct SQLiteStoreTests {
         let id = try await f.deposit("bad advice").note.id.hex
         _ = try await f.store.write(.retract(id: f.id(id), ns: "default", reason: "it broke the build"), by: Writer(agent: "a"))
         await #expect(throws: TrailError.self) { try await f.deposit("bad advice") }
-        let note = try await f.store.get(f.id(id), ns: "default")
+        let note = try await f.store.get(f.id(id), ns: "default").note
         #expect(note.state == .retracted && note.retraction?.reason == "it broke the build")
         #expect(try await f.store.sense(SenseQuery(ns: "default")).isEmpty)
         let forced = try await f.deposit("bad advice", force: true)
@@ -169,7 +169,7 @@ struct SQLiteStoreTests {
         let shared = String(NoteID(body: x).hex.prefix(8))
         await #expect(throws: TrailError.self) { try await f.store.get(f.id(shared), ns: "default") }
         let prefix9 = String(NoteID(body: x).hex.prefix(12))
-        #expect(try await f.store.get(f.id(prefix9), ns: "default").body == x)
+        #expect(try await f.store.get(f.id(prefix9), ns: "default").note.body == x)
         await #expect(throws: TrailError.unknownNote(id: "ffffffff", ns: "default")) {
             try await f.store.get(f.id("ffffffff"), ns: "default")
         }

@@ -33,8 +33,9 @@ METHODS = [
     "trail.hello", "trail.deposit", "trail.get", "trail.reinforce", "trail.sense", "trail.link",
     "trail.follow", "trail.retract", "trail.revive", "trail.stats", "trail.namespace.configure",
     "trail.namespace.list", "trail.compact", "trail.watch", "trail.unwatch",
+    "trail.export", "trail.import",
 ]
-SHARED = ["defs.json", "note.json", "error.json", "event.json"]
+SHARED = ["defs.json", "note.json", "error.json", "event.json", "record.json"]
 
 
 # ---------------------------------------------------------------------------

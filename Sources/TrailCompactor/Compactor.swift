@@ -1,0 +1,77 @@
+import Foundation
+import TrailCore
+import TrailStore
+
+/// How the compactor works.
+public struct CompactorSettings: Sendable {
+    /// Notes per archive pack and per transaction: bounds how long one batch
+    /// holds the write lock.
+    public var batch = 2000
+    /// Rebase a namespace's landmark once `(now - L) / h` passes this many
+    /// half-lives. At 2^16 a key keeps ~11 significant decimals of log2(weight).
+    public var rebaseBound = 65536.0
+    /// Ranks written per transaction.
+    public var rankBatch = 10_000
+
+    public init() {}
+}
+
+/// Compaction: evaporates faded notes into archive packs, ranks the trail
+/// graph of what is live, and rebases landmarks that have grown old. It only
+/// talks to a `TrailStore`, through the same ordered writes as every client,
+/// so it runs inside `traild` or beside it (`trail-compactor`) alike.
+public struct Compactor: Sendable {
+    public let store: any TrailStore
+    public let settings: CompactorSettings
+    /// Told about every batch of notes that evaporated (for watch events).
+    public let onEvaporated: @Sendable ([Note]) -> Void
+
+    public init(store: any TrailStore, settings: CompactorSettings = CompactorSettings(),
+                onEvaporated: @escaping @Sendable ([Note]) -> Void = { _ in }) {
+        self.store = store
+        self.settings = settings
+        self.onEvaporated = onEvaporated
+    }
+
+    /// Compacts `ns`, or every namespace when nil; one report per namespace.
+    public func compact(ns: String? = nil) async throws(TrailError) -> [CompactionReport] {
+        _ = try await store.write(.sweepPacks, by: Writer(agent: "trail-compactor"))
+        let names: [String]
+        if let ns { names = [ns] } else { names = try await store.namespaces().map(\.settings.name) }
+        var reports: [CompactionReport] = []
+        for name in names { reports.append(try await compactNamespace(name)) }
+        return reports
+    }
+
+    private func compactNamespace(_ ns: String) async throws(TrailError) -> CompactionReport {
+        let writer = Writer(agent: "trail-compactor")
+        let started = Date()
+        var report = CompactionReport(ns: ns, startedAtMillis: Timestamp.millis(started.timeIntervalSince1970))
+        while true {
+            guard case let .evaporated(batch) = try await store.write(.evaporate(ns: ns, limit: settings.batch), by: writer) else {
+                throw .internal("evaporate answered something else")
+            }
+            report.evaporated += batch.notes.count
+            report.archivedBytes += batch.packedBytes
+            if !batch.notes.isEmpty { onEvaporated(batch.notes) }
+            if batch.notes.count < settings.batch { break }
+        }
+        let graph = try await store.rankGraph(ns: ns)
+        let ranks = TrailRank.compute(weights: graph.weights, from: graph.edgeFrom, to: graph.edgeTo,
+                                      edgeWeight: graph.edgeWeight).ranks
+        var start = 0
+        while start < ranks.count {
+            let end = min(start + settings.rankBatch, ranks.count)
+            let chunk = (start..<end).map { (graph.ids[$0], ranks[$0]) }
+            _ = try await store.write(.setRanks(ns: ns, ranks: chunk), by: writer)
+            start = end
+        }
+        report.ranked = ranks.count
+        if case let .rebased(did) = try await store.write(.rebase(ns: ns, bound: settings.rebaseBound), by: writer) {
+            report.rebased = did
+        }
+        report.durationMillis = Int64(Date().timeIntervalSince(started) * 1000)
+        _ = try await store.write(.recordCompaction(report), by: writer)
+        return report
+    }
+}

@@ -1,0 +1,267 @@
+import Foundation
+import GRDB
+import TrailCore
+
+/// An archived note's index row: which pack frame holds it, and its weight
+/// when it evaporated.
+struct ArchiveRow {
+    var ns: String
+    var id: String
+    var seq: Int64
+    var pack: String
+    var offset: Int64
+    var length: Int64
+    var weight: Double
+    var archivedAt: Double
+
+    static let columns = "a.ns, a.id, a.seq, a.pack, a.offset, a.length, a.weight, a.archived_at"
+
+    init(row: Row) {
+        ns = row[0]
+        id = row[1]
+        seq = row[2]
+        pack = row[3]
+        offset = row[4]
+        length = row[5]
+        weight = row[6]
+        archivedAt = row[7]
+    }
+
+    /// Its weight at `now`: the archived weight decayed since, with today's half-life.
+    func weight(at now: Double, halfLife: Double) -> Double {
+        weight * exp2(-(now - archivedAt) / halfLife)
+    }
+}
+
+/// A note found by id or prefix: in the hot tables, or in an archive pack.
+enum LocatedNote {
+    case hot(NoteRow)
+    case archived(ArchiveRow)
+
+    var id: String {
+        switch self {
+        case let .hot(row): row.id
+        case let .archived(row): row.id
+        }
+    }
+}
+
+extension SQLiteWrites {
+    /// Finds the one note an id or prefix names, live or archived.
+    static func locate(_ db: Database, _ prefix: IDPrefix, ns: String) throws -> LocatedNote {
+        let hot = try db.rows(sql: "SELECT \(noteColumns) FROM note n WHERE n.ns = ? AND n.id >= ? AND n.id < ? LIMIT 5",
+                              arguments: [ns, prefix.hex, prefix.upperBound]).map { NoteRow(row: $0) }
+        let cold = try db.rows(sql: "SELECT \(ArchiveRow.columns) FROM archive a WHERE a.ns = ? AND a.id >= ? AND a.id < ? LIMIT 5",
+                               arguments: [ns, prefix.hex, prefix.upperBound]).map(ArchiveRow.init(row:))
+        let all: [LocatedNote] = hot.map { .hot($0) } + cold.map { .archived($0) }
+        switch all.count {
+        case 0: throw TrailError.unknownNote(id: prefix.hex, ns: ns)
+        case 1: return all[0]
+        default: throw TrailError.ambiguousID(prefix: prefix.hex, matches: Array(all.map(\.id).sorted().prefix(5)))
+        }
+    }
+
+    static func archived(_ db: Database, id: String, ns: String) throws -> ArchiveRow? {
+        try db.row(sql: "SELECT \(ArchiveRow.columns) FROM archive a WHERE a.ns = ? AND a.id = ?", arguments: [ns, id])
+            .map(ArchiveRow.init(row:))
+    }
+
+    /// The note as `get` shows an archived one: state `archived`, its weight decayed since.
+    static func archivedNote(_ entry: ArchiveRow, packs: ArchivePacks, settings: NamespaceSettings, at now: Double) throws -> Note {
+        let record = try packs.read(id: entry.id, pack: entry.pack, offset: entry.offset, length: entry.length)
+        return Note(id: NoteID(trustedHex: record.id), ns: settings.name, body: record.body, tags: record.tags,
+                    after: record.after.map(NoteID.init(trustedHex:)),
+                    weight: entry.weight(at: now, halfLife: settings.halfLife), rank: record.rank,
+                    deposits: Int(record.deposits), agent: record.agent, state: .archived,
+                    createdAtMillis: record.createdAt, updatedAtMillis: record.updatedAt, retraction: nil)
+    }
+
+    /// A note the write needs in the hot tables: an archived one is brought
+    /// back first, with its decayed weight.
+    func hotNote(_ prefix: IDPrefix, ns: String, settings: NamespaceSettings) throws -> NoteRow {
+        switch try Self.locate(db, prefix, ns: ns) {
+        case let .hot(row): return row
+        case let .archived(entry): return try unarchive(entry, settings: settings, weight: entry.weight(at: now, halfLife: settings.halfLife))
+        }
+    }
+
+    /// Moves an archived note back into the hot tables with `weight`, under
+    /// its old seq, with its tags, text and the trails whose other end is hot.
+    /// The pack is not touched (packs are immutable); a pack left with no
+    /// archived note is dropped by the next sweep.
+    func unarchive(_ entry: ArchiveRow, settings: NamespaceSettings, weight: Double) throws -> NoteRow {
+        let record = try packs.read(id: entry.id, pack: entry.pack, offset: entry.offset, length: entry.length)
+        let decay = settings.decay
+        let key = decay.key(weight: weight, at: now)
+        try db.run(sql: """
+            INSERT INTO note (seq, ns, id, body, tags, after, key, state, deposits, agent, rank, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)
+            """, arguments: [entry.seq, entry.ns, entry.id, Data(record.body.utf8), record.tags.joined(separator: " "),
+                             record.after.joined(separator: " "), key, record.deposits, record.agent, record.rank,
+                             record.createdAt, nowMillis])
+        try db.run(sql: "INSERT INTO note_text(rowid, body) VALUES (?, ?)", arguments: [entry.seq, record.body])
+        for tag in record.tags {
+            try db.run(sql: "INSERT OR IGNORE INTO note_tag (ns, tag, note) VALUES (?, ?, ?)", arguments: [entry.ns, tag, entry.seq])
+        }
+        func restoreTrail(from: Int64, to: Int64, weight archived: Double) throws {
+            let w = archived * exp2(-(now - record.archivedAt) / settings.halfLife)
+            try db.run(sql: """
+                INSERT INTO edge (src, dst, ns, key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (src, dst) DO NOTHING
+                """, arguments: [from, to, entry.ns, decay.key(weight: w, at: now), nowMillis, nowMillis])
+        }
+        for t in record.trailsOut {
+            if let other = try db.int(sql: "SELECT seq FROM note WHERE ns = ? AND id = ?", arguments: [entry.ns, t.id]) {
+                try restoreTrail(from: entry.seq, to: Int64(other), weight: t.weight)
+            }
+        }
+        for t in record.trailsIn {
+            if let other = try db.int(sql: "SELECT seq FROM note WHERE ns = ? AND id = ?", arguments: [entry.ns, t.id]) {
+                try restoreTrail(from: Int64(other), to: entry.seq, weight: t.weight)
+            }
+        }
+        try db.run(sql: "DELETE FROM archive WHERE ns = ? AND id = ?", arguments: [entry.ns, entry.id])
+        try log(ns: entry.ns, op: "unarchive", note: entry.seq, detail: entry.pack)
+        return try Self.find(db, id: entry.id, ns: entry.ns)!
+    }
+
+    // MARK: evaporation
+
+    /// Moves up to `limit` faded live notes of `ns` (a range read on the key
+    /// index) into a new pack, with their trails, and out of the hot tables.
+    /// The pack is synced before this transaction commits its index.
+    func evaporate(ns: String, limit: Int, fault: CompactionFault?) throws -> EvaporationReport {
+        guard let settings = try Self.existingNamespace(db, ns) else { return EvaporationReport(ns: ns) }
+        let decay = settings.decay
+        let threshold = decay.thresholdKey(settings.evaporateBelow, at: now)
+        let rows = try db.rows(sql: """
+            SELECT \(noteColumns) FROM note n INDEXED BY note_by_key
+            WHERE n.ns = ? AND n.state = 0 AND n.key < ? ORDER BY n.key DESC, n.id LIMIT ?
+            """, arguments: [ns, threshold, limit]).map { NoteRow(row: $0) }
+        return try archive(rows, settings: settings, fault: fault)
+    }
+
+    /// Moves `rows` of one namespace into a new pack, with their trails, and
+    /// out of the hot tables.
+    func archive(_ rows: [NoteRow], settings: NamespaceSettings, fault: CompactionFault? = nil) throws -> EvaporationReport {
+        let ns = settings.name
+        let decay = settings.decay
+        guard !rows.isEmpty else { return EvaporationReport(ns: ns) }
+        var records: [ArchivedNote] = []
+        var notes: [Note] = []
+        for row in rows {
+            let out = try db.rows(sql: "SELECT n.id, e.key FROM edge e JOIN note n ON n.seq = e.dst WHERE e.src = ?",
+                                  arguments: [row.seq]).map { ArchivedNote.Trail(id: $0[0], weight: decay.weight(key: $0[1], at: now)) }
+            let into = try db.rows(sql: "SELECT n.id, e.key FROM edge e JOIN note n ON n.seq = e.src WHERE e.dst = ?",
+                                   arguments: [row.seq]).map { ArchivedNote.Trail(id: $0[0], weight: decay.weight(key: $0[1], at: now)) }
+            let weight = decay.weight(key: row.key, at: now)
+            records.append(ArchivedNote(
+                id: row.id, seq: row.seq, body: row.body, tags: row.tagList, after: row.afterList, weight: weight,
+                archivedAt: now, deposits: row.deposits, agent: row.agent, rank: row.rank, createdAt: row.createdAt,
+                updatedAt: row.updatedAt, trailsOut: out, trailsIn: into))
+            var note = row.note(ns: settings, at: now)
+            note.state = .archived
+            notes.append(note)
+        }
+        let name = "\(ns)-\(nowMillis)-\(UInt32.random(in: 0...UInt32.max)).zst"
+        let written = try packs.write(records, name: name)
+        try fault?.trip(.packWritten)
+        try db.run(sql: "INSERT INTO pack (name, ns, notes, raw_bytes, packed_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                   arguments: [name, ns, records.count, written.raw, written.packed, nowMillis])
+        for (record, entry) in zip(records, written.entries) {
+            try db.run(sql: """
+                INSERT INTO archive (ns, id, seq, pack, offset, length, weight, archived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [ns, record.id, record.seq, name, entry.offset, entry.length, record.weight, now])
+            try db.run(sql: "DELETE FROM note_tag WHERE note = ?", arguments: [record.seq])
+            try db.run(sql: "DELETE FROM edge WHERE src = ?", arguments: [record.seq])
+            try db.run(sql: "DELETE FROM edge WHERE dst = ?", arguments: [record.seq])
+            try db.run(sql: "INSERT INTO note_text(note_text, rowid, body) VALUES ('delete', ?, ?)", arguments: [record.seq, record.body])
+            try db.run(sql: "DELETE FROM note WHERE seq = ?", arguments: [record.seq])
+            try log(ns: ns, op: "evaporate", note: record.seq, detail: name)
+        }
+        try fault?.trip(.indexWritten)
+        return EvaporationReport(ns: ns, notes: notes, packedBytes: written.packed, rawBytes: written.raw)
+    }
+
+    /// Removes pack files that no committed pack row names (a crash between
+    /// writing a pack and committing its index), and pack rows (and files)
+    /// that no archived note uses any more. Runs under the write lock, so no
+    /// other writer can be between its pack and its commit.
+    func sweepPacks() throws -> Int {
+        var removed = 0
+        let unused = try db.rows(sql: "SELECT name FROM pack p WHERE NOT EXISTS (SELECT 1 FROM archive a WHERE a.pack = p.name)")
+            .map { $0[0] as String }
+        for name in unused {
+            try db.run(sql: "DELETE FROM pack WHERE name = ?", arguments: [name])
+        }
+        let known = Set(try db.rows(sql: "SELECT name FROM pack").map { $0[0] as String })
+        for file in packs.files() where !known.contains(file) {
+            packs.remove(file)
+            removed += 1
+        }
+        for file in ((try? FileManager.default.contentsOfDirectory(atPath: packs.directory)) ?? []) where file.hasSuffix(".tmp") {
+            packs.remove(String(file.dropLast(4)))
+        }
+        return removed
+    }
+
+    /// Sets the rank of each note (by id) of `ns`.
+    func setRanks(ns: String, ranks: [(NoteID, Double)]) throws -> Int {
+        for (id, rank) in ranks {
+            try db.run(sql: "UPDATE note SET rank = ? WHERE ns = ? AND id = ?", arguments: [rank, ns, id.hex])
+        }
+        return ranks.count
+    }
+
+    /// Rebases the namespace's landmark to now when `(now - L) / h` is past
+    /// `bound` half-lives, keeping every weight; returns whether it did.
+    func rebaseIfNeeded(ns: String, bound: Double) throws -> Bool {
+        guard let settings = try Self.existingNamespace(db, ns), settings.decay.offset(at: now) > bound else { return false }
+        try Self.rebase(db, settings, to: now)
+        try log(ns: ns, op: "rebase", detail: "landmark \(settings.landmark) -> \(now)")
+        return true
+    }
+
+    func recordCompaction(_ report: CompactionReport) throws {
+        try db.run(sql: """
+            INSERT INTO compaction (ns, started_at, duration_ms, evaporated, archived_bytes, ranked, rebased)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [report.ns, report.startedAtMillis, report.durationMillis, report.evaporated,
+                             report.archivedBytes, report.ranked, report.rebased ? 1 : 0])
+    }
+}
+
+/// What one evaporation batch did.
+public struct EvaporationReport: Sendable {
+    public var ns: String
+    /// The notes that evaporated, as they were (state `archived`), for watchers.
+    public var notes: [Note] = []
+    public var packedBytes = 0
+    public var rawBytes = 0
+}
+
+/// Points inside an evaporation where tests kill the process, to prove that
+/// a crash anywhere loses and duplicates nothing. Only set from the
+/// `TRAIL_TEST_FAULT` environment variable, which only tests use.
+public struct CompactionFault: Sendable {
+    public enum Point: String, Sendable {
+        /// The pack is on disk, its index not yet written.
+        case packWritten = "pack-written"
+        /// The index is written, the transaction not yet committed.
+        case indexWritten = "index-written"
+        /// The transaction has committed.
+        case committed = "committed"
+    }
+
+    public let point: Point
+
+    /// Reads `TRAIL_TEST_FAULT`; nil when unset.
+    public static func fromEnvironment() -> CompactionFault? {
+        ProcessInfo.processInfo.environment["TRAIL_TEST_FAULT"].flatMap(Point.init(rawValue:)).map(CompactionFault.init(point:))
+    }
+
+    /// Kills the process at once (as `kill -9` would) when `here` is the point.
+    public func trip(_ here: Point) throws {
+        if here == point { kill(getpid(), SIGKILL) }
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import TrailCompactor
+import TrailCore
+import TrailStore
+
+/// `trail-compactor`: compaction as its own process, against a store that a
+/// running `traild` may be using at the same time (SQLite's write lock keeps
+/// the two apart: each batch is one short write transaction).
+@main
+struct TrailCompactorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trail-compactor",
+        abstract: "Evaporate faded notes into archive packs, rank the trail graph, rebase old landmarks.",
+        discussion: """
+            Works on the store directly, beside a running traild or without one. Each batch of notes is \
+            archived in one short transaction under the store's own write lock, so traild keeps serving. \
+            Prints one JSON report per namespace and run on stdout.
+            """)
+
+    @Option(name: .customLong("data-dir"), help: "traild's data dir (the store is DATA_DIR/trail.db).")
+    var dataDir: String?
+
+    @Option(help: "sqlite:PATH of the store (default: sqlite:DATA_DIR/trail.db).")
+    var store: String?
+
+    @Option(help: "Only this namespace (default: every namespace).")
+    var ns: String?
+
+    @Flag(help: "Run once and exit (the default).")
+    var once = false
+
+    @Option(help: "Run every this many seconds until interrupted.")
+    var interval: Double?
+
+    @Option(help: "Notes per archive pack and transaction.")
+    var batch: Int = CompactorSettings().batch
+
+    func validate() throws {
+        if once && interval != nil { throw ValidationError("give --once or --interval, not both") }
+        if let interval, !(interval > 0) { throw ValidationError("--interval must be a number of seconds above 0") }
+        if dataDir == nil && store == nil { throw ValidationError("give --data-dir DIR or --store sqlite:PATH") }
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if let ns { _ = try Validate.namespace(ns) }
+    }
+
+    func run() async throws {
+        let path: String
+        if let store {
+            guard store.hasPrefix("sqlite:"), store.count > 7 else { throw ValidationError("--store must be sqlite:PATH") }
+            path = String(store.dropFirst(7))
+        } else {
+            path = dataDir! + "/trail.db"
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            FileHandle.standardError.write(Data("trail-compactor: no store at \(path); start traild once with this data dir first\n".utf8))
+            throw ExitCode(1)
+        }
+        let sqlite = try SQLiteStore(path: path, fault: CompactionFault.fromEnvironment())
+        var settings = CompactorSettings()
+        settings.batch = batch
+        let compactor = Compactor(store: sqlite, settings: settings)
+        repeat {
+            for report in try await compactor.compact(ns: ns) {
+                let line: [String: Any] = [
+                    "ns": report.ns, "started_at": Timestamp.rfc3339(millis: report.startedAtMillis),
+                    "duration_ms": report.durationMillis, "evaporated": report.evaporated,
+                    "archived_bytes": report.archivedBytes, "ranked": report.ranked, "rebased": report.rebased,
+                ]
+                let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
+                FileHandle.standardOutput.write(data + Data("\n".utf8))
+            }
+            if let interval { try await Task.sleep(for: .seconds(interval)) }
+        } while interval != nil
+        await sqlite.close()
+    }
+}
