@@ -56,7 +56,7 @@ public struct DepositRequest: TrailRequest {
     public func decode(_ result: JSONValue) throws(WireDecodingError) -> Deposited { try Deposited(object(result)) }
 }
 
-/// `trail.get`: the note, in any state.
+/// `trail.get`: the note in any state, with its trails and latest history.
 public struct GetRequest: TrailRequest {
     public var id: String
     public var ns: String?
@@ -70,8 +70,8 @@ public struct GetRequest: TrailRequest {
         p.put("ns", ns)
         return p
     }
-    public func decode(_ result: JSONValue) throws(WireDecodingError) -> Note {
-        try WireDecode.note(object(result).object("note"))
+    public func decode(_ result: JSONValue) throws(WireDecodingError) -> NoteDetails {
+        try WireDecode.details(object(result))
     }
 }
 
@@ -161,7 +161,7 @@ public struct LinkRequest: TrailRequest {
         p.put("agent", agent)
         return p
     }
-    public func decode(_ result: JSONValue) throws(WireDecodingError) -> TrailLink { try TrailLink(object(result)) }
+    public func decode(_ result: JSONValue) throws(WireDecodingError) -> Trail { try Trail(object(result)) }
 }
 
 /// `trail.follow`.
@@ -300,7 +300,7 @@ public struct CompactRequest: TrailRequest {
         p.put("ns", ns)
         return p
     }
-    public func decode(_ result: JSONValue) throws(WireDecodingError) -> CompactionReport { try CompactionReport(object(result)) }
+    public func decode(_ result: JSONValue) throws(WireDecodingError) -> Compaction { try Compaction(object(result)) }
 }
 
 /// `trail.export`: one page of a namespace's records.
@@ -321,7 +321,7 @@ public struct ExportRequest: TrailRequest {
         p.put("limit", limit)
         return p
     }
-    public func decode(_ result: JSONValue) throws(WireDecodingError) -> ExportPage { try ExportPage(object(result)) }
+    public func decode(_ result: JSONValue) throws(WireDecodingError) -> ExportedPage { try ExportedPage(object(result)) }
 }
 
 /// `trail.import`: restores records; with `stage`, holds them on the

@@ -61,7 +61,7 @@ public struct Reinforced: Sendable {
 
 /// A trail between two notes and its current weight (`trail.link`'s result,
 /// and the `trail` of a `linked` event).
-public struct TrailLink: Sendable, Equatable {
+public struct Trail: Sendable, Equatable {
     public var from: NoteID
     public var to: NoteID
     public var weight: Double
@@ -159,13 +159,20 @@ public struct NamespaceSummary: Sendable {
 }
 
 /// `trail.compact`'s report, and `compaction` in `trail.stats`.
-public struct CompactionReport: Sendable {
+public struct Compaction: Sendable {
+    /// Nil when every namespace was compacted.
     public var ns: String?
+    /// Absent from `trail.compact`'s answer; set in `trail.stats`.
     public var startedAtMillis: Int64?
     public var durationMs: Double
+    /// Notes archived.
     public var evaporated: Int
+    /// Bytes written to archive packs.
     public var archivedBytes: Int
+    /// Notes given a rank.
     public var ranked: Int
+    /// Whether the namespace's landmark was moved forward.
+    public var rebased: Bool
 
     init(_ o: WireObject) throws(WireDecodingError) {
         ns = try o.optionalString("ns")
@@ -174,6 +181,7 @@ public struct CompactionReport: Sendable {
         evaporated = try o.optionalInt("evaporated") ?? 0
         archivedBytes = try o.optionalInt("archived_bytes") ?? 0
         ranked = try o.optionalInt("ranked") ?? 0
+        rebased = try o.optionalBool("rebased") ?? false
     }
 }
 
@@ -186,8 +194,12 @@ public struct NamespaceStats: Sendable {
     /// Seconds since the daemon started.
     public var uptime: Double
     public var connections: Int
-    /// The last compaction, nil before the first.
-    public var compaction: CompactionReport?
+    /// Compressed size of the namespace's archive packs.
+    public var archivedBytes: Int
+    /// Bytes of archived records per packed byte; nil before anything was archived.
+    public var compressionRatio: Double?
+    /// The namespace's last compaction, nil before the first.
+    public var compaction: Compaction?
 
     init(_ o: WireObject) throws(WireDecodingError) {
         ns = try o.string("ns")
@@ -195,54 +207,15 @@ public struct NamespaceStats: Sendable {
         storeBytes = try o.optionalInt("store_bytes") ?? 0
         uptime = try o.optionalDouble("uptime_s") ?? 0
         connections = try o.optionalInt("connections") ?? 0
-        compaction = try o.optionalObject("compaction").map { c throws(WireDecodingError) in try CompactionReport(c) }
+        archivedBytes = try o.optionalInt("archived_bytes") ?? 0
+        compressionRatio = try o.optionalDouble("compression_ratio")
+        compaction = try o.optionalObject("compaction").map { c throws(WireDecodingError) in try Compaction(c) }
     }
 }
 
-/// One outgoing trail of an export record.
-public struct ExportedTrail: Sendable, Equatable {
-    public var to: NoteID
-    public var weight: Double
-}
-
-/// One record of `trail.export`: a note with everything needed to restore it.
-public struct ExportRecord: Sendable {
-    public var id: NoteID
-    public var body: String
-    public var tags: [String]
-    public var after: [NoteID]
-    /// Taken at the page's `exported_at`.
-    public var weight: Double
-    public var deposits: Int
-    public var agent: String?
-    /// The stored state: `live`, `retracted` or `archived` (a faded note is `live`).
-    public var state: String
-    public var rank: Double?
-    public var retraction: Retraction?
-    /// Outgoing trails.
-    public var trails: [ExportedTrail]
-
-    /// Reads a record; `path` names it in errors (`records[3]`).
-    public init(_ value: JSONValue, path: String) throws(WireDecodingError) {
-        let o = try WireObject(value, path: path)
-        id = try o.id("id")
-        body = try o.string("body")
-        tags = try o.strings("tags")
-        after = try o.ids("after")
-        weight = try o.double("weight")
-        deposits = try o.optionalInt("deposits") ?? 1
-        agent = try o.optionalString("agent")
-        state = try o.optionalString("state") ?? "live"
-        rank = try o.optionalDouble("rank")
-        retraction = try o.optionalObject("retraction").map { r throws(WireDecodingError) in try WireDecode.retraction(r) }
-        trails = try o.objects("trails").map { t throws(WireDecodingError) in
-            ExportedTrail(to: try t.id("to"), weight: try t.double("weight"))
-        }
-    }
-}
-
-/// One page of `trail.export`.
-public struct ExportPage: Sendable {
+/// One page of `trail.export`. Its records are kept as sent, so that an
+/// export file stores them unchanged; `RecordReader` reads and checks one.
+public struct ExportedPage: Sendable {
     public var ns: String
     public var settings: NamespaceConfig
     /// RFC 3339, as sent: the instant the page's weights were taken.

@@ -24,7 +24,7 @@ public struct TrailEvent: Sendable {
     /// The note the event is about (for `linked`, the trail's `to` end).
     public var note: Note
     /// For `linked`: the trail and its new weight.
-    public var trail: TrailLink?
+    public var trail: Trail?
     /// The notification's `params` exactly as received, for printing as JSON.
     public var params: JSONObject
 
@@ -34,7 +34,7 @@ public struct TrailEvent: Sendable {
         subscription = try o.string("subscription")
         kind = TrailEventKind(rawValue: try o.string("event"))
         note = try WireDecode.note(o.object("note"))
-        trail = try o.optionalObject("trail").map { t throws(WireDecodingError) in try TrailLink(t) }
+        trail = try o.optionalObject("trail").map { t throws(WireDecodingError) in try Trail(t) }
         self.params = params
     }
 }

@@ -149,45 +149,8 @@ public enum WireDecode {
         return NoteID(trustedHex: text)
     }
 
-    /// Milliseconds since 1970 of `2026-11-22T23:59:59.123Z` (the fraction may
-    /// have 0 to 9 digits; only `Z` is accepted as the zone, as the wire writes it).
-    public static func millis(_ text: String) -> Int64? {
-        let b = Array(text.utf8)
-        guard b.count >= 20, b.last == UInt8(ascii: "Z") else { return nil }
-        func num(_ from: Int, _ count: Int) -> Int? {
-            var v = 0
-            for k in from..<(from + count) {
-                guard k < b.count, b[k] >= 0x30, b[k] <= 0x39 else { return nil }
-                v = v * 10 + Int(b[k] - 0x30)
-            }
-            return v
-        }
-        guard b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"), b[10] == UInt8(ascii: "T"),
-              b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
-              let year = num(0, 4), let month = num(5, 2), let day = num(8, 2),
-              let hour = num(11, 2), let minute = num(14, 2), let second = num(17, 2),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
-        else { return nil }
-        var ms = 0
-        if b.count > 20 {
-            guard b[19] == UInt8(ascii: "."), b.count - 21 >= 1, b.count - 21 <= 9, let fraction = num(20, b.count - 21) else { return nil }
-            let digits = b.count - 21
-            var scaled = fraction
-            var d = digits
-            while d < 3 { scaled *= 10; d += 1 }
-            while d > 3 { scaled /= 10; d -= 1 }
-            ms = scaled
-        }
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month - 1)
-        parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour)
-        parts.tm_min = Int32(minute)
-        parts.tm_sec = Int32(second)
-        let seconds = timegm(&parts)
-        return Int64(seconds) * 1000 + Int64(ms)
-    }
+    /// Milliseconds since 1970 of an RFC 3339 UTC time as the wire writes it.
+    public static func millis(_ text: String) -> Int64? { Timestamp.parse(text) }
 
     public static func retraction(_ o: WireObject) throws(WireDecodingError) -> Retraction {
         Retraction(reason: try o.string("reason"), agent: try o.optionalString("agent"), atMillis: try o.time("at"))
@@ -215,6 +178,25 @@ public enum WireDecode {
     /// A note of a `sense` answer: a note object plus `score`.
     public static func scored(_ o: WireObject) throws(WireDecodingError) -> ScoredNote {
         ScoredNote(note: try note(o), score: try o.double("score"))
+    }
+
+    /// What `get` answers: `{note, trails, history}`. `trails` and `history`
+    /// may be absent (a daemon older than the compactor), and read as empty.
+    public static func details(_ o: WireObject) throws(WireDecodingError) -> NoteDetails {
+        let n = try note(o.object("note"))
+        var trails: [TrailLink] = []
+        for t in try o.objects("trails") {
+            guard let direction = TrailDirection(rawValue: try t.string("direction")), direction != .both else {
+                throw WireDecodingError(path: t.at("direction"), expected: "forward or backward")
+            }
+            trails.append(TrailLink(other: try t.id("other"), weight: try t.double("weight"), direction: direction))
+        }
+        var history: [HistoryEntry] = []
+        for h in try o.objects("history") {
+            history.append(HistoryEntry(atMillis: try h.time("at"), op: try h.string("op"), agent: try h.optionalString("agent"),
+                                        delta: try h.optionalDouble("delta"), detail: try h.optionalString("detail")))
+        }
+        return NoteDetails(note: n, trails: trails, history: history)
     }
 
     /// One trail of a `follow` answer: `{to, weight, direction, note}`.

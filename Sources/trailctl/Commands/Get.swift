@@ -5,8 +5,10 @@ import TrailProtocol
 
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show notes in full, whatever their state.",
+        abstract: "Show notes in full, whatever their state, with their trails and history.",
         discussion: """
+        Prints every field of the note, its body, the trails at its ends (strongest first, \
+        -> out of it, <- into it) and the latest writes that touched it. \
         Takes whole ids or unique prefixes of at least 8 hex digits; several ids are fetched \
         in one pipelined round trip. With --json, each note's result is printed on its own line. \
         If any id is unknown the others are still shown and the exit code is 1.
@@ -35,10 +37,10 @@ struct Get: AsyncParsableCommand {
                     global.printJSON(raw)
                     continue
                 }
-                let note: Note
-                do { note = try requests[n].decode(raw) } catch { throw CtlFailure.failed("traild broke the protocol: \(error)") }
+                let details: NoteDetails
+                do { details = try requests[n].decode(raw) } catch { throw CtlFailure.failed("traild broke the protocol: \(error)") }
                 if n > 0 { Terminal.printOut("") }
-                for line in NoteView.details(note, painter) { Terminal.printOut(line) }
+                for line in NoteView.details(details, painter, width: Terminal.width) { Terminal.printOut(line) }
             case let .failure(error):
                 let f = CtlFailure(error, socket: global.location)
                 if f.code != CtlFailure.daemonError { throw f }

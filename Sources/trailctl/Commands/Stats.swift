@@ -7,7 +7,8 @@ struct Stats: AsyncParsableCommand {
         abstract: "Show a namespace's counts and the daemon's figures.",
         discussion: """
         Notes by state, trails, the total of current weights, the store's size on disk, the \
-        daemon's uptime and open connections, and the last compaction.
+        archive packs' size, the daemon's uptime and open connections, and the namespace's \
+        last compaction.
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -29,11 +30,15 @@ enum StatsView {
         d.add("trails", String(s.counts.edges))
         d.add("total weight", Format.weight(s.counts.totalWeight))
         d.add("store", Format.bytes(s.storeBytes))
+        if s.archivedBytes > 0 || s.counts.archived > 0 {
+            let ratio = s.compressionRatio.map { String(format: ", %.1fx compression", $0) } ?? ""
+            d.add("archive", "\(Format.bytes(s.archivedBytes))\(ratio)")
+        }
         d.add("uptime", Format.duration(s.uptime))
         d.add("connections", String(s.connections))
         if let c = s.compaction {
             let when = c.startedAtMillis.map { " at \(Format.time($0))" } ?? ""
-            d.add("compaction", "evaporated \(c.evaporated), ranked \(c.ranked), archived \(Format.bytes(c.archivedBytes)) in \(Int(c.durationMs)) ms\(when)")
+            d.add("compaction", "evaporated \(c.evaporated), ranked \(c.ranked), archived \(Format.bytes(c.archivedBytes)) in \(Int(c.durationMs)) ms\(c.rebased ? ", rebased" : "")\(when)")
         } else {
             d.add("compaction", "not run yet", .dim)
         }

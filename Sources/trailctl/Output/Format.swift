@@ -9,6 +9,9 @@ enum Format {
 
     static func weight(_ w: Double) -> String { String(format: "%.3f", w) }
 
+    /// `+1.000`, `-0.500`.
+    static func signed(_ w: Double) -> String { (w >= 0 ? "+" : "") + weight(w) }
+
     static func weight(_ w: Double?) -> String { w.map { weight($0) } ?? "-" }
 
     static func id(_ id: NoteID) -> String { String(id.hex.prefix(idDigits)) }

@@ -31,6 +31,31 @@ enum NoteView {
         return d.render(painter) + [""] + n.body.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     }
 
+    /// `get`'s answer: the note, then its trails and its latest history.
+    static func details(_ d: NoteDetails, _ painter: Painter, width: Int?) -> [String] {
+        var lines = details(d.note, painter)
+        if !d.trails.isEmpty {
+            lines += ["", painter.paint("trails", .bold)]
+            var t = Table([.init(title: "DIR"), .init(title: "OTHER"), .init(title: "WEIGHT", alignment: .right)])
+            for trail in d.trails {
+                t.add([.init(trail.direction == .forward ? "->" : "<-"), .init(Format.id(trail.other), .cyan),
+                       .init(Format.weight(trail.weight))])
+            }
+            lines += t.render(painter, width: width)
+        }
+        if !d.history.isEmpty {
+            lines += ["", painter.paint("history", .bold)]
+            var t = Table([.init(title: "AT"), .init(title: "OP"), .init(title: "AGENT"), .init(title: "DELTA", alignment: .right),
+                           .init(title: "DETAIL")])
+            for h in d.history {
+                t.add([.init(Format.time(h.atMillis), .dim), .init(h.op), .init(h.agent ?? "-"),
+                       .init(h.delta.map { Format.signed($0) } ?? "-"), .init(h.detail.map { Format.excerpt($0, max: 120) } ?? "")])
+            }
+            lines += t.render(painter, width: width)
+        }
+        return lines
+    }
+
     /// Ranked notes (sense): id, score, weight, state, tags, body.
     static func table(_ notes: [ScoredNote], _ painter: Painter, width: Int?) -> [String] {
         guard !notes.isEmpty else { return [painter.paint("no notes", .dim)] }

@@ -54,6 +54,7 @@ struct Table {
                 out += column.alignment == .right ? pad + painted : painted + (isLast ? "" : pad)
                 if !isLast { out += String(repeating: " ", count: gap) }
             }
+            while out.last == " " { out.removeLast() }
             return out
         }
         return [line(columns.map { Cell($0.title) }, header: true)] + rows.map { line($0, header: false) }
