@@ -331,11 +331,13 @@ public struct ImportRequest: TrailRequest {
     public var records: [JSONValue]
     public var stage: String?
     public var commit: Bool?
-    public init(ns: String? = nil, records: [JSONValue], stage: String? = nil, commit: Bool? = nil) {
+    public var agent: String?
+    public init(ns: String? = nil, records: [JSONValue], stage: String? = nil, commit: Bool? = nil, agent: String? = nil) {
         self.ns = ns
         self.records = records
         self.stage = stage
         self.commit = commit
+        self.agent = agent
     }
     public var method: String { "trail.import" }
     public var params: JSONObject {
@@ -344,6 +346,7 @@ public struct ImportRequest: TrailRequest {
         p["records"] = .array(records)
         p.put("stage", stage)
         p.put("commit", commit)
+        p.put("agent", agent)
         return p
     }
     public func decode(_ result: JSONValue) throws(WireDecodingError) -> Imported { try Imported(object(result)) }
