@@ -96,7 +96,9 @@ struct Import: AsyncParsableCommand {
         let progress = ProgressLine()
         var sent = 0
         for chunk in chunks.dropLast() {
-            _ = try await c.send(ImportRequest(ns: target, records: chunk, stage: stage, commit: false, agent: writer.resolved))
+            let request = ImportRequest(ns: target, records: chunk, stage: stage, commit: false, agent: writer.resolved)
+            // A staged chunk is checked on its own: its records count from 0.
+            _ = try await refusedLines(offset: sent) { try await c.send(request) }
             sent += chunk.count
             progress.show("importing into \(target): \(sent) of \(contents.records.count) notes checked")
         }
@@ -110,10 +112,26 @@ struct Import: AsyncParsableCommand {
             return Outcome(raw: raw, notes: 0, created: 0, trails: 0, createdNamespace: isNew)
         }
         let request = ImportRequest(ns: target, records: last, stage: stage, commit: true, agent: writer.resolved)
-        let raw = try await c.call(request)
+        // The commit applies everything held: its records count from the first of the file.
+        let raw = try await refusedLines(offset: 0) { try await c.call(request) }
         let imported: Imported
         do { imported = try request.decode(raw) } catch { throw TrailClientError.protocolViolation(error.description) }
         return Outcome(raw: raw, notes: imported.notes, created: imported.created, trails: imported.trails, createdNamespace: isNew)
+    }
+
+    /// Runs one trail.import call; when the daemon refuses a record
+    /// (`data.field` is `records[N]...`), says which line of the file it is.
+    func refusedLines<T>(offset: Int, _ call: () async throws -> T) async throws -> T {
+        do {
+            return try await call()
+        } catch let TrailClientError.rpc(code, message, data) {
+            guard let field = data["field"]?.string, field.hasPrefix("records["),
+                  let close = field.firstIndex(of: "]"),
+                  let n = Int(field[field.index(field.startIndex, offsetBy: 8)..<close]) else {
+                throw TrailClientError.rpc(code: code, message: message, data: data)
+            }
+            throw CtlFailure.failed("line \(offset + n + 2) of the file was refused: \(message) Nothing was imported.")
+        }
     }
 
     /// Splits the records so that each call holds at most `chunkRecords` of
