@@ -10,8 +10,8 @@ struct Import: AsyncParsableCommand {
         abstract: "Restore notes, states and trails from a `trailctl export` file.",
         discussion: """
         Reads the whole file first and checks it: the zstd frame, the header, every record (its \
-        id must be the SHA-256 of its body) and the end line's count. A corrupt or truncated \
-        file is refused before anything is sent, and nothing changes.
+        id must be the SHA-256 of its body), and the end line's count and checksum. A corrupt \
+        or truncated file is refused before anything is sent, and nothing changes.
 
         The records then go to trail.import in chunks held by the daemon (staged) and applied \
         together, in one transaction, with the last one: an import is all or nothing. It is a \
@@ -22,10 +22,13 @@ struct Import: AsyncParsableCommand {
         that does not exist yet is created with the exported settings (half-life, \
         evaporate-below, max-note-bytes); an existing one keeps its own.
 
+        With --json, prints the daemon's answer to the final trail.import: {"ns", "notes", \
+        "created", "trails"}.
+
         Examples:
           trailctl import colony-7.ndjson.zst
           trailctl import colony-7.ndjson.zst --into colony-7-copy
-          zstd -dc old.ndjson.zst | zstd | trailctl import -
+          ssh old-host trailctl export --ns colony-7 | trailctl import --into colony-7
         """)
 
     @Argument(help: ArgumentHelp("The export file; - or nothing reads stdin.", valueName: "file"))
