@@ -408,15 +408,24 @@ def test_watch_human_and_link_events(daemon):
     assert not ANSI.search(out)
 
 
+def wait_connected(d: Any, watchers: int) -> None:
+    """Waits until exactly `watchers` connections besides the one asking are open."""
+    deadline = time.monotonic() + 20
+    while d.result("trail.stats")["connections"] != watchers + 1:
+        assert time.monotonic() < deadline, f"never {watchers} watchers"
+        time.sleep(0.05)
+
+
 def test_watch_stops_cleanly_on_interrupt_and_when_the_daemon_goes(daemon_factory):
     d = daemon_factory("w")
     argv = [trailctl_bin(), "watch", "--socket", str(d.socket_path)]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
-    time.sleep(1.0)
+    wait_connected(d, 1)
     p.send_signal(2)
     assert p.wait(timeout=10) == 0
+    wait_connected(d, 0)
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
-    time.sleep(1.0)
+    wait_connected(d, 1)
     d.terminate()
     assert p.wait(timeout=20) == 3
     assert "closed" in p.stderr.read().decode()
