@@ -1,7 +1,7 @@
 # trail: the two commands that matter are `make run` and `make test`.
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := libsqlite3-dev libzstd-dev sqlite3 zstd
+SYSTEM_PACKAGES := libsqlite3-dev libzstd-dev sqlite3 zstd graphviz
 PYTHON ?= python3
 SWIFT_FLAGS ?=
 

@@ -1,0 +1,81 @@
+import TrailCore
+import TrailProtocol
+
+/// What happened to a note, as `trail.event` names it. Open-ended: a daemon
+/// newer than this client may send kinds it does not know.
+public struct TrailEventKind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public static let deposited = TrailEventKind(rawValue: "deposited")
+    public static let reinforced = TrailEventKind(rawValue: "reinforced")
+    public static let linked = TrailEventKind(rawValue: "linked")
+    public static let retracted = TrailEventKind(rawValue: "retracted")
+    public static let evaporated = TrailEventKind(rawValue: "evaporated")
+    public static let revived = TrailEventKind(rawValue: "revived")
+
+    public var description: String { rawValue }
+}
+
+/// One `trail.event` notification of a subscription.
+public struct TrailEvent: Sendable {
+    public var subscription: String
+    public var kind: TrailEventKind
+    /// The note the event is about (for `linked`, the trail's `to` end).
+    public var note: Note
+    /// For `linked`: the trail and its new weight.
+    public var trail: Trail?
+    /// The notification's `params` exactly as received, for printing as JSON.
+    public var params: JSONObject
+
+    /// Reads the `params` of a `trail.event` notification.
+    public init(params: JSONObject) throws(WireDecodingError) {
+        let o = try WireObject(.object(params), path: "params")
+        subscription = try o.string("subscription")
+        kind = TrailEventKind(rawValue: try o.string("event"))
+        note = try WireDecode.note(o.object("note"))
+        trail = try o.optionalObject("trail").map { t throws(WireDecodingError) in try Trail(t) }
+        self.params = params
+    }
+}
+
+/// The events of one `trail.watch` subscription, in the order the daemon sent
+/// them. The sequence ends (throwing `connectionClosed`) when the connection
+/// closes; a consumer that stops iterating ends the subscription, and the
+/// client sends `trail.unwatch` for it. Events are buffered without bound
+/// while nobody iterates, so iterate promptly.
+public struct TrailEventStream: AsyncSequence, Sendable {
+    public typealias Element = TrailEvent
+    public typealias Failure = TrailClientError
+
+    /// The daemon's name of the subscription.
+    public let subscription: String
+    let base: AsyncThrowingStream<TrailEvent, any Error>
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator()) }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: AsyncThrowingStream<TrailEvent, any Error>.AsyncIterator
+
+        /// The next event; nil never comes before the connection ends, which throws.
+        public mutating func next() async throws(TrailClientError) -> TrailEvent? {
+            do {
+                return try await base.next()
+            } catch let error as TrailClientError {
+                throw error
+            } catch {
+                throw .connectionClosed
+            }
+        }
+
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws(TrailClientError) -> TrailEvent? {
+            do {
+                return try await base.next(isolation: actor)
+            } catch let error as TrailClientError {
+                throw error
+            } catch {
+                throw .connectionClosed
+            }
+        }
+    }
+}
