@@ -37,7 +37,9 @@ swift-test:
 	swift test --skip-build $(SWIFT_FLAGS)
 
 e2e:
-	TRAILD_BIN=$(CURDIR)/.build/debug/traild $(PYTHON) -m pytest -q tests/e2e
+	TRAILD_BIN=$(CURDIR)/.build/debug/traild TRAILCTL_BIN=$(CURDIR)/.build/debug/trailctl \
+	TRAIL_COMPACTOR_BIN=$(CURDIR)/.build/debug/trail-compactor \
+	$(PYTHON) -m pytest -q tests/e2e Clients/python/tests
 
 clean:
 	rm -rf .build
