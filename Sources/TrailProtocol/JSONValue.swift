@@ -1,5 +1,3 @@
-import Foundation
-
 /// A JSON text as a value: what a request's params and a response's result are
 /// made of. Numbers are doubles except where the daemon writes an integer.
 public enum JSONValue: Sendable, Equatable {
@@ -70,47 +68,5 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral, S
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         lhs.members.count == rhs.members.count
             && lhs.members.allSatisfy { m in rhs[m.key] == m.value }
-    }
-}
-
-extension JSONValue: Decodable {
-    public init(from decoder: any Decoder) throws {
-        if let keyed = try? decoder.container(keyedBy: AnyKey.self) {
-            var object = JSONObject()
-            for key in keyed.allKeys { object[key.stringValue] = try keyed.decode(JSONValue.self, forKey: key) }
-            self = .object(object)
-            return
-        }
-        if var list = try? decoder.unkeyedContainer() {
-            var items: [JSONValue] = []
-            if let n = list.count { items.reserveCapacity(n) }
-            while !list.isAtEnd { items.append(try list.decode(JSONValue.self)) }
-            self = .array(items)
-            return
-        }
-        let single = try decoder.singleValueContainer()
-        if single.decodeNil() {
-            self = .null
-        } else if let b = try? single.decode(Bool.self) {
-            self = .bool(b)
-        } else if let s = try? single.decode(String.self) {
-            self = .string(s)
-        } else if let i = try? single.decode(Int.self) {
-            self = .int(i)
-        } else {
-            self = .double(try single.decode(Double.self))
-        }
-    }
-
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
-    /// Parses one JSON text. Throws when it is not JSON or not UTF-8.
-    public static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
     }
 }

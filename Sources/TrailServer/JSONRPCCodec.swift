@@ -23,14 +23,12 @@ final class JSONRPCCodec: ChannelDuplexHandler, Sendable {
         case .tooLarge:
             context.fireChannelRead(wrapInboundOut(.unreadable(.frameTooLarge(limit: maxFrameBytes))))
         case let .line(line):
-            let bytes = line.readableBytesView
             // Blank lines between requests are tolerated, as most line protocols do.
-            if bytes.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { return }
+            if line.readableBytesView.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { return }
             do {
-                context.fireChannelRead(wrapInboundOut(.json(try JSONValue.parse(bytes))))
+                context.fireChannelRead(wrapInboundOut(.json(try JSONReader.parse(line))))
             } catch {
-                let why = String(validating: bytes, as: UTF8.self) == nil ? "it is not UTF-8" : "it is not one JSON text"
-                context.fireChannelRead(wrapInboundOut(.unreadable(.parseError(why))))
+                context.fireChannelRead(wrapInboundOut(.unreadable(.parseError(error.description))))
             }
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TrailCore
 import TrailZstd
 
 /// An evaporated note as an archive pack holds it: everything needed to give
@@ -93,7 +94,10 @@ struct ArchivePacks {
         let decoder = JSONDecoder()
         for line in block.split(separator: UInt8(ascii: "\n")) {
             let note = try decoder.decode(ArchivedNote.self, from: Data(line))
-            if note.id == id { return note }
+            guard note.id == id else { continue }
+            // The frame's checksum guards the bytes; the id guards the body itself.
+            guard NoteID(body: note.body).hex == id else { throw PackError.corrupt(id: id, pack: name) }
+            return note
         }
         throw PackError.missing(id: id, pack: name)
     }
@@ -136,11 +140,13 @@ struct ArchivePacks {
 enum PackError: Error, CustomStringConvertible {
     case io(String, Int32)
     case missing(id: String, pack: String)
+    case corrupt(id: String, pack: String)
 
     var description: String {
         switch self {
         case let .io(what, code): "\(what): \(String(cString: strerror(code)))"
         case let .missing(id, pack): "note \(id) is not in pack \(pack)"
+        case let .corrupt(id, pack): "the body of note \(id) in pack \(pack) does not match its id"
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Synchronization
 import TrailCore
+import TrailZstd
 
 /// The embedded engine: one SQLite file in WAL mode behind a GRDB
 /// `DatabasePool` (concurrent readers, one writer), `synchronous = FULL`,
@@ -263,6 +264,8 @@ public final class SQLiteStore: TrailStore {
     /// The one place a storage failure becomes a contract error.
     static func map(_ error: any Error) -> TrailError {
         if let trail = error as? TrailError { return trail }
+        if let pack = error as? PackError { return .storageUnavailable("archive pack: \(pack.description)") }
+        if let zstd = error as? ZstdError { return .storageUnavailable("archive pack: \(zstd.description)") }
         if let db = error as? DatabaseError {
             switch db.resultCode {
             case .SQLITE_FULL: return .storageUnavailable("the disk is full")

@@ -9,13 +9,18 @@ public struct ZstdError: Error, CustomStringConvertible, Sendable {
 
 /// One-shot zstd frames over the system libzstd.
 public enum Zstd {
-    /// Compresses `input` into one zstd frame (which records its content size).
+    /// Compresses `input` into one zstd frame that records its content size
+    /// and a checksum of it, so corruption is caught on decompression.
     public static func compress(_ input: [UInt8], level: Int32 = 3) throws(ZstdError) -> [UInt8] {
         let bound = ZSTD_compressBound(input.count)
         var output = [UInt8](repeating: 0, count: bound)
+        guard let context = ZSTD_createCCtx() else { throw ZstdError(message: "out of memory") }
+        defer { ZSTD_freeCCtx(context) }
+        ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
+        ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1)
         let written = output.withUnsafeMutableBytes { out in
             input.withUnsafeBytes { inp in
-                ZSTD_compress(out.baseAddress, bound, inp.baseAddress, inp.count, level)
+                ZSTD_compress2(context, out.baseAddress, bound, inp.baseAddress, inp.count)
             }
         }
         guard ZSTD_isError(written) == 0 else { throw ZstdError(written) }
@@ -35,14 +40,16 @@ public enum Zstd {
 }
 
 /// Streaming compression: feed chunks, collect compressed bytes, then finish
-/// the frame. Memory stays bounded whatever the total size.
+/// the frame (with a content checksum). Memory stays bounded whatever the
+/// total size.
 public final class ZstdCompressor {
     private let stream: OpaquePointer
     private var buffer: [UInt8]
 
     public init(level: Int32 = 3) {
         stream = ZSTD_createCStream()
-        ZSTD_initCStream(stream, level)
+        ZSTD_CCtx_setParameter(stream, ZSTD_c_compressionLevel, level)
+        ZSTD_CCtx_setParameter(stream, ZSTD_c_checksumFlag, 1)
         buffer = [UInt8](repeating: 0, count: ZSTD_CStreamOutSize())
     }
 

@@ -11,7 +11,7 @@ struct JSONTests {
         let text = "line\n\"quoted\" \\ tab\t \u{1} é 🐜"
         let value: JSONValue = .object(["s": .string(text), "n": 1.5, "i": 3, "b": true, "z": nil, "a": [1, "x"]])
         let bytes = JSONWriter.bytes(value)
-        let back = try JSONValue.parse(bytes)
+        let back = try JSONReader.parse(bytes)
         #expect(back["s"]?.string == text)
         #expect(back["n"]?.number == 1.5)
         #expect(back["i"]?.number == 3)
@@ -23,14 +23,14 @@ struct JSONTests {
 
     @Test("bad JSON and bad UTF-8 are refused")
     func refused() {
-        #expect(throws: (any Error).self) { try JSONValue.parse(Array("{bad".utf8)) }
-        #expect(throws: (any Error).self) { try JSONValue.parse([0x22, 0xff, 0xfe, 0x22]) }
+        #expect(throws: (any Error).self) { try JSONReader.parse(Array("{bad".utf8)) }
+        #expect(throws: (any Error).self) { try JSONReader.parse([0x22, 0xff, 0xfe, 0x22]) }
     }
 }
 
 @Suite("Requests and calls")
 struct RequestTests {
-    func request(_ json: String) throws -> JSONValue { try JSONValue.parse(Array(json.utf8)) }
+    func request(_ json: String) throws -> JSONValue { try JSONReader.parse(Array(json.utf8)) }
 
     @Test("a well-formed request")
     func wellFormed() throws {

@@ -16,7 +16,7 @@ struct ArchiveTests {
             let body: String = "note \(i) \u{0} é 🐜 " + String(repeating: "x", count: i % 300)
             let agent: String? = i % 2 == 0 ? nil : "ant"
             notes.append(ArchivedNote(
-                id: NoteID(body: "n\(i)").hex, seq: Int64(i), body: body, tags: ["t\(i % 5)"], after: [],
+                id: NoteID(body: body).hex, seq: Int64(i), body: body, tags: ["t\(i % 5)"], after: [],
                 weight: Double(i) / 1000, archivedAt: 1e9, deposits: 1, agent: agent, rank: nil, createdAt: 1,
                 updatedAt: 2, trailsOut: [ArchivedNote.Trail(id: other, weight: 0.5)], trailsIn: []))
         }

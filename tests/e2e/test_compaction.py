@@ -225,3 +225,21 @@ def test_background_compaction_runs_on_its_interval(daemon_factory):
             time.sleep(0.2)
         assert conn.result("trail.stats", {"ns": "fast"})["archived"] == 5
         assert conn.result("trail.stats", {"ns": "fast"})["compaction"] is not None
+
+
+def test_a_damaged_pack_is_reported_not_served(daemon_factory):
+    d = daemon_factory("dmg", extra=["--compaction-interval", "0"])
+    with d.connect() as conn:
+        strong, ids = seed_faint(conn, faint=5)
+        conn.result("trail.compact", {"ns": "fast"})
+        (name,) = pack_files(d)
+        path = d.data_dir / "packs" / name
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+        err = conn.error("trail.get", {"ns": "fast", "id": ids[2]})
+        assert err["code"] == -32006 and err["data"]["reason"] == "storage_unavailable"
+        assert "archive pack" in err["message"]
+        # Nothing else is affected and the daemon keeps serving.
+        assert conn.result("trail.get", {"ns": "fast", "id": strong})["note"]["state"] == "live"
+        assert conn.result("trail.stats", {"ns": "fast"})["archived"] == 5
