@@ -99,7 +99,13 @@ extension SQLiteWrites {
             """, arguments: [entry.seq, entry.ns, entry.id, Data(record.body.utf8), record.tags.joined(separator: " "),
                              record.after.joined(separator: " "), key, record.deposits, record.agent, record.rank,
                              record.createdAt, nowMillis])
-        try db.run(sql: "INSERT INTO note_text(rowid, body) VALUES (?, ?)", arguments: [entry.seq, record.body])
+        // Evaporation leaves the text entry behind unless a rebuild has since
+        // dropped it: remove it if it is there, then index the body again.
+        if try db.int(sql: "SELECT count(*) FROM text_left_behind WHERE seq = ?", arguments: [entry.seq]) == 1 {
+            try db.run(sql: "INSERT INTO note_text(note_text, rowid, ns, body) VALUES ('delete', ?, ?, ?)", arguments: [entry.seq, entry.ns, record.body])
+            try db.run(sql: "DELETE FROM text_left_behind WHERE seq = ?", arguments: [entry.seq])
+        }
+        try db.run(sql: "INSERT INTO note_text(rowid, ns, body) VALUES (?, ?, ?)", arguments: [entry.seq, entry.ns, record.body])
         for tag in record.tags {
             try db.run(sql: "INSERT OR IGNORE INTO note_tag (ns, tag, note) VALUES (?, ?, ?)", arguments: [entry.ns, tag, entry.seq])
         }
@@ -147,18 +153,32 @@ extension SQLiteWrites {
         let ns = settings.name
         let decay = settings.decay
         guard !rows.isEmpty else { return EvaporationReport(ns: ns) }
+        // Every statement below works on the whole batch at once (the seqs as
+        // a JSON array through json_each): a few statements per batch, not
+        // several per note.
+        let seqs = "[" + rows.map { String($0.seq) }.joined(separator: ",") + "]"
+        var out: [Int64: [ArchivedNote.Trail]] = [:]
+        var into: [Int64: [ArchivedNote.Trail]] = [:]
+        for row in try db.rows(sql: """
+            SELECT e.src, n.id, e.key FROM edge e JOIN note n ON n.seq = e.dst WHERE e.src IN (SELECT value FROM json_each(?))
+            """, arguments: [seqs]) {
+            out[row[0], default: []].append(ArchivedNote.Trail(id: row[1], weight: decay.weight(key: row[2], at: now)))
+        }
+        for row in try db.rows(sql: """
+            SELECT e.dst, n.id, e.key FROM edge e JOIN note n ON n.seq = e.src WHERE e.dst IN (SELECT value FROM json_each(?))
+            """, arguments: [seqs]) {
+            into[row[0], default: []].append(ArchivedNote.Trail(id: row[1], weight: decay.weight(key: row[2], at: now)))
+        }
         var records: [ArchivedNote] = []
         var notes: [Note] = []
+        records.reserveCapacity(rows.count)
+        notes.reserveCapacity(rows.count)
         for row in rows {
-            let out = try db.rows(sql: "SELECT n.id, e.key FROM edge e JOIN note n ON n.seq = e.dst WHERE e.src = ?",
-                                  arguments: [row.seq]).map { ArchivedNote.Trail(id: $0[0], weight: decay.weight(key: $0[1], at: now)) }
-            let into = try db.rows(sql: "SELECT n.id, e.key FROM edge e JOIN note n ON n.seq = e.src WHERE e.dst = ?",
-                                   arguments: [row.seq]).map { ArchivedNote.Trail(id: $0[0], weight: decay.weight(key: $0[1], at: now)) }
-            let weight = decay.weight(key: row.key, at: now)
             records.append(ArchivedNote(
-                id: row.id, seq: row.seq, body: row.body, tags: row.tagList, after: row.afterList, weight: weight,
-                archivedAt: now, deposits: row.deposits, agent: row.agent, rank: row.rank, createdAt: row.createdAt,
-                updatedAt: row.updatedAt, trailsOut: out, trailsIn: into))
+                id: row.id, seq: row.seq, body: row.body, tags: row.tagList, after: row.afterList,
+                weight: decay.weight(key: row.key, at: now), archivedAt: now, deposits: row.deposits, agent: row.agent,
+                rank: row.rank, createdAt: row.createdAt, updatedAt: row.updatedAt,
+                trailsOut: out[row.seq] ?? [], trailsIn: into[row.seq] ?? []))
             var note = row.note(ns: settings, at: now)
             note.state = .archived
             notes.append(note)
@@ -168,19 +188,36 @@ extension SQLiteWrites {
         try fault?.trip(.packWritten)
         try db.run(sql: "INSERT INTO pack (name, ns, notes, raw_bytes, packed_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                    arguments: [name, ns, records.count, written.raw, written.packed, nowMillis])
-        for (record, entry) in zip(records, written.entries) {
-            try db.run(sql: """
-                INSERT INTO archive (ns, id, seq, pack, offset, length, weight, archived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [ns, record.id, record.seq, name, entry.offset, entry.length, record.weight, now])
-            try db.run(sql: "DELETE FROM note_tag WHERE note = ?", arguments: [record.seq])
-            try db.run(sql: "DELETE FROM edge WHERE src = ?", arguments: [record.seq])
-            try db.run(sql: "DELETE FROM edge WHERE dst = ?", arguments: [record.seq])
-            try db.run(sql: "INSERT INTO note_text(note_text, rowid, body) VALUES ('delete', ?, ?)", arguments: [record.seq, record.body])
-            try db.run(sql: "DELETE FROM note WHERE seq = ?", arguments: [record.seq])
-            try log(ns: ns, op: "evaporate", note: record.seq, detail: name)
-        }
+        let index = "[" + zip(records, written.entries).map { record, entry in
+            "[\"\(record.id)\",\(record.seq),\(entry.offset),\(entry.length),\(record.weight)]"
+        }.joined(separator: ",") + "]"
+        try db.run(sql: """
+            INSERT INTO archive (ns, id, seq, pack, offset, length, weight, archived_at)
+            SELECT ?, value ->> 0, value ->> 1, ?, value ->> 2, value ->> 3, value ->> 4, ? FROM json_each(?)
+            """, arguments: [ns, name, now, index])
+        try db.run(sql: "DELETE FROM note_tag WHERE note IN (SELECT value FROM json_each(?))", arguments: [seqs])
+        try db.run(sql: "DELETE FROM edge WHERE src IN (SELECT value FROM json_each(?))", arguments: [seqs])
+        try db.run(sql: "DELETE FROM edge WHERE dst IN (SELECT value FROM json_each(?))", arguments: [seqs])
+        // The full-text entries stay behind (the join on note drops them from
+        // every search): removing them would tokenize every body again. They
+        // are counted, and the index is rebuilt once they outnumber the notes.
+        try db.run(sql: "DELETE FROM note WHERE seq IN (SELECT value FROM json_each(?))", arguments: [seqs])
+        // One log entry for the batch: each note's own evaporation is on its archive row.
+        try log(ns: ns, op: "evaporate", delta: Double(records.count), detail: name)
+        try db.run(sql: "INSERT INTO text_left_behind (seq) SELECT value FROM json_each(?)", arguments: [seqs])
+        try rebuildTextIfStale()
         try fault?.trip(.indexWritten)
         return EvaporationReport(ns: ns, notes: notes, packedBytes: written.packed, rawBytes: written.raw)
+    }
+
+    /// Rebuilds the full-text index from the note table once the entries
+    /// left behind by evaporation outnumber the notes (and at least 10,000),
+    /// so its cost is amortised over the evaporations.
+    private func rebuildTextIfStale() throws {
+        let stale = try db.int(sql: "SELECT count(*) FROM text_left_behind") ?? 0
+        guard stale >= 10_000, stale > (try db.int(sql: "SELECT count(*) FROM note") ?? 0) else { return }
+        try db.run(sql: "INSERT INTO note_text(note_text) VALUES ('rebuild')")
+        try db.run(sql: "DELETE FROM text_left_behind")
     }
 
     /// Removes pack files that no committed pack row names (a crash between

@@ -105,6 +105,10 @@ enum SQLiteSchema {
                 CREATE INDEX archive_by_pack ON archive(pack);
                 CREATE INDEX archive_by_seq ON archive(ns, seq);
 
+                -- Evaporated notes whose full-text entry is still in note_text (searches
+                -- join on note, so they never match); the index is rebuilt when they pile up.
+                CREATE TABLE text_left_behind (seq INTEGER PRIMARY KEY) STRICT;
+
                 -- One row per compaction run and namespace.
                 CREATE TABLE compaction (
                     seq INTEGER PRIMARY KEY,
@@ -117,10 +121,14 @@ enum SQLiteSchema {
                     rebased INTEGER NOT NULL
                 ) STRICT;
 
+                -- ns is indexed too, so a search asks the index for one namespace's
+                -- matches only (its bm25 weight is 0: it never counts as relevance).
                 CREATE VIRTUAL TABLE note_text USING fts5(
-                    body, content='note', content_rowid='seq',
+                    ns, body, content='note', content_rowid='seq',
                     tokenize='porter unicode61 remove_diacritics 2'
                 );
+                -- rank is bm25 over the body alone.
+                INSERT INTO note_text(note_text, rank) VALUES ('rank', 'bm25(0.0, 1.0)');
                 """)
         }
         return migrator

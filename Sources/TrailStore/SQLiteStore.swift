@@ -63,6 +63,7 @@ public final class SQLiteStore: TrailStore {
             let note: Note
             let seq: Int64
             var trails: [TrailLink] = []
+            var evaporation: HistoryEntry?
             switch try SQLiteWrites.locate(db, id, ns: ns) {
             case let .hot(row):
                 note = row.note(ns: settings, at: now)
@@ -79,6 +80,8 @@ public final class SQLiteStore: TrailStore {
             case let .archived(entry):
                 note = try SQLiteWrites.archivedNote(entry, packs: packs, settings: settings, at: now)
                 seq = entry.seq
+                evaporation = HistoryEntry(atMillis: Timestamp.millis(entry.archivedAt), op: "evaporate",
+                                           agent: nil, delta: nil, detail: entry.pack)
                 let record = try packs.read(id: entry.id, pack: entry.pack, offset: entry.offset, length: entry.length)
                 let decayed = { (w: Double) in w * exp2(-(now - record.archivedAt) / settings.halfLife) }
                 trails = record.trailsOut.map { TrailLink(other: NoteID(trustedHex: $0.id), weight: decayed($0.weight), direction: .forward) }
@@ -89,7 +92,7 @@ public final class SQLiteStore: TrailStore {
                 """, arguments: [seq, seq]).reversed().map {
                 HistoryEntry(atMillis: $0[0], op: $0[1], agent: $0[2], delta: $0[3], detail: $0[4])
             }
-            return NoteDetails(note: note, trails: trails, history: Array(history))
+            return NoteDetails(note: note, trails: trails, history: Array(history) + (evaporation.map { [$0] } ?? []))
         }
     }
 

@@ -86,7 +86,7 @@ struct SQLiteWrites {
                 VALUES (?, ?, ?, ?, ?, ?, 0, 1, ?, ?, ?)
                 """, arguments: [d.ns, d.id.hex, Data(d.body.utf8), tags, after, key, writer.agent, nowMillis, nowMillis])
             let seq = db.lastInsertedRowID
-            try db.run(sql: "INSERT INTO note_text(rowid, body) VALUES (?, ?)", arguments: [seq, d.body])
+            try db.run(sql: "INSERT INTO note_text(rowid, ns, body) VALUES (?, ?, ?)", arguments: [seq, d.ns, d.body])
             row = try Self.find(db, id: d.id.hex, ns: d.ns)!
         }
         for tag in d.tags {
@@ -227,7 +227,7 @@ struct SQLiteWrites {
                     """, arguments: [ns, n.id.hex, Data(n.body.utf8), tags, after, key, state.rawValue, n.deposits, n.agent,
                                      n.rank, n.createdAtMillis, n.updatedAtMillis, r?.reason, r?.agent, r?.atMillis])
                 seq = db.lastInsertedRowID
-                try db.run(sql: "INSERT INTO note_text(rowid, body) VALUES (?, ?)", arguments: [seq, n.body])
+                try db.run(sql: "INSERT INTO note_text(rowid, ns, body) VALUES (?, ?, ?)", arguments: [seq, ns, n.body])
             }
             for tag in n.tags {
                 try db.run(sql: "INSERT OR IGNORE INTO note_tag (ns, tag, note) VALUES (?, ?, ?)", arguments: [ns, tag, seq])

@@ -80,14 +80,23 @@ struct SenseReader {
         }
     }
 
+    /// Matches are read from the index best text relevance first, at most
+    /// `candidates` of them, then ordered by the full score. A word that
+    /// matches more notes than that is a common word: the candidates are its
+    /// most relevant matches.
+    static let candidates = 2000
+
     private func pageByScore(offset: Int, count: Int) throws -> [(NoteRow, Double)] {
-        let match = (query.words ?? []).map { "\"\($0)\"" }.joined(separator: " OR ")
-        var arguments: StatementArguments = [decay.offset(at: now), match, settings.name, floorKey]
+        let words = (query.words ?? []).map { "\"\($0)\"" }.joined(separator: " OR ")
+        let match = "ns : \"\(settings.name)\" AND body : (\(words))"
+        var arguments: StatementArguments = [decay.offset(at: now), match, Self.candidates, settings.name, floorKey]
         var sql = """
             SELECT \(noteColumns),
-                   pow(2.0, n.key - ?) * (1.0 + max(0.0, -bm25(note_text))) * (1.0 + coalesce(n.rank, 0.0)) AS score
-            FROM note_text JOIN note n ON n.seq = note_text.rowid
-            WHERE note_text MATCH ? AND n.ns = ? AND n.state = 0 AND n.key >= ?
+                   pow(2.0, n.key - ?) * (1.0 + max(0.0, -t.bm)) * (1.0 + coalesce(n.rank, 0.0)) AS score
+            FROM (SELECT rowid AS seq, rank AS bm FROM note_text
+                  WHERE note_text MATCH ? ORDER BY rank LIMIT ?) t
+            JOIN note n ON n.seq = t.seq
+            WHERE n.ns = ? AND n.state = 0 AND n.key >= ?
             """
         sql += tagConditions(&arguments)
         sql += " ORDER BY score DESC, n.id ASC LIMIT ? OFFSET ?"
