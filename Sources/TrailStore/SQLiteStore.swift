@@ -100,7 +100,8 @@ public final class SQLiteStore: TrailStore {
         let now = clock.now()
         return try await read { db in
             guard let settings = try SQLiteWrites.existingNamespace(db, query.ns) else { return [] }
-            return try SenseReader(db: db, settings: settings, query: query, now: now).run()
+            var reader = SenseReader(db: db, settings: settings, query: query, now: now)
+            return try reader.run()
         }
     }
 

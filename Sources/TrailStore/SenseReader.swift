@@ -12,10 +12,19 @@ struct SenseReader {
     let settings: NamespaceSettings
     let query: SenseQuery
     let now: Double
+    /// Whether the query's words match more notes than are scored exactly (found on the first page).
+    private var common: Bool?
+
+    init(db: Database, settings: NamespaceSettings, query: SenseQuery, now: Double) {
+        self.db = db
+        self.settings = settings
+        self.query = query
+        self.now = now
+    }
 
     private static let page = 256
 
-    func run() throws -> [ScoredNote] {
+    mutating func run() throws -> [ScoredNote] {
         var taken: [ScoredNote] = []
         var budget = query.budgetBytes
         var cursor: (key: Double, id: String)?
@@ -80,25 +89,51 @@ struct SenseReader {
         }
     }
 
-    /// Matches are read from the index best text relevance first, at most
-    /// `candidates` of them, then ordered by the full score. A word that
-    /// matches more notes than that is a common word: the candidates are its
-    /// most relevant matches.
+    /// Up to this many matches are scored exactly (BM25 for each). A query
+    /// that matches more notes of the namespace is made of common words: its
+    /// candidates are then the heaviest matching notes, with relevance 0 (the
+    /// words say little), because ranking every match by BM25 costs
+    /// time in proportion to the matches.
     static let candidates = 2000
 
-    private func pageByScore(offset: Int, count: Int) throws -> [(NoteRow, Double)] {
+    private var match: String {
         let words = (query.words ?? []).map { "\"\($0)\"" }.joined(separator: " OR ")
-        let match = "ns : \"\(settings.name)\" AND body : (\(words))"
-        var arguments: StatementArguments = [decay.offset(at: now), match, Self.candidates, settings.name, floorKey]
-        var sql = """
-            SELECT \(noteColumns),
-                   pow(2.0, n.key - ?) * (1.0 + max(0.0, -t.bm)) * (1.0 + coalesce(n.rank, 0.0)) AS score
-            FROM (SELECT rowid AS seq, rank AS bm FROM note_text
-                  WHERE note_text MATCH ? ORDER BY rank LIMIT ?) t
-            JOIN note n ON n.seq = t.seq
-            WHERE n.ns = ? AND n.state = 0 AND n.key >= ?
-            """
-        sql += tagConditions(&arguments)
+        return "ns : \"\(settings.name)\" AND body : (\(words))"
+    }
+
+    /// Whether the query matches more notes than can be scored exactly. Bounded: stops at `candidates + 1`.
+    private func isCommon() throws -> Bool {
+        let n = try db.int(sql: "SELECT count(*) FROM (SELECT rowid FROM note_text WHERE note_text MATCH ? LIMIT ?)",
+                           arguments: [match, Self.candidates + 1]) ?? 0
+        return n > Self.candidates
+    }
+
+    private mutating func pageByScore(offset: Int, count: Int) throws -> [(NoteRow, Double)] {
+        if common == nil { common = try isCommon() }
+        var arguments: StatementArguments
+        var sql: String
+        if common == true {
+            arguments = [decay.offset(at: now), settings.name, floorKey, match]
+            sql = """
+                SELECT \(noteColumns), pow(2.0, n.key - ?) * (1.0 + coalesce(n.rank, 0.0)) AS score
+                FROM (SELECT n.seq FROM note n INDEXED BY note_by_key
+                      WHERE n.ns = ? AND n.state = 0 AND n.key >= ?
+                        AND n.seq IN (SELECT rowid FROM note_text WHERE note_text MATCH ?)
+                """
+            sql += tagConditions(&arguments)
+            sql += " ORDER BY n.key DESC LIMIT ?) c JOIN note n ON n.seq = c.seq"
+            arguments += [Self.candidates]
+        } else {
+            arguments = [decay.offset(at: now), match, settings.name, floorKey]
+            sql = """
+                SELECT \(noteColumns),
+                       pow(2.0, n.key - ?) * (1.0 + max(0.0, -t.bm)) * (1.0 + coalesce(n.rank, 0.0)) AS score
+                FROM (SELECT rowid AS seq, rank AS bm FROM note_text WHERE note_text MATCH ?) t
+                JOIN note n ON n.seq = t.seq
+                WHERE n.ns = ? AND n.state = 0 AND n.key >= ?
+                """
+            sql += tagConditions(&arguments)
+        }
         sql += " ORDER BY score DESC, n.id ASC LIMIT ? OFFSET ?"
         arguments += [count, offset]
         return try db.rows(sql: sql, arguments: arguments).map { row in

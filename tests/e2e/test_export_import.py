@@ -127,3 +127,28 @@ def test_export_paging_and_bad_cursor(conn):
     assert len({r["id"] for r in records}) == 7
     assert conn.error("trail.export", {"cursor": "abc"})["code"] == -32602
     assert conn.result("trail.export", {"ns": "nothing-here"})["records"] == []
+
+
+def test_sense_query_with_common_words_takes_the_heaviest_matches(conn):
+    """Past 2,000 matches a query's words are common: the heaviest matches are scored."""
+    records = []
+    for i in range(2100):
+        body = f"common word number {i}"
+        records.append({"id": hashlib.sha256(body.encode()).hexdigest(), "body": body, "tags": ["odd" if i % 2 else "even"],
+                        "after": [], "weight": 1.0 + (i % 7) / 100, "deposits": 1, "agent": None, "state": "live",
+                        "rank": None, "created_at": "2026-11-25T00:00:00.000Z", "updated_at": "2026-11-25T00:00:00.000Z",
+                        "retraction": None, "trails": []})
+    for start in range(0, 2100, 1000):
+        conn.result("trail.import", {"ns": "big", "records": records[start:start + 1000]})
+    heavy = conn.result("trail.deposit", {"ns": "big", "body": "a common but heavy word", "strength": 50, "tags": ["odd"]})["id"]
+    conn.result("trail.deposit", {"ns": "big", "body": "unrelated and heavy", "strength": 100})
+    notes = conn.result("trail.sense", {"ns": "big", "query": "common", "limit": 5})["notes"]
+    assert notes[0]["id"] == heavy and len(notes) == 5
+    assert all("common" in n["body"] for n in notes)
+    weights = [n["weight"] for n in notes[1:]]
+    assert weights == sorted(weights, reverse=True)
+    odd = conn.result("trail.sense", {"ns": "big", "query": "common", "tags": ["odd"], "limit": 50})["notes"]
+    assert odd[0]["id"] == heavy and len(odd) == 50 and all(n["tags"] == ["odd"] for n in odd)
+    # A rare word still gets exact text scoring.
+    rare = conn.result("trail.sense", {"ns": "big", "query": "heavy"})["notes"]
+    assert {n["body"] for n in rare} == {"a common but heavy word", "unrelated and heavy"}
