@@ -1,43 +1,5 @@
+import TrailCore
 import TrailProtocol
-
-/// The error codes of the contract (SPEC.md §6), JSON-RPC's and trail's own,
-/// each with the name the daemon puts in `data.reason`.
-public enum TrailErrorCode: Int, Sendable, CaseIterable {
-    case parseError = -32700
-    case invalidRequest = -32600
-    case methodNotFound = -32601
-    case invalidParams = -32602
-    case internalError = -32603
-    case unknownNote = -32001
-    case noteTooLarge = -32002
-    case permissionDenied = -32003
-    case invalidNamespace = -32004
-    case overloaded = -32005
-    case storageUnavailable = -32006
-    case ambiguousID = -32007
-    case unknownSubscription = -32008
-    case retracted = -32009
-
-    /// The contract's name for the code (`unknown_note`, `invalid_params`, ...).
-    public var name: String {
-        switch self {
-        case .parseError: "parse_error"
-        case .invalidRequest: "invalid_request"
-        case .methodNotFound: "method_not_found"
-        case .invalidParams: "invalid_params"
-        case .internalError: "internal"
-        case .unknownNote: "unknown_note"
-        case .noteTooLarge: "note_too_large"
-        case .permissionDenied: "permission_denied"
-        case .invalidNamespace: "invalid_namespace"
-        case .overloaded: "overloaded"
-        case .storageUnavailable: "storage_unavailable"
-        case .ambiguousID: "ambiguous_id"
-        case .unknownSubscription: "unknown_subscription"
-        case .retracted: "retracted"
-        }
-    }
-}
 
 /// Everything a call through `TrailConnection` can fail with.
 public enum TrailClientError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -24,39 +24,28 @@ public enum TrailError: Error, Equatable, Sendable {
     /// A bug: something that should not happen did.
     case `internal`(String)
 
-    /// The JSON-RPC error code of the contract.
-    public var code: Int {
+    /// The contract's code for this error.
+    public var errorCode: TrailErrorCode {
         switch self {
-        case .invalidParams: -32602
-        case .unknownNote: -32001
-        case .noteTooLarge: -32002
-        case .permissionDenied: -32003
-        case .invalidNamespace: -32004
-        case .overloaded: -32005
-        case .storageUnavailable: -32006
-        case .ambiguousID: -32007
-        case .unknownSubscription: -32008
-        case .retracted: -32009
-        case .internal: -32603
+        case .invalidParams: .invalidParams
+        case .unknownNote: .unknownNote
+        case .noteTooLarge: .noteTooLarge
+        case .permissionDenied: .permissionDenied
+        case .invalidNamespace: .invalidNamespace
+        case .overloaded: .overloaded
+        case .storageUnavailable: .storageUnavailable
+        case .ambiguousID: .ambiguousID
+        case .unknownSubscription: .unknownSubscription
+        case .retracted: .retracted
+        case .internal: .internalError
         }
     }
 
+    /// The JSON-RPC error code of the contract.
+    public var code: Int { errorCode.rawValue }
+
     /// The name carried in `data.reason`.
-    public var reason: String {
-        switch self {
-        case .invalidParams: "invalid_params"
-        case .unknownNote: "unknown_note"
-        case .noteTooLarge: "note_too_large"
-        case .permissionDenied: "permission_denied"
-        case .invalidNamespace: "invalid_namespace"
-        case .overloaded: "overloaded"
-        case .storageUnavailable: "storage_unavailable"
-        case .ambiguousID: "ambiguous_id"
-        case .unknownSubscription: "unknown_subscription"
-        case .retracted: "retracted"
-        case .internal: "internal"
-        }
-    }
+    public var reason: String { errorCode.name }
 
     /// One sentence: what was wrong and what to do.
     public var message: String {
@@ -83,6 +72,45 @@ public enum TrailError: Error, Equatable, Sendable {
             "Note \(id) was retracted (\(retraction.reason)); pass force: true to deposit it again, or revive it."
         case let .internal(why):
             "Internal error (\(why)); this is a bug in traild, please report it with the daemon's log."
+        }
+    }
+}
+
+/// The error codes of the contract (SPEC.md §6), JSON-RPC's and trail's own,
+/// each with the name the daemon puts in `data.reason`.
+public enum TrailErrorCode: Int, Sendable, CaseIterable {
+    case parseError = -32700
+    case invalidRequest = -32600
+    case methodNotFound = -32601
+    case invalidParams = -32602
+    case internalError = -32603
+    case unknownNote = -32001
+    case noteTooLarge = -32002
+    case permissionDenied = -32003
+    case invalidNamespace = -32004
+    case overloaded = -32005
+    case storageUnavailable = -32006
+    case ambiguousID = -32007
+    case unknownSubscription = -32008
+    case retracted = -32009
+
+    /// The contract's name for the code (`unknown_note`, `invalid_params`, ...).
+    public var name: String {
+        switch self {
+        case .parseError: "parse_error"
+        case .invalidRequest: "invalid_request"
+        case .methodNotFound: "method_not_found"
+        case .invalidParams: "invalid_params"
+        case .internalError: "internal"
+        case .unknownNote: "unknown_note"
+        case .noteTooLarge: "note_too_large"
+        case .permissionDenied: "permission_denied"
+        case .invalidNamespace: "invalid_namespace"
+        case .overloaded: "overloaded"
+        case .storageUnavailable: "storage_unavailable"
+        case .ambiguousID: "ambiguous_id"
+        case .unknownSubscription: "unknown_subscription"
+        case .retracted: "retracted"
         }
     }
 }

@@ -10,24 +10,22 @@ public enum ProtocolError: Error, Equatable, Sendable {
     case frameTooLarge(limit: Int)
     /// No such method.
     case methodNotFound(String)
-    /// A method of the contract that this build of traild does not carry yet.
-    case notBuilt(String)
 
-    public var code: Int {
+    /// The contract's code for this error.
+    public var errorCode: TrailErrorCode {
         switch self {
-        case .parseError: -32700
-        case .invalidRequest, .frameTooLarge: -32600
-        case .methodNotFound, .notBuilt: -32601
+        case .parseError: .parseError
+        case .invalidRequest, .frameTooLarge: .invalidRequest
+        case .methodNotFound: .methodNotFound
         }
     }
 
+    public var code: Int { errorCode.rawValue }
+
+    /// `data.reason`: the code's name, except that an over-long line says so.
     public var reason: String {
-        switch self {
-        case .parseError: "parse_error"
-        case .invalidRequest: "invalid_request"
-        case .frameTooLarge: "frame_too_large"
-        case .methodNotFound, .notBuilt: "method_not_found"
-        }
+        if case .frameTooLarge = self { return "frame_too_large" }
+        return errorCode.name
     }
 
     public var message: String {
@@ -36,7 +34,6 @@ public enum ProtocolError: Error, Equatable, Sendable {
         case let .invalidRequest(why): "\(why); send {\"jsonrpc\": \"2.0\", \"id\": ..., \"method\": ..., \"params\": {...}}."
         case let .frameTooLarge(limit): "The line is longer than \(limit) bytes; keep each request under the limit (the connection is closed)."
         case let .methodNotFound(method): "There is no method \(method.debugDescription); call trail.hello and see docs/protocol.md for the list."
-        case let .notBuilt(method): "\(method) is not built into this traild yet; notes keep decaying and ranking without it."
         }
     }
 }

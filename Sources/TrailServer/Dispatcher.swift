@@ -12,7 +12,6 @@ enum Plan: Sendable {
     case write(WriteRequest, Writer)
     case read(@Sendable () async throws(TrailError) -> JSONValue)
     case immediate(Result<JSONValue, TrailError>)
-    case unavailable(ProtocolError)
 }
 
 /// Who is on the other end of a connection.

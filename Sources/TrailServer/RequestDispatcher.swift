@@ -166,8 +166,6 @@ final class RequestDispatcher: ChannelDuplexHandler {
         switch dispatcher.plan(call, peer: peer!) {
         case let .immediate(r):
             result = loop.makeCompletedFuture(r.mapError { $0 as any Error })
-        case let .unavailable(error):
-            return loop.makeSucceededFuture(id.map { RPCResponse.failure(id: $0, error: RPCError(error)) })
         case let .write(write, writer):
             guard dispatcher.store.pendingWrites < dispatcher.maxQueuedWrites else {
                 result = loop.makeFailedFuture(TrailError.overloaded)
