@@ -56,6 +56,7 @@ public struct Compactor: Sendable {
             if !batch.notes.isEmpty { onEvaporated(batch.notes) }
             if batch.notes.count < settings.batch { break }
         }
+        if report.evaporated > 0 { _ = try await store.write(.maintainText, by: writer) }
         let graph = try await store.rankGraph(ns: ns)
         let ranks = TrailRank.compute(weights: graph.weights, from: graph.edgeFrom, to: graph.edgeTo,
                                       edgeWeight: graph.edgeWeight).ranks

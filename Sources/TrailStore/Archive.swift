@@ -205,19 +205,20 @@ extension SQLiteWrites {
         // One log entry for the batch: each note's own evaporation is on its archive row.
         try log(ns: ns, op: "evaporate", delta: Double(records.count), detail: name)
         try db.run(sql: "INSERT INTO text_left_behind (seq) SELECT value FROM json_each(?)", arguments: [seqs])
-        try rebuildTextIfStale()
         try fault?.trip(.indexWritten)
         return EvaporationReport(ns: ns, notes: notes, packedBytes: written.packed, rawBytes: written.raw)
     }
 
     /// Rebuilds the full-text index from the note table once the entries
-    /// left behind by evaporation outnumber the notes (and at least 10,000),
-    /// so its cost is amortised over the evaporations.
-    private func rebuildTextIfStale() throws {
+    /// left behind by evaporation are at least 10,000 and four times the
+    /// notes: the rebuild costs time in proportion to the notes, so it is
+    /// amortised over the evaporations. Returns whether it rebuilt.
+    func rebuildTextIfStale() throws -> Bool {
         let stale = try db.int(sql: "SELECT count(*) FROM text_left_behind") ?? 0
-        guard stale >= 10_000, stale > (try db.int(sql: "SELECT count(*) FROM note") ?? 0) else { return }
+        guard stale >= 10_000, stale > 4 * (try db.int(sql: "SELECT count(*) FROM note") ?? 0) else { return false }
         try db.run(sql: "INSERT INTO note_text(note_text) VALUES ('rebuild')")
         try db.run(sql: "DELETE FROM text_left_behind")
+        return true
     }
 
     /// Removes pack files that no committed pack row names (a crash between

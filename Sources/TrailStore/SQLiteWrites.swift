@@ -27,6 +27,7 @@ struct SQLiteWrites {
         case let .setRanks(ns, ranks): .ranked(try setRanks(ns: ns, ranks: ranks))
         case let .rebase(ns, bound): .rebased(try rebaseIfNeeded(ns: ns, bound: bound))
         case let .recordCompaction(report): try { try recordCompaction(report); return .recorded }()
+        case .maintainText: .textMaintained(rebuilt: try rebuildTextIfStale())
         }
     }
 

@@ -20,6 +20,8 @@ public enum WriteRequest: Sendable {
     case rebase(ns: String, bound: Double)
     /// Keep a compaction report for `trail.stats`.
     case recordCompaction(CompactionReport)
+    /// Rebuild the full-text index if evaporation left too much behind in it.
+    case maintainText
 }
 
 /// What a committed write did, with the notes as they are after it.
@@ -36,13 +38,14 @@ public enum WriteOutcome: Sendable {
     case ranked(Int)
     case rebased(Bool)
     case recorded
+    case textMaintained(rebuilt: Bool)
 
     /// The note the write touched (the `to` end of a link), if any.
     public var note: Note? {
         switch self {
         case let .deposited(note, _), let .reinforced(note), let .retracted(note), let .revived(note): note
         case let .linked(_, to, _): to
-        case .configured, .restored, .evaporated, .swept, .ranked, .rebased, .recorded: nil
+        case .configured, .restored, .evaporated, .swept, .ranked, .rebased, .recorded, .textMaintained: nil
         }
     }
 }

@@ -73,3 +73,50 @@ struct ArchiveTests {
         #expect(!FileManager.default.fileExists(atPath: orphan + ".tmp"))
     }
 }
+
+@Suite("Full-text index and evaporation")
+struct TextIndexTests {
+    func record(_ body: String, weight: Double) -> NoteRecord {
+        NoteRecord(note: Note(id: NoteID(body: body), ns: "t", body: body, tags: [], after: [], weight: weight, rank: nil,
+                              deposits: 1, agent: nil, state: .live, createdAtMillis: 0, updatedAtMillis: 0, retraction: nil),
+                   trails: [])
+    }
+
+    @Test("entries left behind are never found, are rebuilt away, and revival indexes the note once")
+    func leftBehind() async throws {
+        let f = try Fixture()
+        var records = (0..<10_400).map { record("faded pebble \($0)", weight: 0.01) }
+        records += (0..<20).map { record("bright pebble \($0)", weight: 5) }
+        for start in stride(from: 0, to: records.count, by: 1000) {
+            _ = try await f.store.write(.restore(ns: "t", records: Array(records[start..<min(start + 1000, records.count)])), by: Writer())
+        }
+        let reports = try await Compactor(store: f.store).compact(ns: "t")
+        #expect(reports[0].evaporated == 10_400)
+        let left = try await f.store.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM text_left_behind") }
+        #expect(left == 0)  // 10,400 >= 10,000 and > 4 x 20: rebuilt
+        #expect(try await f.store.sense(SenseQuery(ns: "t", words: ["pebble"], limit: 100)).count == 20)
+        let id = NoteID(body: "faded pebble 7")
+        _ = try await f.store.write(.revive(id: IDPrefix(id.hex, field: "id"), ns: "t"), by: Writer())
+        let found = try await f.store.sense(SenseQuery(ns: "t", words: ["faded"], limit: 100))
+        #expect(found.map(\.note.id) == [id])
+    }
+
+    @Test("below the rebuild threshold a revived note's old entry is replaced, not doubled")
+    func replaced() async throws {
+        let f = try Fixture()
+        let records = (0..<50).map { record("dim stone \($0)", weight: 0.01) } + [record("lit stone", weight: 5)]
+        _ = try await f.store.write(.restore(ns: "t", records: records), by: Writer())
+        _ = try await Compactor(store: f.store).compact(ns: "t")
+        let left = try await f.store.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM text_left_behind") }
+        #expect(left == 50)
+        #expect(try await f.store.sense(SenseQuery(ns: "t", words: ["dim"], limit: 100)).isEmpty)
+        let id = NoteID(body: "dim stone 3")
+        _ = try await f.store.write(.revive(id: IDPrefix(id.hex, field: "id"), ns: "t"), by: Writer())
+        #expect(try await f.store.sense(SenseQuery(ns: "t", words: ["dim"], limit: 100)).map(\.note.id) == [id])
+        // Evaporate it again and bring it back: still exactly one entry.
+        _ = try await f.store.write(.reinforce(id: IDPrefix(id.hex, field: "id"), ns: "t", delta: -1), by: Writer())
+        _ = try await Compactor(store: f.store).compact(ns: "t")
+        _ = try await f.store.write(.revive(id: IDPrefix(id.hex, field: "id"), ns: "t"), by: Writer())
+        #expect(try await f.store.sense(SenseQuery(ns: "t", words: ["dim"], limit: 100)).map(\.note.id) == [id])
+    }
+}
