@@ -47,14 +47,13 @@ public struct Compactor: Sendable {
         let writer = Writer(agent: "trail-compactor")
         let started = Date()
         var report = CompactionReport(ns: ns, startedAtMillis: Timestamp.millis(started.timeIntervalSince1970))
-        while true {
-            guard case let .evaporated(batch) = try await store.write(.evaporate(ns: ns, limit: settings.batch), by: writer) else {
+        for planned in try await store.fadedNotes(ns: ns, batch: settings.batch) {
+            guard case let .evaporated(batch) = try await store.write(.evaporate(ns: ns, batch: planned), by: writer) else {
                 throw .internal("evaporate answered something else")
             }
             report.evaporated += batch.notes.count
             report.archivedBytes += batch.packedBytes
             if !batch.notes.isEmpty { onEvaporated(batch.notes) }
-            if batch.notes.count < settings.batch { break }
         }
         if report.evaporated > 0 { _ = try await store.write(.maintainText, by: writer) }
         let graph = try await store.rankGraph(ns: ns)

@@ -133,17 +133,17 @@ extension SQLiteWrites {
 
     // MARK: evaporation
 
-    /// Moves up to `limit` faded live notes of `ns` (a range read on the key
-    /// index) into a new pack, with their trails, and out of the hot tables.
-    /// The pack is synced before this transaction commits its index.
-    func evaporate(ns: String, limit: Int, fault: CompactionFault?) throws -> EvaporationReport {
+    /// Moves the notes of `batch` that are still faded live notes of `ns`
+    /// (one may have been reinforced since the batch was planned) into a new
+    /// pack, with their trails, and out of the hot tables.
+    func evaporate(ns: String, batch: EvaporationBatch, fault: CompactionFault?) throws -> EvaporationReport {
         guard let settings = try Self.existingNamespace(db, ns) else { return EvaporationReport(ns: ns) }
-        let decay = settings.decay
-        let threshold = decay.thresholdKey(settings.evaporateBelow, at: now)
+        let threshold = settings.decay.thresholdKey(settings.evaporateBelow, at: now)
+        let seqs = "[" + batch.handles.map { String($0) }.joined(separator: ",") + "]"
         let rows = try db.rows(sql: """
-            SELECT \(noteColumns) FROM note n INDEXED BY note_by_key
-            WHERE n.ns = ? AND n.state = 0 AND n.key < ? ORDER BY n.key DESC, n.id LIMIT ?
-            """, arguments: [ns, threshold, limit]).map { NoteRow(row: $0) }
+            SELECT \(noteColumns) FROM note n
+            WHERE n.seq IN (SELECT value FROM json_each(?)) AND n.ns = ? AND n.state = 0 AND n.key < ? ORDER BY n.seq
+            """, arguments: [seqs, ns, threshold]).map { NoteRow(row: $0) }
         return try archive(rows, settings: settings, fault: fault)
     }
 

@@ -172,6 +172,23 @@ public final class SQLiteStore: TrailStore {
         }
     }
 
+    public func fadedNotes(ns: String, batch size: Int) async throws(TrailError) -> [EvaporationBatch] {
+        let now = clock.now()
+        return try await read { db in
+            guard let settings = try SQLiteWrites.existingNamespace(db, ns) else { return [] }
+            let threshold = settings.decay.thresholdKey(settings.evaporateBelow, at: now)
+            // The faded range of the key index, then storage order: batches of
+            // neighbouring rows write far fewer pages than batches in key order.
+            var seqs = try Int64.fetchAll(db.cachedStatement(sql: """
+                SELECT seq FROM note INDEXED BY note_by_key WHERE ns = ? AND state = 0 AND key < ?
+                """), arguments: [ns, threshold])
+            seqs.sort()
+            return stride(from: 0, to: seqs.count, by: max(1, size)).map {
+                EvaporationBatch(handles: Array(seqs[$0..<min($0 + size, seqs.count)]))
+            }
+        }
+    }
+
     public func rankGraph(ns: String) async throws(TrailError) -> RankGraph {
         let now = clock.now()
         return try await read { db in

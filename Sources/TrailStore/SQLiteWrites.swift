@@ -22,7 +22,7 @@ struct SQLiteWrites {
         case let .revive(id, ns): try revive(id, ns: ns)
         case let .configure(change): .configured(try configure(change))
         case let .restore(ns, records): .restored(try restore(ns: ns, records: records))
-        case let .evaporate(ns, limit): .evaporated(try evaporate(ns: ns, limit: limit, fault: fault))
+        case let .evaporate(ns, batch): .evaporated(try evaporate(ns: ns, batch: batch, fault: fault))
         case .sweepPacks: .swept(removed: try sweepPacks())
         case let .setRanks(ns, ranks): .ranked(try setRanks(ns: ns, ranks: ranks))
         case let .rebase(ns, bound): .rebased(try rebaseIfNeeded(ns: ns, bound: bound))

@@ -10,8 +10,8 @@ public enum WriteRequest: Sendable {
     case configure(NamespaceChange)
     /// Restore exported records: all or nothing.
     case restore(ns: String, records: [NoteRecord])
-    /// Move up to `limit` faded notes of `ns` into an archive pack.
-    case evaporate(ns: String, limit: Int)
+    /// Move the notes of `batch` that are still faded into an archive pack.
+    case evaporate(ns: String, batch: EvaporationBatch)
     /// Remove orphaned and unused archive packs.
     case sweepPacks
     /// Store the trail rank of notes.
@@ -65,6 +65,13 @@ public struct RankGraph: Sendable {
         self.edgeTo = edgeTo
         self.edgeWeight = edgeWeight
     }
+}
+
+/// Notes to evaporate together, named by the engine's own handles. Batches
+/// follow storage order, so that one batch touches few pages of the tables.
+public struct EvaporationBatch: Sendable {
+    public let handles: [Int64]
+    public init(handles: [Int64]) { self.handles = handles }
 }
 
 /// What a restore wrote.
@@ -126,6 +133,10 @@ public protocol TrailStore: Sendable {
     /// A page of every note of a namespace in every state, in storage order,
     /// starting after `cursor`.
     func export(ns: String, after cursor: Int64?, limit: Int) async throws(TrailError) -> ExportPage
+
+    /// The faded notes of `ns` (a range read on the key index), in batches
+    /// of at most `size` in storage order, for `.evaporate`.
+    func fadedNotes(ns: String, batch size: Int) async throws(TrailError) -> [EvaporationBatch]
 
     /// The weighted trail graph of a namespace's live notes, for ranking.
     func rankGraph(ns: String) async throws(TrailError) -> RankGraph
