@@ -104,5 +104,6 @@ let package = Package(
         .testTarget(name: "TrailStoreTests", dependencies: ["TrailStore", "TrailCompactor"]),
         .testTarget(name: "TrailServerTests", dependencies: ["TrailServer", .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "TrailClientTests", dependencies: ["TrailClient", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "TrailMCPTests", dependencies: ["TrailMCP", "TrailClient", "TrailProtocol", .product(name: "MCP", package: "swift-sdk"), .product(name: "Logging", package: "swift-log")]),
     ]
 )
