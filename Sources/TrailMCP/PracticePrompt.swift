@@ -42,7 +42,8 @@ public enum PracticePrompt {
         keep being useful stay strong; the rest fade away. Your part is to read lightly, leave good marks, and \
         react to what you read, so that the colony gets smarter instead of noisier.
 
-        Namespace: "\(ns)" (every trail tool uses it unless you pass `ns`). \(agent)
+        Namespace: "\(ns)". Every trail tool uses it unless you pass `ns`; a namespace is a colony (a team or a \
+        project, not one agent), so stay in it unless told otherwise. \(agent)
 
         1. Sense lightly first. At the start, call trail_sense with its default small budget (\(configuration.senseBudget) bytes \
         of note bodies), adding `query` words from your task or `tags` when you can. Do not ask for everything: \
