@@ -25,7 +25,7 @@ system-deps:
 	fi
 
 python-deps:
-	@$(PYTHON) -c "import pytest, jsonschema" 2>/dev/null || $(PYTHON) -m pip install -q -r tests/requirements.txt
+	@$(PYTHON) -c "import pytest, jsonschema, mcp" 2>/dev/null || $(PYTHON) -m pip install -q -r tests/requirements.txt
 
 build:
 	swift build --build-tests $(SWIFT_FLAGS)
@@ -38,7 +38,7 @@ swift-test:
 
 e2e:
 	TRAILD_BIN=$(CURDIR)/.build/debug/traild TRAILCTL_BIN=$(CURDIR)/.build/debug/trailctl \
-	TRAIL_COMPACTOR_BIN=$(CURDIR)/.build/debug/trail-compactor \
+	TRAIL_COMPACTOR_BIN=$(CURDIR)/.build/debug/trail-compactor TRAIL_MCP_BIN=$(CURDIR)/.build/debug/trail-mcp \
 	$(PYTHON) -m pytest -q tests/e2e Clients/python/tests
 
 clean:

@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "traild", targets: ["traild"]),
         .executable(name: "trailctl", targets: ["trailctl"]),
         .executable(name: "trail-compactor", targets: ["trail-compactor"]),
+        .executable(name: "trail-mcp", targets: ["trail-mcp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
@@ -21,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", exact: "0.12.1"),
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -79,11 +81,29 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(
+            name: "TrailMCP",
+            dependencies: [
+                "TrailClient", "TrailCore", "TrailProtocol",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "trail-mcp",
+            dependencies: [
+                "TrailMCP", "TrailClient", "TrailCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "TrailZstdTests", dependencies: ["TrailZstd"]),
         .testTarget(name: "TrailCoreTests", dependencies: ["TrailCore"]),
         .testTarget(name: "TrailProtocolTests", dependencies: ["TrailProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "TrailStoreTests", dependencies: ["TrailStore", "TrailCompactor"]),
         .testTarget(name: "TrailServerTests", dependencies: ["TrailServer", .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "TrailClientTests", dependencies: ["TrailClient", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "TrailMCPTests", dependencies: ["TrailMCP", "TrailClient", "TrailProtocol", .product(name: "MCP", package: "swift-sdk"), .product(name: "Logging", package: "swift-log")]),
     ]
 )
