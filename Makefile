@@ -8,7 +8,7 @@ SWIFT_FLAGS ?=
 .PHONY: run test deps system-deps python-deps build release swift-test e2e clean
 
 ## run: install what is missing, build release, start traild on the embedded SQLite store
-run: deps release
+run: system-deps release
 	@echo "starting traild (embedded SQLite); its ready line names the socket. Stop it with Ctrl-C."
 	exec .build/release/traild
 
