@@ -198,3 +198,18 @@ struct SQLiteStoreTests {
         #expect(!plan.contains("TEMP B-TREE"))
     }
 }
+
+@Suite("SQLite settings")
+struct SQLiteSettingsTests {
+    @Test("every connection is durable, memory-mapped and keeps a large page cache")
+    func pragmas() async throws {
+        let f = try Fixture()
+        let read = try await f.store.pool.read { db in
+            [try Int.fetchOne(db, sql: "PRAGMA synchronous"), try Int.fetchOne(db, sql: "PRAGMA mmap_size"),
+             try Int.fetchOne(db, sql: "PRAGMA cache_size"), try Int.fetchOne(db, sql: "PRAGMA secure_delete")]
+        }
+        #expect(read == [2, 1 << 30, -32768, 0])
+        let journal = try await f.store.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
+        #expect(journal == "wal")
+    }
+}
