@@ -140,9 +140,11 @@ extension SQLiteWrites {
         guard let settings = try Self.existingNamespace(db, ns) else { return EvaporationReport(ns: ns) }
         let threshold = settings.decay.thresholdKey(settings.evaporateBelow, at: now)
         let seqs = "[" + batch.handles.map { String($0) }.joined(separator: ",") + "]"
+        // The unary + keep the planner on the rowid lookups: with the key index
+        // it would walk the whole faded range for every batch.
         let rows = try db.rows(sql: """
             SELECT \(noteColumns) FROM note n
-            WHERE n.seq IN (SELECT value FROM json_each(?)) AND n.ns = ? AND n.state = 0 AND n.key < ? ORDER BY n.seq
+            WHERE n.seq IN (SELECT value FROM json_each(?)) AND +n.ns = ? AND +n.state = 0 AND +n.key < ? ORDER BY n.seq
             """, arguments: [seqs, ns, threshold]).map { NoteRow(row: $0) }
         return try archive(rows, settings: settings, fault: fault)
     }
