@@ -95,7 +95,7 @@ public enum Call: Sendable {
             return .follow(try readFollow(&p))
         case .retract:
             let id = try p.id("id")
-            guard let reason = try p.optionalString("reason"), !reason.trimmingSpaces.isEmpty else {
+            guard let reason = try p.optionalString("reason"), !reason.allSatisfy(\.isWhitespace) else {
                 throw .invalidParams(field: "reason", message: "reason is required: say in a sentence why this note is retracted.")
             }
             guard reason.utf8.count <= Limits.maxReasonBytes else {
@@ -248,11 +248,5 @@ public enum FullText {
         }
         if !current.isEmpty { words.append(String(current.prefix(64))) }
         return Array(words.prefix(64))
-    }
-}
-
-extension String {
-    var trimmingSpaces: Substring {
-        self.drop(while: { $0.isWhitespace }).reversed().drop(while: { $0.isWhitespace }).isEmpty ? "" : Substring(self)
     }
 }

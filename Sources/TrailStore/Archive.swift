@@ -29,7 +29,7 @@ struct ArchiveRow {
 
     /// Its weight at `now`: the archived weight decayed since, with today's half-life.
     func weight(at now: Double, halfLife: Double) -> Double {
-        weight * exp2(-(now - archivedAt) / halfLife)
+        ArchivedNote.decay(weight, from: archivedAt, to: now, halfLife: halfLife)
     }
 }
 
@@ -110,7 +110,7 @@ extension SQLiteWrites {
             try db.run(sql: "INSERT OR IGNORE INTO note_tag (ns, tag, note) VALUES (?, ?, ?)", arguments: [entry.ns, tag, entry.seq])
         }
         func restoreTrail(from: Int64, to: Int64, weight archived: Double) throws {
-            let w = archived * exp2(-(now - record.archivedAt) / settings.halfLife)
+            let w = record.decayed(archived, at: now, halfLife: settings.halfLife)
             try db.run(sql: """
                 INSERT INTO edge (src, dst, ns, key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (src, dst) DO NOTHING

@@ -26,6 +26,16 @@ struct ArchivedNote: Codable, Equatable {
     var updatedAt: Int64
     var trailsOut: [Trail]
     var trailsIn: [Trail]
+
+    /// A weight this record holds (its own or a trail's), decayed from the
+    /// moment it was archived to `now` with the namespace's half-life today.
+    func decayed(_ weight: Double, at now: Double, halfLife: Double) -> Double {
+        Self.decay(weight, from: archivedAt, to: now, halfLife: halfLife)
+    }
+
+    static func decay(_ weight: Double, from then: Double, to now: Double, halfLife: Double) -> Double {
+        weight * exp2(-(now - then) / halfLife)
+    }
 }
 
 /// Where one archived note's record is: a zstd frame of a pack file.

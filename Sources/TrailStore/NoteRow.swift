@@ -5,11 +5,11 @@ import TrailCore
 /// The columns every note read selects, in the order `NoteRow.decode` reads them.
 let noteColumns = "n.seq, n.id, n.body, n.tags, n.after, n.key, n.state, n.deposits, n.agent, n.rank, n.created_at, n.updated_at, n.retraction_reason, n.retraction_agent, n.retracted_at"
 
-/// Stored states (faded is derived from the key, never stored).
+/// Stored states of the hot tables. Faded is derived from the key, never
+/// stored; an archived note has left the hot tables for an archive pack.
 enum StoredState: Int64 {
     case live = 0
     case retracted = 1
-    case archived = 2
 }
 
 /// A note row as stored, before its weight is taken at an instant.
@@ -64,7 +64,6 @@ struct NoteRow {
         let shown: NoteState
         switch state {
         case .retracted: shown = .retracted
-        case .archived: shown = .archived
         case .live: shown = key < decay.thresholdKey(ns.evaporateBelow, at: now) ? .faded : .live
         }
         return Note(

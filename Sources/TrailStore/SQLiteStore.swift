@@ -95,7 +95,7 @@ public final class SQLiteStore: TrailStore {
                 evaporation = HistoryEntry(atMillis: Timestamp.millis(entry.archivedAt), op: "evaporate",
                                            agent: nil, delta: nil, detail: entry.pack)
                 let record = try packs.read(id: entry.id, pack: entry.pack, offset: entry.offset, length: entry.length)
-                let decayed = { (w: Double) in w * exp2(-(now - record.archivedAt) / settings.halfLife) }
+                let decayed = { (w: Double) in record.decayed(w, at: now, halfLife: settings.halfLife) }
                 trails = record.trailsOut.map { TrailLink(other: NoteID(trustedHex: $0.id), weight: decayed($0.weight), direction: .forward) }
                     + record.trailsIn.map { TrailLink(other: NoteID(trustedHex: $0.id), weight: decayed($0.weight), direction: .backward) }
             }
@@ -168,8 +168,9 @@ public final class SQLiteStore: TrailStore {
                                            arguments: [ns, seq]).map(ArchiveRow.init(row:))!
                     let record = try packs.read(id: entry.id, pack: entry.pack, offset: entry.offset, length: entry.length)
                     let note = try SQLiteWrites.archivedNote(entry, packs: packs, settings: settings, at: now)
-                    let decayed = { (w: Double) in w * exp2(-(now - record.archivedAt) / settings.halfLife) }
-                    return NoteRecord(note: note, trails: record.trailsOut.map { TrailEnd(to: NoteID(trustedHex: $0.id), weight: decayed($0.weight)) })
+                    return NoteRecord(note: note, trails: record.trailsOut.map {
+                        TrailEnd(to: NoteID(trustedHex: $0.id), weight: record.decayed($0.weight, at: now, halfLife: settings.halfLife))
+                    })
                 }
                 let stored = NoteRow(row: try db.row(sql: "SELECT \(noteColumns) FROM note n WHERE n.seq = ?", arguments: [seq])!)
                 var note = stored.note(ns: settings, at: now)
@@ -263,7 +264,6 @@ public final class SQLiteStore: TrailStore {
             switch StoredState(rawValue: row[0]) {
             case .live?: counts.live = n
             case .retracted?: counts.retracted = n
-            case .archived?: counts.archived = n
             case nil: break
             }
         }

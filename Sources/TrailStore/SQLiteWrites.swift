@@ -324,21 +324,6 @@ struct SQLiteWrites {
             .map { NoteRow(row: $0) }
     }
 
-    /// The one note an id or prefix names; a range read on `note_by_id`.
-    static func resolve(_ db: Database, _ prefix: IDPrefix, ns: String, field: String = "id") throws -> NoteRow {
-        if prefix.isComplete {
-            guard let row = try find(db, id: prefix.hex, ns: ns) else { throw TrailError.unknownNote(id: prefix.hex, ns: ns) }
-            return row
-        }
-        let rows = try db.rows(sql: "SELECT \(noteColumns) FROM note n WHERE n.ns = ? AND n.id >= ? AND n.id < ? LIMIT 5",
-                                    arguments: [ns, prefix.hex, prefix.upperBound])
-        switch rows.count {
-        case 0: throw TrailError.unknownNote(id: prefix.hex, ns: ns)
-        case 1: return NoteRow(row: rows[0])
-        default: throw TrailError.ambiguousID(prefix: prefix.hex, matches: rows.map { $0[1] })
-        }
-    }
-
     static func refuseRetracted(_ row: NoteRow) throws {
         if row.state == .retracted, let retraction = row.retraction {
             throw TrailError.retracted(id: row.id, retraction: retraction)
