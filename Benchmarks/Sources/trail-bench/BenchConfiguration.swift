@@ -31,6 +31,8 @@ struct BenchConfiguration: Sendable {
     var redisBenchmark = "redis-benchmark"
     var workDir: String?
     var keepWorkDir = false
+    /// The phases to run (all by default).
+    var phases = Set(Phase.allCases)
     /// Where `perf record` profiles of traild go, one per trail workload (nil: no profiling).
     var perfDir: String?
 

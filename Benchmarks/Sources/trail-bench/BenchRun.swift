@@ -46,12 +46,14 @@ final class BenchRun {
         ChildRegistry.shared.stopOnSignals()
         log("profile \(config.profile.rawValue), work dir \(work), traild \(config.traild)")
         let loadStart = Machine.loadAverage
+        versions = (Machine.firstLine(config.traild, ["--version"]) ?? "unknown",
+                    Machine.redisVersion(config.redisServer), Machine.sqliteVersion)
         do {
             fsyncRate = try FsyncProbe.run(dir: work, seconds: config.profile == .smoke ? 0.3 : 2)
             log("disk: \(Format.rate(fsyncRate)) fdatasync/s")
-            try await writes()
-            try await reads()
-            try await compaction()
+            if config.phases.contains(.writes) { try await writes() }
+            if config.phases.contains(.reads) { try await reads() }
+            if config.phases.contains(.compaction) { try await compaction() }
         } catch {
             if !config.keepWorkDir && madeWorkDir { log("work dir kept for inspection: \(work)") }
             throw error
@@ -142,7 +144,6 @@ final class BenchRun {
         var trailW1: [Int: Measure] = [:]
         var trailW2 = Measure()
         try await withTrail("writes-trail") { trail in
-            versions.traild = await trail.version
             let seq = try await measure("W1-1", trail, plan) { c in DepositStream(run: "seq", connection: c) }
             trailW1[1] = Measure(value: seq.perSecond, latency: Percentiles(seq.allLatency), how: "1 connection, 1 in flight")
             log("W1 trail 1 client: \(Format.rate(seq.perSecond))/s")
@@ -164,7 +165,6 @@ final class BenchRun {
         var redisW1: [Int: Measure] = [:]
         var redisW2 = Measure()
         try withRedisSync("writes-redis") { redis in
-            versions.redis = redis.version
             var rng = SplitMix64(seed: 99)
             let body = "w1 redis deposit: " + Vocabulary.phrase(8, &rng)
             let deposit = ["FCALL", "deposit", "1", "note:__rand_int__", body, "1"]
@@ -185,7 +185,6 @@ final class BenchRun {
 
         // raw SQLite
         let raw = try await RawSQLite(path: work + "/writes-raw.db", batch: config.sqliteBatch)
-        versions.sqlite = raw.sqliteVersion
         let rawW1 = try raw.deposits(ns: "default", warmup: config.warmup, duration: config.duration)
         log("W1 raw SQLite, \(config.sqliteBatch) per transaction: \(Format.rate(rawW1))/s")
         try raw.load(&hot, range: 0..<config.hotSet, ns: "hot", loadBatch: config.loadBatch)
@@ -254,6 +253,7 @@ final class BenchRun {
             log("loaded \(Format.count(size)) notes: traild \(Format.seconds(t0, t1)), Redis \(Format.seconds(t1, t2)), raw SQLite \(Format.seconds(t2, t3))")
             loaded = size
             let ids = (0..<size).map { set.id($0) }
+            try await check(trail: trail, redis: redis, ns: ns, set: set, ids: ids)
 
             // W3: top 10 by weight.
             let sense = try await measure("W3-\(size)", trail, plan) { _ in SenseStream(ns: ns) }
@@ -309,6 +309,24 @@ final class BenchRun {
         log("W6 \(Format.count(size)): trail \(Format.rate(mix.perSecond))/s, Redis \(Format.rate(redisMix.perSecond))/s")
     }
 
+    /// Every system answers the reads with what was loaded (a store that
+    /// answered nothing would be fast for the wrong reason).
+    private func check(trail: TrailPeer, redis: RedisPeer, ns: String, set: Dataset, ids: [String]) async throws {
+        let last = ids.count - 1
+        let sensed = try await trail.call("trail.sense", ["ns": .string(ns), "limit": .int(10)])["notes"]?.array?.count ?? 0
+        let word = String(set.note(last).body.split(separator: " ").last ?? "")
+        let found = try await trail.call("trail.sense", ["ns": .string(ns), "query": .string(word), "limit": .int(10)])["notes"]?.array?.count ?? 0
+        let followed = try await trail.call("trail.follow", ["ns": .string(ns), "from": .string(ids[last])])["trails"]?.array?.count ?? 0
+        guard sensed == 10, found >= 1, followed >= 1 else {
+            throw BenchFailure("traild answered sense with \(sensed) notes, a query with \(found), follow with \(followed) trails; expected 10, 1+, 1+")
+        }
+        guard case let .array(top?) = try redis.client.call(["FCALL_RO", "sense", "0", "10"]), top.count == 10,
+              case let .array(trails?) = try redis.client.call(["FCALL_RO", "follow", "1", "out:" + Dataset.redisKey(last), "10"]),
+              !trails.isEmpty else {
+            throw BenchFailure("Redis's sense or follow function answered nothing; the data set did not load")
+        }
+    }
+
     // MARK: compaction
 
     private func compaction() async throws {
@@ -345,6 +363,9 @@ final class BenchRun {
         let rawResult = try raw.evaporate(ns: ns, batch: config.evaporateBatch)
         try raw.close()
         log("W7 raw SQLite delete: \(Format.secs(rawResult.seconds)), \(rawResult.notes) removed")
+        guard report.evaporated == redis.notes, report.evaporated == rawResult.notes, report.evaporated > 0 else {
+            throw BenchFailure("W7 removed different notes: traild \(report.evaporated), Redis \(redis.notes), raw SQLite \(rawResult.notes)")
+        }
         rows.append(TableRow(workload: "W7", title: "compaction, \(Int(config.fadedShare * 100)) % faded", notes: n, unit: "s",
                         better: .lower,
                         trail: Measure(value: report.wall, how: "trail.compact: \(report.evaporated) archived into zstd packs, the rest ranked; duration_ms \(Int(report.ms))"),

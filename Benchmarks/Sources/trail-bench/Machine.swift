@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -50,6 +51,18 @@ enum Machine {
     /// The first line a command prints, or nil when it cannot run.
     static func firstLine(_ executable: String, _ args: [String]) -> String? {
         (try? ChildProcess.output(executable, args))?.split(separator: "\n").first.map(String.init)
+    }
+
+    /// "7.0.15" from `redis-server --version` ("Redis server v=7.0.15 sha=...").
+    static func redisVersion(_ executable: String) -> String {
+        guard let line = firstLine(executable, ["--version"]),
+              let v = line.split(separator: " ").first(where: { $0.hasPrefix("v=") }) else { return "unknown" }
+        return String(v.dropFirst(2))
+    }
+
+    /// The SQLite library this program (and traild) links.
+    static var sqliteVersion: String {
+        (try? DatabaseQueue().read { try String.fetchOne($0, sql: "SELECT sqlite_version()") }) ?? "unknown"
     }
 
     static var commit: String? {

@@ -31,10 +31,6 @@ final class RawSQLite {
         guard mode == "wal" else { throw BenchFailure("the raw SQLite file is in \(mode ?? "?") mode, not WAL") }
     }
 
-    var sqliteVersion: String {
-        (try? queue.inDatabase { try String.fetchOne($0, sql: "SELECT sqlite_version()") }) ?? "unknown"
-    }
-
     /// The namespace's decay, creating it (defaults, landmark now) if new.
     func namespace(_ ns: String) throws -> ForwardDecay {
         try queue.inDatabase { db in

@@ -50,15 +50,6 @@ final class RedisPeer {
         child.stop()
     }
 
-    var version: String {
-        guard case let .bulk(info?) = try? client.call(["INFO", "server"]) else { return "unknown" }
-        return info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("redis_version:") }
-            .map { String($0.dropFirst("redis_version:".count)) } ?? "unknown"
-    }
-
-    /// Notes in the `weight` set.
-    var notes: Int { (try? client.call(["ZCARD", "weight"]))?.int ?? 0 }
-
     // MARK: loading
 
     /// Loads notes `range` of `set` (hash, weight, trails, tag set). A load
@@ -121,8 +112,21 @@ final class RedisPeer {
         var args = ["-s", socket, "-c", String(clients), "-P", String(pipeline), "-n", String(requests)]
         if let range { args += ["-r", String(range)] }
         args += command
+        let errorsBefore = try errorReplies()
         let text = try ChildProcess.output(tool, args)
+        // redis-benchmark counts an error reply as a request like any other: refuse the run instead.
+        if try errorReplies() > errorsBefore {
+            let stats = (try? client.call(["INFO", "errorstats"]))?.string ?? ""
+            throw BenchFailure("Redis answered some of `\(command.prefix(3).joined(separator: " "))` with errors:\n\(stats)")
+        }
         return try RedisBenchmarkResult(parsing: text, requests: requests)
+    }
+
+    /// How many error replies Redis has sent since it started.
+    private func errorReplies() throws -> Int {
+        guard case let .bulk(info?) = try client.call(["INFO", "stats"]) else { return 0 }
+        let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("total_error_replies:") }
+        return line.flatMap { Int($0.dropFirst("total_error_replies:".count)) } ?? 0
     }
 
     /// A run long enough to measure: a short probe gives the rate, then a

@@ -49,6 +49,9 @@ struct TrailBench: AsyncParsableCommand {
     @Flag(help: "Keep the work dir (stores, logs) afterwards.")
     var keep = false
 
+    @Option(help: "Run only these phases, comma-separated: writes (W1, W2), reads (W3-W6), compaction (W7).")
+    var only: String?
+
     @Option(help: "Record traild with perf during each trail workload and write the flat profiles (NAME.txt) into this folder.")
     var perf: String?
 
@@ -57,12 +60,20 @@ struct TrailBench: AsyncParsableCommand {
         guard parsedClients != nil else { throw ValidationError("--clients must be whole numbers from 1 to 1000, comma-separated") }
         if sizes != nil, parsedSizes == nil { throw ValidationError("--sizes must be whole numbers of at least 100, comma-separated") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a number of seconds above 0") }
+        if parsedPhases == nil { throw ValidationError("--only takes writes, reads and compaction, comma-separated") }
     }
 
     private var parsedClients: [Int]? {
         let values = clients.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 1000 }) else { return nil }
         return values.compactMap { $0 }
+    }
+
+    private var parsedPhases: Set<Phase>? {
+        guard let only else { return Set(Phase.allCases) }
+        let values = only.split(separator: ",").map { Phase(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else { return nil }
+        return Set(values.compactMap { $0 })
     }
 
     private var parsedSizes: [Int]? {
@@ -85,6 +96,7 @@ struct TrailBench: AsyncParsableCommand {
         config.workDir = workDir
         config.keepWorkDir = keep
         config.perfDir = perf
+        config.phases = parsedPhases ?? Set(Phase.allCases)
         let run = try BenchRun(config: config)
         do {
             try await run.run()
@@ -104,6 +116,11 @@ struct TrailBench: AsyncParsableCommand {
 /// Which sizes and durations a run uses.
 enum Profile: String, EnumerableFlag, Codable, Sendable {
     case quick, full, smoke
+}
+
+/// The parts of a run, for --only.
+enum Phase: String, CaseIterable, Sendable {
+    case writes, reads, compaction
 }
 
 /// A failure that ends the run with a message saying what to do.

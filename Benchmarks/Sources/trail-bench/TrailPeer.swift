@@ -40,10 +40,6 @@ final class TrailPeer {
         }
     }
 
-    var version: String {
-        get async { (try? await call("trail.hello", ["client": "trail-bench"]))?["version"]?.string ?? "unknown" }
-    }
-
     /// Loads notes `range` of `set` into `ns` with trail.import (records
     /// with chosen weights, `batch` per call, each call one transaction),
     /// a few calls in flight on one connection, in order.
