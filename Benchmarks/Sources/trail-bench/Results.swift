@@ -53,16 +53,19 @@ struct TableRow: Codable, Sendable {
     var peers: [String: Measure]
 
     /// trail's speed over the peer's (above 1: trail is faster). Rates:
-    /// trail / peer; times and latencies: peer / trail. Latency rows compare
-    /// `percentile` (50, 99 or 99.9).
+    /// trail / peer; times: peer / trail. Rows with latencies only (reads)
+    /// compare them at `percentile` (50, 99 or 99.9), peer / trail.
     func ratio(_ peer: String, percentile: Double = 99) -> Double? {
         guard let p = peers[peer] else { return nil }
+        if let a = trail.value, let b = p.value {
+            guard a > 0, b > 0 else { return nil }
+            return better == .higher ? a / b : b / a
+        }
         if let a = trail.latency, let b = p.latency {
             let (x, y) = percentile == 50 ? (a.p50, b.p50) : percentile == 99.9 ? (a.p999, b.p999) : (a.p99, b.p99)
             return x > 0 ? y / x : nil
         }
-        guard let a = trail.value, let b = p.value, a > 0, b > 0 else { return nil }
-        return better == .higher ? a / b : b / a
+        return nil
     }
 }
 

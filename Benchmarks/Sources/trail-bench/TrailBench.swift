@@ -52,6 +52,9 @@ struct TrailBench: AsyncParsableCommand {
     @Option(help: "Run only these phases, comma-separated: writes (W1, W2), reads (W3-W6), compaction (W7).")
     var only: String?
 
+    @Option(help: "Measure nothing: render latest.md and the chart again from this latest.json (after a change to the report).")
+    var render: String?
+
     @Option(help: "Record traild with perf during each trail workload and write the flat profiles (NAME.txt) into this folder.")
     var perf: String?
 
@@ -84,6 +87,16 @@ struct TrailBench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let render {
+            do {
+                let results = try JSONDecoder().decode(BenchResults.self, from: Data(contentsOf: URL(fileURLWithPath: render)))
+                try Report(results: results).write(to: out)
+            } catch {
+                FileHandle.standardError.write(Data("trail-bench: cannot render \(render): \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            return
+        }
         var config = BenchConfiguration(profile: profile)
         config.pipeline = pipeline
         config.writeClients = parsedClients ?? config.writeClients
