@@ -1,11 +1,11 @@
 # trail: the two commands that matter are `make run` and `make test`.
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := libsqlite3-dev libzstd-dev sqlite3 zstd graphviz
+SYSTEM_PACKAGES := libsqlite3-dev libzstd-dev sqlite3 zstd graphviz redis-server redis-tools
 PYTHON ?= python3
 SWIFT_FLAGS ?=
 
-.PHONY: run test deps system-deps python-deps build release swift-test e2e clean
+.PHONY: run test deps system-deps python-deps build release swift-test e2e bench bench-full clean
 
 ## run: install what is missing, build release, start traild on the embedded SQLite store
 run: system-deps release
@@ -39,7 +39,16 @@ swift-test:
 e2e:
 	TRAILD_BIN=$(CURDIR)/.build/debug/traild TRAILCTL_BIN=$(CURDIR)/.build/debug/trailctl \
 	TRAIL_COMPACTOR_BIN=$(CURDIR)/.build/debug/trail-compactor TRAIL_MCP_BIN=$(CURDIR)/.build/debug/trail-mcp \
+	TRAIL_BENCH_BIN=$(CURDIR)/.build/debug/trail-bench \
 	$(PYTHON) -m pytest -q tests/e2e Clients/python/tests
+
+## bench: traild beside Redis, raw SQLite and the disk, quick sizes (under 5 minutes): Benchmarks/results/latest.md
+bench: system-deps release
+	.build/release/trail-bench --quick --out Benchmarks/results
+
+## bench-full: the same up to 1M notes (about 20 minutes)
+bench-full: system-deps release
+	.build/release/trail-bench --full --out Benchmarks/results
 
 clean:
 	rm -rf .build

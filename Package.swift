@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "trailctl", targets: ["trailctl"]),
         .executable(name: "trail-compactor", targets: ["trail-compactor"]),
         .executable(name: "trail-mcp", targets: ["trail-mcp"]),
+        .executable(name: "trail-bench", targets: ["trail-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", exact: "0.12.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -97,6 +99,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // The benchmark harness: traild beside Redis, raw SQLite and the disk's fsync rate (Benchmarks/README.md).
+        .executableTarget(
+            name: "trail-bench",
+            dependencies: [
+                "TrailCore", "TrailStore", "TrailClient", "TrailProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Benchmarks/Sources/trail-bench"
         ),
         .testTarget(name: "TrailZstdTests", dependencies: ["TrailZstd"]),
         .testTarget(name: "TrailCoreTests", dependencies: ["TrailCore"]),

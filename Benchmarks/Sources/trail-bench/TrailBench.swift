@@ -1,0 +1,144 @@
+import ArgumentParser
+import Foundation
+
+/// `trail-bench`: traild side by side with Redis (AOF, appendfsync always),
+/// raw SQLite (same schema, synchronous=FULL, batched) and the disk's fsync
+/// rate, on this machine, in one run. Writes `latest.md`, `latest.json` and
+/// `sense-latency.svg` into `--out`.
+@main
+struct TrailBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trail-bench",
+        abstract: "Measure traild against Redis, raw SQLite and the disk, and write one table of ratios.",
+        discussion: """
+            Starts its own traild and redis-server on temporary sockets and data dirs, loads them with \
+            this program (traild) and redis-benchmark (Redis) at the same client counts and pipeline depth, \
+            and runs the raw SQLite peer in this process. See Benchmarks/README.md.
+            """)
+
+    @Flag(help: "The profile: --quick (default, under 5 minutes), --full (up to 1M notes) or --smoke (tiny sizes, for tests).")
+    var profile: Profile = .quick
+
+    @Option(help: "Folder for latest.md, latest.json and sense-latency.svg.")
+    var out: String = "Benchmarks/results"
+
+    @Option(help: "The traild binary (default: traild beside this program).")
+    var traild: String?
+
+    @Option(name: .customLong("redis-server"), help: "The redis-server binary.")
+    var redisServer: String = "redis-server"
+
+    @Option(name: .customLong("redis-benchmark"), help: "The redis-benchmark binary.")
+    var redisBenchmark: String = "redis-benchmark"
+
+    @Option(help: "Pipeline depth of the pipelining clients (requests in flight per connection).")
+    var pipeline: Int = 16
+
+    @Option(help: "Client counts of the pipelining write runs, comma-separated.")
+    var clients: String = "16,64"
+
+    @Option(help: "Seconds each timed run measures (default: the profile's).")
+    var duration: Double?
+
+    @Option(help: "Store sizes for the read workloads, comma-separated (default: the profile's).")
+    var sizes: String?
+
+    @Option(name: .customLong("work-dir"), help: "Where the temporary sockets and data dirs go (default: a new folder under $TMPDIR).")
+    var workDir: String?
+
+    @Flag(help: "Keep the work dir (stores, logs) afterwards.")
+    var keep = false
+
+    @Option(help: "Run only these phases, comma-separated: writes (W1, W2), reads (W3-W6), compaction (W7).")
+    var only: String?
+
+    @Option(help: "Measure nothing: render latest.md and the chart again from this latest.json (after a change to the report).")
+    var render: String?
+
+    @Option(help: "Record traild with perf during each trail workload and write the flat profiles (NAME.txt) into this folder.")
+    var perf: String?
+
+    func validate() throws {
+        guard pipeline >= 1, pipeline <= 512 else { throw ValidationError("--pipeline must be 1 to 512 (traild reads at most 512 unanswered requests per connection)") }
+        guard parsedClients != nil else { throw ValidationError("--clients must be whole numbers from 1 to 1000, comma-separated") }
+        if sizes != nil, parsedSizes == nil { throw ValidationError("--sizes must be whole numbers of at least 100, comma-separated") }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be a number of seconds above 0") }
+        if parsedPhases == nil { throw ValidationError("--only takes writes, reads and compaction, comma-separated") }
+    }
+
+    private var parsedClients: [Int]? {
+        let values = clients.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 1000 }) else { return nil }
+        return values.compactMap { $0 }
+    }
+
+    private var parsedPhases: Set<Phase>? {
+        guard let only else { return Set(Phase.allCases) }
+        let values = only.split(separator: ",").map { Phase(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else { return nil }
+        return Set(values.compactMap { $0 })
+    }
+
+    private var parsedSizes: [Int]? {
+        guard let sizes else { return nil }
+        let values = sizes.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 100 }) else { return nil }
+        return values.compactMap { $0 }.sorted()
+    }
+
+    func run() async throws {
+        if let render {
+            do {
+                let results = try JSONDecoder().decode(BenchResults.self, from: Data(contentsOf: URL(fileURLWithPath: render)))
+                try Report(results: results).write(to: out)
+            } catch {
+                FileHandle.standardError.write(Data("trail-bench: cannot render \(render): \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            return
+        }
+        var config = BenchConfiguration(profile: profile)
+        config.pipeline = pipeline
+        config.writeClients = parsedClients ?? config.writeClients
+        if let duration { config.duration = duration }
+        if let s = parsedSizes { config.sizes = s }
+        config.outDir = out
+        config.traild = traild ?? Self.besideSelf("traild")
+        config.redisServer = redisServer
+        config.redisBenchmark = redisBenchmark
+        config.workDir = workDir
+        config.keepWorkDir = keep
+        config.perfDir = perf
+        config.phases = parsedPhases ?? Set(Phase.allCases)
+        let run = try BenchRun(config: config)
+        do {
+            try await run.run()
+        } catch let failure as BenchFailure {
+            FileHandle.standardError.write(Data("trail-bench: \(failure.message)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    /// A program in the same folder as this one (the same build's traild).
+    static func besideSelf(_ name: String) -> String {
+        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        return me.deletingLastPathComponent().appendingPathComponent(name).path
+    }
+}
+
+/// Which sizes and durations a run uses.
+enum Profile: String, EnumerableFlag, Codable, Sendable {
+    case quick, full, smoke
+}
+
+/// The parts of a run, for --only.
+enum Phase: String, CaseIterable, Sendable {
+    case writes, reads, compaction
+}
+
+/// A failure that ends the run with a message saying what to do.
+struct BenchFailure: Error, CustomStringConvertible {
+    var message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}

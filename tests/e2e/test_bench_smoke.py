@@ -1,0 +1,109 @@
+"""The benchmark harness at tiny sizes, so that it cannot rot.
+
+Runs `trail-bench --smoke` (binary from $TRAIL_BENCH_BIN, else
+.build/debug/trail-bench), which starts and stops its own traild and
+redis-server, runs every workload on every system, and writes the table, the
+JSON and the chart. The figures themselves mean nothing at these sizes; the
+test checks that every workload produced its row for every system.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7"]
+# Which peers each workload is compared with (Redis has no full-text search).
+PEERS = {
+    "W1": {"redis", "sqlite", "fsync"},
+    "W2": {"redis", "sqlite", "fsync"},
+    "W3": {"redis", "redis-zrevrange", "sqlite"},
+    "W4": {"sqlite"},
+    "W5": {"redis", "sqlite"},
+    "W6": {"redis"},
+    "W7": {"redis", "sqlite"},
+}
+
+
+def bench_bin() -> str:
+    path = os.environ.get("TRAIL_BENCH_BIN") or str(ROOT / ".build" / "debug" / "trail-bench")
+    if not os.path.exists(path):
+        pytest.fail(f"trail-bench not found at {path}: run `swift build` or set TRAIL_BENCH_BIN")
+    return path
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
+    for tool in ("redis-server", "redis-benchmark"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is not installed: `make system-deps` installs redis-server and redis-tools")
+    out = tmp_path_factory.mktemp("bench-out")
+    work = tmp_path_factory.mktemp("bench-work")
+    args = [bench_bin(), "--smoke", "--out", str(out), "--work-dir", str(work)]
+    if os.environ.get("TRAILD_BIN"):
+        args += ["--traild", os.environ["TRAILD_BIN"]]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, f"trail-bench --smoke failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
+    return out, work, proc
+
+
+def test_writes_the_table_json_and_chart(smoke: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
+    out, _, _ = smoke
+    for name in ("latest.md", "latest.json", "sense-latency.svg"):
+        assert (out / name).stat().st_size > 0, name
+
+
+def test_json_has_every_workload_on_every_system(smoke: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
+    out, _, _ = smoke
+    results = json.loads((out / "latest.json").read_text())
+    assert results["profile"] == "smoke"
+    assert results["fsyncPerSecond"] > 0
+    machine = results["machine"]
+    for key in ("cpu", "kernel", "traild", "redis", "sqlite"):
+        assert machine[key] and machine[key] != "unknown", key
+    rows = results["rows"]
+    for workload in WORKLOADS:
+        mine = [r for r in rows if r["workload"] == workload]
+        assert mine, f"no {workload} row"
+        for row in mine:
+            trail = row["trail"]
+            assert trail.get("value", 0) > 0 or trail["latency"]["p50"] > 0, (workload, trail)
+            assert set(row["peers"]) == PEERS[workload], (workload, sorted(row["peers"]))
+            for name, peer in row["peers"].items():
+                assert peer.get("value", 0) > 0 or peer["latency"]["p99"] > 0, (workload, name, peer)
+    # W1 at 1 client and each pipelining count; reads at each size.
+    assert len([r for r in rows if r["workload"] == "W1"]) == 3
+    for workload in ("W3", "W4", "W5"):
+        assert sorted(r["notes"] for r in rows if r["workload"] == workload) == results["sizes"]
+    assert [m["notes"] for m in results["memory"]] == results["sizes"]
+    assert all(m["traildPeakKiB"] > 0 and m["redisPeakKiB"] > 0 for m in results["memory"])
+
+
+def test_markdown_table_has_every_workload_row(smoke: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
+    out, _, proc = smoke
+    table = (out / "latest.md").read_text()
+    for workload in WORKLOADS:
+        assert f"\n| {workload} " in table, f"no {workload} row in latest.md"
+    assert "## Goals" in table and "× Redis" in table and "× SQLite" in table
+    assert table.strip() in proc.stdout  # the table is printed too
+
+
+def test_chart_is_svg_with_trail_and_redis(smoke: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
+    out, _, _ = smoke
+    root = ET.parse(out / "sense-latency.svg").getroot()
+    assert root.tag.endswith("svg")
+    text = (out / "sense-latency.svg").read_text()
+    assert "trail p99" in text and "Redis ZREVRANGE p99" in text
+    assert text.count("<polyline") == 6
+
+
+def test_every_server_was_stopped(smoke: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
+    _, work, _ = smoke
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(work) not in ps, "a traild or redis-server of the smoke run is still running"
