@@ -26,15 +26,20 @@ struct ConfigurationTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("trail-cfg-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let good = dir.appendingPathComponent("good.json")
-        try #"{"socket": "/s/t.sock", "data_dir": "/data", "max_frame_bytes": 4096, "log_level": "debug"}"#.write(to: good, atomically: true, encoding: .utf8)
+        try #"{"socket": "/s/t.sock", "data_dir": "/data", "max_frame_bytes": 4096, "log_level": "debug", "compaction_interval_s": 0, "compaction_batch": 50, "rebase_after_half_lives": 8}"#.write(to: good, atomically: true, encoding: .utf8)
         var c = DaemonConfiguration(environment: [:])
         try c.apply(configFile: good.path)
         #expect(c.socketPath == "/s/t.sock" && c.dataDir == "/data" && c.store == .sqlite(path: "/data/trail.db"))
         #expect(c.maxFrameBytes == 4096 && c.logLevel == "debug")
+        #expect(c.compactionInterval == 0 && c.compaction.batch == 50 && c.compaction.rebaseBound == 8)
         let bad = dir.appendingPathComponent("bad.json")
         try #"{"sockett": "/s"}"#.write(to: bad, atomically: true, encoding: .utf8)
         #expect(throws: ConfigurationError.self) { try c.apply(configFile: bad.path) }
         try #"{"socket": 5}"#.write(to: bad, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigurationError.self) { try c.apply(configFile: bad.path) }
+        try #"{"compaction_interval_s": -1}"#.write(to: bad, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigurationError.self) { try c.apply(configFile: bad.path) }
+        try #"{"compaction_batch": "many"}"#.write(to: bad, atomically: true, encoding: .utf8)
         #expect(throws: ConfigurationError.self) { try c.apply(configFile: bad.path) }
         #expect(throws: ConfigurationError.self) { try c.apply(configFile: dir.appendingPathComponent("missing").path) }
     }
