@@ -30,6 +30,22 @@ struct NoteRow {
     var retractionAgent: String?
     var retractedAt: Int64?
 
+    /// A live note just inserted as `seq`, without reading it back.
+    init(inserted seq: Int64, id: String, body: String, tags: String, after: String, key: Double, agent: String?, at millis: Int64) {
+        self.seq = seq
+        self.id = id
+        self.body = body
+        self.tags = tags
+        self.after = after
+        self.key = key
+        state = .live
+        deposits = 1
+        self.agent = agent
+        rank = nil
+        createdAt = millis
+        updatedAt = millis
+    }
+
     /// Reads the columns of `noteColumns` starting at `offset`.
     init(row: Row, offset: Int = 0) {
         seq = row[offset]

@@ -88,7 +88,8 @@ struct SQLiteWrites {
                 """, arguments: [d.ns, d.id.hex, Data(d.body.utf8), tags, after, key, writer.agent, nowMillis, nowMillis])
             let seq = db.lastInsertedRowID
             try db.run(sql: "INSERT INTO note_text(rowid, ns, body) VALUES (?, ?, ?)", arguments: [seq, d.ns, d.body])
-            row = try Self.find(db, id: d.id.hex, ns: d.ns)!
+            row = NoteRow(inserted: seq, id: d.id.hex, body: d.body, tags: tags, after: after, key: key,
+                          agent: writer.agent, at: nowMillis)
         }
         for tag in d.tags {
             try db.run(sql: "INSERT OR IGNORE INTO note_tag (ns, tag, note) VALUES (?, ?, ?)", arguments: [d.ns, tag, row.seq])
