@@ -1,15 +1,15 @@
 import Foundation
-import GRDB
 import TrailCore
 import TrailStore
 
 /// The embedded store's limit: traild's own schema (made by traild's
 /// migrations, through `SQLiteStore`), WAL, `synchronous = FULL`, the same
-/// SQL as traild's store, in this process, on one connection, with writes
-/// batched `batch` to a transaction. No daemon, no socket, no JSON.
+/// SQL as traild's store, in this process, on one connection of the SQLite C
+/// API, with writes batched `batch` to a transaction. No daemon, no socket,
+/// no JSON, no thread hops, no database library between the program and SQLite.
 final class RawSQLite {
     let path: String
-    private let queue: DatabaseQueue
+    private let db: SQLiteConnection
     private let batch: Int
     /// seq of each loaded note, by data set and index.
     private var seqs: [String: [Int64]] = [:]
@@ -22,28 +22,27 @@ final class RawSQLite {
         // traild's migrations make the file: the schema is the daemon's, not a copy of it.
         let store = try SQLiteStore(path: path, packDirectory: path + ".packs")
         await store.close()
-        var config = Configuration()
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        queue = try DatabaseQueue(path: path, configuration: config)
-        let mode = try queue.inDatabase { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
+        db = try SQLiteConnection(path: path)
+        try db.exec("PRAGMA synchronous = FULL")
+        let mode = try db.text("PRAGMA journal_mode")
         guard mode == "wal" else { throw BenchFailure("the raw SQLite file is in \(mode ?? "?") mode, not WAL") }
     }
 
     /// The namespace's decay, creating it (defaults, landmark now) if new.
     func namespace(_ ns: String) throws -> ForwardDecay {
-        try queue.inDatabase { db in
-            if let row = try Row.fetchOne(db, sql: "SELECT half_life_s, landmark FROM namespace WHERE name = ?", arguments: [ns]) {
-                return ForwardDecay(halfLife: row[0], landmark: row[1])
-            }
-            let now = Date().timeIntervalSince1970
-            try db.execute(sql: """
-                INSERT INTO namespace (name, half_life_s, evaporate_below, max_note_bytes, landmark, created_at)
-                VALUES (?, 604800, 0.05, 4096, ?, ?)
-                """, arguments: [ns, now, Int64(now * 1000)])
-            return ForwardDecay(halfLife: 604_800, landmark: now)
+        let find = try db.statement("SELECT half_life_s, landmark FROM namespace WHERE name = ?")
+        find.bind([.text(ns)])
+        if try find.step() {
+            defer { find.reset() }
+            return ForwardDecay(halfLife: find.double(0), landmark: find.double(1))
         }
+        find.reset()
+        let now = Date().timeIntervalSince1970
+        try db.statement("""
+            INSERT INTO namespace (name, half_life_s, evaporate_below, max_note_bytes, landmark, created_at)
+            VALUES (?, 604800, 0.05, 4096, ?, ?)
+            """).run([.text(ns), .double(now), .int(Int64(now * 1000))])
+        return ForwardDecay(halfLife: 604_800, landmark: now)
     }
 
     // MARK: loading
@@ -54,6 +53,17 @@ final class RawSQLite {
         let decay = try namespace(ns)
         var known = seqs[set.name] ?? []
         precondition(known.count == range.lowerBound, "load data sets in order")
+        let insert = try db.statement("""
+            INSERT INTO note (ns, id, body, tags, after, key, state, deposits, agent, created_at, updated_at)
+            VALUES (?, ?, ?, ?, '', ?, 0, 1, NULL, ?, ?)
+            """)
+        let text = try db.statement("INSERT INTO note_text(rowid, body) VALUES (?, ?)")
+        let tag = try db.statement("INSERT OR IGNORE INTO note_tag (ns, tag, note) VALUES (?, ?, ?)")
+        let edge = try db.statement("""
+            INSERT INTO edge (src, dst, ns, key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (src, dst) DO UPDATE SET key = excluded.key, updated_at = excluded.updated_at
+            """)
+        let log = try logStatement()
         var i = range.lowerBound
         while i < range.upperBound {
             let end = min(range.upperBound, i + loadBatch)
@@ -61,40 +71,30 @@ final class RawSQLite {
             let millis = Int64(now * 1000)
             let notes = (i..<end).map { set.note($0) }
             let ids = (i..<end).map { set.id($0) }
-            try queue.inTransaction { db in
-                let insert = try db.cachedStatement(sql: """
-                    INSERT INTO note (ns, id, body, tags, after, key, state, deposits, agent, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, '', ?, 0, 1, NULL, ?, ?)
-                    """)
-                let text = try db.cachedStatement(sql: "INSERT INTO note_text(rowid, body) VALUES (?, ?)")
-                let tag = try db.cachedStatement(sql: "INSERT OR IGNORE INTO note_tag (ns, tag, note) VALUES (?, ?, ?)")
-                let edge = try db.cachedStatement(sql: """
-                    INSERT INTO edge (src, dst, ns, key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (src, dst) DO UPDATE SET key = excluded.key, updated_at = excluded.updated_at
-                    """)
-                let log = try Self.logStatement(db)
+            try db.transaction(write: true) {
                 for (n, id) in zip(notes, ids) {
-                    try insert.execute(arguments: [ns, id, Data(n.body.utf8), n.tag, decay.key(weight: n.weight, at: now), millis, millis])
+                    try insert.run([.text(ns), .text(id), .blob(n.body), .text(n.tag), .double(decay.key(weight: n.weight, at: now)),
+                                    .int(millis), .int(millis)])
                     let seq = db.lastInsertedRowID
                     known.append(seq)
-                    try text.execute(arguments: [seq, n.body])
-                    try tag.execute(arguments: [ns, n.tag, seq])
+                    try text.run([.int(seq), .text(n.body)])
+                    try tag.run([.text(ns), .text(n.tag), .int(seq)])
                     for t in n.trails {
-                        try edge.execute(arguments: [seq, known[t.to], ns, decay.key(weight: t.weight, at: now), millis, millis])
+                        try edge.run([.int(seq), .int(known[t.to]), .text(ns), .double(decay.key(weight: t.weight, at: now)),
+                                      .int(millis), .int(millis)])
                     }
-                    try log.execute(arguments: [millis, ns, "import", seq, nil, nil])
+                    try log.run([.int(millis), .text(ns), .text("import"), .int(seq), .null])
                 }
-                return .commit
             }
             i = end
         }
         seqs[set.name] = known
     }
 
-    private static func logStatement(_ db: Database) throws -> Statement {
-        try db.cachedStatement(sql: """
+    private func logStatement() throws -> SQLiteStatement {
+        try db.statement("""
             INSERT INTO write_log (at, ns, op, note, other, delta, detail, agent, uid, pid)
-            VALUES (?, ?, ?, ?, NULL, ?, ?, NULL, NULL, NULL)
+            VALUES (?, ?, ?, ?, NULL, ?, NULL, NULL, NULL, NULL)
             """)
     }
 
@@ -107,6 +107,13 @@ final class RawSQLite {
         let decay = try namespace(ns)
         var rng = SplitMix64(seed: 11)
         var n = 0
+        let find = try db.statement("SELECT seq FROM note WHERE ns = ? AND id = ?")
+        let insert = try db.statement("""
+            INSERT INTO note (ns, id, body, tags, after, key, state, deposits, agent, created_at, updated_at)
+            VALUES (?, ?, ?, '', '', ?, 0, 1, NULL, ?, ?)
+            """)
+        let text = try db.statement("INSERT INTO note_text(rowid, body) VALUES (?, ?)")
+        let log = try logStatement()
         return try timed(warmup: warmup, duration: duration) {
             let now = Date().timeIntervalSince1970
             let millis = Int64(now * 1000)
@@ -114,23 +121,18 @@ final class RawSQLite {
                 n += 1
                 return "raw deposit \(n): " + Vocabulary.phrase(8, &rng)
             }
-            try queue.inTransaction { db in
-                let find = try db.cachedStatement(sql: "SELECT seq FROM note WHERE ns = ? AND id = ?")
-                let insert = try db.cachedStatement(sql: """
-                    INSERT INTO note (ns, id, body, tags, after, key, state, deposits, agent, created_at, updated_at)
-                    VALUES (?, ?, ?, '', '', ?, 0, 1, NULL, ?, ?)
-                    """)
-                let text = try db.cachedStatement(sql: "INSERT INTO note_text(rowid, body) VALUES (?, ?)")
-                let log = try Self.logStatement(db)
+            try db.transaction(write: true) {
                 for body in bodies {
                     let id = NoteID(body: body).hex
-                    guard try Int64.fetchOne(find, arguments: [ns, id]) == nil else { continue }
-                    try insert.execute(arguments: [ns, id, Data(body.utf8), decay.key(weight: 1, at: now), millis, millis])
+                    find.bind([.text(ns), .text(id)])
+                    let exists = try find.step()
+                    find.reset()
+                    guard !exists else { continue }
+                    try insert.run([.text(ns), .text(id), .blob(body), .double(decay.key(weight: 1, at: now)), .int(millis), .int(millis)])
                     let seq = db.lastInsertedRowID
-                    try text.execute(arguments: [seq, body])
-                    try log.execute(arguments: [millis, ns, "deposit", seq, 1.0, nil])
+                    try text.run([.int(seq), .text(body)])
+                    try log.run([.int(millis), .text(ns), .text("deposit"), .int(seq), .double(1)])
                 }
-                return .commit
             }
             return bodies.count
         }
@@ -141,21 +143,23 @@ final class RawSQLite {
     func reinforce(ns: String, ids: [String], warmup: Double, duration: Double) throws -> Double {
         let decay = try namespace(ns)
         var rng = SplitMix64(seed: 12)
+        let find = try db.statement("SELECT seq, key FROM note WHERE ns = ? AND id = ?")
+        let update = try db.statement("UPDATE note SET key = ?, updated_at = ? WHERE seq = ?")
+        let log = try logStatement()
         return try timed(warmup: warmup, duration: duration) {
             let now = Date().timeIntervalSince1970
             let millis = Int64(now * 1000)
             let picks = (0..<batch).map { _ in ids[zipfRank(rng.unit(), n: ids.count)] }
-            try queue.inTransaction { db in
-                let find = try db.cachedStatement(sql: "SELECT seq, key FROM note WHERE ns = ? AND id = ?")
-                let update = try db.cachedStatement(sql: "UPDATE note SET key = ?, updated_at = ? WHERE seq = ?")
-                let log = try Self.logStatement(db)
+            try db.transaction(write: true) {
                 for id in picks {
-                    guard let row = try Row.fetchOne(find, arguments: [ns, id]) else { throw BenchFailure("raw SQLite: note \(id) is missing") }
-                    let seq: Int64 = row[0]
-                    try update.execute(arguments: [decay.reinforced(key: row[1], by: 1, at: now), millis, seq])
-                    try log.execute(arguments: [millis, ns, "reinforce", seq, 1.0, nil])
+                    find.bind([.text(ns), .text(id)])
+                    guard try find.step() else { throw BenchFailure("raw SQLite: note \(id) is missing") }
+                    let seq = find.int(0)
+                    let key = find.double(1)
+                    find.reset()
+                    try update.run([.double(decay.reinforced(key: key, by: 1, at: now)), .int(millis), .int(seq)])
+                    try log.run([.int(millis), .text(ns), .text("reinforce"), .int(seq), .double(1)])
                 }
-                return .commit
             }
             return picks.count
         }
@@ -188,7 +192,7 @@ final class RawSQLite {
 
     /// Runs `query` back to back, one read transaction each, for `duration`
     /// seconds after `warmup`; returns the latencies.
-    private func latency(warmup: Double, duration: Double, _ query: (Database) throws -> Int) throws -> LatencyHistogram {
+    private func latency(warmup: Double, duration: Double, _ query: () throws -> Int) throws -> LatencyHistogram {
         var h = makeHistogram()
         let start = monoNanos()
         let countFrom = start + UInt64(warmup * 1e9)
@@ -196,7 +200,7 @@ final class RawSQLite {
         while true {
             let t0 = monoNanos()
             if t0 >= stopAt { break }
-            let n = try queue.read { try query($0) }
+            let n = try db.transaction(write: false) { try query() }
             let t1 = monoNanos()
             if n == 0 { throw BenchFailure("raw SQLite: a read found nothing; the data set is not loaded") }
             if t0 >= countFrom { _ = h.record(t1 - t0) }
@@ -204,17 +208,33 @@ final class RawSQLite {
         return h
     }
 
+    /// Reads the rows of `statement` (columns as `columns`, then `extra`
+    /// more) into Swift values, as traild's NoteRow does; returns them with
+    /// their weights and the extra column (a trail key or a score).
+    private static func notes(_ s: SQLiteStatement, decay: ForwardDecay, now: Double, extra: Bool = false) throws -> [DecodedNote] {
+        var out: [DecodedNote] = []
+        while try s.step() {
+            out.append(DecodedNote(
+                seq: s.int(0), id: s.text(1), body: s.blobText(2), tags: s.text(3), after: s.text(4),
+                weight: decay.weight(key: s.double(5), at: now), state: s.int(6), deposits: s.int(7),
+                agent: s.isNull(8) ? nil : s.text(8), rank: s.isNull(9) ? nil : s.double(9),
+                createdAt: s.int(10), updatedAt: s.int(11), extra: extra ? s.double(15) : 0))
+        }
+        s.reset()
+        return out
+    }
+
     /// W3: top 10 by weight (traild's SenseReader SQL, first page).
     func senseLatency(ns: String, warmup: Double, duration: Double) throws -> LatencyHistogram {
         let decay = try namespace(ns)
-        let sql = """
+        let sense = try db.statement("""
             SELECT \(Self.columns) FROM note n INDEXED BY note_by_key WHERE n.ns = ? AND n.state = 0 AND n.key >= ?
             ORDER BY n.key DESC, n.id ASC LIMIT ?
-            """
-        return try latency(warmup: warmup, duration: duration) { db in
+            """)
+        return try latency(warmup: warmup, duration: duration) {
             let now = Date().timeIntervalSince1970
-            let rows = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: [ns, decay.thresholdKey(0.05, at: now), 10])
-            return Self.decode(rows, decay: decay, now: now)
+            sense.bind([.text(ns), .double(decay.thresholdKey(0.05, at: now)), .int(10)])
+            return try Self.notes(sense, decay: decay, now: now).count
         }
     }
 
@@ -223,19 +243,19 @@ final class RawSQLite {
     func queryLatency(ns: String, warmup: Double, duration: Double) throws -> LatencyHistogram {
         let decay = try namespace(ns)
         var rng = SplitMix64(seed: 44)
-        let sql = """
+        let query = try db.statement("""
             SELECT \(Self.columns),
                    pow(2.0, n.key - ?) * (1.0 + max(0.0, -bm25(note_text))) * (1.0 + coalesce(n.rank, 0.0)) AS score
             FROM note_text JOIN note n ON n.seq = note_text.rowid
             WHERE note_text MATCH ? AND n.ns = ? AND n.state = 0 AND n.key >= ?
             ORDER BY score DESC, n.id ASC LIMIT ? OFFSET ?
-            """
-        return try latency(warmup: warmup, duration: duration) { db in
+            """)
+        return try latency(warmup: warmup, duration: duration) {
             let now = Date().timeIntervalSince1970
             let word = Vocabulary.words[Int(rng.next() % UInt64(Vocabulary.words.count))]
-            let rows = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: [
-                decay.offset(at: now), "\"\(word)\"", ns, decay.thresholdKey(0.05, at: now), 10, 0])
-            return max(1, Self.decode(rows, decay: decay, now: now))
+            query.bind([.double(decay.offset(at: now)), .text("\"\(word)\""), .text(ns), .double(decay.thresholdKey(0.05, at: now)),
+                        .int(10), .int(0)])
+            return max(1, try Self.notes(query, decay: decay, now: now, extra: true).count)
         }
     }
 
@@ -244,38 +264,26 @@ final class RawSQLite {
     func followLatency(ns: String, ids: [String], warmup: Double, duration: Double) throws -> LatencyHistogram {
         let decay = try namespace(ns)
         var rng = SplitMix64(seed: 55)
-        let origin = "SELECT \(Self.columns) FROM note n WHERE n.ns = ? AND n.id = ?"
-        let trails = """
+        let origin = try db.statement("SELECT \(Self.columns) FROM note n WHERE n.ns = ? AND n.id = ?")
+        let trails = try db.statement("""
             SELECT \(Self.columns), e.key FROM edge e JOIN note n ON n.seq = e.dst
             WHERE e.src = ? AND e.key > -1e300 AND n.state = 0 AND n.key >= ?
             ORDER BY e.key DESC LIMIT ?
-            """
-        return try latency(warmup: warmup, duration: duration) { db in
+            """)
+        return try latency(warmup: warmup, duration: duration) {
             let now = Date().timeIntervalSince1970
             let id = ids[Int(rng.next() % UInt64(ids.count))]
-            guard let from = try Row.fetchOne(db.cachedStatement(sql: origin), arguments: [ns, id]) else {
+            origin.bind([.text(ns), .text(id)])
+            guard let from = try Self.notes(origin, decay: decay, now: now).first else {
                 throw BenchFailure("raw SQLite: note \(id) is missing")
             }
-            let seq: Int64 = from[0]
-            let rows = try Row.fetchAll(db.cachedStatement(sql: trails), arguments: [seq, decay.thresholdKey(0.05, at: now), 1000])
-            let weighted = rows.map { (row: $0, weight: decay.weight(key: $0[15], at: now)) }
-                .sorted { $0.weight > $1.weight }
-                .prefix(10)
-            return 1 + Self.decode(weighted.map(\.row), decay: decay, now: now)
+            trails.bind([.int(from.seq), .double(decay.thresholdKey(0.05, at: now)), .int(1000)])
+            let found = try Self.notes(trails, decay: decay, now: now, extra: true)
+            var weighted: [(note: DecodedNote, weight: Double)] = []
+            for note in found { weighted.append((note, decay.weight(key: note.extra, at: now))) }
+            weighted.sort { a, b in a.weight > b.weight || (a.weight == b.weight && a.note.id < b.note.id) }
+            return 1 + weighted.prefix(10).count
         }
-    }
-
-    /// Reads rows of `columns` into Swift values, as traild's NoteRow does; returns how many.
-    private static func decode(_ rows: [Row], decay: ForwardDecay, now: Double) -> Int {
-        var n = 0
-        for row in rows {
-            let id: String = row[1]
-            let body = String(decoding: row[2] as Data, as: UTF8.self)
-            let tags: String = row[3]
-            let weight = decay.weight(key: row[5], at: now)
-            if !id.isEmpty && !body.isEmpty && weight >= 0 && tags.count >= 0 { n += 1 }
-        }
-        return n
     }
 
     // MARK: evaporation (W7)
@@ -285,34 +293,35 @@ final class RawSQLite {
     /// row, `batch` notes per transaction. Returns (seconds, notes removed).
     func evaporate(ns: String, batch: Int) throws -> (seconds: Double, notes: Int) {
         let decay = try namespace(ns)
+        let faded = try db.statement("""
+            SELECT seq, body FROM note n INDEXED BY note_by_key
+            WHERE n.ns = ? AND n.state = 0 AND n.key < ? ORDER BY n.key DESC, n.id LIMIT ?
+            """)
+        let tags = try db.statement("DELETE FROM note_tag WHERE note = ?")
+        let out = try db.statement("DELETE FROM edge WHERE src = ?")
+        let into = try db.statement("DELETE FROM edge WHERE dst = ?")
+        let text = try db.statement("INSERT INTO note_text(note_text, rowid, body) VALUES ('delete', ?, ?)")
+        let note = try db.statement("DELETE FROM note WHERE seq = ?")
+        let log = try logStatement()
         let start = monoNanos()
         var total = 0
         while true {
             let now = Date().timeIntervalSince1970
             let millis = Int64(now * 1000)
-            var removed = 0
-            try queue.inTransaction { db in
-                let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT seq, body FROM note n INDEXED BY note_by_key
-                    WHERE n.ns = ? AND n.state = 0 AND n.key < ? ORDER BY n.key DESC, n.id LIMIT ?
-                    """), arguments: [ns, decay.thresholdKey(0.05, at: now), batch])
-                let tags = try db.cachedStatement(sql: "DELETE FROM note_tag WHERE note = ?")
-                let out = try db.cachedStatement(sql: "DELETE FROM edge WHERE src = ?")
-                let into = try db.cachedStatement(sql: "DELETE FROM edge WHERE dst = ?")
-                let text = try db.cachedStatement(sql: "INSERT INTO note_text(note_text, rowid, body) VALUES ('delete', ?, ?)")
-                let note = try db.cachedStatement(sql: "DELETE FROM note WHERE seq = ?")
-                let log = try Self.logStatement(db)
-                for row in rows {
-                    let seq: Int64 = row[0]
-                    try tags.execute(arguments: [seq])
-                    try out.execute(arguments: [seq])
-                    try into.execute(arguments: [seq])
-                    try text.execute(arguments: [seq, String(decoding: row[1] as Data, as: UTF8.self)])
-                    try note.execute(arguments: [seq])
-                    try log.execute(arguments: [millis, ns, "evaporate", seq, nil, nil])
+            let removed = try db.transaction(write: true) { () throws -> Int in
+                faded.bind([.text(ns), .double(decay.thresholdKey(0.05, at: now)), .int(Int64(batch))])
+                var rows: [(Int64, String)] = []
+                while try faded.step() { rows.append((faded.int(0), faded.blobText(1))) }
+                faded.reset()
+                for (seq, body) in rows {
+                    try tags.run([.int(seq)])
+                    try out.run([.int(seq)])
+                    try into.run([.int(seq)])
+                    try text.run([.int(seq), .text(body)])
+                    try note.run([.int(seq)])
+                    try log.run([.int(millis), .text(ns), .text("evaporate"), .int(seq), .null])
                 }
-                removed = rows.count
-                return .commit
+                return rows.count
             }
             total += removed
             if removed < batch { break }
@@ -320,7 +329,23 @@ final class RawSQLite {
         return (Double(monoNanos() - start) / 1e9, total)
     }
 
-    func close() throws {
-        try queue.close()
-    }
+    func close() throws {}
+}
+
+/// A note row read back, the values traild's NoteRow holds.
+struct DecodedNote {
+    var seq: Int64
+    var id: String
+    var body: String
+    var tags: String
+    var after: String
+    var weight: Double
+    var state: Int64
+    var deposits: Int64
+    var agent: String?
+    var rank: Double?
+    var createdAt: Int64
+    var updatedAt: Int64
+    /// The column after the note's: a trail's key, or a score.
+    var extra: Double
 }

@@ -43,9 +43,14 @@ struct Report {
     var markdown: String {
         let r = results
         let m = r.machine
-        let target = r.profile == .full ? "make bench-full" : r.profile == .quick ? "make bench" : "trail-bench --smoke"
+        let ran = phasesRun
+        let partial = ran.count < Phase.allCases.count
+        let only = partial ? " --only \(ran.map(\.rawValue).joined(separator: ","))" : ""
+        let target = !partial && r.profile == .full ? "make bench-full" : !partial && r.profile == .quick ? "make bench"
+            : "trail-bench --\(r.profile.rawValue)\(only)"
+        let what = partial ? ", \(ran.map(\.rawValue).joined(separator: " and ")) only" : ""
         var s = """
-            # trail benchmark: \(r.profile.rawValue) run (`\(target)`)
+            # trail benchmark: \(r.profile.rawValue) run\(what) (`\(target)`)
 
             Every figure below was measured in one run, on one machine, one system at a time.
             A **ratio** is trail's speed over the peer's: **above 1.00x trail is faster**.
@@ -58,6 +63,9 @@ struct Report {
             - **Runs**: \(Format.secs(r.warmup)) warm-up, then \(Format.secs(r.duration)) measured (redis-benchmark: a probe, then about as long); pipeline depth \(r.pipeline); store sizes \(r.sizes.map(Format.count).joined(separator: ", ")) notes
             - **Peers**: Redis with `appendonly yes`, `appendfsync always`, driven by redis-benchmark; raw SQLite is traild's own schema and SQL in one process, WAL, `synchronous=FULL`; see Benchmarks/README.md for what each system does per request
 
+            """
+        if ran.contains(.writes) {
+            s += """
 
             ## Durable writes (an acknowledged write is on disk)
 
@@ -70,6 +78,8 @@ struct Report {
             s += "\(rate(row.peers["sqlite"])) | \(Format.ratio(row.ratio("sqlite"))) | \(rate(row.peers["fsync"])) | \(Format.ratio(row.ratio("fsync"))) | "
             s += "\(p99(row.trail)) | \(p99(row.peers["redis"])) |\n"
         }
+        }
+        if ran.contains(.reads) {
         s += """
 
             ## Reads (1 client, sequential; latency p50 / p99 / p99.9 in ms; ratios at p50 / p99)
@@ -99,6 +109,8 @@ struct Report {
             s += "| \(row.workload) \(row.title) | \(row.notes.map(Format.count) ?? "") | \(rate(row.trail)) | \(rate(row.peers["redis"])) | \(Format.ratio(row.ratio("redis"))) | \(lat(row.trail)) | \(lat(row.peers["redis"])) |\n"
             if let how = row.trail.how { s += "\ntrail under the mix: \(how).\n" }
         }
+        }
+        if ran.contains(.compaction) {
         s += """
 
             ## Compaction (wall time, seconds)
@@ -116,6 +128,8 @@ struct Report {
                 if let how = m?.how { s += "- \(name): \(how)\n" }
             }
         }
+        }
+        if ran.contains(.reads) {
         s += """
 
             ## Memory: peak resident set (VmHWM) while loading to and reading at each size
@@ -129,6 +143,7 @@ struct Report {
             if let a = row.traildPeakKiB, let b = row.redisPeakKiB, a > 0 { ratio = Double(b) / Double(a) }
             s += "| \(Format.count(row.notes)) | \(Format.kib(row.traildPeakKiB)) | \(Format.kib(row.redisPeakKiB)) | \(Format.ratio(ratio)) |\n"
         }
+        }
         s += "\n## Goals\n\n"
         for goal in goals {
             let mark = goal.met.map { $0 ? "met" : "**not met**" } ?? "not measured at 1M in this run"
@@ -137,15 +152,29 @@ struct Report {
         return s
     }
 
+    /// The phases this run measured, from the rows it has.
+    var phasesRun: [Phase] {
+        let workloads = Set(results.rows.map(\.workload))
+        var out: [Phase] = []
+        if workloads.contains("W1") || workloads.contains("W2") { out.append(.writes) }
+        if !workloads.isDisjoint(with: ["W3", "W4", "W5", "W6"]) { out.append(.reads) }
+        if workloads.contains("W7") { out.append(.compaction) }
+        return out
+    }
+
     /// The project's targets (issue 7), each with its figure from this run.
     var goals: [(text: String, figure: String, met: Bool?)] {
         var out: [(String, String, Bool?)] = []
+        guard !rows("W1").isEmpty || !rows("W3").isEmpty else { return [] }
+        if !rows("W1").isEmpty {
         let w1 = rows("W1").last
         let w1Redis = w1?.ratio("redis")
         out.append(("durable deposits, \(w1?.title ?? "most clients pipelining") ≥ 1.0x Redis appendfsync always",
                     Format.ratio(w1Redis), w1Redis.map { $0 >= 1 }))
         let w1SQLite = w1?.ratio("sqlite")
         out.append(("the same ≥ 0.5x raw batched SQLite", Format.ratio(w1SQLite), w1SQLite.map { $0 >= 0.5 }))
+        }
+        guard !rows("W3").isEmpty else { return out }
         let w3 = rows("W3")
         let largest = w3.last
         let size = largest?.notes ?? 0
