@@ -407,6 +407,6 @@ enum Format {
 
     static func ratio(_ r: Double?) -> String {
         guard let r, r.isFinite else { return "—" }
-        return r >= 10 ? String(format: "%.0fx", r) : r >= 1 ? String(format: "%.2fx", r) : String(format: "%.2fx", r)
+        return r >= 10 ? String(format: "%.0fx", r) : String(format: "%.2fx", r)
     }
 }
