@@ -46,6 +46,8 @@ final class BenchRun {
         ChildRegistry.shared.stopOnSignals()
         log("profile \(config.profile.rawValue), work dir \(work), traild \(config.traild)")
         let loadStart = Machine.loadAverage
+        // The source state now, when the binaries were built, not after a long run.
+        let commit = Machine.commit
         versions = (Machine.firstLine(config.traild, ["--version"]) ?? "unknown",
                     Machine.redisVersion(config.redisServer), Machine.sqliteVersion)
         do {
@@ -61,7 +63,7 @@ final class BenchRun {
         let machine = MachineInfo(
             cpu: Machine.cpu, cores: Machine.cores, memoryGiB: Machine.memoryGiB, kernel: Machine.kernel,
             filesystem: Machine.filesystem(of: work), loadAverageStart: loadStart, loadAverageEnd: Machine.loadAverage,
-            traild: versions.traild, commit: Machine.commit, redis: versions.redis,
+            traild: versions.traild, commit: commit, redis: versions.redis,
             redisBenchmark: Machine.firstLine(config.redisBenchmark, ["--version"]) ?? "unknown",
             sqlite: versions.sqlite, swift: Machine.firstLine("swift", ["--version"]))
         let results = BenchResults(
@@ -407,6 +409,6 @@ enum Format {
 
     static func ratio(_ r: Double?) -> String {
         guard let r, r.isFinite else { return "—" }
-        return r >= 10 ? String(format: "%.0fx", r) : r >= 1 ? String(format: "%.2fx", r) : String(format: "%.2fx", r)
+        return r >= 10 ? String(format: "%.0fx", r) : String(format: "%.2fx", r)
     }
 }

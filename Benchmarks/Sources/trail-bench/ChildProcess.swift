@@ -130,8 +130,6 @@ final class ChildProcess: @unchecked Sendable {
 
     /// The process's peak resident set (VmHWM), in KiB.
     var peakRSSKiB: Int? { Self.status(pid, field: "VmHWM:") }
-    /// The process's current resident set (VmRSS), in KiB.
-    var rssKiB: Int? { Self.status(pid, field: "VmRSS:") }
 
     /// Starts a new peak: VmHWM falls back to the current RSS.
     func resetPeakRSS() {

@@ -55,11 +55,6 @@ struct LoadResult: Sendable {
     var total: Int { counted.reduce(0, +) }
     var perSecond: Double { seconds > 0 ? Double(total) / seconds : 0 }
 
-    func perSecond(_ kind: String) -> Double {
-        guard let i = kinds.firstIndex(of: kind), seconds > 0 else { return 0 }
-        return Double(counted[i]) / seconds
-    }
-
     func histogram(_ kind: String) -> LatencyHistogram {
         kinds.firstIndex(of: kind).map { latency[$0] } ?? makeHistogram()
     }
