@@ -279,7 +279,9 @@ struct SQLiteWrites {
         return settings
     }
 
-    /// Rewrites every key of a namespace against the landmark `now`; weights are unchanged.
+    /// Rewrites every key of a namespace against the landmark `now`; weights
+    /// are unchanged. This is `ForwardDecay.rebased(key:to:)` run in SQL, so
+    /// that one statement moves every row (zero-weight keys stay as they are).
     static func rebase(_ db: Database, _ settings: NamespaceSettings, to now: Double) throws {
         let shift = settings.decay.offset(at: now)
         try db.run(sql: "UPDATE note SET key = key - ? WHERE ns = ? AND key > -1e300", arguments: [shift, settings.name])

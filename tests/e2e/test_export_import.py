@@ -152,3 +152,35 @@ def test_sense_query_with_common_words_takes_the_heaviest_matches(conn):
     # A rare word still gets exact text scoring.
     rare = conn.result("trail.sense", {"ns": "big", "query": "heavy"})["notes"]
     assert {n["body"] for n in rare} == {"a common but heavy word", "unrelated and heavy"}
+
+
+@pytest.mark.parametrize("method,params,field", [
+    ("trail.import", {"records": "not a list"}, "records"),
+    ("trail.import", {}, "records"),
+    ("trail.import", {"records": [{}] * 1001}, "records"),
+    ("trail.import", {"records": [], "stage": "bad stage!"}, "stage"),
+    ("trail.import", {"records": [], "stage": "x" * 65}, "stage"),
+    ("trail.import", {"records": [], "commit": "yes"}, "commit"),
+    ("trail.import", {"records": [42]}, "records[0]"),
+    ("trail.import", {"records": [], "colour": 1}, "colour"),
+    ("trail.export", {"limit": 0}, "limit"),
+    ("trail.export", {"limit": 1001}, "limit"),
+    ("trail.export", {"cursor": 5}, "cursor"),
+    ("trail.compact", {"ns": 7}, "ns"),
+    ("trail.compact", {"full": True}, "full"),
+])
+def test_bad_export_import_and_compact_params(conn, method, params, field):
+    conn.result("trail.deposit", {"body": "still here"})
+    err = conn.error(method, params)
+    assert err["code"] == -32602 and err["data"]["field"] == field, err
+    # Nothing changed and the connection still serves.
+    stats = conn.result("trail.stats", {})
+    assert stats["notes"] == 1 and stats["archived"] == 0
+
+
+def test_bad_namespace_in_export_import_and_compact(conn):
+    for method, params in [("trail.export", {"ns": "Bad NS"}), ("trail.import", {"ns": "Bad NS", "records": []}),
+                           ("trail.compact", {"ns": "Bad NS"})]:
+        err = conn.error(method, params)
+        assert err["code"] == -32004 and err["data"]["reason"] == "invalid_namespace", err
+    assert conn.result("trail.hello", {})["protocol"] == 1
