@@ -93,25 +93,47 @@ def main() -> None:
     ap.add_argument("--notes", type=int, default=1_000_000)
     ap.add_argument("--faded", type=float, default=0.9)
     ap.add_argument("--edges-per-live", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=None, help="compaction_batch for traild (default: its own)")
+    ap.add_argument("--reuse", metavar="DIR", help="keep the loaded store in DIR and start from a copy of it next time "
+                    "(same --notes, --faded and --edges-per-live; the load then takes seconds)")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="trail-compact-bench-"))
     sock = str(tmp / "s.sock")
-    proc = subprocess.Popen([args.traild, "--socket", sock, "--data-dir", str(tmp / "data"), "--log-level", "warning",
-                             "--compaction-interval", "0"], stdout=subprocess.PIPE)
-    assert proc.stdout is not None and b"ready" in proc.stdout.readline()
+    extra: list[str] = []
+    if args.batch:
+        (tmp / "traild.json").write_text(json.dumps({"compaction_batch": args.batch}))
+        extra = ["--config", str(tmp / "traild.json")]
+    def start() -> subprocess.Popen[bytes]:
+        p = subprocess.Popen([args.traild, "--socket", sock, "--data-dir", str(tmp / "data"), "--log-level", "warning",
+                              "--compaction-interval", "0", *extra], stdout=subprocess.PIPE, stderr=None)
+        assert p.stdout is not None and b"ready" in p.stdout.readline()
+        return p
+
+    saved = Path(args.reuse) / f"{args.notes}-{args.faded}-{args.edges_per_live}" if args.reuse else None
+    load_s = 0.0
+    if saved and saved.exists():
+        shutil.copytree(saved, tmp / "data")
+    proc = start()
     try:
         c = Conn(sock)
-        c.call("trail.namespace.configure", {"ns": "bench", "half_life_s": 604800})
-        t = time.perf_counter()
-        batch: list[dict] = []
-        for rec in records(args.notes, args.faded, args.edges_per_live):
-            batch.append(rec)
-            if len(batch) == 1000:
-                c.call("trail.import", {"ns": "bench", "records": batch, "stage": "load", "commit": False})
-                batch = []
-        c.call("trail.import", {"ns": "bench", "records": batch, "stage": "load", "commit": True})
-        load_s = time.perf_counter() - t
+        if not (saved and saved.exists()):
+            c.call("trail.namespace.configure", {"ns": "bench", "half_life_s": 604800})
+            t = time.perf_counter()
+            batch: list[dict] = []
+            for rec in records(args.notes, args.faded, args.edges_per_live):
+                batch.append(rec)
+                if len(batch) == 1000:
+                    c.call("trail.import", {"ns": "bench", "records": batch, "stage": "load", "commit": False})
+                    batch = []
+            c.call("trail.import", {"ns": "bench", "records": batch, "stage": "load", "commit": True})
+            load_s = time.perf_counter() - t
+            if saved:
+                proc.terminate()
+                proc.wait()
+                shutil.copytree(tmp / "data", saved)
+                proc = start()
+                c = Conn(sock)
         before = c.call("trail.stats", {"ns": "bench"})
 
         q: "mp.Queue[list[float]]" = mp.Queue()

@@ -12,6 +12,12 @@ public struct CompactorSettings: Sendable {
     public var rebaseBound = 65536.0
     /// Ranks written per transaction.
     public var rankBatch = 10_000
+    /// When more notes have faded than `batch` times this, the evaporation
+    /// is a bulk one: every faded note is set aside in one write, then
+    /// evaporated `bulkBatch` at a time.
+    public var bulkBatches = 8
+    /// Notes per pack and transaction in a bulk evaporation.
+    public var bulkBatch = 50_000
 
     public init() {}
 }
@@ -47,8 +53,18 @@ public struct Compactor: Sendable {
         let writer = Writer(agent: "trail-compactor")
         let started = Date()
         var report = CompactionReport(ns: ns, startedAtMillis: Timestamp.millis(started.timeIntervalSince1970))
-        for planned in try await store.fadedNotes(ns: ns, batch: settings.batch) {
-            guard case let .evaporated(batch) = try await store.write(.evaporate(ns: ns, batch: planned), by: writer) else {
+        var planned = try await store.fadedNotes(ns: ns, batch: settings.batch)
+        if planned.count > settings.bulkBatches {
+            // Bulk: set every faded note aside in one write (out of the key
+            // index at once), then evaporate in bigger batches of neighbours.
+            let all = planned.flatMap(\.handles)
+            _ = try await store.write(.markEvaporating(ns: ns, batch: EvaporationBatch(handles: all)), by: writer)
+            planned = stride(from: 0, to: all.count, by: settings.bulkBatch).map {
+                EvaporationBatch(handles: Array(all[$0..<min($0 + settings.bulkBatch, all.count)]))
+            }
+        }
+        for batch in planned {
+            guard case let .evaporated(batch) = try await store.write(.evaporate(ns: ns, batch: batch), by: writer) else {
                 throw .internal("evaporate answered something else")
             }
             report.evaporated += batch.notes.count
@@ -59,10 +75,12 @@ public struct Compactor: Sendable {
         let graph = try await store.rankGraph(ns: ns)
         let ranks = TrailRank.compute(weights: graph.weights, from: graph.edgeFrom, to: graph.edgeTo,
                                       edgeWeight: graph.edgeWeight).ranks
+        // In storage order, so each transaction writes neighbouring rows.
+        let order = graph.handles.indices.sorted { graph.handles[$0] < graph.handles[$1] }
         var start = 0
-        while start < ranks.count {
-            let end = min(start + settings.rankBatch, ranks.count)
-            let chunk = (start..<end).map { (graph.ids[$0], ranks[$0]) }
+        while start < order.count {
+            let end = min(start + settings.rankBatch, order.count)
+            let chunk = order[start..<end].map { (handle: graph.handles[$0], rank: ranks[$0]) }
             _ = try await store.write(.setRanks(ns: ns, ranks: chunk), by: writer)
             start = end
         }

@@ -2,34 +2,40 @@ import Foundation
 import GRDB
 import TrailCore
 
-/// An archived note's index row: which pack frame holds it, and its weight
-/// when it evaporated.
+/// An archived note's slim row: which pack frame holds its record, and its
+/// key, which goes on decaying like a live note's.
 struct ArchiveRow {
     var ns: String
     var id: String
     var seq: Int64
+    /// The pack's file name and row id.
     var pack: String
+    var packRow: Int64
     var offset: Int64
     var length: Int64
-    var weight: Double
+    var key: Double
     var archivedAt: Double
 
-    static let columns = "a.ns, a.id, a.seq, a.pack, a.offset, a.length, a.weight, a.archived_at"
+    /// Columns of an archived row joined with its pack (`note n LEFT JOIN pack p ON p.rowid = n.pack`).
+    static let columns = "p.name, n.pack, n.pack_offset, n.pack_length, n.archived_at"
 
-    init(row: Row) {
-        ns = row[0]
-        id = row[1]
-        seq = row[2]
-        pack = row[3]
-        offset = row[4]
-        length = row[5]
-        weight = row[6]
-        archivedAt = row[7]
+    /// Reads `ns`, then `noteColumns` at `offset`, then `columns` right after them.
+    init(ns: String, row: Row, offset: Int = 0) {
+        self.ns = ns
+        seq = row[offset]
+        id = row[offset + 1]
+        key = row[offset + 5]
+        let more = offset + 15
+        pack = row[more]
+        packRow = row[more + 1]
+        self.offset = row[more + 2]
+        length = row[more + 3]
+        archivedAt = row[more + 4]
     }
 
-    /// Its weight at `now`: the archived weight decayed since, with today's half-life.
-    func weight(at now: Double, halfLife: Double) -> Double {
-        ArchivedNote.decay(weight, from: archivedAt, to: now, halfLife: halfLife)
+    /// Its weight at `now`.
+    func weight(at now: Double, decay: ForwardDecay) -> Double {
+        decay.weight(key: key, at: now)
     }
 }
 
@@ -47,13 +53,18 @@ enum LocatedNote {
 }
 
 extension SQLiteWrites {
+    /// A note row with its pack location, when archived.
+    static let locatedColumns = "\(noteColumns), \(ArchiveRow.columns) FROM note n LEFT JOIN pack p ON p.rowid = n.pack"
+
+    static func located(_ row: Row, ns: String) -> LocatedNote {
+        let state: Int64 = row[6]
+        return state == StoredState.archived.rawValue ? .archived(ArchiveRow(ns: ns, row: row)) : .hot(NoteRow(row: row))
+    }
+
     /// Finds the one note an id or prefix names, live or archived.
     static func locate(_ db: Database, _ prefix: IDPrefix, ns: String) throws -> LocatedNote {
-        let hot = try db.rows(sql: "SELECT \(noteColumns) FROM note n WHERE n.ns = ? AND n.id >= ? AND n.id < ? LIMIT 5",
-                              arguments: [ns, prefix.hex, prefix.upperBound]).map { NoteRow(row: $0) }
-        let cold = try db.rows(sql: "SELECT \(ArchiveRow.columns) FROM archive a WHERE a.ns = ? AND a.id >= ? AND a.id < ? LIMIT 5",
-                               arguments: [ns, prefix.hex, prefix.upperBound]).map(ArchiveRow.init(row:))
-        let all: [LocatedNote] = hot.map { .hot($0) } + cold.map { .archived($0) }
+        let all = try db.rows(sql: "SELECT \(locatedColumns) WHERE n.ns = ? AND n.id >= ? AND n.id < ? LIMIT 5",
+                              arguments: [ns, prefix.hex, prefix.upperBound]).map { located($0, ns: ns) }
         switch all.count {
         case 0: throw TrailError.unknownNote(id: prefix.hex, ns: ns)
         case 1: return all[0]
@@ -62,8 +73,13 @@ extension SQLiteWrites {
     }
 
     static func archived(_ db: Database, id: String, ns: String) throws -> ArchiveRow? {
-        try db.row(sql: "SELECT \(ArchiveRow.columns) FROM archive a WHERE a.ns = ? AND a.id = ?", arguments: [ns, id])
-            .map(ArchiveRow.init(row:))
+        try db.row(sql: "SELECT \(locatedColumns) WHERE n.ns = ? AND n.id = ? AND n.state = 2", arguments: [ns, id])
+            .map { ArchiveRow(ns: ns, row: $0) }
+    }
+
+    static func archived(_ db: Database, seq: Int64, ns: String) throws -> ArchiveRow? {
+        try db.row(sql: "SELECT \(locatedColumns) WHERE n.seq = ? AND n.state = 2", arguments: [seq])
+            .map { ArchiveRow(ns: ns, row: $0) }
     }
 
     /// The note as `get` shows an archived one: state `archived`, its weight decayed since.
@@ -71,7 +87,7 @@ extension SQLiteWrites {
         let record = try packs.read(id: entry.id, pack: entry.pack, offset: entry.offset, length: entry.length)
         return Note(id: NoteID(trustedHex: record.id), ns: settings.name, body: record.body, tags: record.tags,
                     after: record.after.map(NoteID.init(trustedHex:)),
-                    weight: entry.weight(at: now, halfLife: settings.halfLife), rank: record.rank,
+                    weight: entry.weight(at: now, decay: settings.decay), rank: record.rank,
                     deposits: Int(record.deposits), agent: record.agent, state: .archived,
                     createdAtMillis: record.createdAt, updatedAtMillis: record.updatedAt, retraction: nil)
     }
@@ -81,24 +97,26 @@ extension SQLiteWrites {
     func hotNote(_ prefix: IDPrefix, ns: String, settings: NamespaceSettings) throws -> NoteRow {
         switch try Self.locate(db, prefix, ns: ns) {
         case let .hot(row): return row
-        case let .archived(entry): return try unarchive(entry, settings: settings, weight: entry.weight(at: now, halfLife: settings.halfLife))
+        case let .archived(entry): return try unarchive(entry, settings: settings, weight: entry.weight(at: now, decay: settings.decay))
         }
     }
 
-    /// Moves an archived note back into the hot tables with `weight`, under
-    /// its old seq, with its tags, text and the trails whose other end is hot.
-    /// The pack is not touched (packs are immutable); a pack left with no
-    /// archived note is dropped by the next sweep.
+    /// Brings an archived note back into the hot tables with `weight`: its
+    /// row (same seq) gets its body back from the pack, with its tags, text
+    /// and the trails whose other end is hot. The pack is not touched (packs
+    /// are immutable); a pack whose every note is back is dropped by the
+    /// next sweep.
     func unarchive(_ entry: ArchiveRow, settings: NamespaceSettings, weight: Double) throws -> NoteRow {
         let record = try packs.read(id: entry.id, pack: entry.pack, offset: entry.offset, length: entry.length)
         let decay = settings.decay
         let key = decay.key(weight: weight, at: now)
         try db.run(sql: """
-            INSERT INTO note (seq, ns, id, body, tags, after, key, state, deposits, agent, rank, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)
-            """, arguments: [entry.seq, entry.ns, entry.id, Data(record.body.utf8), record.tags.joined(separator: " "),
-                             record.after.joined(separator: " "), key, record.deposits, record.agent, record.rank,
-                             record.createdAt, nowMillis])
+            UPDATE note SET body = ?, tags = ?, after = ?, key = ?, state = 0, deposits = ?, agent = ?, rank = ?,
+                created_at = ?, updated_at = ?, pack = NULL, pack_offset = NULL, pack_length = NULL, archived_at = NULL
+            WHERE seq = ?
+            """, arguments: [Data(record.body.utf8), record.tags.joined(separator: " "), record.after.joined(separator: " "),
+                             key, record.deposits, record.agent, record.rank, record.createdAt, nowMillis, entry.seq])
+        try db.run(sql: "UPDATE pack SET revived = revived + 1 WHERE rowid = ?", arguments: [entry.packRow])
         // Evaporation leaves the text entry behind unless a rebuild has since
         // dropped it: remove it if it is there, then index the body again.
         if try db.int(sql: "SELECT count(*) FROM text_left_behind WHERE seq = ?", arguments: [entry.seq]) == 1 {
@@ -116,17 +134,17 @@ extension SQLiteWrites {
                 ON CONFLICT (src, dst) DO NOTHING
                 """, arguments: [from, to, entry.ns, decay.key(weight: w, at: now), nowMillis, nowMillis])
         }
+        let hotSeq = "SELECT seq FROM note WHERE ns = ? AND id = ? AND state <> 2"
         for t in record.trailsOut {
-            if let other = try db.int(sql: "SELECT seq FROM note WHERE ns = ? AND id = ?", arguments: [entry.ns, t.id]) {
+            if let other = try db.int(sql: hotSeq, arguments: [entry.ns, t.id]) {
                 try restoreTrail(from: entry.seq, to: Int64(other), weight: t.weight)
             }
         }
         for t in record.trailsIn {
-            if let other = try db.int(sql: "SELECT seq FROM note WHERE ns = ? AND id = ?", arguments: [entry.ns, t.id]) {
+            if let other = try db.int(sql: hotSeq, arguments: [entry.ns, t.id]) {
                 try restoreTrail(from: Int64(other), to: entry.seq, weight: t.weight)
             }
         }
-        try db.run(sql: "DELETE FROM archive WHERE ns = ? AND id = ?", arguments: [entry.ns, entry.id])
         try log(ns: entry.ns, op: "unarchive", note: entry.seq, detail: entry.pack)
         return try Self.find(db, id: entry.id, ns: entry.ns)!
     }
@@ -142,11 +160,36 @@ extension SQLiteWrites {
         let seqs = "[" + batch.handles.map { String($0) }.joined(separator: ",") + "]"
         // The unary + keep the planner on the rowid lookups: with the key index
         // it would walk the whole faded range for every batch.
-        let rows = try db.rows(sql: """
+        // Read through a cursor: each row decoded straight from the statement.
+        var rows: [NoteRow] = []
+        rows.reserveCapacity(batch.handles.count)
+        let cursor = try Row.fetchCursor(db.cachedStatement(sql: """
             SELECT \(noteColumns) FROM note n
-            WHERE n.seq IN (SELECT value FROM json_each(?)) AND +n.ns = ? AND +n.state = 0 AND +n.key < ? ORDER BY n.seq
-            """, arguments: [seqs, ns, threshold]).map { NoteRow(row: $0) }
+            WHERE n.seq IN (SELECT value FROM json_each(?)) AND +n.ns = ? AND +n.state IN (0, 3) AND +n.key < ? ORDER BY n.seq
+            """), arguments: [seqs, ns, threshold])
+        while let row = try cursor.next() { rows.append(NoteRow(row: row)) }
         return try archive(rows, settings: settings, fault: fault)
+    }
+
+    /// Sets aside the notes of `batch` that are still faded live notes of
+    /// `ns` (state 3): out of the key index, to be evaporated by the
+    /// batches that follow. When they are a good share of the index it is
+    /// built again rather than losing one entry per note, and the batches
+    /// after it touch neighbouring rows only; see `keyIndexRebuildPays`.
+    func markEvaporating(ns: String, batch: EvaporationBatch) throws -> Int {
+        guard let settings = try Self.existingNamespace(db, ns) else { return 0 }
+        let threshold = settings.decay.thresholdKey(settings.evaporateBelow, at: now)
+        let seqs = "[" + batch.handles.map { String($0) }.joined(separator: ",") + "]"
+        let keyIndex = try Self.keyIndexRebuildPays(db, notes: batch.handles.count)
+            ? try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'note_by_key'") : nil
+        if keyIndex != nil { try db.execute(sql: "DROP INDEX note_by_key") }
+        try db.run(sql: """
+            UPDATE note SET state = 3 FROM json_each(?) j
+            WHERE note.seq = j.value AND +note.ns = ? AND +note.state = 0 AND +note.key < ?
+            """, arguments: [seqs, ns, threshold])
+        let marked = db.changesCount
+        if let keyIndex { try db.execute(sql: keyIndex) }
+        return marked
     }
 
     /// Moves `rows` of one namespace into a new pack, with their trails, and
@@ -190,21 +233,24 @@ extension SQLiteWrites {
         try fault?.trip(.packWritten)
         try db.run(sql: "INSERT INTO pack (name, ns, notes, raw_bytes, packed_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                    arguments: [name, ns, records.count, written.raw, written.packed, nowMillis])
+        let packRow = db.lastInsertedRowID
         let index = "[" + zip(records, written.entries).map { record, entry in
-            "[\"\(record.id)\",\(record.seq),\(entry.offset),\(entry.length),\(record.weight)]"
+            "[\(record.seq),\(entry.offset),\(entry.length)]"
         }.joined(separator: ",") + "]"
+        // Each row stays where it is, slim: body, tags and trails are in the
+        // pack now; its key stays, so its weight goes on decaying.
         try db.run(sql: """
-            INSERT INTO archive (ns, id, seq, pack, offset, length, weight, archived_at)
-            SELECT ?, value ->> 0, value ->> 1, ?, value ->> 2, value ->> 3, value ->> 4, ? FROM json_each(?)
-            """, arguments: [ns, name, now, index])
+            UPDATE note SET state = 2, body = x'', tags = '', after = '', pack = ?,
+                pack_offset = j.value ->> 1, pack_length = j.value ->> 2, archived_at = ?
+            FROM json_each(?) j WHERE note.seq = j.value ->> 0
+            """, arguments: [packRow, now, index])
         try db.run(sql: "DELETE FROM note_tag WHERE note IN (SELECT value FROM json_each(?))", arguments: [seqs])
         try db.run(sql: "DELETE FROM edge WHERE src IN (SELECT value FROM json_each(?))", arguments: [seqs])
         try db.run(sql: "DELETE FROM edge WHERE dst IN (SELECT value FROM json_each(?))", arguments: [seqs])
-        // The full-text entries stay behind (the join on note drops them from
-        // every search): removing them would tokenize every body again. They
-        // are counted, and the index is rebuilt once they outnumber the notes.
-        try db.run(sql: "DELETE FROM note WHERE seq IN (SELECT value FROM json_each(?))", arguments: [seqs])
-        // One log entry for the batch: each note's own evaporation is on its archive row.
+        // The full-text entries stay behind (searches join on the row and
+        // want state live): removing them would tokenize every body again.
+        // They are counted, and the index is rebuilt once they outnumber the notes.
+        // One log entry for the batch: each note's own is its row's archived_at.
         try log(ns: ns, op: "evaporate", delta: Double(records.count), detail: name)
         try db.run(sql: "INSERT INTO text_left_behind (seq) SELECT value FROM json_each(?)", arguments: [seqs])
         try fault?.trip(.indexWritten)
@@ -217,10 +263,25 @@ extension SQLiteWrites {
     /// amortised over the evaporations. Returns whether it rebuilt.
     func rebuildTextIfStale() throws -> Bool {
         let stale = try db.int(sql: "SELECT count(*) FROM text_left_behind") ?? 0
-        guard stale >= 10_000, stale > 4 * (try db.int(sql: "SELECT count(*) FROM note") ?? 0) else { return false }
-        try db.run(sql: "INSERT INTO note_text(note_text) VALUES ('rebuild')")
+        guard stale >= 10_000 else { return false }
+        let hot = try db.int(sql: "SELECT count(*) FROM note INDEXED BY note_by_key WHERE state = 0 OR state = 1") ?? 0
+        guard stale > 4 * hot else { return false }
+        // Not 'rebuild', which would index the archived rows' empty bodies too.
+        try db.run(sql: "INSERT INTO note_text(note_text) VALUES ('delete-all')")
+        try db.run(sql: "INSERT INTO note_text(rowid, ns, body) SELECT seq, ns, body FROM note WHERE state <> 2")
         try db.run(sql: "DELETE FROM text_left_behind")
         return true
+    }
+
+    /// Whether taking `notes` out of the key index at once costs more in
+    /// deletes than building the index again. A delete costs a random page when
+    /// faded notes are not stored together (about 5 us each, measured at 1M
+    /// notes); a rebuild sorts the entries that stay (about 2 us each). So
+    /// rebuild once the batch is a third of the entries left.
+    static func keyIndexRebuildPays(_ db: Database, notes: Int) throws -> Bool {
+        guard notes >= 256 else { return false }
+        let entries = try db.int(sql: "SELECT count(*) FROM note INDEXED BY note_by_key WHERE state = 0 OR state = 1") ?? 0
+        return notes * 3 >= entries
     }
 
     /// Removes pack files that no committed pack row names (a crash between
@@ -229,8 +290,7 @@ extension SQLiteWrites {
     /// other writer can be between its pack and its commit.
     func sweepPacks() throws -> Int {
         var removed = 0
-        let unused = try db.rows(sql: "SELECT name FROM pack p WHERE NOT EXISTS (SELECT 1 FROM archive a WHERE a.pack = p.name)")
-            .map { $0[0] as String }
+        let unused = try db.rows(sql: "SELECT name FROM pack WHERE revived >= notes").map { $0[0] as String }
         for name in unused {
             try db.run(sql: "DELETE FROM pack WHERE name = ?", arguments: [name])
         }
@@ -245,11 +305,15 @@ extension SQLiteWrites {
         return removed
     }
 
-    /// Sets the rank of each note (by id) of `ns`.
-    func setRanks(ns: String, ranks: [(NoteID, Double)]) throws -> Int {
-        for (id, rank) in ranks {
-            try db.run(sql: "UPDATE note SET rank = ? WHERE ns = ? AND id = ?", arguments: [rank, ns, id.hex])
-        }
+    /// Sets the rank of each note (by handle) of `ns` that is still hot, in one statement.
+    func setRanks(ns: String, ranks: [(handle: Int64, rank: Double)]) throws -> Int {
+        let list = "[" + ranks.map { "[\($0.handle),\($0.rank.isFinite ? $0.rank : 0)]" }.joined(separator: ",") + "]"
+        // The unary + keep the planner off note_by_id (it would scan the
+        // namespace once per handle) and on the rowid.
+        try db.run(sql: """
+            UPDATE note SET rank = j.value ->> 1 FROM json_each(?) j
+            WHERE note.seq = j.value ->> 0 AND +note.ns = ? AND +note.state <> 2
+            """, arguments: [list, ns])
         return ranks.count
     }
 
@@ -291,6 +355,8 @@ public struct CompactionFault: Sendable {
         case indexWritten = "index-written"
         /// The transaction has committed.
         case committed = "committed"
+        /// A bulk evaporation has set its notes aside (committed), none archived yet.
+        case marked = "marked"
     }
 
     public let point: Point

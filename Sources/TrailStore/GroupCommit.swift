@@ -5,8 +5,9 @@ import TrailCore
 
 /// Applies queued writes in submission order, many per transaction: while one
 /// transaction commits (one WAL sync), the next writes gather in the queue and
-/// are then committed together. Each write runs in its own savepoint so that
-/// one refused write leaves the others of its group untouched.
+/// are then committed together. Each write of a group runs in its own
+/// savepoint so that one refused write leaves the others untouched; a bulk
+/// write (compaction, import) is a group of its own.
 final class GroupCommit: Sendable {
     private struct Job: Sendable {
         var write: WriteRequest
@@ -73,7 +74,13 @@ final class GroupCommit: Sendable {
                     q.idleWaiters = []
                     return ([], w)
                 }
-                let n = min(q.jobs.count, Self.maxGroup)
+                // A bulk write goes alone, so it needs no savepoint of its own.
+                var n = min(q.jobs.count, Self.maxGroup)
+                if q.jobs[0].write.isBulk {
+                    n = 1
+                } else if let bulk = q.jobs.prefix(n).firstIndex(where: { $0.write.isBulk }) {
+                    n = bulk
+                }
                 let group = Array(q.jobs.prefix(n))
                 q.jobs.removeFirst(n)
                 return (group, [])
@@ -97,6 +104,15 @@ final class GroupCommit: Sendable {
         do {
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
+                    if group.count == 1 {
+                        // Alone in its transaction: a failure rolls the
+                        // transaction back, so no savepoint is needed (one
+                        // would copy every page the write touches, a whole
+                        // table for a bulk evaporation).
+                        let job = group[0]
+                        results.append(.success(try SQLiteWrites(db: db, now: now, writer: job.writer, packs: packs, fault: fault).apply(job.write)))
+                        return .commit
+                    }
                     for job in group {
                         var outcome: Result<WriteOutcome, TrailError> = .failure(.internal("write not applied"))
                         do {
@@ -116,6 +132,9 @@ final class GroupCommit: Sendable {
             }
             if results.contains(where: { if case .success(.evaporated) = $0 { true } else { false } }) {
                 try? fault?.trip(.committed)
+            }
+            if results.contains(where: { if case .success(.marked) = $0 { true } else { false } }) {
+                try? fault?.trip(.marked)
             }
             return results
         } catch {

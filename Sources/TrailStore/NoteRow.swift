@@ -5,11 +5,15 @@ import TrailCore
 /// The columns every note read selects, in the order `NoteRow.decode` reads them.
 let noteColumns = "n.seq, n.id, n.body, n.tags, n.after, n.key, n.state, n.deposits, n.agent, n.rank, n.created_at, n.updated_at, n.retraction_reason, n.retraction_agent, n.retracted_at"
 
-/// Stored states of the hot tables. Faded is derived from the key, never
-/// stored; an archived note has left the hot tables for an archive pack.
+/// Stored states of a note row. Faded is derived from the key, never
+/// stored. An archived row is a slim placeholder: its body, tags and trails
+/// are in an archive pack, and it is in none of the hot indexes but the id's.
 enum StoredState: Int64 {
     case live = 0
     case retracted = 1
+    case archived = 2
+    /// Faded and chosen for a bulk evaporation not yet done; otherwise a live note.
+    case evaporating = 3
 }
 
 /// A note row as stored, before its weight is taken at an instant.
@@ -50,7 +54,8 @@ struct NoteRow {
     init(row: Row, offset: Int = 0) {
         seq = row[offset]
         id = row[offset + 1]
-        body = String(decoding: row[offset + 2] as Data, as: UTF8.self)
+        // Decoded from SQLite's own bytes: no Data copied in between.
+        body = (try? row.withUnsafeData(atIndex: offset + 2) { $0.map { String(decoding: $0, as: UTF8.self) } }) ?? ""
         tags = row[offset + 3]
         after = row[offset + 4]
         key = row[offset + 5]
@@ -80,7 +85,8 @@ struct NoteRow {
         let shown: NoteState
         switch state {
         case .retracted: shown = .retracted
-        case .live: shown = key < decay.thresholdKey(ns.evaporateBelow, at: now) ? .faded : .live
+        case .archived: shown = .archived
+        case .live, .evaporating: shown = key < decay.thresholdKey(ns.evaporateBelow, at: now) ? .faded : .live
         }
         return Note(
             id: NoteID(trustedHex: id), ns: ns.name, body: body, tags: tagList,

@@ -131,6 +131,39 @@ enum SQLiteSchema {
                 INSERT INTO note_text(note_text, rank) VALUES ('rank', 'bm25(0.0, 1.0)');
                 """)
         }
+        migrator.registerMigration("v2 archived notes stay as slim rows") { db in
+            // Evaporation used to delete a note's rows and add an `archive` row
+            // keyed by its random id: two B-trees in random order, a page
+            // written per note. An archived note now keeps its row in place
+            // (state 2), its body, tags and trails moved to the pack, with the
+            // pack location in four new columns; the key index leaves archived
+            // rows out, so the hot indexes lose an entry and gain none.
+            try db.execute(sql: """
+                ALTER TABLE note ADD COLUMN pack INTEGER;         -- rowid of the pack holding an archived note's record
+                ALTER TABLE note ADD COLUMN pack_offset INTEGER;  -- its zstd frame in that pack
+                ALTER TABLE note ADD COLUMN pack_length INTEGER;
+                ALTER TABLE note ADD COLUMN archived_at REAL;     -- seconds since 1970
+                -- Archived notes of the pack brought back since: a pack whose every note is back is dropped.
+                ALTER TABLE pack ADD COLUMN revived INTEGER NOT NULL DEFAULT 0;
+
+                -- An archived row's key goes on decaying like any other (a rebase moves it too):
+                -- key = log2(weight then) + (then - L) / h.
+                INSERT INTO note (seq, ns, id, body, tags, after, key, state, deposits, created_at, updated_at,
+                                  pack, pack_offset, pack_length, archived_at)
+                SELECT a.seq, a.ns, a.id, x'', '', '',
+                       CASE WHEN a.weight > 0 THEN log2(a.weight) + (a.archived_at - s.landmark) / s.half_life_s ELSE -1e308 END,
+                       2, 0, 0, 0, p.rowid, a.offset, a.length, a.archived_at
+                FROM archive a JOIN pack p ON p.name = a.pack JOIN namespace s ON s.name = a.ns;
+                UPDATE pack SET revived = notes - (SELECT count(*) FROM archive a WHERE a.pack = pack.name);
+                DROP TABLE archive;
+
+                DROP INDEX note_by_key;
+                CREATE INDEX note_by_key ON note(ns, state, key DESC, id) WHERE state = 0 OR state = 1;
+                -- state 3: faded and chosen for a bulk evaporation that has not reached it yet (it
+                -- still has its body; any write to it makes it live again). Out of note_by_key.
+                CREATE INDEX note_evaporating ON note(ns, seq) WHERE state = 3;
+                """)
+        }
         return migrator
     }
 }

@@ -156,16 +156,12 @@ public final class SQLiteStore: TrailStore {
             }
             let decay = settings.decay
             // Hot and archived notes, in the order they were first stored.
-            let page = try db.rows(sql: """
-                SELECT seq, 0 FROM note WHERE ns = ? AND seq > ?
-                UNION ALL SELECT seq, 1 FROM archive WHERE ns = ? AND seq > ?
-                ORDER BY 1 LIMIT ?
-                """, arguments: [ns, cursor ?? 0, ns, cursor ?? 0, limit])
+            let page = try db.rows(sql: "SELECT seq, state FROM note WHERE ns = ? AND seq > ? ORDER BY seq LIMIT ?",
+                                   arguments: [ns, cursor ?? 0, limit])
             let records = try page.map { item -> NoteRecord in
                 let seq: Int64 = item[0]
-                if (item[1] as Int64) == 1 {
-                    let entry = try db.row(sql: "SELECT \(ArchiveRow.columns) FROM archive a WHERE a.ns = ? AND a.seq = ?",
-                                           arguments: [ns, seq]).map(ArchiveRow.init(row:))!
+                if (item[1] as Int64) == StoredState.archived.rawValue {
+                    let entry = try SQLiteWrites.archived(db, seq: seq, ns: ns)!
                     let record = try packs.read(id: entry.id, pack: entry.pack, offset: entry.offset, length: entry.length)
                     let note = try SQLiteWrites.archivedNote(entry, packs: packs, settings: settings, at: now)
                     return NoteRecord(note: note, trails: record.trailsOut.map {
@@ -192,9 +188,11 @@ public final class SQLiteStore: TrailStore {
             let threshold = settings.decay.thresholdKey(settings.evaporateBelow, at: now)
             // The faded range of the key index, then storage order: batches of
             // neighbouring rows write far fewer pages than batches in key order.
+            // Notes set aside by a bulk evaporation that did not finish (a crash) come along.
             var seqs = try Int64.fetchAll(db.cachedStatement(sql: """
                 SELECT seq FROM note INDEXED BY note_by_key WHERE ns = ? AND state = 0 AND key < ?
-                """), arguments: [ns, threshold])
+                UNION ALL SELECT seq FROM note INDEXED BY note_evaporating WHERE ns = ? AND state = 3
+                """), arguments: [ns, threshold, ns])
             seqs.sort()
             return stride(from: 0, to: seqs.count, by: max(1, size)).map {
                 EvaporationBatch(handles: Array(seqs[$0..<min($0 + size, seqs.count)]))
@@ -215,6 +213,7 @@ public final class SQLiteStore: TrailStore {
             while let row = try cursor.next() {
                 index[row[0]] = Int32(graph.ids.count)
                 graph.ids.append(NoteID(trustedHex: row[1]))
+                graph.handles.append(row[0])
                 graph.weights.append(decay.weight(key: row[2], at: now))
             }
             let edges = try db.cachedStatement(sql: "SELECT src, dst, key FROM edge WHERE ns = ? AND key > -1e300")
@@ -258,22 +257,26 @@ public final class SQLiteStore: TrailStore {
     static func counts(_ db: Database, _ settings: NamespaceSettings, at now: Double) throws -> NamespaceCounts {
         var counts = NamespaceCounts()
         let decay = settings.decay
-        for row in try db.rows(sql: "SELECT state, count(*) FROM note WHERE ns = ? GROUP BY state", arguments: [settings.name]) {
+        for row in try db.rows(sql: "SELECT state, count(*) FROM note WHERE ns = ? AND (state = 0 OR state = 1) GROUP BY state",
+                               arguments: [settings.name]) {
             let n: Int = row[1]
             counts.notes += n
             switch StoredState(rawValue: row[0]) {
             case .live?: counts.live = n
             case .retracted?: counts.retracted = n
-            case nil: break
+            case .archived?, .evaporating?, nil: break
             }
         }
         let threshold = decay.thresholdKey(settings.evaporateBelow, at: now)
         let live = try db.int(sql: "SELECT count(*) FROM note WHERE ns = ? AND state = 0 AND key >= ?",
                                     arguments: [settings.name, threshold]) ?? 0
-        counts.faded = counts.live - live
+        let evaporating = try db.int(sql: "SELECT count(*) FROM note INDEXED BY note_evaporating WHERE ns = ? AND state = 3",
+                                     arguments: [settings.name]) ?? 0
+        counts.notes += evaporating
+        counts.faded = counts.live - live + evaporating
         counts.live = live
         counts.edges = try db.int(sql: "SELECT count(*) FROM edge WHERE ns = ?", arguments: [settings.name]) ?? 0
-        counts.archived = try db.int(sql: "SELECT count(*) FROM archive WHERE ns = ?", arguments: [settings.name]) ?? 0
+        counts.archived = try db.int(sql: "SELECT coalesce(sum(notes - revived), 0) FROM pack WHERE ns = ?", arguments: [settings.name]) ?? 0
         counts.notes += counts.archived
         if let packed = try db.row(sql: "SELECT total(packed_bytes), total(raw_bytes) FROM pack WHERE ns = ?", arguments: [settings.name]) {
             counts.archivedBytes = Int(packed[0] as Double)

@@ -22,6 +22,7 @@ struct SQLiteWrites {
         case let .revive(id, ns): try revive(id, ns: ns)
         case let .configure(change): .configured(try configure(change))
         case let .restore(ns, records): .restored(try restore(ns: ns, records: records))
+        case let .markEvaporating(ns, batch): .marked(try markEvaporating(ns: ns, batch: batch))
         case let .evaporate(ns, batch): .evaporated(try evaporate(ns: ns, batch: batch, fault: fault))
         case .sweepPacks: .swept(removed: try sweepPacks())
         case let .setRanks(ns, ranks): .ranked(try setRanks(ns: ns, ranks: ranks))
@@ -49,7 +50,7 @@ struct SQLiteWrites {
         }
         if let entry = try Self.archived(db, id: d.id.hex, ns: d.ns) {
             // Depositing an evaporated body brings it back, then adds the strength.
-            _ = try unarchive(entry, settings: settings, weight: entry.weight(at: now, halfLife: settings.halfLife))
+            _ = try unarchive(entry, settings: settings, weight: entry.weight(at: now, decay: settings.decay))
         }
 
         let created: Bool
@@ -110,7 +111,10 @@ struct SQLiteWrites {
         try Self.refuseRetracted(row)
         row.key = settings.decay.reinforced(key: row.key, by: delta, at: now)
         row.updatedAt = nowMillis
-        try db.run(sql: "UPDATE note SET key = ?, updated_at = ? WHERE seq = ?", arguments: [row.key, nowMillis, row.seq])
+        // A note set aside for evaporation is live again once used.
+        if row.state == .evaporating { row.state = .live }
+        try db.run(sql: "UPDATE note SET key = ?, state = ?, updated_at = ? WHERE seq = ?",
+                   arguments: [row.key, row.state.rawValue, nowMillis, row.seq])
         try log(ns: ns, op: "reinforce", note: row.seq, delta: delta)
         return .reinforced(note: row.note(ns: settings, at: now))
     }
@@ -166,7 +170,7 @@ struct SQLiteWrites {
         case let .archived(entry):
             // An evaporated note comes back with its decayed weight, or 1.0
             // (a fresh deposit's) if that is more, so it is live again.
-            row = try unarchive(entry, settings: settings, weight: max(entry.weight(at: now, halfLife: settings.halfLife), 1.0))
+            row = try unarchive(entry, settings: settings, weight: max(entry.weight(at: now, decay: settings.decay), 1.0))
         }
         if row.state == .retracted {
             // The weight comes back as it would be had the note never been
@@ -323,7 +327,7 @@ struct SQLiteWrites {
     }
 
     static func find(_ db: Database, id: String, ns: String) throws -> NoteRow? {
-        try db.row(sql: "SELECT \(noteColumns) FROM note n WHERE n.ns = ? AND n.id = ?", arguments: [ns, id])
+        try db.row(sql: "SELECT \(noteColumns) FROM note n WHERE n.ns = ? AND n.id = ? AND n.state <> 2", arguments: [ns, id])
             .map { NoteRow(row: $0) }
     }
 

@@ -10,18 +10,31 @@ public enum WriteRequest: Sendable {
     case configure(NamespaceChange)
     /// Restore exported records: all or nothing.
     case restore(ns: String, records: [NoteRecord])
+    /// Set aside the notes of `batch` that are still faded for evaporation
+    /// (a bulk evaporation does this once, then evaporates them in batches).
+    case markEvaporating(ns: String, batch: EvaporationBatch)
     /// Move the notes of `batch` that are still faded into an archive pack.
     case evaporate(ns: String, batch: EvaporationBatch)
     /// Remove orphaned and unused archive packs.
     case sweepPacks
-    /// Store the trail rank of notes.
-    case setRanks(ns: String, ranks: [(NoteID, Double)])
+    /// Store the trail rank of notes, named by the handles of a `RankGraph`.
+    case setRanks(ns: String, ranks: [(handle: Int64, rank: Double)])
     /// Move the landmark to now if it is more than `bound` half-lives old.
     case rebase(ns: String, bound: Double)
     /// Keep a compaction report for `trail.stats`.
     case recordCompaction(CompactionReport)
     /// Rebuild the full-text index if evaporation left too much behind in it.
     case maintainText
+}
+
+extension WriteRequest {
+    /// Writes that touch many rows: each is committed in a transaction of its own.
+    var isBulk: Bool {
+        switch self {
+        case .restore, .markEvaporating, .evaporate, .sweepPacks, .setRanks, .rebase, .maintainText: true
+        case .deposit, .reinforce, .link, .retract, .revive, .configure, .recordCompaction: false
+        }
+    }
 }
 
 /// What a committed write did, with the notes as they are after it.
@@ -34,6 +47,7 @@ public enum WriteOutcome: Sendable {
     case configured(NamespaceSettings)
     case restored(RestoreReport)
     case evaporated(EvaporationReport)
+    case marked(Int)
     case swept(removed: Int)
     case ranked(Int)
     case rebased(Bool)
@@ -45,7 +59,7 @@ public enum WriteOutcome: Sendable {
         switch self {
         case let .deposited(note, _), let .reinforced(note), let .retracted(note), let .revived(note): note
         case let .linked(_, to, _): to
-        case .configured, .restored, .evaporated, .swept, .ranked, .rebased, .recorded, .textMaintained: nil
+        case .configured, .restored, .evaporated, .marked, .swept, .ranked, .rebased, .recorded, .textMaintained: nil
         }
     }
 }
@@ -54,6 +68,8 @@ public enum WriteOutcome: Sendable {
 /// them, with node indices into `ids`.
 public struct RankGraph: Sendable {
     public var ids: [NoteID]
+    /// The engine's own handle of each node (as `ids`), to store its rank by.
+    public var handles: [Int64] = []
     public var weights: [Double]
     public var edgeFrom: [Int32]
     public var edgeTo: [Int32]

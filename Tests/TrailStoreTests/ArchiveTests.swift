@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import TrailCompactor
 import TrailCore
@@ -13,18 +14,19 @@ struct ArchiveTests {
         let other = NoteID(body: "x").hex
         var notes: [ArchivedNote] = []
         for i in 0..<500 {
-            let body: String = "note \(i) \u{0} é 🐜 " + String(repeating: "x", count: i % 300)
+            let body: String = "note \(i) \u{0} é 🐜 \"quoted\" back\\slash\n\t\r\u{1F}\u{7F} " + String(repeating: "x", count: i % 300)
             let agent: String? = i % 2 == 0 ? nil : "ant"
             notes.append(ArchivedNote(
                 id: NoteID(body: body).hex, seq: Int64(i), body: body, tags: ["t\(i % 5)"], after: [],
-                weight: Double(i) / 1000, archivedAt: 1e9, deposits: 1, agent: agent, rank: nil, createdAt: 1,
+                weight: i == 3 ? 1e-300 : Double(i) / 1000, archivedAt: 1e9 + 0.125, deposits: 1, agent: agent,
+                rank: i % 3 == 0 ? nil : 1.0 / Double(i), createdAt: 1,
                 updatedAt: 2, trailsOut: [ArchivedNote.Trail(id: other, weight: 0.5)], trailsIn: []))
         }
         let written = try packs.write(notes, name: "p.zst")
         #expect(written.entries.count == 500)
         #expect(written.packed < written.raw)
         #expect(Set(written.entries.map { $0.offset }).count > 1)  // several frames
-        for (note, entry) in zip(notes, written.entries) where note.seq % 37 == 0 {
+        for (note, entry) in zip(notes, written.entries) where note.seq % 37 == 0 || note.seq < 4 {
             #expect(try packs.read(id: note.id, pack: "p.zst", offset: entry.offset, length: entry.length) == note)
         }
         #expect(packs.files() == ["p.zst"])
@@ -55,6 +57,106 @@ struct ArchiveTests {
         let back = try await f.store.follow(FollowQuery(from: IDPrefix(strong.hex, field: "id"), ns: "fast"))
         #expect(back.steps.map(\.to) == [faint[4]])
         #expect(try await f.store.lastCompaction(ns: "fast")?.evaporated == 25)
+    }
+
+    /// `faded` notes at weight 0.01 and `live` ones at distinct weights, restored into namespace "b".
+    func load(_ f: Fixture, faded: Int, live: Int) async throws -> (faded: [NoteID], live: [NoteID]) {
+        func record(_ body: String, _ weight: Double) -> NoteRecord {
+            NoteRecord(note: Note(id: NoteID(body: body), ns: "b", body: body, tags: ["t"], after: [], weight: weight, rank: nil,
+                                  deposits: 1, agent: nil, state: .live, createdAtMillis: 0, updatedAtMillis: 0, retraction: nil),
+                       trails: [])
+        }
+        let dim = (0..<faded).map { record("dim \($0)", 0.01) }
+        let lit = (0..<live).map { record("lit \($0)", 1 + Double($0) / 100) }
+        _ = try await f.store.write(.restore(ns: "b", records: dim + lit), by: Writer())
+        return (dim.map(\.note.id), lit.map(\.note.id))
+    }
+
+    func keyIndexSQL(_ f: Fixture) async throws -> String? {
+        try await f.store.pool.read { try String.fetchOne($0, sql: "SELECT sql FROM sqlite_master WHERE name = 'note_by_key'") }
+    }
+
+    @Test("a bulk evaporation sets every faded note aside at once, then archives them in batches")
+    func bulk() async throws {
+        let f = try Fixture()
+        let notes = try await load(f, faded: 2700, live: 300)
+        let before = try await keyIndexSQL(f)
+        var settings = CompactorSettings()
+        settings.batch = 100
+        settings.bulkBatches = 2
+        settings.bulkBatch = 1000
+        let reports = try await Compactor(store: f.store, settings: settings).compact(ns: "b")
+        #expect(reports[0].evaporated == 2700)
+        let counts = try await f.store.summary(ns: "b").counts
+        #expect(counts.archived == 2700 && counts.live == 300 && counts.faded == 0 && counts.notes == 3000)
+        #expect(f.store.packs.files().count == 3)
+        // The key index was built again (2,700 of 3,000 entries left it), the same as before.
+        #expect(try await keyIndexSQL(f) == before)
+        let aside = try await f.store.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM note WHERE state = 3") }
+        #expect(aside == 0)
+        let top = try await f.store.sense(SenseQuery(ns: "b", limit: 5))
+        #expect(top.map(\.note.id) == Array(notes.live.reversed().prefix(5)))
+        let tagged = try await f.store.sense(SenseQuery(ns: "b", anyTags: ["t"], limit: 400))
+        #expect(tagged.count == 300)
+        let archived = try await f.store.get(IDPrefix(notes.faded[1234].hex, field: "id"), ns: "b")
+        #expect(archived.note.state == .archived && archived.note.body == "dim 1234" && archived.note.tags == ["t"])
+        #expect(abs(archived.note.weight - 0.01) < 1e-9)
+    }
+
+    @Test("notes set aside and left so by a crash stay faded, come back live when used, and evaporate next time")
+    func setAside() async throws {
+        let f = try Fixture()
+        let notes = try await load(f, faded: 500, live: 100)
+        let planned = try await f.store.fadedNotes(ns: "b", batch: 10_000)
+        guard case let .marked(n) = try await f.store.write(.markEvaporating(ns: "b", batch: planned[0]), by: Writer()) else {
+            Issue.record("not a mark")
+            return
+        }
+        #expect(n == 500)
+        // As if the compactor died here: every one is still a faded note.
+        let counts = try await f.store.summary(ns: "b").counts
+        #expect(counts.faded == 500 && counts.live == 100 && counts.archived == 0 && counts.notes == 600)
+        let dim = try await f.store.get(IDPrefix(notes.faded[7].hex, field: "id"), ns: "b")
+        #expect(dim.note.state == .faded && dim.note.body == "dim 7")
+        _ = try await f.store.write(.reinforce(id: IDPrefix(notes.faded[7].hex, field: "id"), ns: "b", delta: 5), by: Writer())
+        let top = try await f.store.sense(SenseQuery(ns: "b", limit: 1))
+        #expect(top.map(\.note.id) == [notes.faded[7]])
+        let reports = try await Compactor(store: f.store).compact(ns: "b")
+        #expect(reports[0].evaporated == 499)
+        let after = try await f.store.summary(ns: "b").counts
+        #expect(after.archived == 499 && after.live == 101 && after.faded == 0)
+    }
+
+    @Test("a v1 store's archived notes come through the move to slim rows")
+    func migrateV1() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("trail-v1-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent("trail.db").path
+        let packs = ArchivePacks(directory: dir.appendingPathComponent("packs").path)
+        let body = "an old evaporated note"
+        let id = NoteID(body: body).hex
+        let record = ArchivedNote(id: id, seq: 7, body: body, tags: ["old"], after: [], weight: 0.04, archivedAt: 1_800_000_000,
+                                  deposits: 2, agent: "ant", rank: nil, createdAt: 1, updatedAt: 2, trailsOut: [], trailsIn: [])
+        let written = try packs.write([record], name: "v1.zst")
+        let queue = try DatabaseQueue(path: path)
+        try SQLiteSchema.migrator.migrate(queue, upTo: "v1 notes, trails, namespaces, write log")
+        try await queue.write { db in
+            try db.execute(sql: "INSERT INTO namespace VALUES ('old', 604800, 0.05, 65536, 1800000000, 0)")
+            try db.execute(sql: "INSERT INTO note (seq, ns, id, body, tags, after, key, state, deposits, created_at, updated_at) VALUES (8, 'old', 'aa', x'61', '', '', 0, 0, 1, 0, 0)")
+            try db.execute(sql: "INSERT INTO pack VALUES ('v1.zst', 'old', 1, ?, ?, 0)", arguments: [written.raw, written.packed])
+            try db.execute(sql: "INSERT INTO archive VALUES ('old', ?, 7, 'v1.zst', ?, ?, 0.04, 1800000000)",
+                           arguments: [id, written.entries[0].offset, written.entries[0].length])
+        }
+        try queue.close()
+        let clock = ManualClock(1_800_000_000 + 604_800)
+        let store = try SQLiteStore(path: path, clock: clock)
+        let got = try await store.get(IDPrefix(id, field: "id"), ns: "old")
+        #expect(got.note.state == .archived && got.note.body == body && got.note.tags == ["old"])
+        #expect(abs(got.note.weight - 0.02) < 1e-9)  // one half-life since it evaporated
+        #expect(try await store.summary(ns: "old").counts.archived == 1)
+        _ = try await store.write(.revive(id: IDPrefix(id, field: "id"), ns: "old"), by: Writer())
+        #expect(try await store.get(IDPrefix(id, field: "id"), ns: "old").note.state == .live)
+        #expect(try await store.summary(ns: "old").counts.archived == 0)
     }
 
     @Test("a pack file no index names is swept; a used one stays")

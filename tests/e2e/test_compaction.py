@@ -158,13 +158,15 @@ def test_rebase_keeps_every_weight(daemon_factory, tmp_path):
     assert trail_after == pytest.approx(trail_before, rel=1e-7)
 
 
-@pytest.mark.parametrize("fault", ["pack-written", "index-written", "committed"])
-def test_kill9_during_compaction_loses_and_duplicates_nothing(daemon_factory, fault):
+# Batches of 2 make 15 batches of the 30 faint notes: a bulk evaporation, which
+# sets them all aside first ("marked" kills it just after).
+@pytest.mark.parametrize("fault,batch", [("pack-written", 10), ("index-written", 10), ("committed", 10), ("marked", 2)])
+def test_kill9_during_compaction_loses_and_duplicates_nothing(daemon_factory, fault, batch):
     d = daemon_factory("k", extra=["--compaction-interval", "0"])
     with d.connect() as conn:
         strong, ids = seed_faint(conn, faint=30)
     assert d.terminate() == 0
-    proc = subprocess.run([compactor_bin(), "--data-dir", str(d.data_dir), "--ns", "fast", "--batch", "10"],
+    proc = subprocess.run([compactor_bin(), "--data-dir", str(d.data_dir), "--ns", "fast", "--batch", str(batch)],
                           env={**os.environ, "TRAIL_TEST_FAULT": fault}, capture_output=True, timeout=60)
     assert proc.returncode == -9, proc.stderr.decode()
     # The killed run left one pack; committed or not, the daemon's start sweeps what no index names.
@@ -184,6 +186,7 @@ def test_kill9_during_compaction_loses_and_duplicates_nothing(daemon_factory, fa
         assert (stats["notes"], stats["archived"], stats["live"]) == (31, 30, 1)
         for i in ids:
             assert conn.result("trail.get", {"ns": "fast", "id": i})["note"]["state"] == "archived"
+        assert db_rows(d2, "SELECT count(*) FROM note WHERE state = 3")[0][0] == 0
 
 
 def test_trail_compactor_beside_a_running_daemon(daemon_factory):
