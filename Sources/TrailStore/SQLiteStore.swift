@@ -323,12 +323,23 @@ public final class SQLiteStore: TrailStore, InlineReads {
         }
     }
 
-    /// Runs `body` on a reader of the pool on the calling thread (GRDB's
-    /// synchronous read: no hop to a reader queue), mapping every failure to
-    /// a `TrailError`.
+    /// Runs `body` in one read transaction on a reader of the pool, on the
+    /// calling thread (no hop to a reader queue), mapping every failure to a
+    /// `TrailError`. The transaction's BEGIN and COMMIT are cached statements,
+    /// where `pool.read` compiles a SAVEPOINT and its RELEASE every time.
     private func readNow<T>(_ body: (Database) throws -> T) throws(TrailError) -> T {
         do {
-            return try pool.read(body)
+            return try pool.unsafeRead { db in
+                try db.cachedStatement(sql: "BEGIN DEFERRED TRANSACTION").execute()
+                do {
+                    let value = try body(db)
+                    try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
+                    return value
+                } catch {
+                    try? db.cachedStatement(sql: "ROLLBACK TRANSACTION").execute()
+                    throw error
+                }
+            }
         } catch {
             throw Self.map(error)
         }
