@@ -7,7 +7,8 @@ import TrailProtocol
 import TrailStore
 
 /// What carrying out a call takes: a write queued on the store in arrival
-/// order, a read of the store, or an answer known at once.
+/// order, a read of the store (on the event loop when it is bounded and the
+/// store can read synchronously), or an answer known at once.
 enum Plan: Sendable {
     case write(WriteRequest, Writer)
     case read(@Sendable () async throws(TrailError) -> JSONValue)
