@@ -7,10 +7,14 @@ import TrailProtocol
 import TrailStore
 
 /// What carrying out a call takes: a write queued on the store in arrival
-/// order, a read of the store, or an answer known at once.
+/// order, a read of the store (on the event loop when it is bounded and the
+/// store can read synchronously), or an answer known at once.
 enum Plan: Sendable {
     case write(WriteRequest, Writer)
     case read(@Sendable () async throws(TrailError) -> JSONValue)
+    /// A bounded read the connection answers on its own event loop, on the
+    /// store's synchronous read: no hop to another thread and back.
+    case inlineRead(@Sendable () throws(TrailError) -> JSONValue)
     case immediate(Result<JSONValue, TrailError>)
 }
 
@@ -62,22 +66,35 @@ final class Dispatcher: Sendable {
         case let .revive(id, ns, agent): return .write(.revive(id: id, ns: ns), writer(agent))
         case let .configure(change, agent): return .write(.configure(change), writer(agent))
         case let .get(id, ns):
+            if let inline = store.inlineReads {
+                return .inlineRead { () throws(TrailError) -> JSONValue in Wire.details(try inline.getNow(id, ns: ns)) }
+            }
             return .read { () async throws(TrailError) -> JSONValue in
                 Wire.details(try await store.get(id, ns: ns))
             }
         case let .sense(q):
+            // Words (FTS5) and tag filters can read far into the store: those stay off the event loop.
+            if let inline = store.inlineReads, q.words == nil, q.allTags.isEmpty, q.anyTags.isEmpty {
+                return .inlineRead { () throws(TrailError) -> JSONValue in
+                    .object(["notes": .array(try inline.senseNow(q).map(Wire.scored))])
+                }
+            }
             return .read { () async throws(TrailError) -> JSONValue in
                 .object(["notes": .array(try await store.sense(q).map(Wire.scored))])
             }
         case let .follow(q):
-            return .read { () async throws(TrailError) -> JSONValue in
-                let result = try await store.follow(q)
-                return .object([
+            @Sendable func wire(_ result: FollowResult) -> JSONValue {
+                .object([
                     "from": .string(result.from.hex),
                     "trails": .array(result.steps.map(Wire.step)),
                     "seed": .int(Int(q.seed)),
                 ])
             }
+            // At most `FollowReader.candidates` trails each way: bounded, so on the event loop.
+            if let inline = store.inlineReads {
+                return .inlineRead { () throws(TrailError) -> JSONValue in wire(try inline.followNow(q)) }
+            }
+            return .read { () async throws(TrailError) -> JSONValue in wire(try await store.follow(q)) }
         case let .stats(ns):
             return .read { [self] () async throws(TrailError) -> JSONValue in
                 let summary = try await store.summary(ns: ns)

@@ -9,13 +9,19 @@ enum Incoming: Sendable {
 }
 
 /// Lines in, JSON values out; JSON values in, `\n`-terminated lines out.
-final class JSONRPCCodec: ChannelDuplexHandler, Sendable {
+/// One per connection, used on its event loop only.
+final class JSONRPCCodec: ChannelDuplexHandler {
     typealias InboundIn = LineFrame
     typealias InboundOut = Incoming
     typealias OutboundIn = JSONValue
     typealias OutboundOut = ByteBuffer
 
     let maxFrameBytes: Int
+    /// The encoder's array, kept between responses so that its capacity is reused.
+    private var scratch: [UInt8] = []
+    /// Capacity beyond which `scratch` is not kept (a large export page).
+    private static let maxScratch = 1 << 20
+
     init(maxFrameBytes: Int) { self.maxFrameBytes = maxFrameBytes }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -34,9 +40,12 @@ final class JSONRPCCodec: ChannelDuplexHandler, Sendable {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        var buffer = context.channel.allocator.buffer(capacity: 512)
-        JSONWriter.write(unwrapOutboundIn(data), into: &buffer)
-        buffer.writeInteger(UInt8(ascii: "\n"))
+        var encoder = ResponseEncoder(reusing: scratch)
+        scratch = []
+        encoder.write(unwrapOutboundIn(data))
+        encoder.bytes.append(UInt8(ascii: "\n"))
+        let buffer = context.channel.allocator.buffer(bytes: encoder.bytes)
+        if encoder.bytes.capacity <= Self.maxScratch { scratch = encoder.bytes }
         context.write(wrapOutboundOut(buffer), promise: promise)
     }
 }

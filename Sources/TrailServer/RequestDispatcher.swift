@@ -12,6 +12,12 @@ import TrailStore
 /// pipelines `deposit` then `get` reads its own write. Responses are written
 /// as they complete and carry their request's id.
 ///
+/// Short reads (`Plan.inlineRead`) with no earlier write outstanding are
+/// answered right here on the event loop, inside `channelRead`. Responses
+/// written while reading are flushed once at `channelReadComplete`; those
+/// that complete later (writes, reads that waited) are flushed by one task
+/// queued behind them, so answers that complete together share a syscall.
+///
 /// Back-pressure: no more bytes are read while `maxInFlight` requests are
 /// unanswered or the socket's send buffer is full.
 final class RequestDispatcher: ChannelDuplexHandler {
@@ -27,6 +33,14 @@ final class RequestDispatcher: ChannelDuplexHandler {
     private var agent: String?
     /// Completes once every write this connection has queued is answered.
     private var writesDone: EventLoopFuture<Void>?
+    /// Writes this connection has queued that are not answered yet.
+    private var writesOutstanding = 0
+    /// Inside a burst of `channelRead`s: `channelReadComplete` will flush.
+    private var reading = false
+    /// Responses written but not flushed yet.
+    private var unflushed = false
+    /// A flush task is queued on the event loop.
+    private var flushQueued = false
     private var inFlight = 0
     private var readHeld = false
     private var closing = false
@@ -83,6 +97,7 @@ final class RequestDispatcher: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
+        reading = true
         switch unwrapInboundIn(data) {
         case .unreadable(.frameTooLarge(let limit)):
             // The rest of the stream cannot be framed again: answer and close.
@@ -98,6 +113,30 @@ final class RequestDispatcher: ChannelDuplexHandler {
         }
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        reading = false
+        if unflushed {
+            unflushed = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    /// Writes a response: flushed at the end of the current read burst, or
+    /// by one flush task queued behind the answers completing now.
+    private func send(_ response: JSONValue, context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(response), promise: nil)
+        unflushed = true
+        guard !reading, !flushQueued else { return }
+        flushQueued = true
+        context.eventLoop.assumeIsolated().execute {
+            self.flushQueued = false
+            guard self.unflushed else { return }
+            self.unflushed = false
+            context.flush()
+        }
+    }
+
     private func handleBatch(_ items: [JSONValue], context: ChannelHandlerContext) {
         guard !items.isEmpty, items.count <= Limits.maxBatch else {
             let why = items.isEmpty ? "The batch is empty" : "The batch has \(items.count) requests, more than \(Limits.maxBatch)"
@@ -105,34 +144,52 @@ final class RequestDispatcher: ChannelDuplexHandler {
             context.writeAndFlush(wrapOutboundOut(response), promise: nil)
             return
         }
-        let answers = items.map { handle($0, context: context, flush: false) }
+        let loop = context.eventLoop
+        let answers = items.map { item -> EventLoopFuture<JSONValue?> in
+            switch handle(item, context: context) {
+            case let .now(response): loop.makeSucceededFuture(response)
+            case let .later(future): future
+            }
+        }
         let all = EventLoopFuture.whenAllSucceed(answers, on: context.eventLoop).map { list -> JSONValue? in
             let responses = list.compactMap { $0 }
             return responses.isEmpty ? nil : .array(responses)
         }
-        track(all, context: context)
+        track(.later(all), context: context)
     }
 
-    /// Counts the answer in flight and writes it when it comes.
-    private func track(_ answer: EventLoopFuture<JSONValue?>, context: ChannelHandlerContext) {
-        inFlight += 1
-        answer.assumeIsolated().whenSuccess { response in
-            self.inFlight -= 1
-            if let response, context.channel.isActive {
-                context.writeAndFlush(self.wrapOutboundOut(response), promise: nil)
+    /// Writes an answer known now; counts one to come in flight and writes it when it comes.
+    private func track(_ answer: Answer, context: ChannelHandlerContext) {
+        switch answer {
+        case let .now(response):
+            if let response { send(response, context: context) }
+        case let .later(future):
+            inFlight += 1
+            future.assumeIsolated().whenSuccess { response in
+                self.inFlight -= 1
+                if let response, context.channel.isActive {
+                    self.send(response, context: context)
+                }
+                self.resumeReadingIfPossible(context: context)
             }
-            self.resumeReadingIfPossible(context: context)
         }
     }
 
-    /// The response to one request (nil for a notification). Never fails.
-    private func handle(_ value: JSONValue, context: ChannelHandlerContext, flush: Bool = true) -> EventLoopFuture<JSONValue?> {
+    /// The response to a request (nil for a notification): known at once, or
+    /// a future that never fails.
+    private enum Answer {
+        case now(JSONValue?)
+        case later(EventLoopFuture<JSONValue?>)
+    }
+
+    /// The response to one request. Never fails.
+    private func handle(_ value: JSONValue, context: ChannelHandlerContext) -> Answer {
         let loop = context.eventLoop
         let request: RPCRequest
         do {
             request = try RPCRequest(value)
         } catch {
-            return loop.makeSucceededFuture(RPCResponse.failure(id: error.id, error: error.rpcError))
+            return .now(RPCResponse.failure(id: error.id, error: error.rpcError))
         }
         let id = request.id
         @Sendable func answer(_ result: Result<JSONValue, any Error>) -> JSONValue? {
@@ -147,7 +204,7 @@ final class RequestDispatcher: ChannelDuplexHandler {
         do {
             call = try Call(method: request.method, params: request.params, agent: agent)
         } catch {
-            return loop.makeSucceededFuture(id.map { RPCResponse.failure(id: $0, error: error.rpcError) })
+            return .now(id.map { RPCResponse.failure(id: $0, error: error.rpcError) })
         }
         if case let .hello(_, helloAgent?) = call { agent = helloAgent }
         if case let .importRecords(ns, records, stage?, commit, importAgent) = call {
@@ -155,32 +212,48 @@ final class RequestDispatcher: ChannelDuplexHandler {
             if !commit {
                 guard staged.values.reduce(held.count, { $0 + $1.count }) <= Self.maxStaged else {
                     let error = TrailError.invalidParams(field: "records", message: "More than \(Self.maxStaged) records are staged on this connection; commit them before staging more.")
-                    return loop.makeSucceededFuture(answer(.failure(error)))
+                    return .now(answer(.failure(error)))
                 }
                 staged[stage] = held
-                return loop.makeSucceededFuture(answer(.success(.object(["ns": .string(ns), "staged": .int(held.count)]))))
+                return .now(answer(.success(.object(["ns": .string(ns), "staged": .int(held.count)]))))
             }
             call = .importRecords(ns: ns, records: held, stage: nil, commit: true, agent: importAgent)
         }
         let result: EventLoopFuture<JSONValue>
         switch dispatcher.plan(call, peer: peer!) {
         case let .immediate(r):
-            result = loop.makeCompletedFuture(r.mapError { $0 as any Error })
+            return .now(answer(r.mapError { $0 as any Error }))
         case let .write(write, writer):
             guard dispatcher.store.pendingWrites < dispatcher.maxQueuedWrites else {
-                result = loop.makeFailedFuture(TrailError.overloaded)
-                break
+                return .now(answer(.failure(TrailError.overloaded)))
             }
             let promise = loop.makePromise(of: WriteOutcome.self)
             dispatcher.store.submit(write, by: writer) { promise.completeWith($0.mapError { $0 as any Error }) }
             let dispatcher = self.dispatcher
             result = promise.futureResult.map { dispatcher.finish($0) }
-            writesDone = promise.futureResult.map { _ in () }.recover { _ in () }
+            writesOutstanding += 1
+            writesDone = promise.futureResult.assumeIsolated().map { _ in self.writesOutstanding -= 1 }
+                .recover { _ in self.writesOutstanding -= 1 }.nonisolated()
+        case let .inlineRead(body):
+            // Nothing of this connection's is still being written: read now.
+            guard writesOutstanding > 0, let writesDone else {
+                return .now(answer(Self.run(body)))
+            }
+            result = writesDone.flatMapResult { Self.run(body) }
         case let .read(body):
             let start = writesDone ?? loop.makeSucceededVoidFuture()
             result = start.flatMap { loop.makeFutureWithTask { try await body() } }
         }
-        return result.map { answer(.success($0)) }.recover { answer(.failure($0)) }
+        return .later(result.map { answer(.success($0)) }.recover { answer(.failure($0)) })
+    }
+
+    /// Runs an inline read, its failure as a plain `Error`.
+    private static func run(_ body: @Sendable () throws(TrailError) -> JSONValue) -> Result<JSONValue, any Error> {
+        do {
+            return .success(try body())
+        } catch {
+            return .failure(error)
+        }
     }
 }
 

@@ -7,8 +7,10 @@ import TrailZstd
 /// The embedded engine: one SQLite file in WAL mode behind a GRDB
 /// `DatabasePool` (concurrent readers, one writer), `synchronous = FULL`,
 /// with writes grouped into one transaction and one sync (`GroupCommit`).
-public final class SQLiteStore: TrailStore {
+public final class SQLiteStore: TrailStore, InlineReads {
     public let engine = "sqlite"
+    /// Itself: every read of the pool can run on the caller's thread.
+    public var inlineReads: (any InlineReads)? { self }
     /// The database file.
     public let path: String
     let pool: DatabasePool
@@ -66,9 +68,18 @@ public final class SQLiteStore: TrailStore {
     public var pendingWrites: Int { committer.pending }
 
     public func get(_ id: IDPrefix, ns: String) async throws(TrailError) -> NoteDetails {
+        try await read(getBody(id, ns: ns))
+    }
+
+    public func getNow(_ id: IDPrefix, ns: String) throws(TrailError) -> NoteDetails {
+        try readNow(getBody(id, ns: ns))
+    }
+
+    /// `get` as a read of one transaction, at the time of the call.
+    private func getBody(_ id: IDPrefix, ns: String) -> @Sendable (Database) throws -> NoteDetails {
         let now = clock.now()
         let packs = self.packs
-        return try await read { db in
+        return { db in
             guard let settings = try SQLiteWrites.existingNamespace(db, ns) else {
                 throw TrailError.unknownNote(id: id.hex, ns: ns)
             }
@@ -109,8 +120,17 @@ public final class SQLiteStore: TrailStore {
     }
 
     public func sense(_ query: SenseQuery) async throws(TrailError) -> [ScoredNote] {
+        try await read(senseBody(query))
+    }
+
+    public func senseNow(_ query: SenseQuery) throws(TrailError) -> [ScoredNote] {
+        try readNow(senseBody(query))
+    }
+
+    /// `sense` as a read of one transaction, at the time of the call.
+    private func senseBody(_ query: SenseQuery) -> @Sendable (Database) throws -> [ScoredNote] {
         let now = clock.now()
-        return try await read { db in
+        return { db in
             guard let settings = try SQLiteWrites.existingNamespace(db, query.ns) else { return [] }
             var reader = SenseReader(db: db, settings: settings, query: query, now: now)
             return try reader.run()
@@ -118,8 +138,17 @@ public final class SQLiteStore: TrailStore {
     }
 
     public func follow(_ query: FollowQuery) async throws(TrailError) -> FollowResult {
+        try await read(followBody(query))
+    }
+
+    public func followNow(_ query: FollowQuery) throws(TrailError) -> FollowResult {
+        try readNow(followBody(query))
+    }
+
+    /// `follow` as a read of one transaction, at the time of the call.
+    private func followBody(_ query: FollowQuery) -> @Sendable (Database) throws -> FollowResult {
         let now = clock.now()
-        return try await read { db in
+        return { db in
             guard let settings = try SQLiteWrites.existingNamespace(db, query.ns) else {
                 throw TrailError.unknownNote(id: query.from.hex, ns: query.ns)
             }
@@ -292,6 +321,28 @@ public final class SQLiteStore: TrailStore {
     private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(TrailError) -> T {
         do {
             return try await pool.read(body)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// Runs `body` in one read transaction on a reader of the pool, on the
+    /// calling thread (no hop to a reader queue), mapping every failure to a
+    /// `TrailError`. The transaction's BEGIN and COMMIT are cached statements,
+    /// where `pool.read` compiles a SAVEPOINT and its RELEASE every time.
+    private func readNow<T>(_ body: (Database) throws -> T) throws(TrailError) -> T {
+        do {
+            return try pool.unsafeRead { db in
+                try db.cachedStatement(sql: "BEGIN DEFERRED TRANSACTION").execute()
+                do {
+                    let value = try body(db)
+                    try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
+                    return value
+                } catch {
+                    try? db.cachedStatement(sql: "ROLLBACK TRANSACTION").execute()
+                    throw error
+                }
+            }
         } catch {
             throw Self.map(error)
         }

@@ -165,6 +165,30 @@ public protocol TrailStore: Sendable {
 
     /// Waits for queued writes to finish, then closes the store.
     func close() async
+
+    /// The engine's synchronous reads, when it has them (nil otherwise).
+    var inlineReads: (any InlineReads)? { get }
+}
+
+/// Short reads answered on the calling thread, without a hop to another
+/// thread and back: what a daemon can afford to run on its event loop.
+///
+/// Each answers what its async counterpart of `TrailStore` answers, from one
+/// read transaction. They block the caller for as long as the read takes, so
+/// callers keep them for bounded reads (a `sense` without words or tags, a
+/// `get`, a `follow`).
+public protocol InlineReads: Sendable {
+    /// `TrailStore.get`, on the calling thread.
+    func getNow(_ id: IDPrefix, ns: String) throws(TrailError) -> NoteDetails
+    /// `TrailStore.sense`, on the calling thread.
+    func senseNow(_ query: SenseQuery) throws(TrailError) -> [ScoredNote]
+    /// `TrailStore.follow`, on the calling thread.
+    func followNow(_ query: FollowQuery) throws(TrailError) -> FollowResult
+}
+
+extension TrailStore {
+    /// None by default: every read goes through the async methods.
+    public var inlineReads: (any InlineReads)? { nil }
 }
 
 extension TrailStore {

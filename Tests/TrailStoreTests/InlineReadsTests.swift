@@ -1,0 +1,39 @@
+import Testing
+import TrailCore
+@testable import TrailStore
+
+@Suite("Inline reads")
+struct InlineReadsTests {
+    /// The synchronous reads the daemon runs on its event loop answer what the async ones do.
+    @Test("getNow, senseNow and followNow answer as get, sense and follow")
+    func sameAnswers() async throws {
+        let f = try Fixture()
+        #expect(f.store.inlineReads != nil)
+        let a = try await f.deposit("alpha", tags: ["x"], agent: "ant-1")
+        let b = try await f.deposit("beta", after: [a.note.id.hex], strength: 3)
+        _ = try await f.deposit("gamma", after: [a.note.id.hex, b.note.id.hex], strength: 2)
+        f.clock.advance(3_600)  // the clock stands still between the two calls of each pair
+
+        let sense = SenseQuery(ns: "default", limit: 10)
+        let senseNow = try f.store.senseNow(sense)
+        #expect(senseNow.count == 3)
+        #expect(try await f.store.sense(sense) == senseNow)
+
+        for direction in [TrailDirection.forward, .backward, .both] {
+            let follow = FollowQuery(from: try f.id(a.note.id.hex), ns: "default", direction: direction)
+            let now = try f.store.followNow(follow)
+            let later = try await f.store.follow(follow)
+            #expect(now.from == later.from)
+            #expect(now.steps == later.steps)
+        }
+
+        let details = try f.store.getNow(try f.id(String(b.note.id.hex.prefix(8))), ns: "default")
+        #expect(details.note.id == b.note.id)
+        #expect(try await f.store.get(try f.id(b.note.id.hex), ns: "default") == details)
+
+        // Failures are the same contract errors, and leave the reader usable.
+        #expect(throws: TrailError.self) { try f.store.getNow(try f.id(String(repeating: "0", count: 64)), ns: "default") }
+        #expect(try f.store.senseNow(SenseQuery(ns: "nowhere")).isEmpty)
+        #expect(try f.store.senseNow(sense) == senseNow)
+    }
+}
