@@ -32,10 +32,16 @@ public struct Compactor: Sendable {
     /// Told about every batch of notes that evaporated (for watch events).
     public let onEvaporated: @Sendable ([Note]) -> Void
 
+    /// Whether anyone watches a namespace: only then are the evaporated
+    /// notes built for `onEvaporated`.
+    public let watching: @Sendable (String) -> Bool
+
     public init(store: any TrailStore, settings: CompactorSettings = CompactorSettings(),
+                watching: @escaping @Sendable (String) -> Bool = { _ in false },
                 onEvaporated: @escaping @Sendable ([Note]) -> Void = { _ in }) {
         self.store = store
         self.settings = settings
+        self.watching = watching
         self.onEvaporated = onEvaporated
     }
 
@@ -63,11 +69,12 @@ public struct Compactor: Sendable {
                 EvaporationBatch(handles: Array(all[$0..<min($0 + settings.bulkBatch, all.count)]))
             }
         }
-        for batch in planned {
+        for var batch in planned {
+            batch.reportNotes = watching(ns)
             guard case let .evaporated(batch) = try await store.write(.evaporate(ns: ns, batch: batch), by: writer) else {
                 throw .internal("evaporate answered something else")
             }
-            report.evaporated += batch.notes.count
+            report.evaporated += batch.count
             report.archivedBytes += batch.packedBytes
             if !batch.notes.isEmpty { onEvaporated(batch.notes) }
         }

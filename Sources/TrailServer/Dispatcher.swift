@@ -44,7 +44,7 @@ final class Dispatcher: Sendable {
         self.store = store
         self.maxFrameBytes = maxFrameBytes
         let hub = self.hub
-        compactor = Compactor(store: store, settings: compaction) { notes in
+        compactor = Compactor(store: store, settings: compaction, watching: { hub.watches(ns: $0) }) { notes in
             for note in notes { hub.publish("evaporated", note: note) }
         }
         self.maxQueuedWrites = maxQueuedWrites

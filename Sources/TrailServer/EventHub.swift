@@ -37,6 +37,11 @@ final class EventHub: Sendable {
         subscriptions.withLock { subs in subs = subs.filter { $0.value.connection != connection } }
     }
 
+    /// Whether any subscription watches namespace `ns`.
+    func watches(ns: String) -> Bool {
+        subscriptions.withLock { subs in subs.values.contains { $0.ns == ns } }
+    }
+
     /// Sends `event` about `note` to every matching subscription.
     func publish(_ event: String, note: Note, extra: JSONObject = [:]) {
         let targets = subscriptions.withLock { subs in

@@ -168,7 +168,7 @@ extension SQLiteWrites {
             WHERE n.seq IN (SELECT value FROM json_each(?)) AND +n.ns = ? AND +n.state IN (0, 3) AND +n.key < ? ORDER BY n.seq
             """), arguments: [seqs, ns, threshold])
         while let row = try cursor.next() { rows.append(NoteRow(row: row)) }
-        return try archive(rows, settings: settings, fault: fault)
+        return try archive(rows, settings: settings, fault: fault, reportNotes: batch.reportNotes)
     }
 
     /// Sets aside the notes of `batch` that are still faded live notes of
@@ -194,7 +194,8 @@ extension SQLiteWrites {
 
     /// Moves `rows` of one namespace into a new pack, with their trails, and
     /// out of the hot tables.
-    func archive(_ rows: [NoteRow], settings: NamespaceSettings, fault: CompactionFault? = nil) throws -> EvaporationReport {
+    func archive(_ rows: [NoteRow], settings: NamespaceSettings, fault: CompactionFault? = nil,
+                 reportNotes: Bool = true) throws -> EvaporationReport {
         let ns = settings.name
         let decay = settings.decay
         guard !rows.isEmpty else { return EvaporationReport(ns: ns) }
@@ -224,9 +225,11 @@ extension SQLiteWrites {
                 weight: decay.weight(key: row.key, at: now), archivedAt: now, deposits: row.deposits, agent: row.agent,
                 rank: row.rank, createdAt: row.createdAt, updatedAt: row.updatedAt,
                 trailsOut: out[row.seq] ?? [], trailsIn: into[row.seq] ?? []))
-            var note = row.note(ns: settings, at: now)
-            note.state = .archived
-            notes.append(note)
+            if reportNotes {
+                var note = row.note(ns: settings, at: now)
+                note.state = .archived
+                notes.append(note)
+            }
         }
         let name = "\(ns)-\(nowMillis)-\(UInt32.random(in: 0...UInt32.max)).zst"
         let written = try packs.write(records, name: name)
@@ -254,7 +257,7 @@ extension SQLiteWrites {
         try log(ns: ns, op: "evaporate", delta: Double(records.count), detail: name)
         try db.run(sql: "INSERT INTO text_left_behind (seq) SELECT value FROM json_each(?)", arguments: [seqs])
         try fault?.trip(.indexWritten)
-        return EvaporationReport(ns: ns, notes: notes, packedBytes: written.packed, rawBytes: written.raw)
+        return EvaporationReport(ns: ns, notes: notes, count: records.count, packedBytes: written.packed, rawBytes: written.raw)
     }
 
     /// Rebuilds the full-text index from the note table once the entries
@@ -338,8 +341,11 @@ extension SQLiteWrites {
 /// What one evaporation batch did.
 public struct EvaporationReport: Sendable {
     public var ns: String
-    /// The notes that evaporated, as they were (state `archived`), for watchers.
+    /// The notes that evaporated, as they were (state `archived`), for
+    /// watchers; empty when the batch did not ask for them.
     public var notes: [Note] = []
+    /// How many evaporated.
+    public var count = 0
     public var packedBytes = 0
     public var rawBytes = 0
 }

@@ -87,7 +87,13 @@ public struct RankGraph: Sendable {
 /// follow storage order, so that one batch touches few pages of the tables.
 public struct EvaporationBatch: Sendable {
     public let handles: [Int64]
-    public init(handles: [Int64]) { self.handles = handles }
+    /// Whether the report should carry the evaporated notes (for watchers);
+    /// building them costs as much as a good part of the evaporation.
+    public var reportNotes: Bool
+    public init(handles: [Int64], reportNotes: Bool = true) {
+        self.handles = handles
+        self.reportNotes = reportNotes
+    }
 }
 
 /// What a restore wrote.
