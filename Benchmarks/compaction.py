@@ -6,7 +6,9 @@ faded share is exact), then measures, against a release `traild`:
   - compaction wall time (the daemon's own duration_ms and the client's);
   - traild's peak RSS during compaction (VmHWM reset through clear_refs);
   - archive bytes per archived note;
-  - sense top-10 p50/p99 from a second process, before and during compaction.
+  - sense top-10 p50/p99 from a second process, before and during compaction;
+  - deposit latency (p50, p99, max) from a third process during compaction:
+    how long a write waits while the compactor holds the write lock.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -64,6 +67,15 @@ def records(n: int, faded_share: float, edges_per_live: int, seed: int = 1):
                "retraction": None, "trails": list({t["to"]: t for t in trails}.values())}
 
 
+def rss_parts_kb(pid: int) -> dict[str, int]:
+    parts = {}
+    for line in open(f"/proc/{pid}/status"):
+        key = line.split(":")[0]
+        if key in ("RssAnon", "RssFile", "RssShmem"):
+            parts[key] = int(line.split()[1])
+    return parts
+
+
 def rss_peak_kb(pid: int) -> int:
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmHWM:"):
@@ -78,6 +90,19 @@ def sense_loop(path: str, seconds: float, stop: "mp.synchronize.Event", out: "mp
     while time.perf_counter() < end and not stop.is_set():
         t = time.perf_counter()
         c.call("trail.sense", {"ns": "bench", "limit": 10})
+        lat.append(time.perf_counter() - t)
+    out.put(lat)
+
+
+def deposit_loop(path: str, stop: "mp.synchronize.Event", out: "mp.Queue[list[float]]") -> None:
+    """Deposits into another namespace, one at a time, until told to stop: how long writes wait."""
+    c = Conn(path)
+    lat = []
+    i = 0
+    while not stop.is_set():
+        i += 1
+        t = time.perf_counter()
+        c.call("trail.deposit", {"ns": "writes-during", "body": f"written during compaction {i} {t}"})
         lat.append(time.perf_counter() - t)
     out.put(lat)
 
@@ -147,13 +172,33 @@ def main() -> None:
             f.write("5")
         p = mp.Process(target=sense_loop, args=(sock, 600.0, stop, q))
         p.start()
+        wq: "mp.Queue[list[float]]" = mp.Queue()
+        w = mp.Process(target=deposit_loop, args=(sock, stop, wq))
+        w.start()
         time.sleep(0.3)
+        # Peak anonymous memory (the daemon's own) apart from file pages
+        # (the store's memory-mapped pages, which the kernel drops at will).
+        peaks: dict[str, int] = {}
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                for k, v in rss_parts_kb(proc.pid).items():
+                    peaks[k] = max(peaks.get(k, 0), v)
+                time.sleep(0.02)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
         t = time.perf_counter()
         report = c.call("trail.compact", {"ns": "bench"})
         wall = time.perf_counter() - t
+        done.set()
+        sampler.join()
         stop.set()
         during = q.get()
         p.join()
+        writes = wq.get()
+        w.join()
         peak = rss_peak_kb(proc.pid)
         after = c.call("trail.stats", {"ns": "bench"})
         result = {
@@ -162,11 +207,15 @@ def main() -> None:
             "compaction_wall_s": round(wall, 2), "compaction_duration_ms": report["duration_ms"],
             "evaporated": report["evaporated"], "ranked": report["ranked"],
             "peak_rss_mb_during_compaction": round(peak / 1024, 1),
+            "peak_rss_anon_mb": round(peaks.get("RssAnon", 0) / 1024, 1),
+            "peak_rss_file_mb": round(peaks.get("RssFile", 0) / 1024, 1),
             "archive_bytes_per_note": round(after["archived_bytes"] / max(1, after["archived"]), 1),
             "compression_ratio": round(after["compression_ratio"] or 0, 2),
             "sense_p50_ms_before": round(pct(baseline, 0.5), 3), "sense_p99_ms_before": round(pct(baseline, 0.99), 3),
             "sense_p50_ms_during": round(pct(during, 0.5), 3), "sense_p99_ms_during": round(pct(during, 0.99), 3),
             "sense_samples_during": len(during),
+            "deposits_during": len(writes), "deposit_p50_ms_during": round(pct(writes, 0.5), 2),
+            "deposit_p99_ms_during": round(pct(writes, 0.99), 1), "deposit_max_ms_during": round(max(writes) * 1e3, 1),
         }
         print(json.dumps(result, indent=2))
     finally:
