@@ -5,9 +5,11 @@ import TrailCore
 
 /// Applies queued writes in submission order, many per transaction: while one
 /// transaction commits (one WAL sync), the next writes gather in the queue and
-/// are then committed together. Each write of a group runs in its own
-/// savepoint so that one refused write leaves the others untouched; a bulk
-/// write (compaction, import) is a group of its own.
+/// are then committed together. A group runs first with no savepoints; if
+/// one write is refused, the transaction is rolled back and the group runs
+/// again with each write in its own savepoint, so the refused write leaves
+/// the others untouched. A bulk write (compaction, import) is a group of its
+/// own.
 final class GroupCommit: Sendable {
     private struct Job: Sendable {
         var write: WriteRequest
@@ -99,36 +101,16 @@ final class GroupCommit: Sendable {
     /// it commits, so nothing is acknowledged that is not on disk.
     private func commit(_ group: [Job]) -> [Result<WriteOutcome, TrailError>] {
         let now = clock.now()
-        var results: [Result<WriteOutcome, TrailError>] = []
-        results.reserveCapacity(group.count)
         do {
-            try pool.writeWithoutTransaction { db in
-                try db.inTransaction(.immediate) {
-                    if group.count == 1 {
-                        // Alone in its transaction: a failure rolls the
-                        // transaction back, so no savepoint is needed (one
-                        // would copy every page the write touches, a whole
-                        // table for a bulk evaporation).
-                        let job = group[0]
-                        results.append(.success(try SQLiteWrites(db: db, now: now, writer: job.writer, packs: packs, fault: fault).apply(job.write)))
-                        return .commit
-                    }
-                    for job in group {
-                        var outcome: Result<WriteOutcome, TrailError> = .failure(.internal("write not applied"))
-                        do {
-                            try db.inCachedSavepoint {
-                                outcome = .success(try SQLiteWrites(db: db, now: now, writer: job.writer, packs: packs, fault: fault).apply(job.write))
-                            }
-                        } catch {
-                            let mapped = SQLiteStore.map(error)
-                            // A storage failure inside the transaction dooms the group.
-                            if case .storageUnavailable = mapped { throw error }
-                            outcome = .failure(mapped)
-                        }
-                        results.append(outcome)
-                    }
-                    return .commit
-                }
+            let results: [Result<WriteOutcome, TrailError>]
+            do {
+                results = try commitOptimistically(group, now: now)
+            } catch is RefusedWrite where group.count > 1 {
+                // One write was refused: run the group again, each write in
+                // a savepoint of its own, so the others still commit. Every
+                // write sees the same `now`, so the others do exactly what
+                // they did the first time.
+                results = try commitEachInSavepoint(group, now: now)
             }
             if results.contains(where: { if case .success(.evaporated) = $0 { true } else { false } }) {
                 try? fault?.trip(.committed)
@@ -137,9 +119,67 @@ final class GroupCommit: Sendable {
                 try? fault?.trip(.marked)
             }
             return results
+        } catch let refused as RefusedWrite {
+            return [.failure(refused.error)]
         } catch {
             let mapped = SQLiteStore.map(error)
             return group.map { _ in .failure(mapped) }
         }
+    }
+
+    /// A write of the group that failed with a contract error (not a storage failure).
+    private struct RefusedWrite: Error {
+        var error: TrailError
+    }
+
+    /// The whole group with no savepoints: nearly every group commits whole,
+    /// and a savepoint per write would copy each page the write touches
+    /// first into the savepoint journal (tens of kilobytes a deposit). Any
+    /// refused write rolls the transaction back and throws `RefusedWrite`.
+    private func commitOptimistically(_ group: [Job], now: Double) throws -> [Result<WriteOutcome, TrailError>] {
+        var results: [Result<WriteOutcome, TrailError>] = []
+        results.reserveCapacity(group.count)
+        try pool.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                for job in group {
+                    do {
+                        results.append(.success(try SQLiteWrites(db: db, now: now, writer: job.writer, packs: packs, fault: fault).apply(job.write)))
+                    } catch {
+                        let mapped = SQLiteStore.map(error)
+                        if case .storageUnavailable = mapped { throw error }
+                        throw RefusedWrite(error: mapped)
+                    }
+                }
+                return .commit
+            }
+        }
+        return results
+    }
+
+    /// The group with each write in its own savepoint: a refused write
+    /// leaves the others untouched.
+    private func commitEachInSavepoint(_ group: [Job], now: Double) throws -> [Result<WriteOutcome, TrailError>] {
+        var results: [Result<WriteOutcome, TrailError>] = []
+        results.reserveCapacity(group.count)
+        try pool.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                for job in group {
+                    var outcome: Result<WriteOutcome, TrailError> = .failure(.internal("write not applied"))
+                    do {
+                        try db.inCachedSavepoint {
+                            outcome = .success(try SQLiteWrites(db: db, now: now, writer: job.writer, packs: packs, fault: fault).apply(job.write))
+                        }
+                    } catch {
+                        let mapped = SQLiteStore.map(error)
+                        // A storage failure inside the transaction dooms the group.
+                        if case .storageUnavailable = mapped { throw error }
+                        outcome = .failure(mapped)
+                    }
+                    results.append(outcome)
+                }
+                return .commit
+            }
+        }
+        return results
     }
 }

@@ -125,11 +125,14 @@ struct SenseReader {
             arguments += [Self.candidates]
         } else {
             arguments = [decay.offset(at: now), match, settings.name, floorKey]
+            // CROSS JOIN keeps the matches outside: the planner would
+            // otherwise walk every live note of the key index and ask the
+            // full-text index about each one.
             sql = """
                 SELECT \(noteColumns),
                        pow(2.0, n.key - ?) * (1.0 + max(0.0, -t.bm)) * (1.0 + coalesce(n.rank, 0.0)) AS score
                 FROM (SELECT rowid AS seq, rank AS bm FROM note_text WHERE note_text MATCH ?) t
-                JOIN note n ON n.seq = t.seq
+                CROSS JOIN note n ON n.seq = t.seq
                 WHERE n.ns = ? AND n.state = 0 AND n.key >= ?
                 """
             sql += tagConditions(&arguments)

@@ -185,6 +185,42 @@ struct SQLiteStoreTests {
         #expect(try await f.store.summary(ns: "default").counts.notes == 400)
     }
 
+    @Test("a refused write in a group leaves no trace; the rest of the group commits")
+    func refusedInGroup() async throws {
+        let f = try Fixture()
+        let anchor = try await f.deposit("anchor").note.id
+        // Queued back to back, so they commit in groups; each refused deposit
+        // would create namespace "ghost" before finding that its `after` is unknown.
+        let outcomes = Mutex<[Int: Result<WriteOutcome, TrailError>]>([:])
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let left = Atomic<Int>(300)
+            for i in 0..<300 {
+                let refused = i % 50 == 7
+                let d = Deposit(body: "grouped \(i)", ns: refused ? "ghost" : "default",
+                                tags: [], after: [try! IDPrefix(refused ? "deadbeefdeadbeef" : anchor.hex, field: "after")],
+                                strength: 1, force: false)
+                f.store.submit(.deposit(d), by: Writer()) { result in
+                    outcomes.withLock { $0[i] = result }
+                    if left.subtract(1, ordering: .relaxed).newValue == 0 { done.resume() }
+                }
+            }
+        }
+        let all = outcomes.withLock { $0 }
+        for (i, result) in all {
+            if i % 50 == 7 {
+                guard case let .failure(error) = result, case .unknownNote = error else {
+                    Issue.record("deposit \(i) should be refused: \(result)")
+                    continue
+                }
+            } else if case let .failure(error) = result {
+                Issue.record("deposit \(i) failed: \(error)")
+            }
+        }
+        #expect(try await f.store.summary(ns: "default").counts.notes == 295)
+        #expect(try await f.store.follow(FollowQuery(from: IDPrefix(anchor.hex, field: "id"), ns: "default", limit: 500)).steps.count == 294)
+        #expect(try await f.store.namespaces().map(\.settings.name) == ["default"])
+    }
+
     @Test("sense by weight reads the key index and never scans the table")
     func queryPlan() async throws {
         let f = try Fixture()
