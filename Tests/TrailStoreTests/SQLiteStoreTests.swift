@@ -221,6 +221,25 @@ struct SQLiteStoreTests {
         #expect(try await f.store.namespaces().map(\.settings.name) == ["default"])
     }
 
+    @Test("a full-text search finds its own namespace's notes only, whether its words are rare or common in the store")
+    func textByNamespace() async throws {
+        let f = try Fixture()
+        try await f.deposit("red apple", ns: "a")
+        try await f.deposit("red cherry", ns: "b")
+        #expect(try await f.store.sense(SenseQuery(ns: "a", words: ["red"])).map(\.note.body) == ["red apple"])
+        // 2,100 matches in b make "ruby" common: a's search takes the common-word path.
+        let many = (0..<2100).map { i in
+            NoteRecord(note: Note(id: NoteID(body: "ruby \(i)"), ns: "b", body: "ruby \(i)", tags: [], after: [], weight: 1,
+                                  rank: nil, deposits: 1, agent: nil, state: .live, createdAtMillis: 0, updatedAtMillis: 0,
+                                  retraction: nil), trails: [])
+        }
+        _ = try await f.store.write(.restore(ns: "b", records: many), by: Writer())
+        try await f.deposit("ruby slipper", ns: "a")
+        try await f.deposit("ruby glass", ns: "a", strength: 2)
+        let found = try await f.store.sense(SenseQuery(ns: "a", words: ["ruby"], limit: 50))
+        #expect(found.map(\.note.body) == ["ruby glass", "ruby slipper"])
+    }
+
     @Test("sense by weight reads the key index and never scans the table")
     func queryPlan() async throws {
         let f = try Fixture()
