@@ -48,7 +48,7 @@ bench: system-deps release
 
 ## bench-full: the same up to 1M notes (about 20 minutes)
 bench-full: system-deps release
-	.build/release/trail-bench --full --out Benchmarks/results
+	.build/release/trail-bench --full --out Benchmarks/results/full
 
 clean:
 	rm -rf .build

@@ -47,7 +47,7 @@ class Conn:
         return r["result"]
 
 
-def records(n: int, faded_share: float, edges_per_live: int, seed: int = 1):
+def records(n: int, faded_share: float, edges_per_live: int, seed: int = 1, all_trails: bool = False):
     rng = random.Random(seed)
     live_count = n - int(n * faded_share)
     ids = []
@@ -57,9 +57,9 @@ def records(n: int, faded_share: float, edges_per_live: int, seed: int = 1):
     for i, (nid, body) in enumerate(ids):
         live = i < live_count
         trails = []
-        if live and live_count > 1:
+        if (live or all_trails) and live_count > 1:
             for _ in range(edges_per_live):
-                j = rng.randrange(live_count)
+                j = rng.randrange(n if all_trails else live_count)
                 if j != i:
                     trails.append({"to": ids[j][0], "weight": round(rng.uniform(0.5, 3), 3)})
         yield {"id": nid, "body": body, "tags": [f"t{i % 16}"], "after": [], "weight": rng.uniform(0.2, 5) if live else 0.01,
@@ -118,6 +118,8 @@ def main() -> None:
     ap.add_argument("--notes", type=int, default=1_000_000)
     ap.add_argument("--faded", type=float, default=0.9)
     ap.add_argument("--edges-per-live", type=int, default=3)
+    ap.add_argument("--all-trails", action="store_true",
+                    help="give faded notes trails too (to any note), as trail-bench's W7 does: 3M trails at 1M notes")
     ap.add_argument("--batch", type=int, default=None, help="compaction_batch for traild (default: its own)")
     ap.add_argument("--reuse", metavar="DIR", help="keep the loaded store in DIR and start from a copy of it next time "
                     "(same --notes, --faded and --edges-per-live; the load then takes seconds)")
@@ -135,7 +137,7 @@ def main() -> None:
         assert p.stdout is not None and b"ready" in p.stdout.readline()
         return p
 
-    saved = Path(args.reuse) / f"{args.notes}-{args.faded}-{args.edges_per_live}" if args.reuse else None
+    saved = Path(args.reuse) / f"{args.notes}-{args.faded}-{args.edges_per_live}{'-all' if args.all_trails else ''}" if args.reuse else None
     load_s = 0.0
     if saved and saved.exists():
         shutil.copytree(saved, tmp / "data")
@@ -146,7 +148,7 @@ def main() -> None:
             c.call("trail.namespace.configure", {"ns": "bench", "half_life_s": 604800})
             t = time.perf_counter()
             batch: list[dict] = []
-            for rec in records(args.notes, args.faded, args.edges_per_live):
+            for rec in records(args.notes, args.faded, args.edges_per_live, all_trails=args.all_trails):
                 batch.append(rec)
                 if len(batch) == 1000:
                     c.call("trail.import", {"ns": "bench", "records": batch, "stage": "load", "commit": False})

@@ -65,8 +65,9 @@ public struct Compactor: Sendable {
             // index at once), then evaporate in bigger batches of neighbours.
             let all = planned.flatMap(\.handles)
             _ = try await store.write(.markEvaporating(ns: ns, batch: EvaporationBatch(handles: all)), by: writer)
+            // Their trails stay until all are archived, then go in one pass.
             planned = stride(from: 0, to: all.count, by: settings.bulkBatch).map {
-                EvaporationBatch(handles: Array(all[$0..<min($0 + settings.bulkBatch, all.count)]))
+                EvaporationBatch(handles: Array(all[$0..<min($0 + settings.bulkBatch, all.count)]), keepTrails: true)
             }
         }
         for var batch in planned {
@@ -78,6 +79,8 @@ public struct Compactor: Sendable {
             report.archivedBytes += batch.packedBytes
             if !batch.notes.isEmpty { onEvaporated(batch.notes) }
         }
+        // Also after a bulk evaporation that a crash cut short.
+        _ = try await store.write(.dropDeadTrails(ns: ns), by: writer)
         if report.evaporated > 0 { _ = try await store.write(.maintainText, by: writer) }
         let graph = try await store.rankGraph(ns: ns)
         let ranks = TrailRank.compute(weights: graph.weights, from: graph.edgeFrom, to: graph.edgeTo,

@@ -181,7 +181,7 @@ final class Dispatcher: Sendable {
         case let .restored(report):
             return .object(["ns": .string(report.ns), "notes": .int(report.notes), "created": .int(report.created),
                             "trails": .int(report.trails)])
-        case .evaporated, .marked, .swept, .ranked, .rebased, .recorded, .textMaintained:
+        case .evaporated, .marked, .trailsDropped, .swept, .ranked, .rebased, .recorded, .textMaintained:
             // The compactor's own writes: never the answer to a client's call.
             return .null
         }

@@ -127,6 +127,9 @@ extension SQLiteWrites {
         for tag in record.tags {
             try db.run(sql: "INSERT OR IGNORE INTO note_tag (ns, tag, note) VALUES (?, ?, ?)", arguments: [entry.ns, tag, entry.seq])
         }
+        // Trails a bulk evaporation left behind are dead; the record has them.
+        try db.run(sql: "DELETE FROM edge WHERE src = ?", arguments: [entry.seq])
+        try db.run(sql: "DELETE FROM edge WHERE dst = ?", arguments: [entry.seq])
         func restoreTrail(from: Int64, to: Int64, weight archived: Double) throws {
             let w = record.decayed(archived, at: now, halfLife: settings.halfLife)
             try db.run(sql: """
@@ -151,16 +154,16 @@ extension SQLiteWrites {
 
     // MARK: evaporation
 
-    /// Moves the notes of `batch` that are still faded live notes of `ns`
-    /// (one may have been reinforced since the batch was planned) into a new
-    /// pack, with their trails, and out of the hot tables.
+    /// Moves the notes of `batch` that are still faded live (or set-aside)
+    /// notes of `ns` (one may have been reinforced since the batch was
+    /// planned) into a new pack, with their trails, and out of the hot tables.
     func evaporate(ns: String, batch: EvaporationBatch, fault: CompactionFault?) throws -> EvaporationReport {
         guard let settings = try Self.existingNamespace(db, ns) else { return EvaporationReport(ns: ns) }
         let threshold = settings.decay.thresholdKey(settings.evaporateBelow, at: now)
         let seqs = "[" + batch.handles.map { String($0) }.joined(separator: ",") + "]"
         // The unary + keep the planner on the rowid lookups: with the key index
-        // it would walk the whole faded range for every batch.
-        // Read through a cursor: each row decoded straight from the statement.
+        // it would walk the whole faded range for every batch. The rows are
+        // read through a cursor, each decoded straight from the statement.
         var rows: [NoteRow] = []
         rows.reserveCapacity(batch.handles.count)
         let cursor = try Row.fetchCursor(db.cachedStatement(sql: """
@@ -168,7 +171,7 @@ extension SQLiteWrites {
             WHERE n.seq IN (SELECT value FROM json_each(?)) AND +n.ns = ? AND +n.state IN (0, 3) AND +n.key < ? ORDER BY n.seq
             """), arguments: [seqs, ns, threshold])
         while let row = try cursor.next() { rows.append(NoteRow(row: row)) }
-        return try archive(rows, settings: settings, fault: fault, reportNotes: batch.reportNotes)
+        return try archive(rows, settings: settings, fault: fault, reportNotes: batch.reportNotes, keepTrails: batch.keepTrails)
     }
 
     /// Sets aside the notes of `batch` that are still faded live notes of
@@ -192,10 +195,30 @@ extension SQLiteWrites {
         return marked
     }
 
+    /// Drops, in one pass, the trails of `ns` that a bulk evaporation left
+    /// behind (those with an archived end; they are in the packs). The two
+    /// trail indexes are dropped and built again from what stays: most
+    /// trails go, and their entries are in no useful order. Returns how
+    /// many went; 0 at once when none were left behind.
+    func dropDeadTrails(ns: String) throws -> Int {
+        guard try db.int(sql: "SELECT dead_trails FROM namespace WHERE name = ?", arguments: [ns]) == 1 else { return 0 }
+        let indexes = try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'edge' AND sql IS NOT NULL")
+        for index in indexes { try db.execute(sql: "DROP INDEX \(index["name"] as String)") }
+        try db.execute(sql: """
+            DELETE FROM edge WHERE ns = ? AND (
+                EXISTS (SELECT 1 FROM note n WHERE n.seq = edge.src AND n.state = 2)
+                OR EXISTS (SELECT 1 FROM note n WHERE n.seq = edge.dst AND n.state = 2))
+            """, arguments: [ns])
+        let dropped = db.changesCount
+        for index in indexes { try db.execute(sql: index["sql"] as String) }
+        try db.run(sql: "UPDATE namespace SET dead_trails = 0 WHERE name = ?", arguments: [ns])
+        return dropped
+    }
+
     /// Moves `rows` of one namespace into a new pack, with their trails, and
     /// out of the hot tables.
     func archive(_ rows: [NoteRow], settings: NamespaceSettings, fault: CompactionFault? = nil,
-                 reportNotes: Bool = true) throws -> EvaporationReport {
+                 reportNotes: Bool = true, keepTrails: Bool = false) throws -> EvaporationReport {
         let ns = settings.name
         let decay = settings.decay
         guard !rows.isEmpty else { return EvaporationReport(ns: ns) }
@@ -203,17 +226,35 @@ extension SQLiteWrites {
         // a JSON array through json_each): a few statements per batch, not
         // several per note.
         let seqs = "[" + rows.map { String($0.seq) }.joined(separator: ",") + "]"
-        var out: [Int64: [ArchivedNote.Trail]] = [:]
-        var into: [Int64: [ArchivedNote.Trail]] = [:]
-        for row in try db.rows(sql: """
-            SELECT e.src, n.id, e.key FROM edge e JOIN note n ON n.seq = e.dst WHERE e.src IN (SELECT value FROM json_each(?))
-            """, arguments: [seqs]) {
-            out[row[0], default: []].append(ArchivedNote.Trail(id: row[1], weight: decay.weight(key: row[2], at: now)))
+        // The trails of the batch, then the ids of their other ends in one
+        // lookup in storage order (not one random lookup per trail).
+        var outEnds: [Int64: [(other: Int64, key: Double)]] = [:]
+        var inEnds: [Int64: [(other: Int64, key: Double)]] = [:]
+        var others = Set<Int64>()
+        let outCursor = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT e.src, e.dst, e.key FROM edge e WHERE e.src IN (SELECT value FROM json_each(?))
+            """), arguments: [seqs])
+        while let row = try outCursor.next() {
+            outEnds[row[0], default: []].append((row[1], row[2]))
+            others.insert(row[1])
         }
-        for row in try db.rows(sql: """
-            SELECT e.dst, n.id, e.key FROM edge e JOIN note n ON n.seq = e.src WHERE e.dst IN (SELECT value FROM json_each(?))
-            """, arguments: [seqs]) {
-            into[row[0], default: []].append(ArchivedNote.Trail(id: row[1], weight: decay.weight(key: row[2], at: now)))
+        let inCursor = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT e.dst, e.src, e.key FROM edge e INDEXED BY edge_by_dst WHERE e.dst IN (SELECT value FROM json_each(?))
+            """), arguments: [seqs])
+        while let row = try inCursor.next() {
+            inEnds[row[0], default: []].append((row[1], row[2]))
+            others.insert(row[1])
+        }
+        var ids: [Int64: String] = [:]
+        ids.reserveCapacity(others.count)
+        let idCursor = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT n.seq, n.id FROM note n WHERE n.seq IN (SELECT value FROM json_each(?))
+            """), arguments: ["[" + others.sorted().map { String($0) }.joined(separator: ",") + "]"])
+        while let row = try idCursor.next() { ids[row[0]] = row[1] }
+        func trails(_ ends: [(other: Int64, key: Double)]?) -> [ArchivedNote.Trail] {
+            (ends ?? []).compactMap { end in
+                ids[end.other].map { ArchivedNote.Trail(id: $0, weight: decay.weight(key: end.key, at: now)) }
+            }
         }
         var records: [ArchivedNote] = []
         var notes: [Note] = []
@@ -224,7 +265,7 @@ extension SQLiteWrites {
                 id: row.id, seq: row.seq, body: row.body, tags: row.tagList, after: row.afterList,
                 weight: decay.weight(key: row.key, at: now), archivedAt: now, deposits: row.deposits, agent: row.agent,
                 rank: row.rank, createdAt: row.createdAt, updatedAt: row.updatedAt,
-                trailsOut: out[row.seq] ?? [], trailsIn: into[row.seq] ?? []))
+                trailsOut: trails(outEnds[row.seq]), trailsIn: trails(inEnds[row.seq])))
             if reportNotes {
                 var note = row.note(ns: settings, at: now)
                 note.state = .archived
@@ -248,8 +289,13 @@ extension SQLiteWrites {
             FROM json_each(?) j WHERE note.seq = j.value ->> 0
             """, arguments: [packRow, now, index])
         try db.run(sql: "DELETE FROM note_tag WHERE note IN (SELECT value FROM json_each(?))", arguments: [seqs])
-        try db.run(sql: "DELETE FROM edge WHERE src IN (SELECT value FROM json_each(?))", arguments: [seqs])
-        try db.run(sql: "DELETE FROM edge WHERE dst IN (SELECT value FROM json_each(?))", arguments: [seqs])
+        if keepTrails {
+            // Dead now (every reader skips trails of archived notes), dropped by dropDeadTrails.
+            try db.run(sql: "UPDATE namespace SET dead_trails = 1 WHERE name = ? AND dead_trails = 0", arguments: [ns])
+        } else {
+            try db.run(sql: "DELETE FROM edge WHERE src IN (SELECT value FROM json_each(?))", arguments: [seqs])
+            try db.run(sql: "DELETE FROM edge WHERE dst IN (SELECT value FROM json_each(?))", arguments: [seqs])
+        }
         // The full-text entries stay behind (searches join on the row and
         // want state live): removing them would tokenize every body again.
         // They are counted, and the index is rebuilt once they outnumber the notes.

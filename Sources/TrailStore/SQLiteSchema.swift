@@ -145,6 +145,9 @@ enum SQLiteSchema {
                 ALTER TABLE note ADD COLUMN archived_at REAL;     -- seconds since 1970
                 -- Archived notes of the pack brought back since: a pack whose every note is back is dropped.
                 ALTER TABLE pack ADD COLUMN revived INTEGER NOT NULL DEFAULT 0;
+                -- 1 while a bulk evaporation has left trails of archived notes in edge (they are in
+                -- the packs; readers skip them), to be dropped in one pass at its end.
+                ALTER TABLE namespace ADD COLUMN dead_trails INTEGER NOT NULL DEFAULT 0;
 
                 -- An archived row's key goes on decaying like any other (a rebase moves it too):
                 -- key = log2(weight then) + (then - L) / h.
@@ -162,6 +165,9 @@ enum SQLiteSchema {
                 -- state 3: faded and chosen for a bulk evaporation that has not reached it yet (it
                 -- still has its body; any write to it makes it live again). Out of note_by_key.
                 CREATE INDEX note_evaporating ON note(ns, seq) WHERE state = 3;
+                -- The trails into a note with their keys, without a lookup in edge for each.
+                DROP INDEX edge_by_dst;
+                CREATE INDEX edge_by_dst ON edge(dst, src, key);
                 """)
         }
         return migrator

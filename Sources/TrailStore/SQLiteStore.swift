@@ -93,8 +93,8 @@ public final class SQLiteStore: TrailStore, InlineReads {
                 seq = row.seq
                 let decay = settings.decay
                 for (sql, direction) in [
-                    ("SELECT n.id, e.key FROM edge e JOIN note n ON n.seq = e.dst WHERE e.src = ? ORDER BY e.key DESC LIMIT 100", TrailDirection.forward),
-                    ("SELECT n.id, e.key FROM edge e JOIN note n ON n.seq = e.src WHERE e.dst = ? ORDER BY e.key DESC LIMIT 100", .backward),
+                    ("SELECT n.id, e.key FROM edge e JOIN note n ON n.seq = e.dst WHERE e.src = ? AND n.state <> 2 ORDER BY e.key DESC LIMIT 100", TrailDirection.forward),
+                    ("SELECT n.id, e.key FROM edge e JOIN note n ON n.seq = e.src WHERE e.dst = ? AND n.state <> 2 ORDER BY e.key DESC LIMIT 100", .backward),
                 ] {
                     trails += try db.rows(sql: sql, arguments: [seq]).map {
                         TrailLink(other: NoteID(trustedHex: $0[0]), weight: decay.weight(key: $0[1], at: now), direction: direction)
@@ -201,7 +201,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
                 var note = stored.note(ns: settings, at: now)
                 if note.state == .faded { note.state = .live }
                 let trails = try db.rows(sql: """
-                    SELECT n.id, e.key FROM edge e JOIN note n ON n.seq = e.dst WHERE e.src = ? ORDER BY n.id
+                    SELECT n.id, e.key FROM edge e JOIN note n ON n.seq = e.dst WHERE e.src = ? AND n.state <> 2 ORDER BY n.id
                     """, arguments: [stored.seq]).map { TrailEnd(to: NoteID(trustedHex: $0[0]), weight: decay.weight(key: $0[1], at: now)) }
                 return NoteRecord(note: note, trails: trails)
             }

@@ -24,6 +24,7 @@ struct SQLiteWrites {
         case let .restore(ns, records): .restored(try restore(ns: ns, records: records))
         case let .markEvaporating(ns, batch): .marked(try markEvaporating(ns: ns, batch: batch))
         case let .evaporate(ns, batch): .evaporated(try evaporate(ns: ns, batch: batch, fault: fault))
+        case let .dropDeadTrails(ns): .trailsDropped(try dropDeadTrails(ns: ns))
         case .sweepPacks: .swept(removed: try sweepPacks())
         case let .setRanks(ns, ranks): .ranked(try setRanks(ns: ns, ranks: ranks))
         case let .rebase(ns, bound): .rebased(try rebaseIfNeeded(ns: ns, bound: bound))

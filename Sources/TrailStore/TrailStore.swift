@@ -15,6 +15,8 @@ public enum WriteRequest: Sendable {
     case markEvaporating(ns: String, batch: EvaporationBatch)
     /// Move the notes of `batch` that are still faded into an archive pack.
     case evaporate(ns: String, batch: EvaporationBatch)
+    /// Drop the trails that a bulk evaporation left behind, in one pass.
+    case dropDeadTrails(ns: String)
     /// Remove orphaned and unused archive packs.
     case sweepPacks
     /// Store the trail rank of notes, named by the handles of a `RankGraph`.
@@ -31,7 +33,7 @@ extension WriteRequest {
     /// Writes that touch many rows: each is committed in a transaction of its own.
     var isBulk: Bool {
         switch self {
-        case .restore, .markEvaporating, .evaporate, .sweepPacks, .setRanks, .rebase, .maintainText: true
+        case .restore, .markEvaporating, .evaporate, .dropDeadTrails, .sweepPacks, .setRanks, .rebase, .maintainText: true
         case .deposit, .reinforce, .link, .retract, .revive, .configure, .recordCompaction: false
         }
     }
@@ -48,6 +50,7 @@ public enum WriteOutcome: Sendable {
     case restored(RestoreReport)
     case evaporated(EvaporationReport)
     case marked(Int)
+    case trailsDropped(Int)
     case swept(removed: Int)
     case ranked(Int)
     case rebased(Bool)
@@ -59,7 +62,7 @@ public enum WriteOutcome: Sendable {
         switch self {
         case let .deposited(note, _), let .reinforced(note), let .retracted(note), let .revived(note): note
         case let .linked(_, to, _): to
-        case .configured, .restored, .evaporated, .marked, .swept, .ranked, .rebased, .recorded, .textMaintained: nil
+        case .configured, .restored, .evaporated, .marked, .trailsDropped, .swept, .ranked, .rebased, .recorded, .textMaintained: nil
         }
     }
 }
@@ -90,9 +93,14 @@ public struct EvaporationBatch: Sendable {
     /// Whether the report should carry the evaporated notes (for watchers);
     /// building them costs as much as a good part of the evaporation.
     public var reportNotes: Bool
-    public init(handles: [Int64], reportNotes: Bool = true) {
+    /// Leave the notes' trails in place for `dropDeadTrails` (a bulk
+    /// evaporation): deleting them batch by batch writes a random page of
+    /// three trail indexes per trail.
+    public var keepTrails: Bool
+    public init(handles: [Int64], reportNotes: Bool = true, keepTrails: Bool = false) {
         self.handles = handles
         self.reportNotes = reportNotes
+        self.keepTrails = keepTrails
     }
 }
 

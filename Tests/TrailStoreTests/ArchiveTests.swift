@@ -66,8 +66,13 @@ struct ArchiveTests {
                                   deposits: 1, agent: nil, state: .live, createdAtMillis: 0, updatedAtMillis: 0, retraction: nil),
                        trails: [])
         }
-        let dim = (0..<faded).map { record("dim \($0)", 0.01) }
-        let lit = (0..<live).map { record("lit \($0)", 1 + Double($0) / 100) }
+        var dim = (0..<faded).map { record("dim \($0)", 0.01) }
+        var lit = (0..<live).map { record("lit \($0)", 1 + Double($0) / 100) }
+        // Trails: each faded note to a live one, each live note to a faded one and to the next live one.
+        for i in dim.indices { dim[i].trails = [TrailEnd(to: lit[i % live].note.id, weight: 2)] }
+        for j in lit.indices {
+            lit[j].trails = [TrailEnd(to: dim[j % faded].note.id, weight: 3), TrailEnd(to: lit[(j + 1) % live].note.id, weight: 4)]
+        }
         _ = try await f.store.write(.restore(ns: "b", records: dim + lit), by: Writer())
         return (dim.map(\.note.id), lit.map(\.note.id))
     }
@@ -89,6 +94,12 @@ struct ArchiveTests {
         #expect(reports[0].evaporated == 2700)
         let counts = try await f.store.summary(ns: "b").counts
         #expect(counts.archived == 2700 && counts.live == 300 && counts.faded == 0 && counts.notes == 3000)
+        // The trails of archived notes went in one pass at the end; the live ones stay.
+        #expect(counts.edges == 300)
+        let dead = try await f.store.pool.read { try Int.fetchOne($0, sql: "SELECT dead_trails FROM namespace WHERE name = 'b'") }
+        #expect(dead == 0)
+        let lit0 = try await f.store.get(IDPrefix(notes.live[0].hex, field: "id"), ns: "b")
+        #expect(Set(lit0.trails.map(\.other)) == [notes.live[1], notes.live[299]])
         #expect(f.store.packs.files().count == 3)
         // The key index was built again (2,700 of 3,000 entries left it), the same as before.
         #expect(try await keyIndexSQL(f) == before)
@@ -101,6 +112,36 @@ struct ArchiveTests {
         let archived = try await f.store.get(IDPrefix(notes.faded[1234].hex, field: "id"), ns: "b")
         #expect(archived.note.state == .archived && archived.note.body == "dim 1234" && archived.note.tags == ["t"])
         #expect(abs(archived.note.weight - 0.01) < 1e-9)
+        // Its record keeps its trails: out to a live note, in from one.
+        #expect(Set(archived.trails.map(\.other)) == [notes.live[1234 % 300]])
+        #expect(archived.trails.count == 1)
+        let outOf234 = try await f.store.get(IDPrefix(notes.faded[234].hex, field: "id"), ns: "b")
+        #expect(Set(outOf234.trails.map(\.direction)) == [.forward, .backward])
+    }
+
+    @Test("trails left behind by a bulk batch are invisible, then dropped; a revived note gets its own back")
+    func deadTrails() async throws {
+        let f = try Fixture()
+        let notes = try await load(f, faded: 400, live: 100)
+        let planned = try await f.store.fadedNotes(ns: "b", batch: 10_000)
+        _ = try await f.store.write(.markEvaporating(ns: "b", batch: planned[0]), by: Writer())
+        // As a bulk batch does, then a crash before the trails are dropped.
+        _ = try await f.store.write(.evaporate(ns: "b", batch: EvaporationBatch(handles: planned[0].handles, keepTrails: true)), by: Writer())
+        #expect(try await f.store.summary(ns: "b").counts.archived == 400)
+        let lit5 = try await f.store.get(IDPrefix(notes.live[5].hex, field: "id"), ns: "b")
+        // Its trails to the next live note and from the one before, not the dead ones to and from "dim 5".
+        #expect(Set(lit5.trails.map(\.other)) == [notes.live[6], notes.live[4]])
+        let page = try await f.store.export(ns: "b", after: nil, limit: 1000)
+        let exported = page.records.first { $0.note.id == notes.live[5] }
+        #expect(exported?.trails.map(\.to) == [notes.live[6]])
+        // Revive one: it gets its trails back from its record, once each.
+        _ = try await f.store.write(.revive(id: IDPrefix(notes.faded[5].hex, field: "id"), ns: "b"), by: Writer())
+        let back = try await f.store.get(IDPrefix(notes.faded[5].hex, field: "id"), ns: "b")
+        #expect(back.trails.count == 2 && Set(back.trails.map(\.other)) == [notes.live[5]])
+        // The next compaction drops what is left behind.
+        _ = try await Compactor(store: f.store).compact(ns: "b")
+        let counts = try await f.store.summary(ns: "b").counts
+        #expect(counts.edges == 102)  // live -> next live (100), and the revived note's two
     }
 
     @Test("notes set aside and left so by a crash stay faded, come back live when used, and evaporate next time")
