@@ -160,7 +160,7 @@ extension SQLiteWrites {
     func evaporate(ns: String, batch: EvaporationBatch, fault: CompactionFault?) throws -> EvaporationReport {
         guard let settings = try Self.existingNamespace(db, ns) else { return EvaporationReport(ns: ns) }
         let threshold = settings.decay.thresholdKey(settings.evaporateBelow, at: now)
-        let seqs = "[" + batch.handles.map { String($0) }.joined(separator: ",") + "]"
+        let seqs = jsonArray(batch.handles)
         // The unary + keep the planner on the rowid lookups: with the key index
         // it would walk the whole faded range for every batch. The rows are
         // read through a cursor, each decoded straight from the statement.
@@ -182,17 +182,15 @@ extension SQLiteWrites {
     func markEvaporating(ns: String, batch: EvaporationBatch) throws -> Int {
         guard let settings = try Self.existingNamespace(db, ns) else { return 0 }
         let threshold = settings.decay.thresholdKey(settings.evaporateBelow, at: now)
-        let seqs = "[" + batch.handles.map { String($0) }.joined(separator: ",") + "]"
-        let keyIndex = try Self.keyIndexRebuildPays(db, notes: batch.handles.count)
-            ? try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'note_by_key'") : nil
-        if keyIndex != nil { try db.execute(sql: "DROP INDEX note_by_key") }
-        try db.run(sql: """
-            UPDATE note SET state = 3 FROM json_each(?) j
-            WHERE note.seq = j.value AND +note.ns = ? AND +note.state = 0 AND +note.key < ?
-            """, arguments: [seqs, ns, threshold])
-        let marked = db.changesCount
-        if let keyIndex { try db.execute(sql: keyIndex) }
-        return marked
+        let seqs = jsonArray(batch.handles)
+        let rebuild = try Self.keyIndexRebuildPays(db, notes: batch.handles.count)
+        return try Self.rebuildingIndexes(db, rebuild ? "name = 'note_by_key'" : nil) {
+            try db.run(sql: """
+                UPDATE note SET state = 3 FROM json_each(?) j
+                WHERE note.seq = j.value AND +note.ns = ? AND +note.state = 0 AND +note.key < ?
+                """, arguments: [seqs, ns, threshold])
+            return db.changesCount
+        }
     }
 
     /// Drops, in one pass, the trails of `ns` that a bulk evaporation left
@@ -202,17 +200,30 @@ extension SQLiteWrites {
     /// many went; 0 at once when none were left behind.
     func dropDeadTrails(ns: String) throws -> Int {
         guard try db.int(sql: "SELECT dead_trails FROM namespace WHERE name = ?", arguments: [ns]) == 1 else { return 0 }
-        let indexes = try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'edge' AND sql IS NOT NULL")
-        for index in indexes { try db.execute(sql: "DROP INDEX \(index["name"] as String)") }
-        try db.execute(sql: """
-            DELETE FROM edge WHERE ns = ? AND (
-                EXISTS (SELECT 1 FROM note n WHERE n.seq = edge.src AND n.state = 2)
-                OR EXISTS (SELECT 1 FROM note n WHERE n.seq = edge.dst AND n.state = 2))
-            """, arguments: [ns])
-        let dropped = db.changesCount
-        for index in indexes { try db.execute(sql: index["sql"] as String) }
+        let dropped = try Self.rebuildingIndexes(db, "tbl_name = 'edge'") {
+            try db.execute(sql: """
+                DELETE FROM edge WHERE ns = ? AND (
+                    EXISTS (SELECT 1 FROM note n WHERE n.seq = edge.src AND n.state = 2)
+                    OR EXISTS (SELECT 1 FROM note n WHERE n.seq = edge.dst AND n.state = 2))
+                """, arguments: [ns])
+            return db.changesCount
+        }
         try db.run(sql: "UPDATE namespace SET dead_trails = 0 WHERE name = ?", arguments: [ns])
         return dropped
+    }
+
+    /// Runs `change` with the indexes that `which` selects from
+    /// `sqlite_master` (nil: none) dropped, then builds them again from
+    /// their own definitions: one sorted pass, where a change to most of
+    /// their entries would write a random page per entry.
+    static func rebuildingIndexes<T>(_ db: Database, _ which: String?, _ change: () throws -> T) throws -> T {
+        let indexes = try which.map {
+            try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND \($0)")
+        } ?? []
+        for index in indexes { try db.execute(sql: "DROP INDEX \(index["name"] as String)") }
+        let result = try change()
+        for index in indexes { try db.execute(sql: index["sql"] as String) }
+        return result
     }
 
     /// Moves `rows` of one namespace into a new pack, with their trails, and
@@ -225,7 +236,7 @@ extension SQLiteWrites {
         // Every statement below works on the whole batch at once (the seqs as
         // a JSON array through json_each): a few statements per batch, not
         // several per note.
-        let seqs = "[" + rows.map { String($0.seq) }.joined(separator: ",") + "]"
+        let seqs = jsonArray(rows.map(\.seq))
         // The trails of the batch, then the ids of their other ends in one
         // lookup in storage order (not one random lookup per trail).
         var outEnds: [Int64: [(other: Int64, key: Double)]] = [:]
@@ -249,7 +260,7 @@ extension SQLiteWrites {
         ids.reserveCapacity(others.count)
         let idCursor = try Row.fetchCursor(db.cachedStatement(sql: """
             SELECT n.seq, n.id FROM note n WHERE n.seq IN (SELECT value FROM json_each(?))
-            """), arguments: ["[" + others.sorted().map { String($0) }.joined(separator: ",") + "]"])
+            """), arguments: [jsonArray(others.sorted())])
         while let row = try idCursor.next() { ids[row[0]] = row[1] }
         func trails(_ ends: [(other: Int64, key: Double)]?) -> [ArchivedNote.Trail] {
             (ends ?? []).compactMap { end in
@@ -422,4 +433,9 @@ public struct CompactionFault: Sendable {
     public func trip(_ here: Point) throws {
         if here == point { kill(getpid(), SIGKILL) }
     }
+}
+
+/// Integers as a JSON array, the form the statements read with `json_each`.
+func jsonArray(_ values: [Int64]) -> String {
+    "[" + values.map(String.init).joined(separator: ",") + "]"
 }

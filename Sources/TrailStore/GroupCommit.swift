@@ -104,13 +104,13 @@ final class GroupCommit: Sendable {
         do {
             let results: [Result<WriteOutcome, TrailError>]
             do {
-                results = try commitOptimistically(group, now: now)
+                results = try apply(group, now: now, savepoints: false)
             } catch is RefusedWrite where group.count > 1 {
                 // One write was refused: run the group again, each write in
                 // a savepoint of its own, so the others still commit. Every
                 // write sees the same `now`, so the others do exactly what
                 // they did the first time.
-                results = try commitEachInSavepoint(group, now: now)
+                results = try apply(group, now: now, savepoints: true)
             }
             if results.contains(where: { if case .success(.evaporated) = $0 { true } else { false } }) {
                 try? fault?.trip(.committed)
@@ -132,50 +132,34 @@ final class GroupCommit: Sendable {
         var error: TrailError
     }
 
-    /// The whole group with no savepoints: nearly every group commits whole,
-    /// and a savepoint per write would copy each page the write touches
-    /// first into the savepoint journal (tens of kilobytes a deposit). Any
-    /// refused write rolls the transaction back and throws `RefusedWrite`.
-    private func commitOptimistically(_ group: [Job], now: Double) throws -> [Result<WriteOutcome, TrailError>] {
+    /// Applies the group in one transaction. Without savepoints (nearly
+    /// every group commits whole, and a savepoint per write copies each page
+    /// the write first touches into the savepoint journal, tens of kilobytes
+    /// a deposit) any refused write rolls the transaction back and throws
+    /// `RefusedWrite`; with them, a refused write is undone alone and
+    /// answered with its error while the others commit.
+    private func apply(_ group: [Job], now: Double, savepoints: Bool) throws -> [Result<WriteOutcome, TrailError>] {
         var results: [Result<WriteOutcome, TrailError>] = []
         results.reserveCapacity(group.count)
         try pool.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
                 for job in group {
+                    let write = SQLiteWrites(db: db, now: now, writer: job.writer, packs: packs, fault: fault)
                     do {
-                        results.append(.success(try SQLiteWrites(db: db, now: now, writer: job.writer, packs: packs, fault: fault).apply(job.write)))
-                    } catch {
-                        let mapped = SQLiteStore.map(error)
-                        if case .storageUnavailable = mapped { throw error }
-                        throw RefusedWrite(error: mapped)
-                    }
-                }
-                return .commit
-            }
-        }
-        return results
-    }
-
-    /// The group with each write in its own savepoint: a refused write
-    /// leaves the others untouched.
-    private func commitEachInSavepoint(_ group: [Job], now: Double) throws -> [Result<WriteOutcome, TrailError>] {
-        var results: [Result<WriteOutcome, TrailError>] = []
-        results.reserveCapacity(group.count)
-        try pool.writeWithoutTransaction { db in
-            try db.inTransaction(.immediate) {
-                for job in group {
-                    var outcome: Result<WriteOutcome, TrailError> = .failure(.internal("write not applied"))
-                    do {
-                        try db.inCachedSavepoint {
-                            outcome = .success(try SQLiteWrites(db: db, now: now, writer: job.writer, packs: packs, fault: fault).apply(job.write))
+                        if savepoints {
+                            var outcome: WriteOutcome?
+                            try db.inCachedSavepoint { outcome = try write.apply(job.write) }
+                            results.append(.success(outcome!))
+                        } else {
+                            results.append(.success(try write.apply(job.write)))
                         }
                     } catch {
                         let mapped = SQLiteStore.map(error)
                         // A storage failure inside the transaction dooms the group.
                         if case .storageUnavailable = mapped { throw error }
-                        outcome = .failure(mapped)
+                        guard savepoints else { throw RefusedWrite(error: mapped) }
+                        results.append(.failure(mapped))
                     }
-                    results.append(outcome)
                 }
                 return .commit
             }
