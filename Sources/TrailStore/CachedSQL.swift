@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 
 /// Every query of the engine goes through the connection's statement cache:
 /// compiled once per connection, then only bound and stepped. (Compiling a
@@ -37,4 +38,37 @@ extension Database {
         }
         try run(sql: "RELEASE SAVEPOINT job")
     }
+
+    /// Runs the cached statement of `sql` and calls `body` with the SQLite
+    /// statement positioned on each result row, so the row's columns are read
+    /// with `sqlite3_column_*` straight from SQLite's memory: no GRDB `Row`
+    /// copy of every column, no generic decoding (both showed in the profile
+    /// of a `sense`, about 1 µs a row). GRDB's cursor still does the stepping,
+    /// so errors and the connection's bookkeeping are its own.
+    func forEachRow(sql: String, arguments: StatementArguments = [], _ body: (SQLiteStatement) throws -> Void) throws {
+        let statement = try cachedStatement(sql: sql)
+        let cursor = try Row.fetchCursor(statement, arguments: arguments)
+        while try cursor.next() != nil {
+            try body(statement.sqliteStatement)
+        }
+    }
+}
+
+/// Column readers over a statement positioned on a row (see `Database.forEachRow`).
+enum RawColumn {
+    static func int64(_ s: SQLiteStatement, _ i: Int32) -> Int64 { sqlite3_column_int64(s, i) }
+    static func double(_ s: SQLiteStatement, _ i: Int32) -> Double { sqlite3_column_double(s, i) }
+    static func isNull(_ s: SQLiteStatement, _ i: Int32) -> Bool { sqlite3_column_type(s, i) == SQLITE_NULL }
+
+    /// The column's bytes as UTF-8 text (TEXT or BLOB alike; a U+0000 stays).
+    static func text(_ s: SQLiteStatement, _ i: Int32) -> String {
+        // sqlite3_column_blob before sqlite3_column_bytes, as SQLite asks: no conversion of the value.
+        guard let bytes = sqlite3_column_blob(s, i) else { return "" }
+        let count = Int(sqlite3_column_bytes(s, i))
+        return String(decoding: UnsafeRawBufferPointer(start: bytes, count: count), as: UTF8.self)
+    }
+
+    static func optionalText(_ s: SQLiteStatement, _ i: Int32) -> String? { isNull(s, i) ? nil : text(s, i) }
+    static func optionalDouble(_ s: SQLiteStatement, _ i: Int32) -> Double? { isNull(s, i) ? nil : double(s, i) }
+    static func optionalInt64(_ s: SQLiteStatement, _ i: Int32) -> Int64? { isNull(s, i) ? nil : int64(s, i) }
 }

@@ -41,11 +41,15 @@ struct FollowReader {
     private func trails(of seq: Int64, forward: Bool) throws -> [(row: NoteRow, edgeKey: Double, direction: TrailDirection)] {
         let floor = query.includeFaded ? -Double.greatestFiniteMagnitude : settings.decay.thresholdKey(settings.evaporateBelow, at: now)
         let (near, far) = forward ? ("src", "dst") : ("dst", "src")
-        let rows = try db.rows(sql: """
+        let direction: TrailDirection = forward ? .forward : .backward
+        var found: [(row: NoteRow, edgeKey: Double, direction: TrailDirection)] = []
+        try db.forEachRow(sql: """
             SELECT \(noteColumns), e.key FROM edge e JOIN note n ON n.seq = e.\(far)
             WHERE e.\(near) = ? AND e.key > -1e300 AND n.state = 0 AND n.key >= ?
             ORDER BY e.key DESC LIMIT ?
-            """, arguments: [seq, floor, Self.candidates])
-        return rows.map { (NoteRow(row: $0), $0[15], forward ? .forward : .backward) }
+            """, arguments: [seq, floor, Self.candidates]) { s in
+            found.append((NoteRow(columns: s), RawColumn.double(s, 15), direction))
+        }
+        return found
     }
 }

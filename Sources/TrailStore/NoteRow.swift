@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import TrailCore
 
 /// The columns every note read selects, in the order `NoteRow.decode` reads them.
@@ -68,6 +69,26 @@ struct NoteRow {
         retractionReason = row[offset + 12]
         retractionAgent = row[offset + 13]
         retractedAt = row[offset + 14]
+    }
+
+    /// Reads the columns of `noteColumns` starting at `offset` from a
+    /// statement positioned on a row (`Database.forEachRow`).
+    init(columns s: SQLiteStatement, from offset: Int32 = 0) {
+        seq = RawColumn.int64(s, offset)
+        id = RawColumn.text(s, offset + 1)
+        body = RawColumn.text(s, offset + 2)
+        tags = RawColumn.text(s, offset + 3)
+        after = RawColumn.text(s, offset + 4)
+        key = RawColumn.double(s, offset + 5)
+        state = StoredState(rawValue: RawColumn.int64(s, offset + 6)) ?? .live
+        deposits = RawColumn.int64(s, offset + 7)
+        agent = RawColumn.optionalText(s, offset + 8)
+        rank = RawColumn.optionalDouble(s, offset + 9)
+        createdAt = RawColumn.int64(s, offset + 10)
+        updatedAt = RawColumn.int64(s, offset + 11)
+        retractionReason = RawColumn.optionalText(s, offset + 12)
+        retractionAgent = RawColumn.optionalText(s, offset + 13)
+        retractedAt = RawColumn.optionalInt64(s, offset + 14)
     }
 
     var tagList: [String] { tags.isEmpty ? [] : tags.split(separator: " ").map(String.init) }

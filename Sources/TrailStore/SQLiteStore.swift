@@ -17,6 +17,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
     let clock: any WallClock
     let packs: ArchivePacks
     private let committer: GroupCommit
+    private let inline: InlineReaders
 
     /// Opens (creating if needed) the store at `path` and runs its migrations.
     /// Archive packs live in `packDirectory` (default: `packs/` beside the
@@ -58,6 +59,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
             throw Self.map(error)
         }
         committer = GroupCommit(pool: pool, clock: clock, packs: packs, fault: fault)
+        inline = InlineReaders(path: path, configuration: config)
     }
 
     public func submit(_ write: WriteRequest, by writer: Writer,
@@ -279,6 +281,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
 
     public func close() async {
         await committer.drain()
+        inline.close()
         try? pool.close()
     }
 
@@ -326,23 +329,12 @@ public final class SQLiteStore: TrailStore, InlineReads {
         }
     }
 
-    /// Runs `body` in one read transaction on a reader of the pool, on the
-    /// calling thread (no hop to a reader queue), mapping every failure to a
-    /// `TrailError`. The transaction's BEGIN and COMMIT are cached statements,
-    /// where `pool.read` compiles a SAVEPOINT and its RELEASE every time.
+    /// Runs `body` in one read transaction on the calling thread (no hop to
+    /// a reader queue), on a read-only connection of `InlineReaders`, mapping
+    /// every failure to a `TrailError`.
     private func readNow<T>(_ body: (Database) throws -> T) throws(TrailError) -> T {
         do {
-            return try pool.unsafeRead { db in
-                try db.cachedStatement(sql: "BEGIN DEFERRED TRANSACTION").execute()
-                do {
-                    let value = try body(db)
-                    try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
-                    return value
-                } catch {
-                    try? db.cachedStatement(sql: "ROLLBACK TRANSACTION").execute()
-                    throw error
-                }
-            }
+            return try inline.read(body)
         } catch {
             throw Self.map(error)
         }

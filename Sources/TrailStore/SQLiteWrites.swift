@@ -306,8 +306,13 @@ struct SQLiteWrites {
     // MARK: lookups shared with the readers
 
     static func existingNamespace(_ db: Database, _ name: String) throws -> NamespaceSettings? {
-        try db.row(sql: "SELECT name, half_life_s, evaporate_below, max_note_bytes, landmark FROM namespace WHERE name = ?",
-                         arguments: [name]).map { NamespaceSettings(row: $0) }
+        var settings: NamespaceSettings?
+        try db.forEachRow(sql: "SELECT name, half_life_s, evaporate_below, max_note_bytes, landmark FROM namespace WHERE name = ?",
+                          arguments: [name]) { s in
+            settings = NamespaceSettings(name: RawColumn.text(s, 0), halfLife: RawColumn.double(s, 1), evaporateBelow: RawColumn.double(s, 2),
+                                         maxNoteBytes: Int(RawColumn.int64(s, 3)), landmark: RawColumn.double(s, 4))
+        }
+        return settings
     }
 
     /// The namespace's settings, creating it with the defaults (landmark now) if new.

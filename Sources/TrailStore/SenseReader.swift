@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 import TrailCore
 
 /// Answers `sense` inside one read transaction.
@@ -83,10 +84,13 @@ struct SenseReader {
         sql += tagConditions(&arguments)
         sql += " ORDER BY n.key DESC, n.id ASC LIMIT ?"
         arguments += [count]
-        return try db.rows(sql: sql, arguments: arguments).map { row in
-            let note = NoteRow(row: row)
-            return (note, decay.weight(key: note.key, at: now))
+        var rows: [(NoteRow, Double)] = []
+        rows.reserveCapacity(count)
+        try db.forEachRow(sql: sql, arguments: arguments) { s in
+            let note = NoteRow(columns: s)
+            rows.append((note, decay.weight(key: note.key, at: now)))
         }
+        return rows
     }
 
     /// Up to this many matches are scored exactly (BM25 for each). A query
@@ -163,8 +167,10 @@ struct SenseReader {
         }
         sql += " ORDER BY score DESC, n.id ASC LIMIT ? OFFSET ?"
         arguments += [count, offset]
-        return try db.rows(sql: sql, arguments: arguments).map { row in
-            (NoteRow(row: row), row[15])
+        var rows: [(NoteRow, Double)] = []
+        try db.forEachRow(sql: sql, arguments: arguments) { s in
+            rows.append((NoteRow(columns: s), RawColumn.double(s, 15)))
         }
+        return rows
     }
 }

@@ -64,6 +64,18 @@ struct ModelTests {
     func times() {
         #expect(Timestamp.rfc3339(millis: 0) == "1970-01-01T00:00:00.000Z")
         #expect(Timestamp.rfc3339(millis: 1_795_478_399_123) == "2026-11-23T23:59:59.123Z")
+        #expect(Timestamp.rfc3339(millis: -1) == "1969-12-31T23:59:59.999Z")
+        #expect(Timestamp.rfc3339(millis: 951_782_400_007) == "2000-02-29T00:00:00.007Z")
+        #expect(Timestamp.rfc3339(millis: 253_402_300_799_999) == "9999-12-31T23:59:59.999Z")
+        #expect(Timestamp.rfc3339(millis: 253_402_300_800_000) == "10000-01-01T00:00:00.000Z")
+        #expect(Timestamp.rfc3339(millis: -62_167_219_200_000) == "0000-01-01T00:00:00.000Z")
+        // Every instant written reads back as itself.
+        var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<2000 {
+            x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let millis = Int64(x >> 20) % 4_102_444_800_000  // 1970 to 2100
+            #expect(Timestamp.parse(Timestamp.rfc3339(millis: millis)) == millis)
+        }
     }
 
     @Test("every error maps to its contract code")
