@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import TrailCore
 
 /// An archived note's slim row: which pack frame holds its record, and its
@@ -33,6 +34,19 @@ struct ArchiveRow {
         archivedAt = row[more + 4]
     }
 
+    /// The same from a statement positioned on a row (`Database.forEachRow`).
+    init(ns: String, columns s: SQLiteStatement) {
+        self.ns = ns
+        seq = RawColumn.int64(s, 0)
+        id = RawColumn.text(s, 1)
+        key = RawColumn.double(s, 5)
+        pack = RawColumn.text(s, 15)
+        packRow = RawColumn.int64(s, 16)
+        offset = RawColumn.int64(s, 17)
+        length = RawColumn.int64(s, 18)
+        archivedAt = RawColumn.double(s, 19)
+    }
+
     /// Its weight at `now`.
     func weight(at now: Double, decay: ForwardDecay) -> Double {
         decay.weight(key: key, at: now)
@@ -56,15 +70,15 @@ extension SQLiteWrites {
     /// A note row with its pack location, when archived.
     static let locatedColumns = "\(noteColumns), \(ArchiveRow.columns) FROM note n LEFT JOIN pack p ON p.rowid = n.pack"
 
-    static func located(_ row: Row, ns: String) -> LocatedNote {
-        let state: Int64 = row[6]
-        return state == StoredState.archived.rawValue ? .archived(ArchiveRow(ns: ns, row: row)) : .hot(NoteRow(row: row))
+    static func located(_ s: SQLiteStatement, ns: String) -> LocatedNote {
+        RawColumn.int64(s, 6) == StoredState.archived.rawValue ? .archived(ArchiveRow(ns: ns, columns: s)) : .hot(NoteRow(columns: s))
     }
 
     /// Finds the one note an id or prefix names, live or archived.
     static func locate(_ db: Database, _ prefix: IDPrefix, ns: String) throws -> LocatedNote {
-        let all = try db.rows(sql: "SELECT \(locatedColumns) WHERE n.ns = ? AND n.id >= ? AND n.id < ? LIMIT 5",
-                              arguments: [ns, prefix.hex, prefix.upperBound]).map { located($0, ns: ns) }
+        var all: [LocatedNote] = []
+        try db.forEachRow(sql: "SELECT \(locatedColumns) WHERE n.ns = ? AND n.id >= ? AND n.id < ? LIMIT 5",
+                          arguments: [ns, prefix.hex, prefix.upperBound]) { all.append(located($0, ns: ns)) }
         switch all.count {
         case 0: throw TrailError.unknownNote(id: prefix.hex, ns: ns)
         case 1: return all[0]
@@ -72,14 +86,27 @@ extension SQLiteWrites {
         }
     }
 
+    /// The note with this full id, hot or archived, if there is one: one
+    /// probe of the id index where a deposit used to make two.
+    static func byID(_ db: Database, id: String, ns: String) throws -> LocatedNote? {
+        var found: LocatedNote?
+        try db.forEachRow(sql: "SELECT \(locatedColumns) WHERE n.ns = ? AND n.id = ?", arguments: [ns, id]) {
+            found = located($0, ns: ns)
+        }
+        return found
+    }
+
     static func archived(_ db: Database, id: String, ns: String) throws -> ArchiveRow? {
-        try db.row(sql: "SELECT \(locatedColumns) WHERE n.ns = ? AND n.id = ? AND n.state = 2", arguments: [ns, id])
-            .map { ArchiveRow(ns: ns, row: $0) }
+        if case let .archived(entry)? = try byID(db, id: id, ns: ns) { return entry }
+        return nil
     }
 
     static func archived(_ db: Database, seq: Int64, ns: String) throws -> ArchiveRow? {
-        try db.row(sql: "SELECT \(locatedColumns) WHERE n.seq = ? AND n.state = 2", arguments: [seq])
-            .map { ArchiveRow(ns: ns, row: $0) }
+        var found: ArchiveRow?
+        try db.forEachRow(sql: "SELECT \(locatedColumns) WHERE n.seq = ? AND n.state = 2", arguments: [seq]) {
+            found = ArchiveRow(ns: ns, columns: $0)
+        }
+        return found
     }
 
     /// The note as `get` shows an archived one: state `archived`, its weight decayed since.

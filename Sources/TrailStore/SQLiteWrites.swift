@@ -49,14 +49,18 @@ struct SQLiteWrites {
             let row = try hotNote(prefix, ns: d.ns, settings: settings)
             if !afterRows.contains(where: { $0.seq == row.seq }) { afterRows.append(row) }
         }
-        if let entry = try Self.archived(db, id: d.id.hex, ns: d.ns) {
+        let found: NoteRow?
+        switch try Self.byID(db, id: d.id.hex, ns: d.ns) {
+        case let .archived(entry)?:
             // Depositing an evaporated body brings it back, then adds the strength.
-            _ = try unarchive(entry, settings: settings, weight: entry.weight(at: now, decay: settings.decay))
+            found = try unarchive(entry, settings: settings, weight: entry.weight(at: now, decay: settings.decay))
+        case let .hot(row)?: found = row
+        case nil: found = nil
         }
 
         let created: Bool
         var row: NoteRow
-        if var existing = try Self.find(db, id: d.id.hex, ns: d.ns) {
+        if var existing = found {
             if existing.state == .retracted && !d.force {
                 throw TrailError.retracted(id: existing.id, retraction: existing.retraction
                     ?? Retraction(reason: "", agent: nil, atMillis: existing.updatedAt))
@@ -333,8 +337,8 @@ struct SQLiteWrites {
     }
 
     static func find(_ db: Database, id: String, ns: String) throws -> NoteRow? {
-        try db.row(sql: "SELECT \(noteColumns) FROM note n WHERE n.ns = ? AND n.id = ? AND n.state <> 2", arguments: [ns, id])
-            .map { NoteRow(row: $0) }
+        if case let .hot(row)? = try byID(db, id: id, ns: ns) { return row }
+        return nil
     }
 
     static func refuseRetracted(_ row: NoteRow) throws {
