@@ -14,8 +14,23 @@ enum Plan: Sendable {
     case read(@Sendable () async throws(TrailError) -> JSONValue)
     /// A bounded read the connection answers on its own event loop, on the
     /// store's synchronous read: no hop to another thread and back.
-    case inlineRead(@Sendable () throws(TrailError) -> JSONValue)
+    case inlineRead(@Sendable () throws(TrailError) -> ReadResult)
     case immediate(Result<JSONValue, TrailError>)
+}
+
+/// What an inline read answers: a JSON value, or the notes of a `sense`,
+/// which the codec writes without a `JSONValue` tree in between.
+enum ReadResult: Sendable {
+    case json(JSONValue)
+    case scoredNotes([ScoredNote])
+
+    /// The result as a JSON value.
+    var json: JSONValue {
+        switch self {
+        case let .json(value): value
+        case let .scoredNotes(notes): .object(["notes": .array(notes.map(Wire.scored))])
+        }
+    }
 }
 
 /// Who is on the other end of a connection.
@@ -67,7 +82,7 @@ final class Dispatcher: Sendable {
         case let .configure(change, agent): return .write(.configure(change), writer(agent))
         case let .get(id, ns):
             if let inline = store.inlineReads {
-                return .inlineRead { () throws(TrailError) -> JSONValue in Wire.details(try inline.getNow(id, ns: ns)) }
+                return .inlineRead { () throws(TrailError) -> ReadResult in .json(Wire.details(try inline.getNow(id, ns: ns))) }
             }
             return .read { () async throws(TrailError) -> JSONValue in
                 Wire.details(try await store.get(id, ns: ns))
@@ -75,9 +90,7 @@ final class Dispatcher: Sendable {
         case let .sense(q):
             // Words (FTS5) and tag filters can read far into the store: those stay off the event loop.
             if let inline = store.inlineReads, q.words == nil, q.allTags.isEmpty, q.anyTags.isEmpty {
-                return .inlineRead { () throws(TrailError) -> JSONValue in
-                    .object(["notes": .array(try inline.senseNow(q).map(Wire.scored))])
-                }
+                return .inlineRead { () throws(TrailError) -> ReadResult in .scoredNotes(try inline.senseNow(q)) }
             }
             return .read { () async throws(TrailError) -> JSONValue in
                 .object(["notes": .array(try await store.sense(q).map(Wire.scored))])
@@ -92,7 +105,7 @@ final class Dispatcher: Sendable {
             }
             // At most `FollowReader.candidates` trails each way: bounded, so on the event loop.
             if let inline = store.inlineReads {
-                return .inlineRead { () throws(TrailError) -> JSONValue in wire(try inline.followNow(q)) }
+                return .inlineRead { () throws(TrailError) -> ReadResult in .json(wire(try inline.followNow(q))) }
             }
             return .read { () async throws(TrailError) -> JSONValue in wire(try await store.follow(q)) }
         case let .stats(ns):

@@ -53,7 +53,7 @@ final class EventHub: Sendable {
         for target in targets {
             var params: JSONObject = ["subscription": .string(target.id), "event": .string(event), "note": noteJSON]
             for member in extra { params[member.key] = member.value }
-            target.channel.writeAndFlush(RPCResponse.notification(method: TrailMethod.event, params: params), promise: nil)
+            target.channel.writeAndFlush(Outgoing.json(RPCResponse.notification(method: TrailMethod.event, params: params)), promise: nil)
         }
     }
 }

@@ -1,4 +1,5 @@
 import NIOCore
+import TrailCore
 import TrailProtocol
 
 /// What the codec hands the dispatcher: a parsed JSON text, or why a line
@@ -8,12 +9,29 @@ enum Incoming: Sendable {
     case unreadable(ProtocolError)
 }
 
-/// Lines in, JSON values out; JSON values in, `\n`-terminated lines out.
+/// What the codec writes as one line.
+enum Outgoing: Sendable {
+    /// A response or a notification.
+    case json(JSONValue)
+    /// The success response to request `id` carrying a `sense` answer,
+    /// encoded straight from the notes (`ResponseEncoder.writeSuccess`).
+    case scoredNotes(id: JSONValue, [ScoredNote])
+
+    /// The same response as a JSON value (to go into a batch's array).
+    var json: JSONValue {
+        switch self {
+        case let .json(value): value
+        case let .scoredNotes(id, notes): RPCResponse.success(id: id, result: ReadResult.scoredNotes(notes).json)
+        }
+    }
+}
+
+/// Lines in, JSON values out; responses in, `\n`-terminated lines out.
 /// One per connection, used on its event loop only.
 final class JSONRPCCodec: ChannelDuplexHandler {
     typealias InboundIn = LineFrame
     typealias InboundOut = Incoming
-    typealias OutboundIn = JSONValue
+    typealias OutboundIn = Outgoing
     typealias OutboundOut = ByteBuffer
 
     let maxFrameBytes: Int
@@ -42,7 +60,10 @@ final class JSONRPCCodec: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         var encoder = ResponseEncoder(reusing: scratch)
         scratch = []
-        encoder.write(unwrapOutboundIn(data))
+        switch unwrapOutboundIn(data) {
+        case let .json(value): encoder.write(value)
+        case let .scoredNotes(id, notes): encoder.writeSuccess(id: id, scoredNotes: notes)
+        }
         encoder.bytes.append(UInt8(ascii: "\n"))
         let buffer = context.channel.allocator.buffer(bytes: encoder.bytes)
         if encoder.bytes.capacity <= Self.maxScratch { scratch = encoder.bytes }

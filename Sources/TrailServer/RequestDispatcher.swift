@@ -22,8 +22,8 @@ import TrailStore
 /// unanswered or the socket's send buffer is full.
 final class RequestDispatcher: ChannelDuplexHandler {
     typealias InboundIn = Incoming
-    typealias OutboundIn = JSONValue
-    typealias OutboundOut = JSONValue
+    typealias OutboundIn = Outgoing
+    typealias OutboundOut = Outgoing
 
     static let maxInFlight = 512
 
@@ -103,9 +103,9 @@ final class RequestDispatcher: ChannelDuplexHandler {
             // The rest of the stream cannot be framed again: answer and close.
             closing = true
             let response = RPCResponse.failure(id: .null, error: RPCError(.frameTooLarge(limit: limit)))
-            context.writeAndFlush(wrapOutboundOut(response)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(.json(response))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         case let .unreadable(error):
-            context.writeAndFlush(wrapOutboundOut(RPCResponse.failure(id: .null, error: RPCError(error))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.json(RPCResponse.failure(id: .null, error: RPCError(error)))), promise: nil)
         case let .json(.array(items)):
             handleBatch(items, context: context)
         case let .json(value):
@@ -124,7 +124,7 @@ final class RequestDispatcher: ChannelDuplexHandler {
 
     /// Writes a response: flushed at the end of the current read burst, or
     /// by one flush task queued behind the answers completing now.
-    private func send(_ response: JSONValue, context: ChannelHandlerContext) {
+    private func send(_ response: Outgoing, context: ChannelHandlerContext) {
         context.write(wrapOutboundOut(response), promise: nil)
         unflushed = true
         guard !reading, !flushQueued else { return }
@@ -141,19 +141,19 @@ final class RequestDispatcher: ChannelDuplexHandler {
         guard !items.isEmpty, items.count <= Limits.maxBatch else {
             let why = items.isEmpty ? "The batch is empty" : "The batch has \(items.count) requests, more than \(Limits.maxBatch)"
             let response = RPCResponse.failure(id: .null, error: RPCError(.invalidRequest(why)))
-            context.writeAndFlush(wrapOutboundOut(response), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.json(response)), promise: nil)
             return
         }
         let loop = context.eventLoop
-        let answers = items.map { item -> EventLoopFuture<JSONValue?> in
+        let answers = items.map { item -> EventLoopFuture<Outgoing?> in
             switch handle(item, context: context) {
             case let .now(response): loop.makeSucceededFuture(response)
             case let .later(future): future
             }
         }
-        let all = EventLoopFuture.whenAllSucceed(answers, on: context.eventLoop).map { list -> JSONValue? in
-            let responses = list.compactMap { $0 }
-            return responses.isEmpty ? nil : .array(responses)
+        let all = EventLoopFuture.whenAllSucceed(answers, on: context.eventLoop).map { list -> Outgoing? in
+            let responses = list.compactMap { $0?.json }
+            return responses.isEmpty ? nil : .json(.array(responses))
         }
         track(.later(all), context: context)
     }
@@ -178,8 +178,8 @@ final class RequestDispatcher: ChannelDuplexHandler {
     /// The response to a request (nil for a notification): known at once, or
     /// a future that never fails.
     private enum Answer {
-        case now(JSONValue?)
-        case later(EventLoopFuture<JSONValue?>)
+        case now(Outgoing?)
+        case later(EventLoopFuture<Outgoing?>)
     }
 
     /// The response to one request. Never fails.
@@ -189,22 +189,23 @@ final class RequestDispatcher: ChannelDuplexHandler {
         do {
             request = try RPCRequest(value)
         } catch {
-            return .now(RPCResponse.failure(id: error.id, error: error.rpcError))
+            return .now(.json(RPCResponse.failure(id: error.id, error: error.rpcError)))
         }
         let id = request.id
-        @Sendable func answer(_ result: Result<JSONValue, any Error>) -> JSONValue? {
+        @Sendable func answer(_ result: Result<ReadResult, any Error>) -> Outgoing? {
             guard let id else { return nil }
             switch result {
-            case let .success(value): return RPCResponse.success(id: id, result: value)
-            case let .failure(error as TrailError): return RPCResponse.failure(id: id, error: RPCError(error))
-            case let .failure(error): return RPCResponse.failure(id: id, error: RPCError(.internal("\(error)")))
+            case let .success(.json(value)): return .json(RPCResponse.success(id: id, result: value))
+            case let .success(.scoredNotes(notes)): return .scoredNotes(id: id, notes)
+            case let .failure(error as TrailError): return .json(RPCResponse.failure(id: id, error: RPCError(error)))
+            case let .failure(error): return .json(RPCResponse.failure(id: id, error: RPCError(.internal("\(error)"))))
             }
         }
         var call: Call
         do {
             call = try Call(method: request.method, params: request.params, agent: agent)
         } catch {
-            return .now(id.map { RPCResponse.failure(id: $0, error: error.rpcError) })
+            return .now(id.map { .json(RPCResponse.failure(id: $0, error: error.rpcError)) })
         }
         if case let .hello(_, helloAgent?) = call { agent = helloAgent }
         if case let .importRecords(ns, records, stage?, commit, importAgent) = call {
@@ -215,14 +216,14 @@ final class RequestDispatcher: ChannelDuplexHandler {
                     return .now(answer(.failure(error)))
                 }
                 staged[stage] = held
-                return .now(answer(.success(.object(["ns": .string(ns), "staged": .int(held.count)]))))
+                return .now(answer(.success(.json(.object(["ns": .string(ns), "staged": .int(held.count)])))))
             }
             call = .importRecords(ns: ns, records: held, stage: nil, commit: true, agent: importAgent)
         }
-        let result: EventLoopFuture<JSONValue>
+        let result: EventLoopFuture<ReadResult>
         switch dispatcher.plan(call, peer: peer!) {
         case let .immediate(r):
-            return .now(answer(r.mapError { $0 as any Error }))
+            return .now(answer(r.map(ReadResult.json).mapError { $0 as any Error }))
         case let .write(write, writer):
             guard dispatcher.store.pendingWrites < dispatcher.maxQueuedWrites else {
                 return .now(answer(.failure(TrailError.overloaded)))
@@ -230,7 +231,7 @@ final class RequestDispatcher: ChannelDuplexHandler {
             let promise = loop.makePromise(of: WriteOutcome.self)
             dispatcher.store.submit(write, by: writer) { promise.completeWith($0.mapError { $0 as any Error }) }
             let dispatcher = self.dispatcher
-            result = promise.futureResult.map { dispatcher.finish($0) }
+            result = promise.futureResult.map { .json(dispatcher.finish($0)) }
             writesOutstanding += 1
             writesDone = promise.futureResult.assumeIsolated().map { _ in self.writesOutstanding -= 1 }
                 .recover { _ in self.writesOutstanding -= 1 }.nonisolated()
@@ -242,13 +243,13 @@ final class RequestDispatcher: ChannelDuplexHandler {
             result = writesDone.flatMapResult { Self.run(body) }
         case let .read(body):
             let start = writesDone ?? loop.makeSucceededVoidFuture()
-            result = start.flatMap { loop.makeFutureWithTask { try await body() } }
+            result = start.flatMap { loop.makeFutureWithTask { ReadResult.json(try await body()) } }
         }
         return .later(result.map { answer(.success($0)) }.recover { answer(.failure($0)) })
     }
 
     /// Runs an inline read, its failure as a plain `Error`.
-    private static func run(_ body: @Sendable () throws(TrailError) -> JSONValue) -> Result<JSONValue, any Error> {
+    private static func run(_ body: @Sendable () throws(TrailError) -> ReadResult) -> Result<ReadResult, any Error> {
         do {
             return .success(try body())
         } catch {

@@ -1,4 +1,5 @@
 import Testing
+import TrailCore
 import TrailProtocol
 @testable import TrailServer
 
@@ -30,5 +31,38 @@ struct ResponseEncoderTests {
         var again = ResponseEncoder(reusing: first.bytes)
         again.write(.int(1))
         #expect(again.bytes == Array("1".utf8))
+    }
+
+    /// A `sense` answer written straight from the notes must be the bytes of
+    /// the same answer built as a JSON value: every field, null or not.
+    @Test("a sense answer written from the notes is the JSON value's bytes")
+    func scoredNotesSameBytes() {
+        func note(_ i: Int, body: String, tags: [String], after: [NoteID], weight: Double, rank: Double?, agent: String?,
+                  state: NoteState, retraction: Retraction?) -> Note {
+            Note(id: NoteID(body: body), ns: i % 2 == 0 ? "default" : "team \"x\"", body: body, tags: tags, after: after,
+                 weight: weight, rank: rank, deposits: i + 1, agent: agent, state: state,
+                 createdAtMillis: 1_795_478_399_123 + Int64(i), updatedAtMillis: -1 + Int64(i) * 86_400_000, retraction: retraction)
+        }
+        let a = NoteID(body: "a"), b = NoteID(body: "b")
+        let notes: [ScoredNote] = [
+            ScoredNote(note: note(0, body: "plain", tags: [], after: [], weight: 1, rank: nil, agent: nil, state: .live, retraction: nil), score: 1),
+            ScoredNote(note: note(1, body: "quote \" back \\ \u{0}\u{1f} tab\t é 🐜", tags: ["a", "b-c", "日本"], after: [a, b],
+                                  weight: 0.999999999233545, rank: 0.25, agent: "agent \"7\"", state: .faded, retraction: nil), score: 0.1),
+            ScoredNote(note: note(2, body: String(repeating: "long ", count: 400), tags: ["x"], after: [a], weight: 1e-300,
+                                  rank: 3, agent: "a", state: .retracted,
+                                  retraction: Retraction(reason: "misled \n us", agent: nil, atMillis: 5)), score: .infinity),
+            ScoredNote(note: note(3, body: "", tags: [], after: [], weight: 2.5, rank: 0, agent: "", state: .archived,
+                                  retraction: Retraction(reason: "", agent: "b", atMillis: -5)), score: -0.0),
+        ]
+        for id: JSONValue in [.int(7), .string("req \"1\""), .null, .double(2.5)] {
+            for count in [0, 1, notes.count] {
+                let some = Array(notes.prefix(count))
+                var direct = ResponseEncoder()
+                direct.writeSuccess(id: id, scoredNotes: some)
+                let tree = RPCResponse.success(id: id, result: .object(["notes": .array(some.map(Wire.scored))]))
+                #expect(direct.bytes == JSONWriter.bytes(tree), "id \(id), \(count) notes")
+                #expect(Outgoing.scoredNotes(id: id, some).json == tree)
+            }
+        }
     }
 }
