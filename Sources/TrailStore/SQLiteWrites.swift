@@ -49,23 +49,37 @@ struct SQLiteWrites {
             let row = try hotNote(prefix, ns: d.ns, settings: settings)
             if !afterRows.contains(where: { $0.seq == row.seq }) { afterRows.append(row) }
         }
-        let found: NoteRow?
-        switch try Self.byID(db, id: d.id.hex, ns: d.ns) {
-        case let .archived(entry)?:
-            // Depositing an evaporated body brings it back, then adds the strength.
-            found = try unarchive(entry, settings: settings, weight: entry.weight(at: now, decay: settings.decay))
-        case let .hot(row)?: found = row
-        case nil: found = nil
-        }
-
-        let created: Bool
+        // A new note, the common case, is inserted at once: the unique id
+        // index tells whether the note is already there (hot or archived) in
+        // the descent the insert makes anyway, where a lookup first cost a
+        // second descent of that random-order index.
+        let key = decay.key(weight: d.strength, at: now)
+        let tags = d.tags.joined(separator: " ")
+        let after = afterRows.map(\.id).joined(separator: " ")
+        try db.run(sql: """
+            INSERT INTO note (ns, id, body, tags, after, key, state, deposits, agent, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, 0, 1, ?, ?, ?) ON CONFLICT (ns, id) DO NOTHING
+            """, arguments: [d.ns, d.id.hex, Data(d.body.utf8), tags, after, key, writer.agent, nowMillis, nowMillis])
+        let created = db.changesCount > 0
         var row: NoteRow
-        if var existing = found {
+        if created {
+            let seq = db.lastInsertedRowID
+            try db.run(sql: "INSERT INTO note_text(rowid, ns, body) VALUES (?, ?, ?)", arguments: [seq, d.ns, d.body])
+            row = NoteRow(inserted: seq, id: d.id.hex, body: d.body, tags: tags, after: after, key: key,
+                          agent: writer.agent, at: nowMillis)
+        } else {
+            var existing: NoteRow
+            switch try Self.byID(db, id: d.id.hex, ns: d.ns) {
+            case let .archived(entry)?:
+                // Depositing an evaporated body brings it back, then adds the strength.
+                existing = try unarchive(entry, settings: settings, weight: entry.weight(at: now, decay: settings.decay))
+            case let .hot(found)?: existing = found
+            case nil: throw TrailError.internal("note \(d.id.hex) is in the id index but not found")
+            }
             if existing.state == .retracted && !d.force {
                 throw TrailError.retracted(id: existing.id, retraction: existing.retraction
                     ?? Retraction(reason: "", agent: nil, atMillis: existing.updatedAt))
             }
-            created = false
             existing.key = decay.reinforced(key: existing.key, by: d.strength, at: now)
             existing.deposits += 1
             existing.tags = Set(existing.tagList + d.tags).sorted().joined(separator: " ")
@@ -83,19 +97,6 @@ struct SQLiteWrites {
                 WHERE seq = ?
                 """, arguments: [existing.key, existing.deposits, existing.tags, existing.after, nowMillis, existing.seq])
             row = existing
-        } else {
-            created = true
-            let key = decay.key(weight: d.strength, at: now)
-            let tags = d.tags.joined(separator: " ")
-            let after = afterRows.map(\.id).joined(separator: " ")
-            try db.run(sql: """
-                INSERT INTO note (ns, id, body, tags, after, key, state, deposits, agent, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, 0, 1, ?, ?, ?)
-                """, arguments: [d.ns, d.id.hex, Data(d.body.utf8), tags, after, key, writer.agent, nowMillis, nowMillis])
-            let seq = db.lastInsertedRowID
-            try db.run(sql: "INSERT INTO note_text(rowid, ns, body) VALUES (?, ?, ?)", arguments: [seq, d.ns, d.body])
-            row = NoteRow(inserted: seq, id: d.id.hex, body: d.body, tags: tags, after: after, key: key,
-                          agent: writer.agent, at: nowMillis)
         }
         for tag in d.tags {
             try db.run(sql: "INSERT OR IGNORE INTO note_tag (ns, tag, note) VALUES (?, ?, ?)", arguments: [d.ns, tag, row.seq])
@@ -217,10 +218,13 @@ struct SQLiteWrites {
             let after = n.after.map(\.hex).joined(separator: " ")
             let r = n.retraction
             let seq: Int64
-            if let entry = try Self.archived(db, id: n.id.hex, ns: ns) {
-                _ = try unarchive(entry, settings: settings, weight: n.weight)
+            let found: NoteRow?
+            switch try Self.byID(db, id: n.id.hex, ns: ns) {
+            case let .archived(entry)?: found = try unarchive(entry, settings: settings, weight: n.weight)
+            case let .hot(row)?: found = row
+            case nil: found = nil
             }
-            if let existing = try Self.find(db, id: n.id.hex, ns: ns) {
+            if let existing = found {
                 seq = existing.seq
                 try db.run(sql: """
                     UPDATE note SET tags = ?, after = ?, key = ?, state = ?, deposits = ?, agent = ?, rank = ?,

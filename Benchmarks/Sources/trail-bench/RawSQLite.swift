@@ -101,16 +101,16 @@ final class RawSQLite {
     // MARK: writes (W1, W2)
 
     /// W1: new deposits (the rows traild writes for a new note: the note,
-    /// its text, its log row, after looking the id up), `batch` per
+    /// its text, its log row; the note is inserted first and the unique id
+    /// index refuses it if it is there, as traild does), `batch` per
     /// transaction, for `duration` seconds after `warmup`. Returns deposits per second.
     func deposits(ns: String, warmup: Double, duration: Double) throws -> Double {
         let decay = try namespace(ns)
         var rng = SplitMix64(seed: 11)
         var n = 0
-        let find = try db.statement("SELECT seq FROM note WHERE ns = ? AND id = ?")
         let insert = try db.statement("""
             INSERT INTO note (ns, id, body, tags, after, key, state, deposits, agent, created_at, updated_at)
-            VALUES (?, ?, ?, '', '', ?, 0, 1, NULL, ?, ?)
+            VALUES (?, ?, ?, '', '', ?, 0, 1, NULL, ?, ?) ON CONFLICT (ns, id) DO NOTHING
             """)
         let text = try db.statement("INSERT INTO note_text(rowid, body) VALUES (?, ?)")
         let log = try logStatement()
@@ -124,11 +124,8 @@ final class RawSQLite {
             try db.transaction(write: true) {
                 for body in bodies {
                     let id = NoteID(body: body).hex
-                    find.bind([.text(ns), .text(id)])
-                    let exists = try find.step()
-                    find.reset()
-                    guard !exists else { continue }
                     try insert.run([.text(ns), .text(id), .blob(body), .double(decay.key(weight: 1, at: now)), .int(millis), .int(millis)])
+                    guard db.changes > 0 else { continue }
                     let seq = db.lastInsertedRowID
                     try text.run([.int(seq), .text(body)])
                     try log.run([.int(millis), .text(ns), .text("deposit"), .int(seq), .double(1)])

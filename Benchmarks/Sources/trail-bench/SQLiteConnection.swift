@@ -54,6 +54,8 @@ final class SQLiteConnection {
     }
 
     var lastInsertedRowID: Int64 { sqlite3_last_insert_rowid(db) }
+    /// Rows the last statement inserted, changed or deleted.
+    var changes: Int32 { sqlite3_changes(db) }
 
     var message: String { String(cString: sqlite3_errmsg(db)) }
 
