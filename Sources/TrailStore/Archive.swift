@@ -78,7 +78,7 @@ extension SQLiteWrites {
     static func locate(_ db: Database, _ prefix: IDPrefix, ns: String) throws -> LocatedNote {
         var all: [LocatedNote] = []
         try db.forEachRow(sql: "SELECT \(locatedColumns) WHERE n.ns = ? AND n.id >= ? AND n.id < ? LIMIT 5",
-                          arguments: [ns, prefix.hex, prefix.upperBound]) { all.append(located($0, ns: ns)) }
+                          binding: [.text(ns), .text(prefix.hex), .text(prefix.upperBound)]) { all.append(located($0, ns: ns)) }
         switch all.count {
         case 0: throw TrailError.unknownNote(id: prefix.hex, ns: ns)
         case 1: return all[0]
@@ -90,7 +90,7 @@ extension SQLiteWrites {
     /// probe of the id index where a deposit used to make two.
     static func byID(_ db: Database, id: String, ns: String) throws -> LocatedNote? {
         var found: LocatedNote?
-        try db.forEachRow(sql: "SELECT \(locatedColumns) WHERE n.ns = ? AND n.id = ?", arguments: [ns, id]) {
+        try db.forEachRow(sql: "SELECT \(locatedColumns) WHERE n.ns = ? AND n.id = ?", binding: [.text(ns), .text(id)]) {
             found = located($0, ns: ns)
         }
         return found

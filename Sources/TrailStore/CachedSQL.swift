@@ -39,6 +39,47 @@ extension Database {
         try run(sql: "RELEASE SAVEPOINT job")
     }
 
+    /// Runs the cached statement of `sql` (a write) with `values` bound
+    /// straight through `sqlite3_bind_*`. GRDB's `StatementArguments` cost
+    /// more than the small statements of a deposit: an array of values, a
+    /// second array of bindings, validation, then the binding (about a tenth
+    /// of the commit thread's time in a W1 profile).
+    func execute(sql: String, binding values: [SQLArgument]) throws {
+        let handle = try cachedStatement(sql: sql).sqliteStatement
+        try SQLArgument.bind(values, to: handle, in: self, sql: sql)
+        defer { sqlite3_reset(handle) }
+        while true {
+            switch sqlite3_step(handle) {
+            case SQLITE_ROW: continue
+            case SQLITE_DONE: return
+            case let code: throw failure(code, sql: sql)
+            }
+        }
+    }
+
+    /// `forEachRow` with `values` bound straight through `sqlite3_bind_*`.
+    func forEachRow(sql: String, binding values: [SQLArgument], _ body: (SQLiteStatement) throws -> Void) throws {
+        let handle = try cachedStatement(sql: sql).sqliteStatement
+        try SQLArgument.bind(values, to: handle, in: self, sql: sql)
+        try step(handle, sql: sql, body)
+    }
+
+    /// SQLite's error for `code` on this connection.
+    func failure(_ code: Int32, sql: String) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqliteConnection)), sql: sql)
+    }
+
+    private func step(_ handle: SQLiteStatement, sql: String, _ body: (SQLiteStatement) throws -> Void) throws {
+        defer { sqlite3_reset(handle) }
+        while true {
+            switch sqlite3_step(handle) {
+            case SQLITE_ROW: try body(handle)
+            case SQLITE_DONE: return
+            case let code: throw failure(code, sql: sql)
+            }
+        }
+    }
+
     /// Runs the cached statement of `sql` (a SELECT) and calls `body` with
     /// the SQLite statement positioned on each result row, so the row's
     /// columns are read with `sqlite3_column_*` straight from SQLite's
@@ -49,16 +90,53 @@ extension Database {
     func forEachRow(sql: String, arguments: StatementArguments = [], _ body: (SQLiteStatement) throws -> Void) throws {
         let statement = try cachedStatement(sql: sql)
         try statement.setArguments(arguments)  // resets the statement, then binds
-        let handle = statement.sqliteStatement
-        defer { sqlite3_reset(handle) }
-        while true {
-            switch sqlite3_step(handle) {
-            case SQLITE_ROW: try body(handle)
-            case SQLITE_DONE: return
-            case let code:
-                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqliteConnection)),
-                                    sql: sql)
+        try step(statement.sqliteStatement, sql: sql, body)
+    }
+}
+
+/// A value for a statement parameter, bound with `sqlite3_bind_*` by
+/// `Database.execute(sql:binding:)` and `forEachRow(sql:binding:_:)`.
+enum SQLArgument {
+    case null
+    case int(Int64)
+    case double(Double)
+    case text(String)
+    /// A string stored as a BLOB of its UTF-8 bytes (note bodies: TEXT would end at a U+0000).
+    case utf8Blob(String)
+
+    static func text(_ value: String?) -> SQLArgument { value.map { .text($0) } ?? .null }
+    static func int(_ value: Int64?) -> SQLArgument { value.map { .int($0) } ?? .null }
+    static func double(_ value: Double?) -> SQLArgument { value.map { .double($0) } ?? .null }
+
+    /// SQLITE_TRANSIENT: SQLite copies the bytes before the call returns.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    /// Resets `handle`, then binds `values` to its parameters 1, 2, ...
+    static func bind(_ values: [SQLArgument], to handle: SQLiteStatement, in db: Database, sql: String) throws {
+        sqlite3_reset(handle)
+        guard Int(sqlite3_bind_parameter_count(handle)) == values.count else {
+            throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "\(values.count) values for \(sqlite3_bind_parameter_count(handle)) parameters", sql: sql)
+        }
+        for (i, value) in values.enumerated() {
+            let at = Int32(i + 1)
+            let code: Int32
+            switch value {
+            case .null: code = sqlite3_bind_null(handle, at)
+            case let .int(n): code = sqlite3_bind_int64(handle, at, n)
+            case let .double(d): code = sqlite3_bind_double(handle, at, d)
+            case var .text(s):
+                code = s.withUTF8 { bytes in
+                    // An empty buffer may have no address, and a null pointer would bind NULL.
+                    bytes.isEmpty ? sqlite3_bind_text(handle, at, "", 0, transient)
+                        : sqlite3_bind_text(handle, at, bytes.baseAddress, Int32(bytes.count), transient)
+                }
+            case var .utf8Blob(s):
+                code = s.withUTF8 { bytes in
+                    bytes.isEmpty ? sqlite3_bind_zeroblob(handle, at, 0)
+                        : sqlite3_bind_blob(handle, at, bytes.baseAddress, Int32(bytes.count), transient)
+                }
             }
+            guard code == SQLITE_OK else { throw db.failure(code, sql: sql) }
         }
     }
 }

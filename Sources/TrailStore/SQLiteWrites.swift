@@ -56,15 +56,16 @@ struct SQLiteWrites {
         let key = decay.key(weight: d.strength, at: now)
         let tags = d.tags.joined(separator: " ")
         let after = afterRows.map(\.id).joined(separator: " ")
-        try db.run(sql: """
+        try db.execute(sql: """
             INSERT INTO note (ns, id, body, tags, after, key, state, deposits, agent, created_at, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, 0, 1, ?, ?, ?) ON CONFLICT (ns, id) DO NOTHING
-            """, arguments: [d.ns, d.id.hex, Data(d.body.utf8), tags, after, key, writer.agent, nowMillis, nowMillis])
+            """, binding: [.text(d.ns), .text(d.id.hex), .utf8Blob(d.body), .text(tags), .text(after), .double(key),
+                           .text(writer.agent), .int(nowMillis), .int(nowMillis)])
         let created = db.changesCount > 0
         var row: NoteRow
         if created {
             let seq = db.lastInsertedRowID
-            try db.run(sql: "INSERT INTO note_text(rowid, ns, body) VALUES (?, ?, ?)", arguments: [seq, d.ns, d.body])
+            try db.execute(sql: "INSERT INTO note_text(rowid, ns, body) VALUES (?, ?, ?)", binding: [.int(seq), .text(d.ns), .text(d.body)])
             row = NoteRow(inserted: seq, id: d.id.hex, body: d.body, tags: tags, after: after, key: key,
                           agent: writer.agent, at: nowMillis)
         } else {
@@ -119,8 +120,8 @@ struct SQLiteWrites {
         row.updatedAt = nowMillis
         // A note set aside for evaporation is live again once used.
         if row.state == .evaporating { row.state = .live }
-        try db.run(sql: "UPDATE note SET key = ?, state = ?, updated_at = ? WHERE seq = ?",
-                   arguments: [row.key, row.state.rawValue, nowMillis, row.seq])
+        try db.execute(sql: "UPDATE note SET key = ?, state = ?, updated_at = ? WHERE seq = ?",
+                       binding: [.double(row.key), .int(row.state.rawValue), .int(nowMillis), .int(row.seq)])
         try log(ns: ns, op: "reinforce", note: row.seq, delta: delta)
         return .reinforced(note: row.note(ns: settings, at: now))
     }
@@ -304,11 +305,11 @@ struct SQLiteWrites {
 
     func log(ns: String, op: String, note: Int64? = nil, other: Int64? = nil, delta: Double? = nil,
                      detail: String? = nil) throws {
-        try db.run(sql: """
+        try db.execute(sql: """
             INSERT INTO write_log (at, ns, op, note, other, delta, detail, agent, uid, pid)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [nowMillis, ns, op, note, other, delta, detail, writer.agent,
-                             writer.uid.map { Int64($0) }, writer.pid.map { Int64($0) }])
+            """, binding: [.int(nowMillis), .text(ns), .text(op), .int(note), .int(other), .double(delta), .text(detail),
+                           .text(writer.agent), .int(writer.uid.map { Int64($0) }), .int(writer.pid.map { Int64($0) })])
     }
 
     // MARK: lookups shared with the readers
@@ -316,7 +317,7 @@ struct SQLiteWrites {
     static func existingNamespace(_ db: Database, _ name: String) throws -> NamespaceSettings? {
         var settings: NamespaceSettings?
         try db.forEachRow(sql: "SELECT name, half_life_s, evaporate_below, max_note_bytes, landmark FROM namespace WHERE name = ?",
-                          arguments: [name]) { s in
+                          binding: [.text(name)]) { s in
             settings = NamespaceSettings(name: RawColumn.text(s, 0), halfLife: RawColumn.double(s, 1), evaporateBelow: RawColumn.double(s, 2),
                                          maxNoteBytes: Int(RawColumn.int64(s, 3)), landmark: RawColumn.double(s, 4))
         }
