@@ -20,21 +20,8 @@ struct ArchiveRow {
     /// Columns of an archived row joined with its pack (`note n LEFT JOIN pack p ON p.rowid = n.pack`).
     static let columns = "p.name, n.pack, n.pack_offset, n.pack_length, n.archived_at"
 
-    /// Reads `ns`, then `noteColumns` at `offset`, then `columns` right after them.
-    init(ns: String, row: Row, offset: Int = 0) {
-        self.ns = ns
-        seq = row[offset]
-        id = row[offset + 1]
-        key = row[offset + 5]
-        let more = offset + 15
-        pack = row[more]
-        packRow = row[more + 1]
-        self.offset = row[more + 2]
-        length = row[more + 3]
-        archivedAt = row[more + 4]
-    }
-
-    /// The same from a statement positioned on a row (`Database.forEachRow`).
+    /// Reads `noteColumns`, then `columns` right after them, from a statement
+    /// positioned on a row (`Database.forEachRow`); `ns` is the caller's.
     init(ns: String, columns s: SQLiteStatement) {
         self.ns = ns
         seq = RawColumn.int64(s, 0)
@@ -189,15 +176,14 @@ extension SQLiteWrites {
         let threshold = settings.decay.thresholdKey(settings.evaporateBelow, at: now)
         let seqs = jsonArray(batch.handles)
         // The unary + keep the planner on the rowid lookups: with the key index
-        // it would walk the whole faded range for every batch. The rows are
-        // read through a cursor, each decoded straight from the statement.
+        // it would walk the whole faded range for every batch. Each row is
+        // decoded straight from the statement.
         var rows: [NoteRow] = []
         rows.reserveCapacity(batch.handles.count)
-        let cursor = try Row.fetchCursor(db.cachedStatement(sql: """
+        try db.forEachRow(sql: """
             SELECT \(noteColumns) FROM note n
             WHERE n.seq IN (SELECT value FROM json_each(?)) AND +n.ns = ? AND +n.state IN (0, 3) AND +n.key < ? ORDER BY n.seq
-            """), arguments: [seqs, ns, threshold])
-        while let row = try cursor.next() { rows.append(NoteRow(row: row)) }
+            """, binding: [.text(seqs), .text(ns), .double(threshold)]) { rows.append(NoteRow(columns: $0)) }
         return try archive(rows, settings: settings, fault: fault, reportNotes: batch.reportNotes, keepTrails: batch.keepTrails)
     }
 

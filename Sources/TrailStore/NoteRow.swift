@@ -51,26 +51,6 @@ struct NoteRow {
         updatedAt = millis
     }
 
-    /// Reads the columns of `noteColumns` starting at `offset`.
-    init(row: Row, offset: Int = 0) {
-        seq = row[offset]
-        id = row[offset + 1]
-        // Decoded from SQLite's own bytes: no Data copied in between.
-        body = (try? row.withUnsafeData(atIndex: offset + 2) { $0.map { String(decoding: $0, as: UTF8.self) } }) ?? ""
-        tags = row[offset + 3]
-        after = row[offset + 4]
-        key = row[offset + 5]
-        state = StoredState(rawValue: row[offset + 6]) ?? .live
-        deposits = row[offset + 7]
-        agent = row[offset + 8]
-        rank = row[offset + 9]
-        createdAt = row[offset + 10]
-        updatedAt = row[offset + 11]
-        retractionReason = row[offset + 12]
-        retractionAgent = row[offset + 13]
-        retractedAt = row[offset + 14]
-    }
-
     /// Reads the columns of `noteColumns` starting at `offset` from a
     /// statement positioned on a row (`Database.forEachRow`).
     init(columns s: SQLiteStatement, from offset: Int32 = 0) {

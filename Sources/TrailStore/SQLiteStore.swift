@@ -199,7 +199,9 @@ public final class SQLiteStore: TrailStore, InlineReads {
                         TrailEnd(to: NoteID(trustedHex: $0.id), weight: record.decayed($0.weight, at: now, halfLife: settings.halfLife))
                     })
                 }
-                let stored = NoteRow(row: try db.row(sql: "SELECT \(noteColumns) FROM note n WHERE n.seq = ?", arguments: [seq])!)
+                var found: NoteRow?
+                try db.forEachRow(sql: "SELECT \(noteColumns) FROM note n WHERE n.seq = ?", binding: [.int(seq)]) { found = NoteRow(columns: $0) }
+                guard let stored = found else { throw TrailError.internal("note \(seq) vanished during the export's read") }
                 var note = stored.note(ns: settings, at: now)
                 if note.state == .faded { note.state = .live }
                 let trails = try db.rows(sql: """
