@@ -15,6 +15,12 @@ enum Plan: Sendable {
     /// A bounded read the connection answers on its own event loop, on the
     /// store's synchronous read: no hop to another thread and back.
     case inlineRead(@Sendable () throws(TrailError) -> ReadResult)
+    /// A read of the store's synchronous kind that may walk much of it (a
+    /// full-text or tag-filtered `sense`): run on NIO's blocking thread pool
+    /// so it never holds up the event loop's other connections, then
+    /// answered on the loop. Two thread hops, where the async path takes
+    /// four (a task, the reader queue, the task again, the loop).
+    case blockingRead(@Sendable () throws(TrailError) -> ReadResult)
     case immediate(Result<JSONValue, TrailError>)
 }
 
@@ -88,9 +94,10 @@ final class Dispatcher: Sendable {
                 Wire.details(try await store.get(id, ns: ns))
             }
         case let .sense(q):
-            // Words (FTS5) and tag filters can read far into the store: those stay off the event loop.
-            if let inline = store.inlineReads, q.words == nil, q.allTags.isEmpty, q.anyTags.isEmpty {
-                return .inlineRead { () throws(TrailError) -> ReadResult in .scoredNotes(try inline.senseNow(q)) }
+            if let inline = store.inlineReads {
+                let read = { @Sendable () throws(TrailError) -> ReadResult in .scoredNotes(try inline.senseNow(q)) }
+                // Words (FTS5) and tag filters can read far into the store: those go off the event loop.
+                return q.words == nil && q.allTags.isEmpty && q.anyTags.isEmpty ? .inlineRead(read) : .blockingRead(read)
             }
             return .read { () async throws(TrailError) -> JSONValue in
                 .object(["notes": .array(try await store.sense(q).map(Wire.scored))])

@@ -1,5 +1,6 @@
 import Glibc
 import NIOCore
+import NIOPosix
 import TrailCore
 import TrailProtocol
 import TrailStore
@@ -241,6 +242,9 @@ final class RequestDispatcher: ChannelDuplexHandler {
                 return .now(answer(Self.run(body)))
             }
             result = writesDone.flatMapResult { Self.run(body) }
+        case let .blockingRead(body):
+            let start = writesDone ?? loop.makeSucceededVoidFuture()
+            result = start.flatMap { NIOThreadPool.singleton.runIfActive(eventLoop: loop) { try Self.run(body).get() } }
         case let .read(body):
             let start = writesDone ?? loop.makeSucceededVoidFuture()
             result = start.flatMap { loop.makeFutureWithTask { ReadResult.json(try await body()) } }
