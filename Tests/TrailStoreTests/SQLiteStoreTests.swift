@@ -240,6 +240,48 @@ struct SQLiteStoreTests {
         #expect(found.map(\.note.body) == ["ruby glass", "ruby slipper"])
     }
 
+    /// Rare tags are read through `note_tag`, common ones by walking the key
+    /// index: every plan must give what filtering all notes by hand gives.
+    @Test("tag-filtered senses return the heaviest tagged notes, whichever rows they walk")
+    func tagPlans() async throws {
+        let f = try Fixture()
+        let records = (0..<600).map { i in
+            var tags = ["all"]
+            if i % 3 == 0 { tags.append("third") }
+            if i % 2 == 0 { tags.append("half") }
+            if i % 50 == 0 { tags.append("rare") }
+            if i % 50 == 1 { tags.append("pair") }
+            return NoteRecord(note: Note(id: NoteID(body: "tagged \(i)"), ns: "default", body: "tagged \(i)", tags: tags.sorted(),
+                                         after: [], weight: Double((i * 37) % 101) / 10 + 0.1, rank: nil, deposits: 1,
+                                         agent: nil, state: .live, createdAtMillis: 0, updatedAtMillis: 0, retraction: nil),
+                              trails: [])
+        }
+        _ = try await f.store.write(.restore(ns: "default", records: records), by: Writer())
+        let everything = try await f.store.sense(SenseQuery(ns: "default", limit: 1000)).map(\.note)
+        #expect(everything.count == 600)
+        let cases: [(all: [String], any: [String], limit: Int, budget: Int?)] = [
+            (["all"], [], 10, nil), (["third"], [], 10, nil), (["rare"], [], 10, nil), (["rare", "third"], [], 10, nil),
+            ([], ["rare", "pair"], 10, nil), ([], ["third", "rare"], 10, nil), (["third"], ["rare", "pair"], 10, nil),
+            (["nothing"], [], 10, nil), ([], ["nothing", "rare"], 5, nil),
+            // Pages of 256 rows with a cursor: 300 "half" notes read through note_tag.
+            (["half"], [], 1000, 1_000_000), (["half", "all"], [], 1000, 4000), ([], ["half", "pair"], 1000, 1_000_000),
+        ]
+        for c in cases {
+            let got = try await f.store.sense(SenseQuery(ns: "default", allTags: c.all, anyTags: c.any, limit: c.limit,
+                                                         budgetBytes: c.budget)).map(\.note.id)
+            var budget = c.budget ?? .max
+            var expected: [NoteID] = []
+            for note in everything where c.all.allSatisfy(note.tags.contains)
+                && (c.any.isEmpty || c.any.contains(where: note.tags.contains)) {
+                guard expected.count < c.limit, budget > 0 else { break }
+                guard note.body.utf8.count <= budget else { continue }
+                budget -= note.body.utf8.count
+                expected.append(note.id)
+            }
+            #expect(got == expected, "tags \(c.all), any \(c.any), limit \(c.limit)")
+        }
+    }
+
     @Test("sense by weight reads the key index and never scans the table")
     func queryPlan() async throws {
         let f = try Fixture()
