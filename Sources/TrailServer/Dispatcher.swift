@@ -24,17 +24,22 @@ enum Plan: Sendable {
     case immediate(Result<JSONValue, TrailError>)
 }
 
-/// What an inline read answers: a JSON value, or the notes of a `sense`,
-/// which the codec writes without a `JSONValue` tree in between.
+/// What a read answers: a JSON value, or the notes of a `sense` or the
+/// steps of a `follow`, which the codec writes without a `JSONValue` tree in
+/// between (`ResponseEncoder.writeSuccess`).
 enum ReadResult: Sendable {
     case json(JSONValue)
     case scoredNotes([ScoredNote])
+    /// A `follow`'s steps, and the seed it answers with.
+    case followed(FollowResult, seed: UInt64)
 
-    /// The result as a JSON value.
+    /// The result as a JSON value: the shape `ResponseEncoder` writes directly.
     var json: JSONValue {
         switch self {
         case let .json(value): value
         case let .scoredNotes(notes): .object(["notes": .array(notes.map(Wire.scored))])
+        case let .followed(result, seed):
+            .object(["from": .string(result.from.hex), "trails": .array(result.steps.map(Wire.step)), "seed": .int(Int(seed))])
         }
     }
 }
@@ -103,18 +108,11 @@ final class Dispatcher: Sendable {
                 .object(["notes": .array(try await store.sense(q).map(Wire.scored))])
             }
         case let .follow(q):
-            @Sendable func wire(_ result: FollowResult) -> JSONValue {
-                .object([
-                    "from": .string(result.from.hex),
-                    "trails": .array(result.steps.map(Wire.step)),
-                    "seed": .int(Int(q.seed)),
-                ])
-            }
             // At most `FollowReader.candidates` trails each way: bounded, so on the event loop.
             if let inline = store.inlineReads {
-                return .inlineRead { () throws(TrailError) -> ReadResult in .json(wire(try inline.followNow(q))) }
+                return .inlineRead { () throws(TrailError) -> ReadResult in .followed(try inline.followNow(q), seed: q.seed) }
             }
-            return .read { () async throws(TrailError) -> JSONValue in wire(try await store.follow(q)) }
+            return .read { () async throws(TrailError) -> JSONValue in ReadResult.followed(try await store.follow(q), seed: q.seed).json }
         case let .stats(ns):
             return .read { [self] () async throws(TrailError) -> JSONValue in
                 let summary = try await store.summary(ns: ns)

@@ -13,15 +13,14 @@ enum Incoming: Sendable {
 enum Outgoing: Sendable {
     /// A response or a notification.
     case json(JSONValue)
-    /// The success response to request `id` carrying a `sense` answer,
-    /// encoded straight from the notes (`ResponseEncoder.writeSuccess`).
-    case scoredNotes(id: JSONValue, [ScoredNote])
+    /// The success response to request `id`, written by `ResponseEncoder.writeSuccess`.
+    case success(id: JSONValue, ReadResult)
 
     /// The same response as a JSON value (to go into a batch's array).
     var json: JSONValue {
         switch self {
         case let .json(value): value
-        case let .scoredNotes(id, notes): RPCResponse.success(id: id, result: ReadResult.scoredNotes(notes).json)
+        case let .success(id, result): RPCResponse.success(id: id, result: result.json)
         }
     }
 }
@@ -62,7 +61,7 @@ final class JSONRPCCodec: ChannelDuplexHandler {
         scratch = []
         switch unwrapOutboundIn(data) {
         case let .json(value): encoder.write(value)
-        case let .scoredNotes(id, notes): encoder.writeSuccess(id: id, scoredNotes: notes)
+        case let .success(id, result): encoder.writeSuccess(id: id, result: result)
         }
         encoder.bytes.append(UInt8(ascii: "\n"))
         let buffer = context.channel.allocator.buffer(bytes: encoder.bytes)

@@ -196,8 +196,7 @@ final class RequestDispatcher: ChannelDuplexHandler {
         @Sendable func answer(_ result: Result<ReadResult, any Error>) -> Outgoing? {
             guard let id else { return nil }
             switch result {
-            case let .success(.json(value)): return .json(RPCResponse.success(id: id, result: value))
-            case let .success(.scoredNotes(notes)): return .scoredNotes(id: id, notes)
+            case let .success(result): return .success(id: id, result)
             case let .failure(error as TrailError): return .json(RPCResponse.failure(id: id, error: RPCError(error)))
             case let .failure(error): return .json(RPCResponse.failure(id: id, error: RPCError(.internal("\(error)"))))
             }

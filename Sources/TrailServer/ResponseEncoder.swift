@@ -59,24 +59,50 @@ struct ResponseEncoder {
         }
     }
 
-    /// Appends the success response to request `id` whose result is
-    /// `{"notes": [...]}` (a `sense` answer), written straight from the notes:
-    /// the same bytes as `write(RPCResponse.success(id:result:))` of
-    /// `Wire.scored` values (a test holds the two together), without building
-    /// and freeing a `JSONValue` tree of every note (about a third of the
-    /// daemon's own time in a `sense` of ten notes).
-    mutating func writeSuccess(id: JSONValue, scoredNotes notes: [ScoredNote]) {
+    /// Appends the success response to request `id`: the same bytes as
+    /// `write(RPCResponse.success(id: id, result: result.json))` (a test holds
+    /// the two together), with a `sense`'s notes and a `follow`'s steps
+    /// written straight from the model, without building and freeing a
+    /// `JSONValue` tree of every note (about a third of the daemon's own time
+    /// in a `sense` of ten notes).
+    mutating func writeSuccess(id: JSONValue, result: ReadResult) {
         append("{\"jsonrpc\":\"2.0\",\"id\":")
         write(id)
-        append(",\"result\":{\"notes\":[")
-        for (i, scored) in notes.enumerated() {
-            if i > 0 { bytes.append(UInt8(ascii: ",")) }
-            writeNoteMembers(scored.note)
-            append(",\"score\":")
-            writeDouble(scored.score)
+        append(",\"result\":")
+        switch result {
+        case let .json(value):
+            write(value)
+        case let .scoredNotes(notes):
+            append("{\"notes\":[")
+            for (i, scored) in notes.enumerated() {
+                if i > 0 { bytes.append(UInt8(ascii: ",")) }
+                writeNoteMembers(scored.note)
+                append(",\"score\":")
+                writeDouble(scored.score)
+                bytes.append(UInt8(ascii: "}"))
+            }
+            append("]}")
+        case let .followed(followed, seed):
+            append("{\"from\":")
+            writeString(followed.from.hex)
+            append(",\"trails\":[")
+            for (i, step) in followed.steps.enumerated() {
+                if i > 0 { bytes.append(UInt8(ascii: ",")) }
+                append("{\"to\":")
+                writeString(step.to.hex)
+                append(",\"weight\":")
+                writeDouble(step.weight)
+                append(",\"direction\":")
+                writeString(step.direction.rawValue)
+                append(",\"note\":")
+                writeNoteMembers(step.note)
+                append("}}")
+            }
+            append("],\"seed\":")
+            writeInteger(Int64(Int(seed)))
             bytes.append(UInt8(ascii: "}"))
         }
-        append("]}}")
+        bytes.append(UInt8(ascii: "}"))
     }
 
     /// `{` and the members of `Wire.noteObject(note)`, in its order; the caller closes the object.

@@ -33,9 +33,9 @@ struct ResponseEncoderTests {
         #expect(again.bytes == Array("1".utf8))
     }
 
-    /// A `sense` answer written straight from the notes must be the bytes of
-    /// the same answer built as a JSON value: every field, null or not.
-    @Test("a sense answer written from the notes is the JSON value's bytes")
+    /// A `sense` or `follow` answer written straight from the model must be
+    /// the bytes of the same answer built as a JSON value: every field, null or not.
+    @Test("sense and follow answers written from the model are the JSON value's bytes")
     func scoredNotesSameBytes() {
         func note(_ i: Int, body: String, tags: [String], after: [NoteID], weight: Double, rank: Double?, agent: String?,
                   state: NoteState, retraction: Retraction?) -> Note {
@@ -54,14 +54,25 @@ struct ResponseEncoderTests {
             ScoredNote(note: note(3, body: "", tags: [], after: [], weight: 2.5, rank: 0, agent: "", state: .archived,
                                   retraction: Retraction(reason: "", agent: "b", atMillis: -5)), score: -0.0),
         ]
+        let steps = notes.enumerated().map { i, scored in
+            TrailStep(to: scored.note.id, weight: [1, 0.37, 1e-9, 2.5][i], direction: i % 2 == 0 ? .forward : .backward, note: scored.note)
+        }
         for id: JSONValue in [.int(7), .string("req \"1\""), .null, .double(2.5)] {
             for count in [0, 1, notes.count] {
                 let some = Array(notes.prefix(count))
-                var direct = ResponseEncoder()
-                direct.writeSuccess(id: id, scoredNotes: some)
-                let tree = RPCResponse.success(id: id, result: .object(["notes": .array(some.map(Wire.scored))]))
-                #expect(direct.bytes == JSONWriter.bytes(tree), "id \(id), \(count) notes")
-                #expect(Outgoing.scoredNotes(id: id, some).json == tree)
+                let results: [(ReadResult, JSONValue)] = [
+                    (.scoredNotes(some), .object(["notes": .array(some.map(Wire.scored))])),
+                    (.followed(FollowResult(from: a, steps: Array(steps.prefix(count))), seed: UInt64(count) * 7_919),
+                     .object(["from": .string(a.hex), "trails": .array(steps.prefix(count).map(Wire.step)), "seed": .int(count * 7_919)])),
+                    (.json(.object(["notes": .array(some.map(Wire.scored))])), .object(["notes": .array(some.map(Wire.scored))])),
+                ]
+                for (result, expected) in results {
+                    var direct = ResponseEncoder()
+                    direct.writeSuccess(id: id, result: result)
+                    let tree = RPCResponse.success(id: id, result: expected)
+                    #expect(direct.bytes == JSONWriter.bytes(tree), "id \(id), \(count) notes, \(result)")
+                    #expect(Outgoing.success(id: id, result).json == tree)
+                }
             }
         }
     }
