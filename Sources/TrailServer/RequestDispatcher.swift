@@ -14,7 +14,9 @@ import TrailStore
 /// as they complete and carry their request's id.
 ///
 /// Short reads (`Plan.inlineRead`) with no earlier write outstanding are
-/// answered right here on the event loop, inside `channelRead`. Responses
+/// answered right here on the event loop, inside `channelRead`; reads that
+/// may walk much of the store (`Plan.blockingRead`) run on NIO's blocking
+/// thread pool and are answered back on the loop. Responses
 /// written while reading are flushed once at `channelReadComplete`; those
 /// that complete later (writes, reads that waited) are flushed by one task
 /// queued behind them, so answers that complete together share a syscall.

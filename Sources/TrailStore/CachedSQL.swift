@@ -47,14 +47,7 @@ extension Database {
     func execute(sql: String, binding values: [SQLArgument]) throws {
         let handle = try cachedStatement(sql: sql).sqliteStatement
         try SQLArgument.bind(values, to: handle, in: self, sql: sql)
-        defer { sqlite3_reset(handle) }
-        while true {
-            switch sqlite3_step(handle) {
-            case SQLITE_ROW: continue
-            case SQLITE_DONE: return
-            case let code: throw failure(code, sql: sql)
-            }
-        }
+        try step(handle, sql: sql) { _ in }
     }
 
     /// `forEachRow` with `values` bound straight through `sqlite3_bind_*`.
@@ -69,6 +62,7 @@ extension Database {
         DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqliteConnection)), sql: sql)
     }
 
+    /// Steps `handle` to its end, calling `body` on each row; leaves it reset.
     private func step(_ handle: SQLiteStatement, sql: String, _ body: (SQLiteStatement) throws -> Void) throws {
         defer { sqlite3_reset(handle) }
         while true {

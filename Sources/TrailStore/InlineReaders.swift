@@ -4,7 +4,8 @@ import Synchronization
 /// Read-only connections for the reads answered on the caller's thread
 /// (`InlineReads`): a connection is taken from a stack under a mutex, used
 /// for one read transaction, and put back, so there are as many as there
-/// were callers at once (in traild, one per event-loop thread).
+/// were callers at once (in traild, one per event-loop thread and one per
+/// thread of NIO's blocking pool).
 ///
 /// `DatabasePool.unsafeRead` did the same job at several microseconds a
 /// read: its reader pool takes a semaphore, a lock and a dispatch queue, and
@@ -41,7 +42,8 @@ final class InlineReaders: Sendable {
         }
     }
 
-    /// Closes the idle connections (those in use close when their read ends and they are released).
+    /// Closes the idle connections. One in use goes back to the stack when its
+    /// read ends, and closes when the store is released.
     func close() {
         let connections = idle.withLock { stack in
             defer { stack.removeAll() }
