@@ -83,27 +83,14 @@ extension SQLiteWrites {
         return found
     }
 
-    static func archived(_ db: Database, id: String, ns: String) throws -> ArchiveRow? {
-        if case let .archived(entry)? = try byID(db, id: id, ns: ns) { return entry }
-        return nil
-    }
-
-    static func archived(_ db: Database, seq: Int64, ns: String) throws -> ArchiveRow? {
-        var found: ArchiveRow?
-        try db.forEachRow(sql: "SELECT \(locatedColumns) WHERE n.seq = ? AND n.state = 2", arguments: [seq]) {
-            found = ArchiveRow(ns: ns, columns: $0)
-        }
-        return found
-    }
-
-    /// The note as `get` shows an archived one: state `archived`, its weight decayed since.
-    static func archivedNote(_ entry: ArchiveRow, packs: ArchivePacks, settings: NamespaceSettings, at now: Double) throws -> Note {
-        let record = try packs.read(id: entry.id, pack: entry.pack, offset: entry.offset, length: entry.length)
-        return Note(id: NoteID(trustedHex: record.id), ns: settings.name, body: record.body, tags: record.tags,
-                    after: record.after.map(NoteID.init(trustedHex:)),
-                    weight: entry.weight(at: now, decay: settings.decay), rank: record.rank,
-                    deposits: Int(record.deposits), agent: record.agent, state: .archived,
-                    createdAtMillis: record.createdAt, updatedAtMillis: record.updatedAt, retraction: nil)
+    /// The note as `get` shows an archived one: state `archived`, its
+    /// weight decayed since; `record` is its record from the pack.
+    static func archivedNote(_ entry: ArchiveRow, record: ArchivedNote, settings: NamespaceSettings, at now: Double) -> Note {
+        Note(id: NoteID(trustedHex: record.id), ns: settings.name, body: record.body, tags: record.tags,
+             after: record.after.map(NoteID.init(trustedHex:)),
+             weight: entry.weight(at: now, decay: settings.decay), rank: record.rank,
+             deposits: Int(record.deposits), agent: record.agent, state: .archived,
+             createdAtMillis: record.createdAt, updatedAtMillis: record.updatedAt, retraction: nil)
     }
 
     /// A note the write needs in the hot tables: an archived one is brought
@@ -163,7 +150,12 @@ extension SQLiteWrites {
             }
         }
         try log(ns: entry.ns, op: "unarchive", note: entry.seq, detail: entry.pack)
-        return try Self.find(db, id: entry.id, ns: entry.ns)!
+        var row = NoteRow(inserted: entry.seq, id: entry.id, body: record.body, tags: record.tags.joined(separator: " "),
+                          after: record.after.joined(separator: " "), key: key, agent: record.agent, at: nowMillis)
+        row.deposits = record.deposits
+        row.rank = record.rank
+        row.createdAt = record.createdAt
+        return row
     }
 
     // MARK: evaporation
@@ -255,26 +247,20 @@ extension SQLiteWrites {
         var outEnds: [Int64: [(other: Int64, key: Double)]] = [:]
         var inEnds: [Int64: [(other: Int64, key: Double)]] = [:]
         var others = Set<Int64>()
-        let outCursor = try Row.fetchCursor(db.cachedStatement(sql: """
-            SELECT e.src, e.dst, e.key FROM edge e WHERE e.src IN (SELECT value FROM json_each(?))
-            """), arguments: [seqs])
-        while let row = try outCursor.next() {
-            outEnds[row[0], default: []].append((row[1], row[2]))
-            others.insert(row[1])
-        }
-        let inCursor = try Row.fetchCursor(db.cachedStatement(sql: """
-            SELECT e.dst, e.src, e.key FROM edge e INDEXED BY edge_by_dst WHERE e.dst IN (SELECT value FROM json_each(?))
-            """), arguments: [seqs])
-        while let row = try inCursor.next() {
-            inEnds[row[0], default: []].append((row[1], row[2]))
-            others.insert(row[1])
+        for (sql, forward) in [
+            ("SELECT e.src, e.dst, e.key FROM edge e WHERE e.src IN (SELECT value FROM json_each(?))", true),
+            ("SELECT e.dst, e.src, e.key FROM edge e INDEXED BY edge_by_dst WHERE e.dst IN (SELECT value FROM json_each(?))", false),
+        ] {
+            try db.forEachRow(sql: sql, binding: [.text(seqs)]) { s in
+                let end = (other: RawColumn.int64(s, 1), key: RawColumn.double(s, 2))
+                if forward { outEnds[RawColumn.int64(s, 0), default: []].append(end) } else { inEnds[RawColumn.int64(s, 0), default: []].append(end) }
+                others.insert(end.other)
+            }
         }
         var ids: [Int64: String] = [:]
         ids.reserveCapacity(others.count)
-        let idCursor = try Row.fetchCursor(db.cachedStatement(sql: """
-            SELECT n.seq, n.id FROM note n WHERE n.seq IN (SELECT value FROM json_each(?))
-            """), arguments: [jsonArray(others.sorted())])
-        while let row = try idCursor.next() { ids[row[0]] = row[1] }
+        try db.forEachRow(sql: "SELECT n.seq, n.id FROM note n WHERE n.seq IN (SELECT value FROM json_each(?))",
+                          binding: [.text(jsonArray(others.sorted()))]) { ids[RawColumn.int64($0, 0)] = RawColumn.text($0, 1) }
         func trails(_ ends: [(other: Int64, key: Double)]?) -> [ArchivedNote.Trail] {
             (ends ?? []).compactMap { end in
                 ids[end.other].map { ArchivedNote.Trail(id: $0, weight: decay.weight(key: end.key, at: now)) }
@@ -336,9 +322,7 @@ extension SQLiteWrites {
     /// amortised over the evaporations. Returns whether it rebuilt.
     func rebuildTextIfStale() throws -> Bool {
         let stale = try db.int(sql: "SELECT count(*) FROM text_left_behind") ?? 0
-        guard stale >= 10_000 else { return false }
-        let hot = try db.int(sql: "SELECT count(*) FROM note INDEXED BY note_by_key WHERE state = 0 OR state = 1") ?? 0
-        guard stale > 4 * hot else { return false }
+        guard stale >= 10_000, stale > 4 * (try Self.keyIndexEntries(db)) else { return false }
         // Not 'rebuild', which would index the archived rows' empty bodies too.
         try db.run(sql: "INSERT INTO note_text(note_text) VALUES ('delete-all')")
         try db.run(sql: "INSERT INTO note_text(rowid, ns, body) SELECT seq, ns, body FROM note WHERE state <> 2")
@@ -353,8 +337,12 @@ extension SQLiteWrites {
     /// rebuild once the batch is a third of the entries left.
     static func keyIndexRebuildPays(_ db: Database, notes: Int) throws -> Bool {
         guard notes >= 256 else { return false }
-        let entries = try db.int(sql: "SELECT count(*) FROM note INDEXED BY note_by_key WHERE state = 0 OR state = 1") ?? 0
-        return notes * 3 >= entries
+        return notes * 3 >= (try keyIndexEntries(db))
+    }
+
+    /// The live and retracted rows: the entries of the key index.
+    static func keyIndexEntries(_ db: Database) throws -> Int {
+        try db.int(sql: "SELECT count(*) FROM note INDEXED BY note_by_key WHERE state = 0 OR state = 1") ?? 0
     }
 
     /// Removes pack files that no committed pack row names (a crash between

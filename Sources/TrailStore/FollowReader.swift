@@ -14,10 +14,10 @@ struct FollowReader {
     static let candidates = 1000
 
     func run() throws -> FollowResult {
-        guard case let .hot(origin) = try SQLiteWrites.locate(db, query.from, ns: query.ns) else {
+        let located = try SQLiteWrites.locate(db, query.from, ns: query.ns)
+        guard case let .hot(origin) = located else {
             // An archived note's trails are in its pack; revive it to walk them.
-            let id = try SQLiteWrites.locate(db, query.from, ns: query.ns).id
-            return FollowResult(from: NoteID(trustedHex: id), steps: [])
+            return FollowResult(from: NoteID(trustedHex: located.id), steps: [])
         }
         var found: [(row: NoteRow, edgeKey: Double, direction: TrailDirection)] = []
         if query.direction != .backward { found += try trails(of: origin.seq, forward: true) }

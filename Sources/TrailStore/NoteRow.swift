@@ -3,7 +3,7 @@ import GRDB
 import GRDBSQLite
 import TrailCore
 
-/// The columns every note read selects, in the order `NoteRow.decode` reads them.
+/// The columns every note read selects, in the order `NoteRow(columns:)` reads them.
 let noteColumns = "n.seq, n.id, n.body, n.tags, n.after, n.key, n.state, n.deposits, n.agent, n.rank, n.created_at, n.updated_at, n.retraction_reason, n.retraction_agent, n.retracted_at"
 
 /// Stored states of a note row. Faded is derived from the key, never
@@ -51,24 +51,24 @@ struct NoteRow {
         updatedAt = millis
     }
 
-    /// Reads the columns of `noteColumns` starting at `offset` from a
-    /// statement positioned on a row (`Database.forEachRow`).
-    init(columns s: SQLiteStatement, from offset: Int32 = 0) {
-        seq = RawColumn.int64(s, offset)
-        id = RawColumn.text(s, offset + 1)
-        body = RawColumn.text(s, offset + 2)
-        tags = RawColumn.text(s, offset + 3)
-        after = RawColumn.text(s, offset + 4)
-        key = RawColumn.double(s, offset + 5)
-        state = StoredState(rawValue: RawColumn.int64(s, offset + 6)) ?? .live
-        deposits = RawColumn.int64(s, offset + 7)
-        agent = RawColumn.optionalText(s, offset + 8)
-        rank = RawColumn.optionalDouble(s, offset + 9)
-        createdAt = RawColumn.int64(s, offset + 10)
-        updatedAt = RawColumn.int64(s, offset + 11)
-        retractionReason = RawColumn.optionalText(s, offset + 12)
-        retractionAgent = RawColumn.optionalText(s, offset + 13)
-        retractedAt = RawColumn.optionalInt64(s, offset + 14)
+    /// Reads the columns of `noteColumns` from a statement positioned on a
+    /// row (`Database.forEachRow`).
+    init(columns s: SQLiteStatement) {
+        seq = RawColumn.int64(s, 0)
+        id = RawColumn.text(s, 1)
+        body = RawColumn.text(s, 2)
+        tags = RawColumn.text(s, 3)
+        after = RawColumn.text(s, 4)
+        key = RawColumn.double(s, 5)
+        state = StoredState(rawValue: RawColumn.int64(s, 6)) ?? .live
+        deposits = RawColumn.int64(s, 7)
+        agent = RawColumn.optionalText(s, 8)
+        rank = RawColumn.optionalDouble(s, 9)
+        createdAt = RawColumn.int64(s, 10)
+        updatedAt = RawColumn.int64(s, 11)
+        retractionReason = RawColumn.optionalText(s, 12)
+        retractionAgent = RawColumn.optionalText(s, 13)
+        retractedAt = RawColumn.optionalInt64(s, 14)
     }
 
     var tagList: [String] { tags.isEmpty ? [] : tags.split(separator: " ").map(String.init) }

@@ -103,11 +103,11 @@ public final class SQLiteStore: TrailStore, InlineReads {
                     }
                 }
             case let .archived(entry):
-                note = try SQLiteWrites.archivedNote(entry, packs: packs, settings: settings, at: now)
+                let record = try packs.read(id: entry.id, pack: entry.pack, offset: entry.offset, length: entry.length)
+                note = SQLiteWrites.archivedNote(entry, record: record, settings: settings, at: now)
                 seq = entry.seq
                 evaporation = HistoryEntry(atMillis: Timestamp.millis(entry.archivedAt), op: "evaporate",
                                            agent: nil, delta: nil, detail: entry.pack)
-                let record = try packs.read(id: entry.id, pack: entry.pack, offset: entry.offset, length: entry.length)
                 let decayed = { (w: Double) in record.decayed(w, at: now, halfLife: settings.halfLife) }
                 trails = record.trailsOut.map { TrailLink(other: NoteID(trustedHex: $0.id), weight: decayed($0.weight), direction: .forward) }
                     + record.trailsIn.map { TrailLink(other: NoteID(trustedHex: $0.id), weight: decayed($0.weight), direction: .backward) }
@@ -187,29 +187,31 @@ public final class SQLiteStore: TrailStore, InlineReads {
             }
             let decay = settings.decay
             // Hot and archived notes, in the order they were first stored.
-            let page = try db.rows(sql: "SELECT seq, state FROM note WHERE ns = ? AND seq > ? ORDER BY seq LIMIT ?",
-                                   arguments: [ns, cursor ?? 0, limit])
-            let records = try page.map { item -> NoteRecord in
-                let seq: Int64 = item[0]
-                if (item[1] as Int64) == StoredState.archived.rawValue {
-                    let entry = try SQLiteWrites.archived(db, seq: seq, ns: ns)!
+            var page: [LocatedNote] = []
+            var last: Int64?
+            try db.forEachRow(sql: "SELECT \(SQLiteWrites.locatedColumns) WHERE n.ns = ? AND n.seq > ? ORDER BY n.seq LIMIT ?",
+                              binding: [.text(ns), .int(cursor ?? 0), .int(Int64(limit))]) { s in
+                page.append(SQLiteWrites.located(s, ns: ns))
+                last = RawColumn.int64(s, 0)
+            }
+            let records = try page.map { located -> NoteRecord in
+                switch located {
+                case let .archived(entry):
                     let record = try packs.read(id: entry.id, pack: entry.pack, offset: entry.offset, length: entry.length)
-                    let note = try SQLiteWrites.archivedNote(entry, packs: packs, settings: settings, at: now)
-                    return NoteRecord(note: note, trails: record.trailsOut.map {
+                    return NoteRecord(note: SQLiteWrites.archivedNote(entry, record: record, settings: settings, at: now),
+                                      trails: record.trailsOut.map {
                         TrailEnd(to: NoteID(trustedHex: $0.id), weight: record.decayed($0.weight, at: now, halfLife: settings.halfLife))
                     })
+                case let .hot(stored):
+                    var note = stored.note(ns: settings, at: now)
+                    if note.state == .faded { note.state = .live }
+                    let trails = try db.rows(sql: """
+                        SELECT n.id, e.key FROM edge e JOIN note n ON n.seq = e.dst WHERE e.src = ? AND n.state <> 2 ORDER BY n.id
+                        """, arguments: [stored.seq]).map { TrailEnd(to: NoteID(trustedHex: $0[0]), weight: decay.weight(key: $0[1], at: now)) }
+                    return NoteRecord(note: note, trails: trails)
                 }
-                var found: NoteRow?
-                try db.forEachRow(sql: "SELECT \(noteColumns) FROM note n WHERE n.seq = ?", binding: [.int(seq)]) { found = NoteRow(columns: $0) }
-                guard let stored = found else { throw TrailError.internal("note \(seq) vanished during the export's read") }
-                var note = stored.note(ns: settings, at: now)
-                if note.state == .faded { note.state = .live }
-                let trails = try db.rows(sql: """
-                    SELECT n.id, e.key FROM edge e JOIN note n ON n.seq = e.dst WHERE e.src = ? AND n.state <> 2 ORDER BY n.id
-                    """, arguments: [stored.seq]).map { TrailEnd(to: NoteID(trustedHex: $0[0]), weight: decay.weight(key: $0[1], at: now)) }
-                return NoteRecord(note: note, trails: trails)
             }
-            let next: Int64? = page.count == limit ? page.last.map { $0[0] } : nil
+            let next: Int64? = page.count == limit ? last : nil
             return ExportPage(settings: settings, exportedAtMillis: Timestamp.millis(now), records: records, cursor: next)
         }
     }

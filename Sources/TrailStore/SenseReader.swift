@@ -13,7 +13,7 @@ struct SenseReader {
     let settings: NamespaceSettings
     let query: SenseQuery
     let now: Double
-    /// Whether the query's words match more notes than are scored exactly (found on the first page).
+    /// How many notes the query's words match, up to `lookUpMatchesUpTo + 1` (counted on the first page).
     private var matches: Int?
     /// Which rows a sense by weight with tag filters walks (chosen on the first page).
     private var tagPlan: TagPlan?
@@ -78,8 +78,8 @@ struct SenseReader {
 
     /// What a sense by weight with tag filters walks. Walking the key index
     /// from the top and testing each note's tags stops early when the tags
-    /// are common, but reads every live note when they are rare (1.4 ms for
-    /// a tag that no note of 10,000 carries); the notes carrying a rare tag
+    /// are common, but reads every live note when they are rare (over a
+    /// millisecond for a tag that no note of 10,000 carries); the notes carrying a rare tag
     /// are read from `note_tag` instead and sorted, a cost in proportion to
     /// that tag's notes.
     private enum TagPlan {
