@@ -26,14 +26,14 @@ enum Plan: Sendable {
 
 /// What a read answers: a JSON value, or the notes of a `sense` or the
 /// steps of a `follow`, which the codec writes without a `JSONValue` tree in
-/// between (`ResponseEncoder.writeSuccess`).
+/// between (`JSONText.writeSuccess`).
 enum ReadResult: Sendable {
     case json(JSONValue)
     case scoredNotes([ScoredNote])
     /// A `follow`'s steps, and the seed it answers with.
     case followed(FollowResult, seed: UInt64)
 
-    /// The result as a JSON value: the shape `ResponseEncoder` writes directly.
+    /// The result as a JSON value: the shape `JSONText.writeSuccess` writes directly.
     var json: JSONValue {
         switch self {
         case let .json(value): value
@@ -105,7 +105,7 @@ final class Dispatcher: Sendable {
                 return q.words == nil && q.allTags.isEmpty && q.anyTags.isEmpty ? .inlineRead(read) : .blockingRead(read)
             }
             return .read { () async throws(TrailError) -> JSONValue in
-                .object(["notes": .array(try await store.sense(q).map(Wire.scored))])
+                ReadResult.scoredNotes(try await store.sense(q)).json
             }
         case let .follow(q):
             // At most `FollowReader.candidates` trails each way: bounded, so on the event loop.

@@ -13,7 +13,7 @@ enum Incoming: Sendable {
 enum Outgoing: Sendable {
     /// A response or a notification.
     case json(JSONValue)
-    /// The success response to request `id`, written by `ResponseEncoder.writeSuccess`.
+    /// The success response to request `id`, written by `JSONText.writeSuccess`.
     case success(id: JSONValue, ReadResult)
 
     /// The same response as a JSON value (to go into a batch's array).
@@ -34,7 +34,7 @@ final class JSONRPCCodec: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     let maxFrameBytes: Int
-    /// The encoder's array, kept between responses so that its capacity is reused.
+    /// The text's array, kept between responses so that its capacity is reused.
     private var scratch: [UInt8] = []
     /// Capacity beyond which `scratch` is not kept (a large export page).
     private static let maxScratch = 1 << 20
@@ -57,15 +57,15 @@ final class JSONRPCCodec: ChannelDuplexHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        var encoder = ResponseEncoder(reusing: scratch)
+        var text = JSONText(reusing: scratch)
         scratch = []
         switch unwrapOutboundIn(data) {
-        case let .json(value): encoder.write(value)
-        case let .success(id, result): encoder.writeSuccess(id: id, result: result)
+        case let .json(value): text.write(value)
+        case let .success(id, result): text.writeSuccess(id: id, result: result)
         }
-        encoder.bytes.append(UInt8(ascii: "\n"))
-        let buffer = context.channel.allocator.buffer(bytes: encoder.bytes)
-        if encoder.bytes.capacity <= Self.maxScratch { scratch = encoder.bytes }
+        text.append(byte: UInt8(ascii: "\n"))
+        let buffer = context.channel.allocator.buffer(bytes: text.bytes)
+        if text.bytes.capacity <= Self.maxScratch { scratch = text.bytes }
         context.write(wrapOutboundOut(buffer), promise: promise)
     }
 }

@@ -67,20 +67,20 @@ struct ArchivePacks {
         // Blocks of whole records, each about `blockBytes`.
         var blocks: [[UInt8]] = []
         var firstRecord: [Int] = []
-        var block: [UInt8] = []
-        block.reserveCapacity(Self.blockBytes + 4096)
+        var block = JSONText()
+        block.bytes.reserveCapacity(Self.blockBytes + 4096)
         var raw = 0
         for (i, note) in notes.enumerated() {
-            if block.isEmpty { firstRecord.append(i) }
-            let before = block.count
+            if block.bytes.isEmpty { firstRecord.append(i) }
+            let before = block.bytes.count
             note.encodeLine(into: &block)
-            raw += block.count - before
-            if block.count >= Self.blockBytes {
-                blocks.append(block)
-                block.removeAll(keepingCapacity: true)
+            raw += block.bytes.count - before
+            if block.bytes.count >= Self.blockBytes {
+                blocks.append(block.bytes)
+                block.bytes.removeAll(keepingCapacity: true)
             }
         }
-        if !block.isEmpty { blocks.append(block) }
+        if !block.bytes.isEmpty { blocks.append(block.bytes) }
         firstRecord.append(notes.count)
 
         let frames = try Self.compress(blocks)
