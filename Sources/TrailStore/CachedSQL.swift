@@ -50,7 +50,14 @@ extension Database {
         try step(handle, sql: sql) { _ in }
     }
 
-    /// `forEachRow` with `values` bound straight through `sqlite3_bind_*`.
+    /// Runs the cached statement of `sql` (a SELECT) with `values` bound
+    /// straight through `sqlite3_bind_*`, and calls `body` with the SQLite
+    /// statement positioned on each result row, so the row's columns are
+    /// read with `sqlite3_column_*` (`RawColumn`) straight from SQLite's
+    /// memory. GRDB's rows and cursors cost more than the small queries of
+    /// the hot paths: each builds a dictionary of the lowercased column
+    /// names, and each column goes through generic decoding (in profiles of
+    /// `sense` and of deposits, a few microseconds a query).
     func forEachRow(sql: String, binding values: [SQLArgument], _ body: (SQLiteStatement) throws -> Void) throws {
         let handle = try cachedStatement(sql: sql).sqliteStatement
         try SQLArgument.bind(values, to: handle, in: self, sql: sql)
@@ -72,19 +79,6 @@ extension Database {
             case let code: throw failure(code, sql: sql)
             }
         }
-    }
-
-    /// Runs the cached statement of `sql` (a SELECT) and calls `body` with
-    /// the SQLite statement positioned on each result row, so the row's
-    /// columns are read with `sqlite3_column_*` straight from SQLite's
-    /// memory. GRDB's rows and cursors cost more than the small queries of
-    /// the hot paths: each builds a dictionary of the lowercased column
-    /// names, and each column goes through generic decoding (in profiles of
-    /// `sense` and of deposits, a few microseconds a query).
-    func forEachRow(sql: String, arguments: StatementArguments = [], _ body: (SQLiteStatement) throws -> Void) throws {
-        let statement = try cachedStatement(sql: sql)
-        try statement.setArguments(arguments)  // resets the statement, then binds
-        try step(statement.sqliteStatement, sql: sql, body)
     }
 }
 

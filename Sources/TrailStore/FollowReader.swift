@@ -47,7 +47,7 @@ struct FollowReader {
             SELECT \(noteColumns), e.key FROM edge e JOIN note n ON n.seq = e.\(far)
             WHERE e.\(near) = ? AND e.key > -1e300 AND n.state = 0 AND n.key >= ?
             ORDER BY e.key DESC LIMIT ?
-            """, arguments: [seq, floor, Self.candidates]) { s in
+            """, binding: [.int(seq), .double(floor), .int(Int64(Self.candidates))]) { s in
             found.append((NoteRow(columns: s), RawColumn.double(s, 15), direction))
         }
         return found

@@ -62,16 +62,16 @@ struct SenseReader {
         return floor
     }
 
-    private func tagConditions(_ arguments: inout StatementArguments) -> String {
+    private func tagConditions(_ arguments: inout [SQLArgument]) -> String {
         var sql = ""
         for tag in query.allTags {
             sql += " AND EXISTS (SELECT 1 FROM note_tag t WHERE t.ns = n.ns AND t.tag = ? AND t.note = n.seq)"
-            arguments += [tag]
+            arguments.append(.text(tag))
         }
         if !query.anyTags.isEmpty {
             let marks = query.anyTags.map { _ in "?" }.joined(separator: ", ")
             sql += " AND EXISTS (SELECT 1 FROM note_tag t WHERE t.ns = n.ns AND t.tag IN (\(marks)) AND t.note = n.seq)"
-            arguments += StatementArguments(query.anyTags)
+            arguments += query.anyTags.map { .text($0) }
         }
         return sql
     }
@@ -107,11 +107,12 @@ struct SenseReader {
     /// `note_tag` rows of `tags` in the namespace, counted up to `bound + 1`.
     private func countTagged(_ tags: [String], bound: Int) throws -> Int {
         let marks = tags.map { _ in "?" }.joined(separator: ", ")
-        var arguments: StatementArguments = [settings.name]
-        arguments += StatementArguments(tags)
-        arguments += [bound + 1]
-        return try db.int(sql: "SELECT count(*) FROM (SELECT 1 FROM note_tag WHERE ns = ? AND tag IN (\(marks)) LIMIT ?)",
-                          arguments: arguments) ?? 0
+        var count = 0
+        try db.forEachRow(sql: "SELECT count(*) FROM (SELECT 1 FROM note_tag WHERE ns = ? AND tag IN (\(marks)) LIMIT ?)",
+                          binding: [.text(settings.name)] + tags.map { .text($0) } + [.int(Int64(bound + 1))]) {
+            count = Int(RawColumn.int64($0, 0))
+        }
+        return count
     }
 
     private func chooseTagPlan() throws -> TagPlan {
@@ -138,7 +139,7 @@ struct SenseReader {
             plan = try chooseTagPlan()
             tagPlan = plan
         }
-        var arguments: StatementArguments = []
+        var arguments: [SQLArgument] = []
         var sql: String
         switch plan {
         case .keyIndex:
@@ -146,25 +147,25 @@ struct SenseReader {
         case let .notesOfTag(tag):
             sql = "SELECT \(noteColumns) FROM note_tag d CROSS JOIN note n ON n.seq = d.note"
                 + " WHERE d.ns = ? AND d.tag = ? AND n.ns = ? AND n.state = 0 AND n.key >= ?"
-            arguments += [settings.name, tag]
+            arguments += [.text(settings.name), .text(tag)]
         case .notesOfAnyTag:
             let marks = query.anyTags.map { _ in "?" }.joined(separator: ", ")
             sql = "SELECT \(noteColumns) FROM (SELECT DISTINCT note FROM note_tag WHERE ns = ? AND tag IN (\(marks))) d"
                 + " CROSS JOIN note n ON n.seq = d.note WHERE n.ns = ? AND n.state = 0 AND n.key >= ?"
-            arguments += [settings.name]
-            arguments += StatementArguments(query.anyTags)
+            arguments.append(.text(settings.name))
+            arguments += query.anyTags.map { .text($0) }
         }
-        arguments += [settings.name, floorKey]
+        arguments += [.text(settings.name), .double(floorKey)]
         if let c = cursor {
             sql += " AND (n.key < ? OR (n.key = ? AND n.id > ?))"
-            arguments += [c.key, c.key, c.id]
+            arguments += [.double(c.key), .double(c.key), .text(c.id)]
         }
         sql += tagConditions(&arguments)
         sql += " ORDER BY n.key DESC, n.id ASC LIMIT ?"
-        arguments += [count]
+        arguments.append(.int(Int64(count)))
         var rows: [(NoteRow, Double)] = []
         rows.reserveCapacity(count)
-        try db.forEachRow(sql: sql, arguments: arguments) { s in
+        try db.forEachRow(sql: sql, binding: arguments) { s in
             let note = NoteRow(columns: s)
             rows.append((note, decay.weight(key: note.key, at: now)))
         }
@@ -198,17 +199,19 @@ struct SenseReader {
 
     /// How many notes the query matches, counted up to `lookUpMatchesUpTo + 1`.
     private func countMatches() throws -> Int {
-        try db.int(sql: "SELECT count(*) FROM (SELECT rowid FROM note_text WHERE note_text MATCH ? LIMIT ?)",
-                   arguments: [match, Self.lookUpMatchesUpTo + 1]) ?? 0
+        var count = 0
+        try db.forEachRow(sql: "SELECT count(*) FROM (SELECT rowid FROM note_text WHERE note_text MATCH ? LIMIT ?)",
+                          binding: [.text(match), .int(Int64(Self.lookUpMatchesUpTo + 1))]) { count = Int(RawColumn.int64($0, 0)) }
+        return count
     }
 
     private mutating func pageByScore(offset: Int, count: Int) throws -> [(NoteRow, Double)] {
         if matches == nil { matches = try countMatches() }
         let matched = matches ?? 0
-        var arguments: StatementArguments
+        var arguments: [SQLArgument]
         var sql: String
         if matched > Self.candidates && matched <= Self.lookUpMatchesUpTo {
-            arguments = [decay.offset(at: now), match, settings.name, floorKey]
+            arguments = [.double(decay.offset(at: now)), .text(match), .text(settings.name), .double(floorKey)]
             sql = """
                 SELECT \(noteColumns), pow(2.0, n.key - ?) * (1.0 + coalesce(n.rank, 0.0)) AS score
                 FROM (SELECT n.seq FROM (SELECT rowid AS seq FROM note_text WHERE note_text MATCH ?) t
@@ -217,9 +220,9 @@ struct SenseReader {
                 """
             sql += tagConditions(&arguments)
             sql += " ORDER BY n.key DESC LIMIT ?) c JOIN note n ON n.seq = c.seq"
-            arguments += [Self.candidates]
+            arguments.append(.int(Int64(Self.candidates)))
         } else if matched > Self.candidates {
-            arguments = [decay.offset(at: now), settings.name, floorKey, match]
+            arguments = [.double(decay.offset(at: now)), .text(settings.name), .double(floorKey), .text(match)]
             sql = """
                 SELECT \(noteColumns), pow(2.0, n.key - ?) * (1.0 + coalesce(n.rank, 0.0)) AS score
                 FROM (SELECT n.seq FROM note n INDEXED BY note_by_key
@@ -228,9 +231,9 @@ struct SenseReader {
                 """
             sql += tagConditions(&arguments)
             sql += " ORDER BY n.key DESC LIMIT ?) c JOIN note n ON n.seq = c.seq"
-            arguments += [Self.candidates]
+            arguments.append(.int(Int64(Self.candidates)))
         } else {
-            arguments = [decay.offset(at: now), match, settings.name, floorKey]
+            arguments = [.double(decay.offset(at: now)), .text(match), .text(settings.name), .double(floorKey)]
             // CROSS JOIN keeps the matches outside: the planner would
             // otherwise walk every live note of the key index and ask the
             // full-text index about each one.
@@ -244,9 +247,9 @@ struct SenseReader {
             sql += tagConditions(&arguments)
         }
         sql += " ORDER BY score DESC, n.id ASC LIMIT ? OFFSET ?"
-        arguments += [count, offset]
+        arguments += [.int(Int64(count)), .int(Int64(offset))]
         var rows: [(NoteRow, Double)] = []
-        try db.forEachRow(sql: sql, arguments: arguments) { s in
+        try db.forEachRow(sql: sql, binding: arguments) { s in
             rows.append((NoteRow(columns: s), RawColumn.double(s, 15)))
         }
         return rows
