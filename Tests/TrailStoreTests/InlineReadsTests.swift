@@ -1,3 +1,5 @@
+import Dispatch
+import Synchronization
 import Testing
 import TrailCore
 @testable import TrailStore
@@ -35,5 +37,33 @@ struct InlineReadsTests {
         #expect(throws: TrailError.self) { try f.store.getNow(try f.id(String(repeating: "0", count: 64)), ns: "default") }
         #expect(try f.store.senseNow(SenseQuery(ns: "nowhere")).isEmpty)
         #expect(try f.store.senseNow(sense) == senseNow)
+    }
+
+    /// The inline connections live as long as the store: each read must see
+    /// every write committed before it, and callers on several threads at
+    /// once must each get a connection of their own.
+    @Test("inline reads see each committed write, from many threads at once")
+    func freshAndConcurrent() async throws {
+        let f = try Fixture()
+        for i in 0..<5 {
+            _ = try f.store.senseNow(SenseQuery(ns: "default", limit: 100))  // a connection that read before the write
+            try await f.deposit("note \(i)")
+            #expect(try f.store.senseNow(SenseQuery(ns: "default", limit: 100)).count == i + 1)
+            #expect(try f.store.getNow(try f.id(NoteID(body: "note \(i)").hex), ns: "default").note.body == "note \(i)")
+        }
+        let expected = try f.store.senseNow(SenseQuery(ns: "default", limit: 100))
+        let answers = Mutex<[[ScoredNote]]>([])
+        let store = f.store
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for _ in 0..<50 {
+                let got = (try? store.senseNow(SenseQuery(ns: "default", limit: 100))) ?? []
+                answers.withLock { $0.append(got) }
+            }
+        }
+        let all = answers.withLock { $0 }
+        #expect(all.count == 400)
+        #expect(all.allSatisfy { $0 == expected })
+        try await f.deposit("after the crowd")
+        #expect(try f.store.senseNow(SenseQuery(ns: "default", limit: 100)).count == 6)
     }
 }
