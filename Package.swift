@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "TrailCore", targets: ["TrailCore"]),
         .library(name: "TrailProtocol", targets: ["TrailProtocol"]),
         .library(name: "TrailStore", targets: ["TrailStore"]),
+        .library(name: "TrailSQLite", targets: ["TrailSQLite"]),
+        .library(name: "TrailPostgres", targets: ["TrailPostgres"]),
         .library(name: "TrailServer", targets: ["TrailServer"]),
         .library(name: "TrailClient", targets: ["TrailClient"]),
         .executable(name: "traild", targets: ["traild"]),
@@ -25,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", exact: "0.12.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -37,22 +40,36 @@ let package = Package(
             name: "TrailProtocol",
             dependencies: ["TrailCore", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        // The engine-neutral store: the protocol, what a write means, group commit, archive records.
+        .target(name: "TrailStore", dependencies: ["TrailCore", "TrailZstd"]),
+        // The embedded engine: one SQLite file (GRDB), archive packs beside it.
         .target(
-            name: "TrailStore",
-            dependencies: ["TrailCore", "TrailZstd", .product(name: "GRDB", package: "GRDB.swift")]
+            name: "TrailSQLite",
+            dependencies: ["TrailCore", "TrailStore", "TrailZstd", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // Many daemons, one database: the PostgreSQL engine (postgres-nio).
+        .target(
+            name: "TrailPostgres",
+            dependencies: [
+                "TrailCore", "TrailZstd",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(name: "TrailCompactor", dependencies: ["TrailCore", "TrailStore"]),
         .executableTarget(
             name: "trail-compactor",
             dependencies: [
-                "TrailCompactor", "TrailStore",
+                "TrailCompactor", "TrailStore", "TrailSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(
             name: "TrailServer",
             dependencies: [
-                "TrailCore", "TrailProtocol", "TrailStore", "TrailCompactor",
+                "TrailCore", "TrailProtocol", "TrailStore", "TrailSQLite", "TrailCompactor",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -104,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "trail-bench",
             dependencies: [
-                "TrailCore", "TrailStore", "TrailClient", "TrailProtocol",
+                "TrailCore", "TrailStore", "TrailSQLite", "TrailClient", "TrailProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -117,7 +134,8 @@ let package = Package(
         .testTarget(name: "TrailZstdTests", dependencies: ["TrailZstd"]),
         .testTarget(name: "TrailCoreTests", dependencies: ["TrailCore"]),
         .testTarget(name: "TrailProtocolTests", dependencies: ["TrailProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
-        .testTarget(name: "TrailStoreTests", dependencies: ["TrailStore", "TrailCompactor"]),
+        .testTarget(name: "TrailSQLiteTests", dependencies: ["TrailSQLite", "TrailStore", "TrailCompactor"]),
+        .testTarget(name: "TrailPostgresTests", dependencies: ["TrailPostgres"]),
         .testTarget(name: "TrailServerTests", dependencies: ["TrailServer", .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "TrailClientTests", dependencies: ["TrailClient", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "TrailMCPTests", dependencies: ["TrailMCP", "TrailClient", "TrailProtocol", .product(name: "MCP", package: "swift-sdk"), .product(name: "Logging", package: "swift-log")]),

@@ -7,6 +7,7 @@ import ServiceLifecycle
 import Synchronization
 import TrailCore
 import TrailProtocol
+import TrailSQLite
 import TrailStore
 
 /// The daemon as a `Service`: takes its locks, opens the store, listens on

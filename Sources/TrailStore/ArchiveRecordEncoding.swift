@@ -4,7 +4,7 @@ extension ArchivedNote {
     /// Appends this record as one line of JSON, the same object `Codable`
     /// reads back, without Foundation's encoder (which costs several times
     /// more per record, and a bulk evaporation writes a million).
-    func encodeLine(into out: inout JSONText) {
+    public func encodeLine(into out: inout JSONText) {
         out.append(#"{"id":"#)
         out.string(id)
         out.append(#","seq":"#)

@@ -31,7 +31,7 @@ public enum WriteRequest: Sendable {
 
 extension WriteRequest {
     /// Writes that touch many rows: each is committed in a transaction of its own.
-    var isBulk: Bool {
+    public var isBulk: Bool {
         switch self {
         case .restore, .markEvaporating, .evaporate, .dropDeadTrails, .sweepPacks, .setRanks, .rebase, .maintainText: true
         case .deposit, .reinforce, .link, .retract, .revive, .configure, .recordCompaction: false
@@ -122,6 +122,10 @@ public struct RestoreReport: Sendable {
 public struct NamespaceSummary: Sendable {
     public var settings: NamespaceSettings
     public var counts: NamespaceCounts
+    public init(settings: NamespaceSettings, counts: NamespaceCounts) {
+        self.settings = settings
+        self.counts = counts
+    }
 }
 
 /// The store behind `traild`: an engine that keeps notes, trails and

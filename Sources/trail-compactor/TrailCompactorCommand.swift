@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TrailCompactor
 import TrailCore
+import TrailSQLite
 import TrailStore
 
 /// `trail-compactor`: compaction as its own process, against a store that a

@@ -1,5 +1,6 @@
 import Foundation
 import TrailCore
+import TrailSQLite
 import TrailStore
 
 /// The embedded store's limit: traild's own schema (made by traild's

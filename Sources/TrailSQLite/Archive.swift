@@ -2,10 +2,11 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import TrailCore
+import TrailStore
 
 /// An archived note's slim row: which pack frame holds its record, and its
 /// key, which goes on decaying like a live note's.
-struct ArchiveRow {
+struct ArchiveRow: ArchivedEntry {
     var ns: String
     var id: String
     var seq: Int64
@@ -41,17 +42,7 @@ struct ArchiveRow {
 }
 
 /// A note found by id or prefix: in the hot tables, or in an archive pack.
-enum LocatedNote {
-    case hot(NoteRow)
-    case archived(ArchiveRow)
-
-    var id: String {
-        switch self {
-        case let .hot(row): row.id
-        case let .archived(row): row.id
-        }
-    }
-}
+typealias LocatedNote = Located<ArchiveRow>
 
 extension SQLiteWrites {
     /// A note row with its pack location, when archived.
@@ -86,20 +77,7 @@ extension SQLiteWrites {
     /// The note as `get` shows an archived one: state `archived`, its
     /// weight decayed since; `record` is its record from the pack.
     static func archivedNote(_ entry: ArchiveRow, record: ArchivedNote, settings: NamespaceSettings, at now: Double) -> Note {
-        Note(id: NoteID(trustedHex: record.id), ns: settings.name, body: record.body, tags: record.tags,
-             after: record.after.map(NoteID.init(trustedHex:)),
-             weight: entry.weight(at: now, decay: settings.decay), rank: record.rank,
-             deposits: Int(record.deposits), agent: record.agent, state: .archived,
-             createdAtMillis: record.createdAt, updatedAtMillis: record.updatedAt, retraction: nil)
-    }
-
-    /// A note the write needs in the hot tables: an archived one is brought
-    /// back first, with its decayed weight.
-    func hotNote(_ prefix: IDPrefix, ns: String, settings: NamespaceSettings) throws -> NoteRow {
-        switch try Self.locate(db, prefix, ns: ns) {
-        case let .hot(row): return row
-        case let .archived(entry): return try unarchive(entry, settings: settings, weight: entry.weight(at: now, decay: settings.decay))
-        }
+        record.note(settings: settings, weight: entry.weight(at: now, decay: settings.decay))
     }
 
     /// Brings an archived note back into the hot tables with `weight`: its
@@ -380,59 +358,12 @@ extension SQLiteWrites {
 
     /// Rebases the namespace's landmark to now when `(now - L) / h` is past
     /// `bound` half-lives, keeping every weight; returns whether it did.
-    func rebaseIfNeeded(ns: String, bound: Double) throws -> Bool {
-        guard let settings = try Self.existingNamespace(db, ns), settings.decay.offset(at: now) > bound else { return false }
-        try Self.rebase(db, settings, to: now)
-        try log(ns: ns, op: "rebase", detail: "landmark \(settings.landmark) -> \(now)")
-        return true
-    }
-
     func recordCompaction(_ report: CompactionReport) throws {
         try db.run(sql: """
             INSERT INTO compaction (ns, started_at, duration_ms, evaporated, archived_bytes, ranked, rebased)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """, arguments: [report.ns, report.startedAtMillis, report.durationMillis, report.evaporated,
                              report.archivedBytes, report.ranked, report.rebased ? 1 : 0])
-    }
-}
-
-/// What one evaporation batch did.
-public struct EvaporationReport: Sendable {
-    public var ns: String
-    /// The notes that evaporated, as they were (state `archived`), for
-    /// watchers; empty when the batch did not ask for them.
-    public var notes: [Note] = []
-    /// How many evaporated.
-    public var count = 0
-    public var packedBytes = 0
-    public var rawBytes = 0
-}
-
-/// Points inside an evaporation where tests kill the process, to prove that
-/// a crash anywhere loses and duplicates nothing. Only set from the
-/// `TRAIL_TEST_FAULT` environment variable, which only tests use.
-public struct CompactionFault: Sendable {
-    public enum Point: String, Sendable {
-        /// The pack is on disk, its index not yet written.
-        case packWritten = "pack-written"
-        /// The index is written, the transaction not yet committed.
-        case indexWritten = "index-written"
-        /// The transaction has committed.
-        case committed = "committed"
-        /// A bulk evaporation has set its notes aside (committed), none archived yet.
-        case marked = "marked"
-    }
-
-    public let point: Point
-
-    /// Reads `TRAIL_TEST_FAULT`; nil when unset.
-    public static func fromEnvironment() -> CompactionFault? {
-        ProcessInfo.processInfo.environment["TRAIL_TEST_FAULT"].flatMap(Point.init(rawValue:)).map(CompactionFault.init(point:))
-    }
-
-    /// Kills the process at once (as `kill -9` would) when `here` is the point.
-    public func trip(_ here: Point) throws {
-        if here == point { kill(getpid(), SIGKILL) }
     }
 }
 

@@ -3,7 +3,8 @@ import GRDB
 import Synchronization
 import Testing
 import TrailCore
-@testable import TrailStore
+@testable import TrailSQLite
+import TrailStore
 
 /// A clock the test moves by hand.
 final class ManualClock: WallClock {

@@ -3,7 +3,8 @@ import GRDB
 import Testing
 import TrailCompactor
 import TrailCore
-@testable import TrailStore
+@testable import TrailSQLite
+import TrailStore
 
 @Suite("Archive packs and compaction")
 struct ArchiveTests {

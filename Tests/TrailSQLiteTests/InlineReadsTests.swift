@@ -2,7 +2,8 @@ import Dispatch
 import Synchronization
 import Testing
 import TrailCore
-@testable import TrailStore
+@testable import TrailSQLite
+import TrailStore
 
 @Suite("Inline reads")
 struct InlineReadsTests {

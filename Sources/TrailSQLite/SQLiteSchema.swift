@@ -1,3 +1,4 @@
+import TrailStore
 import GRDB
 
 /// The SQLite schema as numbered migrations. A shipped migration is never

@@ -1,5 +1,6 @@
 import GRDB
 import TrailCore
+import TrailStore
 
 /// Answers `follow` inside one read transaction: the trails out of (and/or
 /// into) a note, strongest first or drawn by `ExploreOrder`.

@@ -1,6 +1,7 @@
 import GRDB
 import GRDBSQLite
 import TrailCore
+import TrailStore
 
 /// Answers `sense` inside one read transaction.
 ///

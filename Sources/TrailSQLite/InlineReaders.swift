@@ -1,3 +1,4 @@
+import TrailStore
 import GRDB
 import Synchronization
 

@@ -1,7 +1,8 @@
 import GRDB
 import GRDBSQLite
 import Testing
-@testable import TrailStore
+@testable import TrailSQLite
+import TrailStore
 
 /// The store's own binding and stepping (`Database.execute(sql:binding:)`,
 /// `forEachRow`, `RawColumn`), which bypass GRDB's arguments and rows on the

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Synchronization
 import TrailCore
+import TrailStore
 import TrailZstd
 
 /// The embedded engine: one SQLite file in WAL mode behind a GRDB
@@ -16,7 +17,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
     let pool: DatabasePool
     let clock: any WallClock
     let packs: ArchivePacks
-    private let committer: GroupCommit
+    private let committer: GroupCommit<SQLiteCommit>
     private let inline: InlineReaders
 
     /// Opens (creating if needed) the store at `path` and runs its migrations.
@@ -53,12 +54,14 @@ public final class SQLiteStore: TrailStore, InlineReads {
             try SQLiteSchema.migrator.migrate(pool)
             let now = clock.now()
             try pool.write { db in
-                _ = try SQLiteWrites.namespace(db, "default", creatingAt: now)
+                if try SQLiteWrites.existingNamespace(db, "default") == nil {
+                    _ = try SQLiteWrites.createNamespace(db, NamespaceSettings(name: "default", landmark: now), at: now)
+                }
             }
         } catch {
             throw Self.map(error)
         }
-        committer = GroupCommit(pool: pool, clock: clock, packs: packs, fault: fault)
+        committer = GroupCommit(SQLiteCommit(pool: pool, clock: clock, packs: packs, fault: fault))
         inline = InlineReaders(path: path, configuration: config)
     }
 
@@ -347,7 +350,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
     /// The one place a storage failure becomes a contract error.
     static func map(_ error: any Error) -> TrailError {
         if let trail = error as? TrailError { return trail }
-        if let pack = error as? PackError { return .storageUnavailable("archive pack: \(pack.description)") }
+        if let pack = error as? ArchiveError { return .storageUnavailable("archive pack: \(pack.description)") }
         if let zstd = error as? ZstdError { return .storageUnavailable("archive pack: \(zstd.description)") }
         if let db = error as? DatabaseError {
             switch db.resultCode {

@@ -1,0 +1,95 @@
+import Foundation
+import Glibc
+import Synchronization
+import TrailCore
+import TrailStore
+import TrailZstd
+
+/// Where one archived note's record is: a zstd frame of a pack file.
+struct PackEntry {
+    var id: String
+    var offset: Int64
+    var length: Int64
+}
+
+/// Archive packs: immutable files of zstd frames, each frame a block of
+/// NDJSON records. A pack is written to a temporary name, synced, renamed and
+/// its folder synced before the index that names it is committed, so a
+/// committed index never names a missing pack; a pack that no committed index
+/// names is an orphan of a crash and `sweep` removes it.
+struct ArchivePacks {
+    let directory: String
+
+
+    /// Writes `notes` to a new pack named `name`; returns where each record is.
+    /// Records are encoded one block at a time and the blocks compressed on
+    /// every core: a bulk evaporation packs hundreds of megabytes.
+    func write(_ notes: [ArchivedNote], name: String) throws -> (entries: [PackEntry], raw: Int, packed: Int) {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let (frames, firstRecord, raw) = try ArchiveFrames.frames(notes)
+        var file: [UInt8] = []
+        file.reserveCapacity(frames.reduce(0) { $0 + $1.count })
+        var entries: [PackEntry] = []
+        entries.reserveCapacity(notes.count)
+        for (b, frame) in frames.enumerated() {
+            for i in firstRecord[b]..<firstRecord[b + 1] {
+                entries.append(PackEntry(id: notes[i].id, offset: Int64(file.count), length: Int64(frame.count)))
+            }
+            file += frame
+        }
+
+        let final = path(name)
+        let temporary = final + ".tmp"
+        try writeSynced(file, to: temporary)
+        guard rename(temporary, final) == 0 else { throw ArchiveError.io("rename \(temporary)", errno) }
+        try syncDirectory()
+        return (entries, raw, file.count)
+    }
+
+    /// The record of `id` in the frame at `offset`/`length` of pack `name`.
+    func read(id: String, pack name: String, offset: Int64, length: Int64) throws -> ArchivedNote {
+        let fd = open(path(name), O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ArchiveError.io("open pack \(name)", errno) }
+        defer { close(fd) }
+        var frame = [UInt8](repeating: 0, count: Int(length))
+        let n = frame.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Int(length), off_t(offset)) }
+        guard n == Int(length) else { throw ArchiveError.io("read pack \(name)", n < 0 ? errno : EIO) }
+        return try ArchiveFrames.record(id: id, in: frame, source: "pack \(name)")
+    }
+
+    /// Pack files in the folder (not temporary ones).
+    func files() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".zst") }
+    }
+
+    /// Removes a pack file and any temporary leftovers of it.
+    func remove(_ name: String) {
+        unlink(path(name))
+        unlink(path(name) + ".tmp")
+    }
+
+    func path(_ name: String) -> String { directory + "/" + name }
+
+    private func writeSynced(_ bytes: [UInt8], to file: String) throws {
+        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ArchiveError.io("create \(file)", errno) }
+        defer { close(fd) }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, bytes.count - written) }
+            guard n > 0 else { throw ArchiveError.io("write \(file)", errno) }
+            written += n
+        }
+        guard fsync(fd) == 0 else { throw ArchiveError.io("fsync \(file)", errno) }
+    }
+
+    private func syncDirectory() throws {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw ArchiveError.io("open \(directory)", errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw ArchiveError.io("fsync \(directory)", errno) }
+    }
+}
+
+

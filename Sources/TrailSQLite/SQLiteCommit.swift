@@ -1,0 +1,86 @@
+import Dispatch
+import GRDB
+import TrailCore
+import TrailStore
+
+/// How the SQLite engine commits a group: one `BEGIN IMMEDIATE` transaction
+/// and one WAL sync for the whole group. A group runs first with no
+/// savepoints; if one write is refused, the transaction is rolled back and
+/// the group runs again with each write in its own savepoint, so the refused
+/// write leaves the others untouched.
+struct SQLiteCommit: GroupApplier {
+    let pool: DatabasePool
+    let clock: any WallClock
+    let packs: ArchivePacks
+    let fault: CompactionFault?
+
+    /// One transaction for the whole group; results are returned only after
+    /// it commits, so nothing is acknowledged that is not on disk.
+    func commit(_ group: [PendingWrite]) -> [Result<WriteOutcome, TrailError>] {
+        let now = clock.now()
+        do {
+            let results: [Result<WriteOutcome, TrailError>]
+            do {
+                results = try apply(group, now: now, savepoints: false)
+            } catch is RefusedWrite where group.count > 1 {
+                // One write was refused: run the group again, each write in
+                // a savepoint of its own, so the others still commit. Every
+                // write sees the same `now`, so the others do exactly what
+                // they did the first time.
+                results = try apply(group, now: now, savepoints: true)
+            }
+            if results.contains(where: { if case .success(.evaporated) = $0 { true } else { false } }) {
+                try? fault?.trip(.committed)
+            }
+            if results.contains(where: { if case .success(.marked) = $0 { true } else { false } }) {
+                try? fault?.trip(.marked)
+            }
+            return results
+        } catch let refused as RefusedWrite {
+            return [.failure(refused.error)]
+        } catch {
+            let mapped = SQLiteStore.map(error)
+            return group.map { _ in .failure(mapped) }
+        }
+    }
+
+    /// A write of the group that failed with a contract error (not a storage failure).
+    private struct RefusedWrite: Error {
+        var error: TrailError
+    }
+
+    /// Applies the group in one transaction. Without savepoints (nearly
+    /// every group commits whole, and a savepoint per write copies each page
+    /// the write first touches into the savepoint journal, tens of kilobytes
+    /// a deposit) any refused write rolls the transaction back and throws
+    /// `RefusedWrite`; with them, a refused write is undone alone and
+    /// answered with its error while the others commit.
+    private func apply(_ group: [PendingWrite], now: Double, savepoints: Bool) throws -> [Result<WriteOutcome, TrailError>] {
+        var results: [Result<WriteOutcome, TrailError>] = []
+        results.reserveCapacity(group.count)
+        try pool.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                for job in group {
+                    let write = SQLiteWrites(db: db, now: now, writer: job.writer, packs: packs, fault: fault)
+                    do {
+                        if savepoints {
+                            var outcome: WriteOutcome?
+                            try db.inCachedSavepoint { outcome = try write.apply(job.write) }
+                            results.append(.success(outcome!))
+                        } else {
+                            results.append(.success(try write.apply(job.write)))
+                        }
+                    } catch {
+                        let mapped = SQLiteStore.map(error)
+                        // A storage failure inside the transaction dooms the group.
+                        if case .storageUnavailable = mapped { throw error }
+                        guard savepoints else { throw RefusedWrite(error: mapped) }
+                        results.append(.failure(mapped))
+                    }
+                }
+                return .commit
+            }
+        }
+        return results
+    }
+}

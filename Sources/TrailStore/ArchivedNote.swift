@@ -1,0 +1,155 @@
+import Dispatch
+import Foundation
+import Synchronization
+import TrailCore
+import TrailZstd
+
+/// An evaporated note as an archive holds it: everything needed to give it
+/// back byte for byte, with its trails, as it was when it evaporated. Every
+/// engine keeps the same records in the same frames (`ArchiveFrames`); only
+/// where the frames live differs (pack files, or rows of the database).
+public struct ArchivedNote: Codable, Equatable, Sendable {
+    public struct Trail: Codable, Equatable, Sendable {
+        public var id: String
+        public var weight: Double
+        public init(id: String, weight: Double) {
+            self.id = id
+            self.weight = weight
+        }
+    }
+
+    public var id: String
+    public var seq: Int64
+    public var body: String
+    public var tags: [String]
+    public var after: [String]
+    /// The weight at `archivedAt` (seconds since 1970).
+    public var weight: Double
+    public var archivedAt: Double
+    public var deposits: Int64
+    public var agent: String?
+    public var rank: Double?
+    public var createdAt: Int64
+    public var updatedAt: Int64
+    public var trailsOut: [Trail]
+    public var trailsIn: [Trail]
+
+    public init(id: String, seq: Int64, body: String, tags: [String], after: [String], weight: Double, archivedAt: Double,
+                deposits: Int64, agent: String?, rank: Double?, createdAt: Int64, updatedAt: Int64,
+                trailsOut: [Trail], trailsIn: [Trail]) {
+        self.id = id
+        self.seq = seq
+        self.body = body
+        self.tags = tags
+        self.after = after
+        self.weight = weight
+        self.archivedAt = archivedAt
+        self.deposits = deposits
+        self.agent = agent
+        self.rank = rank
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.trailsOut = trailsOut
+        self.trailsIn = trailsIn
+    }
+
+    /// A weight this record holds (its own or a trail's), decayed from the
+    /// moment it was archived to `now` with the namespace's half-life today.
+    public func decayed(_ weight: Double, at now: Double, halfLife: Double) -> Double {
+        Self.decay(weight, from: archivedAt, to: now, halfLife: halfLife)
+    }
+
+    public static func decay(_ weight: Double, from then: Double, to now: Double, halfLife: Double) -> Double {
+        weight * exp2(-(now - then) / halfLife)
+    }
+
+    /// The note as `get` shows it: state `archived`, with `weight` (its
+    /// weight now, which the engine knows from its key).
+    public func note(settings: NamespaceSettings, weight: Double) -> Note {
+        Note(id: NoteID(trustedHex: id), ns: settings.name, body: body, tags: tags,
+             after: after.map(NoteID.init(trustedHex:)), weight: weight, rank: rank,
+             deposits: Int(deposits), agent: agent, state: .archived,
+             createdAtMillis: createdAt, updatedAtMillis: updatedAt, retraction: nil)
+    }
+}
+
+/// Archived records as zstd frames: each frame a block of NDJSON records of
+/// about `blockBytes`, with zstd's checksum. A block is the unit an engine
+/// stores (a stretch of a pack file, a `bytea` row) and reads back to find
+/// one record.
+public enum ArchiveFrames {
+    /// Raw bytes of records per zstd frame: bigger compresses better, smaller
+    /// makes one archived `get` cheaper.
+    public static let blockBytes = 32 * 1024
+
+    /// `notes` as frames; `firstRecord[b]` is the index of the first note in
+    /// frame `b` (with `notes.count` appended), `raw` the uncompressed bytes.
+    /// Records are encoded one block at a time and the blocks compressed on
+    /// every core: a bulk evaporation packs hundreds of megabytes.
+    public static func frames(_ notes: [ArchivedNote]) throws(ZstdError) -> (frames: [[UInt8]], firstRecord: [Int], raw: Int) {
+        var blocks: [[UInt8]] = []
+        var firstRecord: [Int] = []
+        var block = JSONText()
+        block.bytes.reserveCapacity(blockBytes + 4096)
+        var raw = 0
+        for (i, note) in notes.enumerated() {
+            if block.bytes.isEmpty { firstRecord.append(i) }
+            let before = block.bytes.count
+            note.encodeLine(into: &block)
+            raw += block.bytes.count - before
+            if block.bytes.count >= blockBytes {
+                blocks.append(block.bytes)
+                block.bytes.removeAll(keepingCapacity: true)
+            }
+        }
+        if !block.bytes.isEmpty { blocks.append(block.bytes) }
+        firstRecord.append(notes.count)
+        return (try compress(blocks), firstRecord, raw)
+    }
+
+    /// Each block as one zstd frame (with its checksum), compressed in parallel.
+    private static func compress(_ blocks: [[UInt8]]) throws(ZstdError) -> [[UInt8]] {
+        let frames = Mutex<[[UInt8]]>(Array(repeating: [], count: blocks.count))
+        let failure = Mutex<ZstdError?>(nil)
+        DispatchQueue.concurrentPerform(iterations: blocks.count) { b in
+            do throws(ZstdError) {
+                let frame = try Zstd.compress(blocks[b], level: 3)
+                frames.withLock { $0[b] = frame }
+            } catch {
+                failure.withLock { $0 = error }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        return frames.withLock { $0 }
+    }
+
+    /// The record of `id` in `frame`, which `source` names in errors (a pack
+    /// file, a row). The frame's checksum guards the bytes; the id guards the
+    /// body itself.
+    public static func record(id: String, in frame: [UInt8], source: String) throws -> ArchivedNote {
+        let block = try Zstd.decompress(frame)
+        let decoder = JSONDecoder()
+        for line in block.split(separator: UInt8(ascii: "\n")) {
+            let note = try decoder.decode(ArchivedNote.self, from: Data(line))
+            guard note.id == id else { continue }
+            guard NoteID(body: note.body).hex == id else { throw ArchiveError.corrupt(id: id, source: source) }
+            return note
+        }
+        throw ArchiveError.missing(id: id, source: source)
+    }
+}
+
+/// An archive could not be written or read.
+public enum ArchiveError: Error, CustomStringConvertible {
+    case io(String, Int32)
+    case missing(id: String, source: String)
+    case corrupt(id: String, source: String)
+
+    public var description: String {
+        switch self {
+        case let .io(what, code): "\(what): \(String(cString: strerror(code)))"
+        case let .missing(id, source): "note \(id) is not in \(source)"
+        case let .corrupt(id, source): "the body of note \(id) in \(source) does not match its id"
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import TrailCore
+
+/// An archived note as an engine indexes it: enough to know its weight and
+/// where its record is.
+public protocol ArchivedEntry {
+    var id: String { get }
+    var seq: Int64 { get }
+    /// Its key, which goes on decaying like a live note's.
+    var key: Double { get }
+}
+
+/// A note found by id or prefix: in the hot tables, or archived.
+public enum Located<Archived: ArchivedEntry> {
+    case hot(NoteRow)
+    case archived(Archived)
+
+    public var id: String {
+        switch self {
+        case let .hot(row): row.id
+        case let .archived(entry): entry.id
+        }
+    }
+}
+
+/// How one engine carries out the contract's writes inside one transaction,
+/// at one instant: the rows it reads and writes, and nothing of what a write
+/// means (that is `NoteWrites`, written once for every engine).
+///
+/// Every note a write transaction returns stays locked against other writers
+/// until the transaction ends (SQLite has one writer; PostgreSQL locks the
+/// row), so a weight read here and written back cannot lose another
+/// daemon's reinforcement.
+public protocol WriteTransaction {
+    associatedtype Archived: ArchivedEntry
+
+    /// The instant every write of the transaction happens at, in seconds
+    /// since 1970 on the store's clock (the database's, for a server).
+    var now: Double { get }
+    /// Who writes (agent, peer uid and pid) for the write log.
+    var writer: Writer { get }
+
+    /// A namespace's settings, or nil if it does not exist.
+    func existingNamespace(_ name: String) throws -> NamespaceSettings?
+    /// Creates the namespace with `settings` unless it exists; returns it as stored.
+    func createNamespace(_ settings: NamespaceSettings) throws -> NamespaceSettings
+    /// Stores new settings of an existing namespace.
+    func saveNamespace(_ settings: NamespaceSettings) throws
+    /// Rewrites every key of a namespace against the landmark `now`
+    /// (`ForwardDecay.rebased(key:to:)`), weights unchanged, and stores the
+    /// new landmark.
+    func rebase(_ settings: NamespaceSettings, to now: Double) throws
+
+    /// The one note `prefix` names in `ns`, hot or archived; throws
+    /// `unknownNote` or `ambiguousID`.
+    func locate(_ prefix: IDPrefix, ns: String) throws -> Located<Archived>
+    /// The note with this full id, if there is one.
+    func byID(_ id: String, ns: String) throws -> Located<Archived>?
+    /// Inserts `row` as a new live note of `ns` with its full-text entry;
+    /// returns its seq, or nil (and writes nothing) when `ns` already has a
+    /// note with that id, in any state.
+    func insert(_ row: NoteRow, ns: String) throws -> Int64?
+    /// Writes back what a write may change of a hot note: key, state,
+    /// deposits, tags, after, updated_at and retraction.
+    func update(_ row: NoteRow, ns: String) throws
+    /// Brings an archived note back into the hot tables with `weight`, with
+    /// its tags, text and the trails whose other end is hot.
+    func unarchive(_ entry: Archived, settings: NamespaceSettings, weight: Double) throws -> NoteRow
+    /// Indexes `tags` of a note (those it has are kept).
+    func addTags(_ tags: [String], note: Int64, ns: String) throws
+    /// Adds `delta` to the decayed weight of the trail `from -> to`
+    /// (creating it), floor 0, as `ForwardDecay.reinforced`; returns its new weight.
+    func walkTrail(from: Int64, to: Int64, ns: String, decay: ForwardDecay, delta: Double) throws -> Double
+    /// Appends to the write log: what was done to which notes, by `writer`, at `now`.
+    func log(ns: String, op: String, note: Int64?, other: Int64?, delta: Double?, detail: String?) throws
+}
+
+extension WriteTransaction {
+    /// The namespace's settings, creating it with the defaults (landmark now) if new.
+    public func namespace(_ name: String) throws -> NamespaceSettings {
+        if let settings = try existingNamespace(name) { return settings }
+        return try createNamespace(NamespaceSettings(name: name, landmark: now))
+    }
+
+    /// The settings of a namespace a write names a note of: a namespace that
+    /// does not exist has no notes.
+    public func requireNamespace(_ name: String, id: IDPrefix) throws -> NamespaceSettings {
+        guard let settings = try existingNamespace(name) else { throw TrailError.unknownNote(id: id.hex, ns: name) }
+        return settings
+    }
+
+    /// A note the write needs in the hot tables: an archived one is brought
+    /// back first, with its decayed weight.
+    public func hotNote(_ prefix: IDPrefix, ns: String, settings: NamespaceSettings) throws -> NoteRow {
+        switch try locate(prefix, ns: ns) {
+        case let .hot(row): return row
+        case let .archived(entry):
+            return try unarchive(entry, settings: settings, weight: settings.decay.weight(key: entry.key, at: now))
+        }
+    }
+
+    public func log(ns: String, op: String, note: Int64? = nil, other: Int64? = nil, delta: Double? = nil) throws {
+        try log(ns: ns, op: op, note: note, other: other, delta: delta, detail: nil)
+    }
+}
