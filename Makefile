@@ -1,9 +1,15 @@
 # trail: the two commands that matter are `make run` and `make test`.
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := libsqlite3-dev libzstd-dev sqlite3 zstd graphviz redis-server redis-tools
+SYSTEM_PACKAGES := libsqlite3-dev libzstd-dev sqlite3 zstd graphviz redis-server redis-tools postgresql
 PYTHON ?= python3
 SWIFT_FLAGS ?=
+# Runs a command beside a throwaway PostgreSQL cluster (TRAIL_TEST_POSTGRES_URL and friends set), removed after.
+PGCLUSTER = $(PYTHON) tests/pgcluster.py run --
+# When Debian's postgresql is first installed, its postinst creates a "main" cluster
+# on port 5432 (and starts it where services may start). The tests never use it:
+# tests/pgcluster.py makes its own, so the install is told not to create one.
+PG_NO_MAIN := /etc/postgresql-common/createcluster.d/50-trail-no-main-cluster.conf
 
 .PHONY: run test deps system-deps python-deps build release swift-test e2e bench bench-full clean
 
@@ -21,7 +27,23 @@ system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+		pg=""; case "$$missing " in *" postgresql "*) pg=1;; esac; \
+		before=" $$(pg_lsclusters -h 2>/dev/null | awk '{printf "%s/%s ", $$1, $$2}')"; made=""; \
+		if [ -n "$$pg" ]; then \
+			[ -d $(dir $(PG_NO_MAIN)) ] || made=1; \
+			$(SUDO) mkdir -p $(dir $(PG_NO_MAIN)) && echo "create_main_cluster = false" | $(SUDO) tee $(PG_NO_MAIN) >/dev/null; \
+		fi; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; status=$$?; \
+		if [ -n "$$pg" ]; then \
+			$(SUDO) rm -f $(PG_NO_MAIN); [ -z "$$made" ] || $(SUDO) rmdir $(dir $(PG_NO_MAIN)) 2>/dev/null; \
+			for c in $$(pg_lsclusters -h 2>/dev/null | awk '{printf "%s/%s ", $$1, $$2}'); do \
+				case "$$before" in *" $$c "*) ;; *) \
+					echo "dropping the cluster $$c that the postgresql package made: the tests make their own"; \
+					$(SUDO) pg_dropcluster --stop $${c%/*} $${c#*/};; \
+				esac; \
+			done; \
+		fi; \
+		exit $$status; \
 	fi
 
 python-deps:
@@ -33,14 +55,16 @@ build:
 release:
 	swift build -c release $(SWIFT_FLAGS)
 
+# Both run beside a throwaway PostgreSQL cluster (tests/pgcluster.py): TRAIL_TEST_POSTGRES_URL is set.
 swift-test:
-	swift test --skip-build $(SWIFT_FLAGS)
+	$(PGCLUSTER) swift test --skip-build $(SWIFT_FLAGS)
 
+# TRAIL_E2E_ENGINES=sqlite,postgres runs the suite on both store engines (default: sqlite).
 e2e:
 	TRAILD_BIN=$(CURDIR)/.build/debug/traild TRAILCTL_BIN=$(CURDIR)/.build/debug/trailctl \
 	TRAIL_COMPACTOR_BIN=$(CURDIR)/.build/debug/trail-compactor TRAIL_MCP_BIN=$(CURDIR)/.build/debug/trail-mcp \
 	TRAIL_BENCH_BIN=$(CURDIR)/.build/debug/trail-bench \
-	$(PYTHON) -m pytest -q tests/e2e Clients/python/tests
+	$(PGCLUSTER) $(PYTHON) -m pytest -q tests/e2e Clients/python/tests
 
 ## bench: traild beside Redis, raw SQLite and the disk, quick sizes (under 5 minutes): Benchmarks/results/latest.md
 bench: system-deps release

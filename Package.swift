@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "TrailPostgres",
             dependencies: [
-                "TrailCore", "TrailZstd",
+                "TrailCore", "TrailStore", "TrailZstd",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -62,14 +62,14 @@ let package = Package(
         .executableTarget(
             name: "trail-compactor",
             dependencies: [
-                "TrailCompactor", "TrailStore", "TrailSQLite",
+                "TrailCompactor", "TrailStore", "TrailSQLite", "TrailPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(
             name: "TrailServer",
             dependencies: [
-                "TrailCore", "TrailProtocol", "TrailStore", "TrailSQLite", "TrailCompactor",
+                "TrailCore", "TrailProtocol", "TrailStore", "TrailSQLite", "TrailPostgres", "TrailCompactor",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -135,8 +135,8 @@ let package = Package(
         .testTarget(name: "TrailCoreTests", dependencies: ["TrailCore"]),
         .testTarget(name: "TrailProtocolTests", dependencies: ["TrailProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "TrailSQLiteTests", dependencies: ["TrailSQLite", "TrailStore", "TrailCompactor"]),
-        .testTarget(name: "TrailPostgresTests", dependencies: ["TrailPostgres"]),
-        .testTarget(name: "TrailServerTests", dependencies: ["TrailServer", .product(name: "NIOEmbedded", package: "swift-nio")]),
+        .testTarget(name: "TrailPostgresTests", dependencies: ["TrailPostgres", "TrailStore", "TrailCore", "TrailCompactor"]),
+        .testTarget(name: "TrailServerTests", dependencies: ["TrailServer", "TrailPostgres", .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "TrailClientTests", dependencies: ["TrailClient", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "TrailMCPTests", dependencies: ["TrailMCP", "TrailClient", "TrailProtocol", .product(name: "MCP", package: "swift-sdk"), .product(name: "Logging", package: "swift-log")]),
     ]

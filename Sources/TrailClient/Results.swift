@@ -11,6 +11,8 @@ public struct Hello: Sendable {
     public var protocolVersion: Int
     /// `sqlite` or `postgres`.
     public var store: String
+    /// Where the store is: `sqlite:PATH`, or the PostgreSQL URL without its password.
+    public var database: String?
     /// The longest request line the daemon reads.
     public var maxFrameBytes: Int
     /// Every limit, as sent (`max_note_bytes`, `max_tags`, ...).
@@ -23,6 +25,7 @@ public struct Hello: Sendable {
         version = try o.string("version")
         protocolVersion = try o.int("protocol")
         store = try o.optionalString("store") ?? "unknown"
+        database = try o.optionalString("database")
         let limits = try o.object("limits")
         self.limits = limits.members
         maxFrameBytes = try limits.optionalInt("max_frame_bytes") ?? Limits.maxFrameBytes

@@ -45,13 +45,23 @@ public struct Compactor: Sendable {
         self.onEvaporated = onEvaporated
     }
 
-    /// Compacts `ns`, or every namespace when nil; one report per namespace.
-    public func compact(ns: String? = nil) async throws(TrailError) -> [CompactionReport] {
+    /// Compacts `ns`, or every namespace when nil; one report per namespace
+    /// compacted. A namespace that another daemon compacts at the same time
+    /// is waited for, then compacted (finding little left), or skipped when
+    /// `waitForOthers` is false (the background service), so that a
+    /// namespace is compacted by one daemon at a time.
+    public func compact(ns: String? = nil, waitForOthers: Bool = true) async throws(TrailError) -> [CompactionReport] {
         _ = try await store.write(.sweepPacks, by: Writer(agent: "trail-compactor"))
         let names: [String]
         if let ns { names = [ns] } else { names = try await store.namespaces().map(\.settings.name) }
         var reports: [CompactionReport] = []
-        for name in names { reports.append(try await compactNamespace(name)) }
+        for name in names {
+            if let report = try await store.compacting(ns: name, wait: waitForOthers, { () async throws(TrailError) in
+                try await compactNamespace(name)
+            }) {
+                reports.append(report)
+            }
+        }
         return reports
     }
 

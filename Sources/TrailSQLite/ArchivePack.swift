@@ -44,7 +44,7 @@ struct ArchivePacks {
         try writeSynced(file, to: temporary)
         guard rename(temporary, final) == 0 else { throw ArchiveError.io("rename \(temporary)", errno) }
         try syncDirectory()
-        return (entries, raw, file.count)
+        return (entries, raw.reduce(0, +), file.count)
     }
 
     /// The record of `id` in the frame at `offset`/`length` of pack `name`.

@@ -14,6 +14,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
     public var inlineReads: (any InlineReads)? { self }
     /// The database file.
     public let path: String
+    public var database: String { "sqlite:\(path)" }
     let pool: DatabasePool
     let clock: any WallClock
     let packs: ArchivePacks

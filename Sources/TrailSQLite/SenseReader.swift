@@ -26,42 +26,19 @@ struct SenseReader {
         self.now = now
     }
 
-    private static let page = 256
-
     mutating func run() throws -> [ScoredNote] {
-        var taken: [ScoredNote] = []
-        var budget = query.budgetBytes
-        var cursor: (key: Double, id: String)?
-        var offset = 0
-        while taken.count < query.limit {
-            if let b = budget, b <= 0 { break }
-            // Without a budget every row of the page is taken, so ask for no more than needed.
-            let want = budget == nil ? query.limit - taken.count : Self.page
-            let rows = try query.words == nil ? pageByWeight(after: cursor, count: want) : pageByScore(offset: offset, count: want)
-            for (row, score) in rows {
-                let size = row.body.utf8.count
-                if let b = budget {
-                    guard size <= b else { continue }
-                    budget = b - size
-                }
-                taken.append(ScoredNote(note: row.note(ns: settings, at: now), score: score))
-                if taken.count == query.limit { break }
-            }
-            guard rows.count == want, let last = rows.last else { break }
-            cursor = (last.0.key, last.0.id)
-            offset += rows.count
+        var walk = SenseWalk(query)
+        while let want = walk.nextPage {
+            let rows = try query.words == nil ? pageByWeight(after: walk.cursor, count: want) : pageByScore(offset: walk.offset, count: want)
+            walk.take(rows, asked: want, settings: settings, at: now)
         }
-        return taken
+        return walk.taken
     }
 
     private var decay: ForwardDecay { settings.decay }
 
     /// The lowest key a returned note may have: the faded threshold and `min_weight`.
-    private var floorKey: Double {
-        var floor = query.includeFaded ? -Double.greatestFiniteMagnitude : decay.thresholdKey(settings.evaporateBelow, at: now)
-        if let m = query.minWeight { floor = max(floor, decay.thresholdKey(m, at: now)) }
-        return floor
-    }
+    private var floorKey: Double { SenseWalk.floorKey(query, settings: settings, at: now) }
 
     private func tagConditions(_ arguments: inout [SQLArgument]) -> String {
         var sql = ""

@@ -1,11 +1,12 @@
 import Foundation
 import TrailCompactor
 import TrailCore
+import TrailPostgres
 
 /// Where the store lives.
 public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
     case sqlite(path: String)
-    case postgres(url: String)
+    case postgres(PostgresLocation)
 
     /// Reads `sqlite:PATH` or `postgres://...` (also `postgresql://`).
     public init(_ text: String) throws(ConfigurationError) {
@@ -14,7 +15,11 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
             guard !path.isEmpty else { throw .invalid("--store sqlite: needs a file path, as in sqlite:/var/lib/trail/trail.db") }
             self = .sqlite(path: path)
         } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
-            self = .postgres(url: text)
+            do {
+                self = .postgres(try PostgresLocation(parsing: text))
+            } catch {
+                throw .invalid("--store: \(error.description)")
+            }
         } else {
             throw .invalid("--store must be sqlite:PATH or postgres://..., not \(text.debugDescription)")
         }
@@ -23,7 +28,7 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .sqlite(path): "sqlite:\(path)"
-        case .postgres: "postgres"
+        case let .postgres(location): location.redacted
         }
     }
 }

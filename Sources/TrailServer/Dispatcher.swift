@@ -74,6 +74,14 @@ final class Dispatcher: Sendable {
             for note in notes { hub.publish("evaporated", note: note) }
         }
         self.maxQueuedWrites = maxQueuedWrites
+        // Writes made through other daemons over the same database.
+        store.forwardEvents(watching: { hub.watches(ns: $0) }) { event in
+            var extra: JSONObject = [:]
+            if let from = event.trailFrom, let weight = event.trailWeight {
+                extra["trail"] = .object(["from": .string(from.hex), "to": .string(event.note.id.hex), "weight": .double(weight)])
+            }
+            hub.publish(event.event, note: event.note, extra: extra)
+        }
     }
 
     func plan(_ call: Call, peer: Peer) -> Plan {
@@ -83,7 +91,7 @@ final class Dispatcher: Sendable {
         case .hello:
             return .immediate(.success(.object([
                 "server": "traild", "version": .string(TrailVersion.current), "protocol": 1,
-                "store": .string(store.engine), "limits": Wire.limits(maxFrameBytes: maxFrameBytes), "defaults": Wire.defaults,
+                "store": .string(store.engine), "database": .string(store.database), "limits": Wire.limits(maxFrameBytes: maxFrameBytes), "defaults": Wire.defaults,
             ])))
         case let .deposit(d, agent): return .write(.deposit(d), writer(agent))
         case let .reinforce(id, ns, delta, agent): return .write(.reinforce(id: id, ns: ns, delta: delta), writer(agent))

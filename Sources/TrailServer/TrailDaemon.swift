@@ -6,6 +6,7 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 import TrailCore
+import TrailPostgres
 import TrailProtocol
 import TrailSQLite
 import TrailStore
@@ -43,8 +44,14 @@ public final class TrailDaemon: Service {
         switch config.store {
         case let .sqlite(path):
             store = try SQLiteStore(path: path, packDirectory: config.dataDir + "/packs", fault: CompactionFault.fromEnvironment())
-        case .postgres:
-            throw ConfigurationError.invalid("the PostgreSQL store is not built yet; use --store sqlite:PATH (the default)")
+        case let .postgres(location):
+            // Connecting and migrating block: on NIO's thread pool, not an event loop.
+            let daemon = "\(ProcessInfo.processInfo.hostName):\(getpid())"
+            do {
+                store = try await NIOThreadPool.singleton.runIfActive { try PostgresStore(location: location, daemon: daemon) }
+            } catch let error as TrailError {
+                throw ConfigurationError.invalid("cannot open the PostgreSQL store: \(error.message)")
+            }
         }
         let dispatcher = Dispatcher(store: store, maxFrameBytes: config.maxFrameBytes, compaction: config.compaction)
         // Packs left by a crash between writing a pack and committing its index go now.
@@ -83,7 +90,8 @@ public final class TrailDaemon: Service {
                 try? await Task.sleep(for: .seconds(config.compactionInterval))
                 if Task.isCancelled { break }
                 do {
-                    let reports = try await dispatcher.compactor.compact()
+                    // A namespace another daemon compacts now is left to it.
+                    let reports = try await dispatcher.compactor.compact(waitForOthers: false)
                     let evaporated = reports.reduce(0) { $0 + $1.evaporated }
                     logger.info("compacted", metadata: ["namespaces": "\(reports.count)", "evaporated": "\(evaporated)"])
                 } catch {

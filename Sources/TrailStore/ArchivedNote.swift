@@ -83,26 +83,28 @@ public enum ArchiveFrames {
     public static let blockBytes = 32 * 1024
 
     /// `notes` as frames; `firstRecord[b]` is the index of the first note in
-    /// frame `b` (with `notes.count` appended), `raw` the uncompressed bytes.
+    /// frame `b` (with `notes.count` appended), `raw[b]` its uncompressed bytes.
     /// Records are encoded one block at a time and the blocks compressed on
     /// every core: a bulk evaporation packs hundreds of megabytes.
-    public static func frames(_ notes: [ArchivedNote]) throws(ZstdError) -> (frames: [[UInt8]], firstRecord: [Int], raw: Int) {
+    public static func frames(_ notes: [ArchivedNote]) throws(ZstdError) -> (frames: [[UInt8]], firstRecord: [Int], raw: [Int]) {
         var blocks: [[UInt8]] = []
         var firstRecord: [Int] = []
         var block = JSONText()
         block.bytes.reserveCapacity(blockBytes + 4096)
-        var raw = 0
+        var raw: [Int] = []
         for (i, note) in notes.enumerated() {
             if block.bytes.isEmpty { firstRecord.append(i) }
-            let before = block.bytes.count
             note.encodeLine(into: &block)
-            raw += block.bytes.count - before
             if block.bytes.count >= blockBytes {
+                raw.append(block.bytes.count)
                 blocks.append(block.bytes)
                 block.bytes.removeAll(keepingCapacity: true)
             }
         }
-        if !block.bytes.isEmpty { blocks.append(block.bytes) }
+        if !block.bytes.isEmpty {
+            raw.append(block.bytes.count)
+            blocks.append(block.bytes)
+        }
         firstRecord.append(notes.count)
         return (try compress(blocks), firstRecord, raw)
     }
@@ -121,6 +123,16 @@ public enum ArchiveFrames {
         }
         if let error = failure.withLock({ $0 }) { throw error }
         return frames.withLock { $0 }
+    }
+
+    /// Every record of `frame`, each checked against its id.
+    public static func records(in frame: [UInt8], source: String) throws -> [ArchivedNote] {
+        let decoder = JSONDecoder()
+        return try Zstd.decompress(frame).split(separator: UInt8(ascii: "\n")).map { line in
+            let note = try decoder.decode(ArchivedNote.self, from: Data(line))
+            guard NoteID(body: note.body).hex == note.id else { throw ArchiveError.corrupt(id: note.id, source: source) }
+            return note
+        }
     }
 
     /// The record of `id` in `frame`, which `source` names in errors (a pack

@@ -118,6 +118,24 @@ public struct RestoreReport: Sendable {
     }
 }
 
+/// A write that another process committed to the same store (another
+/// daemon over one database), as watchers see it.
+public struct StoreEvent: Sendable {
+    /// `deposited`, `reinforced`, `linked`, `retracted`, `revived` or `evaporated`.
+    public var event: String
+    /// The note as it is after the write (the `to` end of a link).
+    public var note: Note
+    /// For `linked`: where the trail comes from, and its weight after the write.
+    public var trailFrom: NoteID?
+    public var trailWeight: Double?
+    public init(event: String, note: Note, trailFrom: NoteID? = nil, trailWeight: Double? = nil) {
+        self.event = event
+        self.note = note
+        self.trailFrom = trailFrom
+        self.trailWeight = trailWeight
+    }
+}
+
 /// A namespace's settings with its counts at one instant.
 public struct NamespaceSummary: Sendable {
     public var settings: NamespaceSettings
@@ -138,6 +156,10 @@ public struct NamespaceSummary: Sendable {
 public protocol TrailStore: Sendable {
     /// `sqlite` or `postgres`.
     var engine: String { get }
+
+    /// Where the store is, for people (`sqlite:PATH`, or the PostgreSQL URL
+    /// without its password): `trail.hello` and `trailctl status` show it.
+    var database: String { get }
 
     /// Queues `write`; `completion` runs on a store thread after the write is
     /// durable (or failed). Writes submitted from one thread are applied in
@@ -175,6 +197,19 @@ public protocol TrailStore: Sendable {
     /// The weighted trail graph of a namespace's live notes, for ranking.
     func rankGraph(ns: String) async throws(TrailError) -> RankGraph
 
+    /// Runs `body` while this process alone may compact `ns` (several
+    /// daemons may serve one database). When another process compacts it
+    /// now, waits for it to finish if `wait`, else returns nil at once
+    /// without running `body`.
+    func compacting<T: Sendable>(ns: String, wait: Bool,
+                                 _ body: @Sendable () async throws(TrailError) -> T) async throws(TrailError) -> T?
+
+    /// Hands `deliver` the writes that other processes commit to this store
+    /// (several daemons over one database), for the namespaces `watching`
+    /// accepts, from now until the store closes. An engine that no other
+    /// process writes to has none to give.
+    func forwardEvents(watching: @escaping @Sendable (String) -> Bool, to deliver: @escaping @Sendable (StoreEvent) -> Void)
+
     /// The last compaction of `ns` (of any namespace when nil).
     func lastCompaction(ns: String?) async throws(TrailError) -> CompactionReport?
 
@@ -205,6 +240,16 @@ public protocol InlineReads: Sendable {
 }
 
 extension TrailStore {
+    /// One process per store by default (the embedded engine: the data dir's
+    /// lock, and SQLite's own write lock for `trail-compactor` beside it).
+    public func compacting<T: Sendable>(ns: String, wait: Bool,
+                                        _ body: @Sendable () async throws(TrailError) -> T) async throws(TrailError) -> T? {
+        try await body()
+    }
+
+    /// Nothing by default: this process is the store's only writer.
+    public func forwardEvents(watching: @escaping @Sendable (String) -> Bool, to deliver: @escaping @Sendable (StoreEvent) -> Void) {}
+
     /// None by default: every read goes through the async methods.
     public var inlineReads: (any InlineReads)? { nil }
 }

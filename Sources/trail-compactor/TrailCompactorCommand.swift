@@ -2,12 +2,14 @@ import ArgumentParser
 import Foundation
 import TrailCompactor
 import TrailCore
+import TrailPostgres
 import TrailSQLite
 import TrailStore
 
 /// `trail-compactor`: compaction as its own process, against a store that a
 /// running `traild` may be using at the same time (SQLite's write lock keeps
-/// the two apart: each batch is one short write transaction).
+/// the two apart: each batch is one short write transaction; on PostgreSQL,
+/// a namespace's advisory lock keeps every daemon's compaction of it apart).
 @main
 struct TrailCompactorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,7 +24,7 @@ struct TrailCompactorCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "traild's data dir (the store is DATA_DIR/trail.db).")
     var dataDir: String?
 
-    @Option(help: "sqlite:PATH of the store (default: sqlite:DATA_DIR/trail.db).")
+    @Option(help: "sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DB of the store (default: sqlite:DATA_DIR/trail.db).")
     var store: String?
 
     @Option(help: "Only this namespace (default: every namespace).")
@@ -40,27 +42,16 @@ struct TrailCompactorCommand: AsyncParsableCommand {
     func validate() throws {
         if once && interval != nil { throw ValidationError("give --once or --interval, not both") }
         if let interval, !(interval > 0) { throw ValidationError("--interval must be a number of seconds above 0") }
-        if dataDir == nil && store == nil { throw ValidationError("give --data-dir DIR or --store sqlite:PATH") }
+        if dataDir == nil && store == nil { throw ValidationError("give --data-dir DIR or --store sqlite:PATH (or postgres://...)") }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if let ns { _ = try Validate.namespace(ns) }
     }
 
     func run() async throws {
-        let path: String
-        if let store {
-            guard store.hasPrefix("sqlite:"), store.count > 7 else { throw ValidationError("--store must be sqlite:PATH") }
-            path = String(store.dropFirst(7))
-        } else {
-            path = dataDir! + "/trail.db"
-        }
-        guard FileManager.default.fileExists(atPath: path) else {
-            FileHandle.standardError.write(Data("trail-compactor: no store at \(path); start traild once with this data dir first\n".utf8))
-            throw ExitCode(1)
-        }
-        let sqlite = try SQLiteStore(path: path, fault: CompactionFault.fromEnvironment())
+        let opened = try await openStore()
         var settings = CompactorSettings()
         settings.batch = batch
-        let compactor = Compactor(store: sqlite, settings: settings)
+        let compactor = Compactor(store: opened, settings: settings)
         repeat {
             for report in try await compactor.compact(ns: ns) {
                 let line: [String: Any] = [
@@ -73,6 +64,37 @@ struct TrailCompactorCommand: AsyncParsableCommand {
             }
             if let interval { try await Task.sleep(for: .seconds(interval)) }
         } while interval != nil
-        await sqlite.close()
+        await opened.close()
+    }
+
+    /// The store `--store` or `--data-dir` names.
+    private func openStore() async throws -> any TrailStore {
+        if let store, store.hasPrefix("postgres://") || store.hasPrefix("postgresql://") {
+            let location: PostgresLocation
+            do {
+                location = try PostgresLocation(parsing: store)
+            } catch {
+                throw ValidationError("--store: \(error.description)")
+            }
+            let daemon = "trail-compactor@\(ProcessInfo.processInfo.hostName):\(getpid())"
+            do {
+                return try await Task.detached { try PostgresStore(location: location, daemon: daemon, readConnections: 1) }.value
+            } catch let error as TrailError {
+                FileHandle.standardError.write(Data("trail-compactor: \(error.message)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+        let path: String
+        if let store {
+            guard store.hasPrefix("sqlite:"), store.count > 7 else { throw ValidationError("--store must be sqlite:PATH or postgres://...") }
+            path = String(store.dropFirst(7))
+        } else {
+            path = dataDir! + "/trail.db"
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            FileHandle.standardError.write(Data("trail-compactor: no store at \(path); start traild once with this data dir first\n".utf8))
+            throw ExitCode(1)
+        }
+        return try SQLiteStore(path: path, fault: CompactionFault.fromEnvironment())
     }
 }

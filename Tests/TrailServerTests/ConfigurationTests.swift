@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TrailPostgres
 @testable import TrailServer
 
 @Suite("Daemon configuration")
@@ -16,7 +17,11 @@ struct ConfigurationTests {
     @Test("store locations")
     func stores() throws {
         #expect(try StoreLocation("sqlite:/a/b.db") == .sqlite(path: "/a/b.db"))
-        #expect(try StoreLocation("postgres://u@h/db") == .postgres(url: "postgres://u@h/db"))
+        let pg = try StoreLocation("postgres://u:secret@h/db")
+        #expect(pg == .postgres(try PostgresLocation(parsing: "postgres://u:secret@h/db")))
+        #expect(pg.description == "postgres://u@h:5432/db")
+        #expect(try StoreLocation("postgresql://u@h:6543/db").description == "postgres://u@h:6543/db")
+        #expect(throws: ConfigurationError.self) { try StoreLocation("postgres://u@h") }
         #expect(throws: ConfigurationError.self) { try StoreLocation("mysql://x") }
         #expect(throws: ConfigurationError.self) { try StoreLocation("sqlite:") }
     }

@@ -3,21 +3,55 @@
 The binary is taken from $TRAILD_BIN, else .build/debug/traild at the
 repository root. Every daemon gets its own socket and data dir under pytest's
 tmp_path, so tests never share state.
+
+Engines. $TRAIL_E2E_ENGINES is a comma list of the store engines the suite
+runs against: `sqlite` (the default) and `postgres`. Every test that makes
+daemons (through `daemon_factory`, `daemon`, `conn`, `shared_daemon`, ...)
+depends on the session-scoped `engine` fixture; with more than the default
+engine it is parametrized (ids `[sqlite]`, `[postgres]`), so the whole suite
+runs once per engine without copying tests. With `postgres`, each daemon gets
+`--store <url>` of a fresh database in the session's throwaway cluster
+(`pg_cluster`, tests/pgcluster.py), one database per data dir, so daemons
+restarted on the same data dir find their notes again and tests stay
+isolated; `--data-dir` is passed as before. A daemon whose `extra` already
+has `--store` is left alone. `@pytest.mark.engines("postgres", ...)` limits a
+test to some engines. The cluster is started lazily: a run that needs no
+PostgreSQL never starts one. `pg_daemons` / `pg_daemon_pair` give several
+daemons on one database (multi-daemon tests; skipped unless `postgres` is in
+$TRAIL_E2E_ENGINES).
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Iterator
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+
+KNOWN_ENGINES = ("sqlite", "postgres")
+
+
+def _engines_from_env() -> list[str]:
+    raw = os.environ.get("TRAIL_E2E_ENGINES", "sqlite")
+    engines = list(dict.fromkeys(e.strip() for e in raw.split(",") if e.strip()))
+    bad = [e for e in engines if e not in KNOWN_ENGINES]
+    if bad or not engines:
+        raise pytest.UsageError(f"TRAIL_E2E_ENGINES={raw!r}: give a comma list of {', '.join(KNOWN_ENGINES)}")
+    return engines
+
+
+ENGINES = _engines_from_env()
 
 
 def traild_bin() -> str:
@@ -31,17 +65,21 @@ class Daemon:
     """A running traild process with its socket and data dir."""
 
     def __init__(self, socket_path: Path, data_dir: Path, extra: list[str] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, store: str | None = None,
+                 database: str | None = None) -> None:
         self.socket_path = socket_path
         self.data_dir = data_dir
         self.extra = extra or []
         self.env = env
+        self.store = store          # the --store URL given (postgres), else None
+        self.database = database    # its database in pg_cluster, else None
         self.proc: subprocess.Popen[bytes] | None = None
         self.stderr_path = data_dir.parent / f"{data_dir.name}.stderr.log"
 
     def start(self, wait: bool = True) -> "Daemon":
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [traild_bin(), "--socket", str(self.socket_path), "--data-dir", str(self.data_dir), *self.extra]
+        store = ["--store", self.store] if self.store else []
+        args = [traild_bin(), "--socket", str(self.socket_path), "--data-dir", str(self.data_dir), *store, *self.extra]
         env = dict(os.environ)
         if self.env:
             env.update(self.env)
@@ -164,28 +202,174 @@ class Conn:
         return resp["error"]
 
 
-@pytest.fixture
-def daemon_factory(tmp_path: Path) -> Iterator[Any]:
-    started: list[Daemon] = []
-    # Unix socket paths are limited to ~107 bytes: keep them short.
-    short = Path(f"/tmp/trail-test-{os.getpid()}-{id(tmp_path) & 0xffffff:x}")
-    short.mkdir(parents=True, exist_ok=True)
+# ---------------------------------------------------------------------------
+# Engines and the throwaway PostgreSQL cluster
+# ---------------------------------------------------------------------------
 
-    def make(name: str = "d", extra: list[str] | None = None, start: bool = True,
-             env: dict[str, str] | None = None, socket_path: Path | None = None,
-             data_dir: Path | None = None) -> Daemon:
-        d = Daemon(socket_path or short / f"{name}.sock", data_dir or tmp_path / name, extra, env)
-        started.append(d)
+def pytest_configure(config: Any) -> None:
+    config.addinivalue_line("markers", "engines(*names): run the test only on these store engines "
+                                       "(those also in TRAIL_E2E_ENGINES)")
+
+
+def pytest_generate_tests(metafunc: Any) -> None:
+    if "engine" not in metafunc.fixturenames:
+        return
+    for m in metafunc.definition.iter_markers("parametrize"):
+        names = m.args[0] if m.args else m.kwargs.get("argnames", "")
+        if "engine" in ([n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)):
+            return  # the test parametrizes `engine` itself
+    engines = list(ENGINES)
+    for m in metafunc.definition.iter_markers("engines"):
+        engines = [e for e in engines if e in m.args]
+    if engines == ["sqlite"] and ENGINES == ["sqlite"]:
+        return  # the default run: no parametrization, test ids exactly as before
+    metafunc.parametrize("engine", engines, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def engine(request: Any) -> str:
+    """The store engine this test's daemons use: `sqlite` or `postgres`."""
+    return getattr(request, "param", ENGINES[0])
+
+
+def pgcluster_module() -> ModuleType:
+    """tests/pgcluster.py, imported as `pgcluster`."""
+    mod = sys.modules.get("pgcluster")
+    if mod is None:
+        spec = importlib.util.spec_from_file_location("pgcluster", ROOT / "tests" / "pgcluster.py")
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["pgcluster"] = mod
+        spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """The session's own throwaway PostgreSQL cluster (a `pgcluster.Cluster`).
+
+    Started on first use only. Tests may stop it (`stop()`, `stop_immediate()`)
+    and `restart()` it (same port, same data); daemon factories start it again
+    at their teardown if a test left it down. The TRAIL_TEST_POSTGRES_* variables
+    from `pgcluster.py run` are ignored: pytest must own the cluster it faults."""
+    pgcluster = pgcluster_module()
+    cluster = pgcluster.Cluster()
+    # SIGTERM would end pytest without teardown: turn it into an interrupt so the cluster is removed.
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_DFL:
+        def on_term(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt("SIGTERM")
+        signal.signal(signal.SIGTERM, on_term)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
+        if previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _ensure_running(cluster: Any) -> None:
+    if not cluster.is_running():
+        cluster.start()
+
+
+class DaemonFactory:
+    """Makes daemons for one test and removes them (and their databases) after it.
+
+    `factory(name, extra, start, env, socket_path, data_dir, db)`: with the
+    postgres engine (or when `db` is given) the daemon gets `--store` with the
+    URL of a database of pg_cluster: the one for `db` when given (daemons given
+    the same `db` share it), else the one for its data dir (made on first use)."""
+
+    def __init__(self, tmp_path: Path, request: Any, engine: str, short: Path, prefix: str = "") -> None:
+        self.tmp_path = tmp_path
+        self.request = request
+        self.engine = engine
+        self.short = short
+        self.prefix = prefix
+        self.started: list[Daemon] = []
+        self.databases: dict[str, str] = {}   # key -> database name
+        self._pg: Any = None
+        if engine == "postgres":
+            self.pg  # start the session cluster at setup time, not inside the test
+
+    @property
+    def pg(self) -> Any:
+        if self._pg is None:
+            self._pg = self.request.getfixturevalue("pg_cluster")
+        return self._pg
+
+    def database(self, key: str) -> str:
+        """The database for `key`, created on first use."""
+        if key not in self.databases:
+            self.databases[key] = self.pg.create_database()
+        return self.databases[key]
+
+    def __call__(self, name: str = "d", extra: list[str] | None = None, start: bool = True,
+                 env: dict[str, str] | None = None, socket_path: Path | None = None,
+                 data_dir: Path | None = None, db: str | None = None) -> Daemon:
+        data_dir = data_dir or self.tmp_path / f"{self.prefix}{name}"
+        store = database = None
+        if (self.engine == "postgres" or db is not None) and "--store" not in (extra or []):
+            database = self.database(db if db is not None else "dir:" + os.path.abspath(data_dir))
+            store = self.pg.url(database)
+        d = Daemon(socket_path or self.short / f"{self.prefix}{name}.sock", data_dir, extra, env,
+                   store=store, database=database)
+        self.started.append(d)
         if start:
             d.start()
         return d
 
-    yield make
-    for d in started:
-        if d.proc is not None and d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait()
-    subprocess.run(["rm", "-rf", str(short)], check=False)
+    def pair(self, names: tuple[str, str] = ("a", "b"), extra: list[str] | None = None,
+             start: bool = True, db: str = "pair") -> tuple[Daemon, Daemon]:
+        """Two daemons, each with its own socket and data dir, on one database."""
+        first, second = (self(n, extra=extra, start=start, db=db) for n in names)
+        return first, second
+
+    def close(self) -> None:
+        for d in self.started:
+            if d.proc is not None and d.proc.poll() is None:
+                d.proc.kill()
+                d.proc.wait()
+        if self.databases and self._pg is not None:
+            try:
+                _ensure_running(self._pg)  # a fault test may have left it down
+            except Exception as e:  # noqa: BLE001 - the next test using it will report it
+                print(f"warning: could not start the test cluster again: {e}", file=sys.stderr)
+            for name in self.databases.values():
+                self._pg.drop_database(name, wait=False)  # in the background: each drop checkpoints
+        subprocess.run(["rm", "-rf", str(self.short)], check=False)
+
+
+@pytest.fixture
+def daemon_factory(tmp_path: Path, request: Any, engine: str) -> Iterator[Any]:
+    # Unix socket paths are limited to ~107 bytes: keep them short.
+    short = Path(f"/tmp/trail-test-{os.getpid()}-{id(tmp_path) & 0xffffff:x}")
+    short.mkdir(parents=True, exist_ok=True)
+    factory = DaemonFactory(tmp_path, request, engine, short)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def pg_daemons(tmp_path: Path, request: Any) -> Iterator[DaemonFactory]:
+    """A daemon factory that always uses the postgres engine, for tests of
+    several daemons on one database: `pg_daemons.pair()`, or
+    `pg_daemons(name, db="shared")` for any number. Data dirs and sockets are
+    named `pg-<name>`. Skipped unless `postgres` is in TRAIL_E2E_ENGINES."""
+    if "postgres" not in ENGINES:
+        pytest.skip("needs the postgres engine: set TRAIL_E2E_ENGINES to include postgres")
+    short = Path(tempfile.mkdtemp(prefix=f"trail-test-{os.getpid()}-p", dir="/tmp"))
+    factory = DaemonFactory(tmp_path, request, "postgres", short, prefix="pg-")
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def pg_daemon_pair(pg_daemons: DaemonFactory) -> tuple[Daemon, Daemon]:
+    """Two started daemons (`pg-a`, `pg-b`) serving one fresh PostgreSQL database."""
+    return pg_daemons.pair()
 
 
 @pytest.fixture
@@ -327,20 +511,29 @@ def no_pending_message(c: Any, wait: float = 0.3) -> bool:
 
 
 @pytest.fixture(scope="module")
-def shared_daemon(tmp_path_factory: Any) -> Iterator[Daemon]:
+def shared_daemon(tmp_path_factory: Any, request: Any, engine: str) -> Iterator[Daemon]:
     """One daemon for a whole test module, for many small tests that do not
     depend on a fresh store (bad-input cases); each test still gets its own
-    connection through `shared_conn`."""
+    connection through `shared_conn`. With the postgres engine, on a database
+    of its own."""
     tmp = tmp_path_factory.mktemp("shared")
     short = Path(f"/tmp/trail-test-{os.getpid()}-m{id(tmp) & 0xffffff:x}")
     short.mkdir(parents=True, exist_ok=True)
-    d = Daemon(short / "d.sock", tmp / "d")
-    d.start()
-    yield d
-    if d.proc is not None and d.proc.poll() is None:
-        d.proc.kill()
-        d.proc.wait()
-    subprocess.run(["rm", "-rf", str(short)], check=False)
+    pg = request.getfixturevalue("pg_cluster") if engine == "postgres" else None
+    database = pg.create_database() if pg is not None else None
+    d = Daemon(short / "d.sock", tmp / "d", store=pg.url(database) if pg is not None else None,
+               database=database)
+    try:
+        d.start()
+        yield d
+    finally:
+        if d.proc is not None and d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
+        if pg is not None:
+            _ensure_running(pg)
+            pg.drop_database(database, wait=False)
+        subprocess.run(["rm", "-rf", str(short)], check=False)
 
 
 @pytest.fixture

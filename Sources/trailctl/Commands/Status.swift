@@ -45,7 +45,7 @@ struct Status: AsyncParsableCommand {
         let p = Painter.forStdout
         var d = Details()
         d.add("socket", "\(location.path) (\(location.origin))")
-        d.add("store", "\(hello.store), \(Format.bytes(s.storeBytes))")
+        d.add("store", "\(hello.store) at \(hello.database ?? "?"), \(Format.bytes(s.storeBytes))")
         d.add("protocol", String(hello.protocolVersion))
         d.add("uptime", Format.duration(s.uptime))
         d.add("connections", String(s.connections))

@@ -1,0 +1,111 @@
+import PostgresNIO
+import TrailCore
+import TrailStore
+
+extension BlockingSession: StatementRunner {
+    @discardableResult
+    func rows(_ query: PostgresQuery) throws -> [PostgresRandomAccessRow] {
+        try execute(query.sql, query.binds).rows.map { $0.makeRandomAccess() }
+    }
+}
+
+/// How the PostgreSQL engine commits a group: the writes that arrived
+/// together share one transaction, so a durable write costs neither a round
+/// trip of its own for `BEGIN`/`COMMIT` nor a WAL flush of its own. Every
+/// write of the group happens at one instant, read from the database's
+/// clock when the transaction begins, so daemons whose clocks disagree
+/// still agree on every weight.
+///
+/// A group runs first with no savepoints; if one write is refused, the
+/// transaction is rolled back and the group runs again with each write in a
+/// savepoint of its own. A transaction that loses a race with another
+/// daemon's (deadlock, serialization failure) is rolled back and run again.
+struct PostgresCommit: GroupApplier {
+    let session: BlockingSession
+    /// Names this daemon in the write log.
+    let daemon: String
+
+    /// Runs of a group that lose races with other daemons before it is failed.
+    static let attempts = 8
+
+    func commit(_ group: [PendingWrite]) -> [Result<WriteOutcome, TrailError>] {
+        var savepoints = false
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try run(group, savepoints: savepoints)
+            } catch let refused as RefusedWrite {
+                guard group.count > 1 else { return [.failure(refused.error)] }
+                savepoints = true
+            } catch let failure as PostgresFailure {
+                if case .conflict = failure, attempt < Self.attempts { continue }
+                return group.map { _ in .failure(failure.trailError) }
+            } catch {
+                let mapped = Self.map(error)
+                return group.map { _ in .failure(mapped) }
+            }
+        }
+    }
+
+    /// A write of the group that failed with a contract error (not a storage failure).
+    private struct RefusedWrite: Error {
+        var error: TrailError
+    }
+
+    /// One transaction for the group; results only after it commits.
+    private func run(_ group: [PendingWrite], savepoints: Bool) throws -> [Result<WriteOutcome, TrailError>] {
+        try session.begin()
+        do {
+            let now = try session.rows("SELECT extract(epoch FROM clock_timestamp())::float8")[0][0].decode(Double.self)
+            let state = TransactionState()
+            var results: [Result<WriteOutcome, TrailError>] = []
+            results.reserveCapacity(group.count)
+            for (i, pending) in group.enumerated() {
+                let tx = PostgresWrites(db: session, now: now, writer: pending.writer, daemon: daemon, state: state)
+                if savepoints { try session.rows("SAVEPOINT w\(unescaped: String(i))") }
+                do {
+                    let outcome = try tx.apply(pending.write)
+                    if savepoints {
+                        try tx.flushLog()
+                        try session.rows("RELEASE SAVEPOINT w\(unescaped: String(i))")
+                    }
+                    results.append(.success(outcome))
+                } catch let error as TrailError {
+                    guard savepoints else { throw RefusedWrite(error: error) }
+                    // What the refused write did is undone; so is what it
+                    // locked and read of its namespaces.
+                    try session.rows("ROLLBACK TO SAVEPOINT w\(unescaped: String(i))")
+                    state.log.removeAll()
+                    state.evaporatedBlocks.removeAll()
+                    state.namespaces.removeAll()
+                    results.append(.failure(error))
+                }
+            }
+            try PostgresWrites(db: session, now: now, writer: Writer(), daemon: daemon, state: state).flushLog()
+            let events = results.flatMap { result -> [String] in
+                guard case let .success(outcome) = result else { return [] }
+                return WriteSignal.payloads(of: outcome, daemon: daemon)
+            } + state.evaporatedBlocks.map { WriteSignal.evaporated(ns: $0.ns, block: $0.block, daemon: daemon) }
+            if !events.isEmpty {
+                // Delivered to every daemon's listener when (and only if) the transaction commits.
+                try session.rows("SELECT pg_notify(\(unescaped: WriteSignal.channelLiteral), p) FROM unnest(\(events)::text[]) p")
+            }
+            try session.commit()
+            return results
+        } catch {
+            session.rollback()
+            throw error
+        }
+    }
+
+    /// The one place a failure of this engine becomes a contract error.
+    static func map(_ error: any Error) -> TrailError {
+        switch error {
+        case let trail as TrailError: trail
+        case let failure as PostgresFailure: failure.trailError
+        case let archive as ArchiveError: .storageUnavailable("archive: \(archive.description)")
+        default: .internal("\(error)")
+        }
+    }
+}

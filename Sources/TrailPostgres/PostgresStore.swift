@@ -1,0 +1,203 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+import TrailCore
+import TrailStore
+
+/// The PostgreSQL engine: several daemons, on one host or many, serve one
+/// database (contract §9). Writes go through one connection of this daemon
+/// in group-commit transactions (`PostgresCommit`, on a thread of its own);
+/// reads through a small pool of connections (`ReadPool`). Every weight is
+/// taken at the database's clock.
+public final class PostgresStore: TrailStore {
+    public let engine = PostgresEngine.name
+    /// The database, as `trail.hello` and `trailctl status` name it (no password).
+    public let location: PostgresLocation
+    public var database: String { location.redacted }
+    private let connector: PostgresConnector
+    private let session: BlockingSession
+    private let committer: GroupCommit<PostgresCommit>
+    private let pool: ReadPool
+    private let databaseBytes = Atomic<Int64>(0)
+    /// Names this daemon in the write log and in the signals of its writes.
+    private let daemon: String
+    private let logger: Logger
+    /// The task that listens for other daemons' writes, once asked to.
+    private let listener = Mutex<Task<Void, Never>?>(nil)
+
+    /// Connects to the database at `location`, applies the schema's
+    /// migrations (one daemon at a time) and makes sure the `default`
+    /// namespace exists. `daemon` names this daemon in the write log.
+    /// Blocks the calling thread (never call it on an event loop); throws
+    /// `storageUnavailable` with a message that names the database (without
+    /// its password) when it cannot be reached, refuses the login, or has
+    /// no such database.
+    public init(location: PostgresLocation, daemon: String, readConnections: Int = ReadPool.defaultSize,
+                logger: Logger = Logger(label: "trail.postgres")) throws(TrailError) {
+        self.location = location
+        self.daemon = WriteSignal.token(daemon)
+        self.logger = logger
+        connector = PostgresConnector(location: location, logger: logger)
+        session = BlockingSession(connector: connector)
+        do {
+            try session.connect()
+            _ = try Migrations(PostgresSchema.migrations).apply(using: session)
+            try session.begin()
+            let now = try session.rows("SELECT extract(epoch FROM clock_timestamp())::float8")[0][0].decode(Double.self)
+            _ = try PostgresWrites(db: session, now: now, writer: Writer(), daemon: daemon, state: TransactionState()).namespace("default")
+            try session.commit()
+        } catch {
+            session.rollback()
+            throw PostgresCommit.map(error)
+        }
+        committer = GroupCommit(PostgresCommit(session: session, daemon: daemon), label: "trail.postgres.commit")
+        pool = ReadPool(connector: connector, size: readConnections)
+    }
+
+    public func submit(_ write: WriteRequest, by writer: Writer,
+                       completion: @escaping @Sendable (Result<WriteOutcome, TrailError>) -> Void) {
+        committer.submit(write, by: writer, completion: completion)
+    }
+
+    public var pendingWrites: Int { committer.pending }
+
+    public func get(_ id: IDPrefix, ns: String) async throws(TrailError) -> NoteDetails {
+        try await read { try await $0.get(id, ns: ns) }
+    }
+
+    public func sense(_ query: SenseQuery) async throws(TrailError) -> [ScoredNote] {
+        try await read { try await $0.sense(query) }
+    }
+
+    public func follow(_ query: FollowQuery) async throws(TrailError) -> FollowResult {
+        try await read { try await $0.follow(query) }
+    }
+
+    public func summary(ns: String) async throws(TrailError) -> NamespaceSummary {
+        try await read { reads in
+            let size = try await reads.rows("SELECT pg_database_size(current_database())")[0][0].decode(Int64.self)
+            self.databaseBytes.store(size, ordering: .relaxed)
+            return try await reads.summary(ns: ns)
+        }
+    }
+
+    public func namespaces() async throws(TrailError) -> [NamespaceSummary] {
+        try await read { try await $0.namespaces() }
+    }
+
+    public func export(ns: String, after cursor: Int64?, limit: Int) async throws(TrailError) -> ExportPage {
+        try await read { try await $0.export(ns: ns, after: cursor, limit: limit) }
+    }
+
+    public func fadedNotes(ns: String, batch size: Int) async throws(TrailError) -> [EvaporationBatch] {
+        try await read { try await $0.fadedNotes(ns: ns, batch: size) }
+    }
+
+    public func rankGraph(ns: String) async throws(TrailError) -> RankGraph {
+        try await read { try await $0.rankGraph(ns: ns) }
+    }
+
+    /// Holds a session-level advisory lock on `ns` (on a connection of its
+    /// own, so that the lock goes with it if this daemon dies) while `body`
+    /// compacts it.
+    public func compacting<T: Sendable>(ns: String, wait: Bool,
+                                        _ body: @Sendable () async throws(TrailError) -> T) async throws(TrailError) -> T? {
+        let logger = connector.logger
+        let connection: PostgresConnection
+        do {
+            connection = try await connector.connect()
+        } catch {
+            throw error.trailError
+        }
+        defer { connection.closeDetached() }
+        do {
+            let key = PostgresQuery(unsafeSQL: "SELECT \(wait ? "pg_advisory_lock" : "pg_try_advisory_lock")(hashtextextended('trail.compact:' || $1, 0))",
+                                    binds: { var b = PostgresBindings(); b.append(ns); return b }())
+            let rows = try await connection.query(key, logger: logger).get().rows
+            if !wait, try rows.first?.decode(Bool.self) != true { return nil }
+        } catch {
+            throw PostgresCommit.map(PostgresFailure.from(error, location: location))
+        }
+        return try await body()
+    }
+
+    public func lastCompaction(ns: String?) async throws(TrailError) -> CompactionReport? {
+        try await read { try await $0.lastCompaction(ns: ns) }
+    }
+
+    /// The database's size as the last `summary` read it (`pg_database_size`).
+    public func storeBytes() -> Int64 {
+        databaseBytes.load(ordering: .relaxed)
+    }
+
+    /// Listens (`LISTEN trail_events`, on a connection of its own named
+    /// `traild-listen`) for the signals of other daemons' writes and reads,
+    /// for a watched namespace, the note each names. While that connection
+    /// is down, watchers miss the writes other daemons make; it is opened
+    /// again at once, then after 0.25 s, 0.5 s, ... up to 5 s between tries.
+    public func forwardEvents(watching: @escaping @Sendable (String) -> Bool, to deliver: @escaping @Sendable (StoreEvent) -> Void) {
+        let listening = PostgresConnector(location: location, applicationName: "traild-listen", logger: logger)
+        let (daemon, logger, pool, location) = (self.daemon, self.logger, self.pool, self.location)
+        let task = Task.detached {
+            var pause = 0.25
+            while !Task.isCancelled {
+                do {
+                    let connection = try await listening.connect()
+                    pause = 0.25
+                    do {
+                        try await connection.listen(on: WriteSignal.channel) { notifications in
+                            for try await notification in notifications {
+                                guard let signal = WriteSignal(notification.payload), signal.daemon != daemon, watching(signal.ns) else { continue }
+                                do {
+                                    let events = try await pool.withConnection { try await PostgresReads(connection: $0, logger: logger).events(for: signal) }
+                                    events.forEach(deliver)
+                                } catch {
+                                    logger.warning("could not read a write another daemon signalled", metadata: ["signal": "\(notification.payload)", "error": "\(error)"])
+                                }
+                            }
+                        }
+                    } catch {
+                        connection.closeDetached()
+                        throw error
+                    }
+                    connection.closeDetached()
+                } catch {
+                    if Task.isCancelled { break }
+                    logger.warning("listening for other daemons' writes failed; watchers miss them until it is back",
+                                   metadata: ["database": "\(location.redacted)", "error": "\(PostgresFailure.from(error, location: location))"])
+                }
+                try? await Task.sleep(for: .seconds(pause))
+                pause = min(pause * 2, 5)
+            }
+        }
+        listener.withLock { $0?.cancel(); $0 = task }
+    }
+
+    public func close() async {
+        listener.withLock { $0?.cancel() }
+        await committer.drain()
+        await pool.close()
+        let session = self.session
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            // Closing blocks: not on the caller's (possibly cooperative) thread.
+            Thread.detachNewThread {
+                session.close()
+                done.resume()
+            }
+        }
+    }
+
+    /// Runs `body` on a connection of the pool, mapping every failure to a `TrailError`.
+    private func read<T: Sendable>(_ body: @Sendable (PostgresReads) async throws -> T) async throws(TrailError) -> T {
+        let logger = connector.logger
+        do {
+            return try await pool.withConnection { connection in
+                try await body(PostgresReads(connection: connection, logger: logger))
+            }
+        } catch {
+            throw PostgresCommit.map(error)
+        }
+    }
+}

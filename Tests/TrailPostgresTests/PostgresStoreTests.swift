@@ -1,0 +1,459 @@
+import Foundation
+import Synchronization
+import PostgresNIO
+import Testing
+import TrailCore
+@testable import TrailPostgres
+import TrailCompactor
+import TrailStore
+
+/// A fresh database on the test cluster (`TRAIL_TEST_POSTGRES_URL`, which
+/// `make test` sets through tests/pgcluster.py), dropped at the end.
+final class ScratchDatabase: Sendable {
+    let location: PostgresLocation
+    private let admin: BlockingSession
+    let name: String
+
+    init() throws {
+        guard let url = ProcessInfo.processInfo.environment["TRAIL_TEST_POSTGRES_URL"] else {
+            throw TrailError.internal("TRAIL_TEST_POSTGRES_URL is not set: run these tests through `python3 tests/pgcluster.py run -- swift test` (make test does)")
+        }
+        let base = try PostgresLocation(parsing: url)
+        admin = BlockingSession(connector: PostgresConnector(location: base))
+        name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
+        _ = try admin.execute("CREATE DATABASE \(name)")
+        location = PostgresLocation(endpoint: base.endpoint, user: base.user, password: base.password, database: name)
+    }
+
+    /// A store on this database, as one daemon would open it.
+    func store(_ daemon: String = "test") throws -> PostgresStore {
+        try PostgresStore(location: location, daemon: daemon)
+    }
+
+    /// Runs `sql` on the database (as the owner) and returns its rows.
+    func rows(_ sql: String) throws -> [PostgresRandomAccessRow] {
+        let session = BlockingSession(connector: PostgresConnector(location: location))
+        defer { session.close() }
+        return try session.execute(sql).rows.map { $0.makeRandomAccess() }
+    }
+
+    deinit {
+        _ = try? admin.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        admin.close()
+    }
+}
+
+extension PostgresStore {
+    @discardableResult
+    func deposit(_ body: String, ns: String = "default", tags: [String] = [], after: [String] = [], strength: Double = 1,
+                 force: Bool = false, agent: String? = nil) async throws -> (note: Note, created: Bool) {
+        let d = Deposit(body: body, ns: ns, tags: tags, after: try after.map { try IDPrefix($0, field: "after") },
+                        strength: strength, force: force)
+        guard case let .deposited(note, created) = try await write(.deposit(d), by: Writer(agent: agent, uid: 1000, pid: 42)) else {
+            throw TrailError.internal("not a deposit")
+        }
+        return (note, created)
+    }
+}
+
+func prefix(_ s: String) throws -> IDPrefix { try IDPrefix(s, field: "id") }
+
+/// Runs `body` on a thread that may block (a store opens and migrates
+/// synchronously, as traild does at start).
+func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { c in
+        Thread.detachNewThread { c.resume(with: Result { try body() }) }
+    }
+}
+
+@Suite("PostgreSQL store", .serialized)
+struct PostgresStoreTests {
+    @Test("deposit, re-deposit adds to the weight, counts deposits, unions tags and after; get shows the history")
+    func redeposit() async throws {
+        let db = try ScratchDatabase()
+        let store = try await blocking { try db.store() }
+        let a = try await store.deposit("first", tags: ["x"], agent: "ant-1")
+        #expect(a.created)
+        #expect(a.note.id == NoteID(body: "first"))
+        #expect(abs(a.note.weight - 1) < 1e-6)
+        let b = try await store.deposit("second")
+        let again = try await store.deposit("first", tags: ["y"], after: [b.note.id.hex], strength: 2, agent: "ant-2")
+        #expect(!again.created)
+        #expect(abs(again.note.weight - 3) < 1e-6)
+        #expect(again.note.deposits == 2)
+        #expect(again.note.tags == ["x", "y"])
+        #expect(again.note.after == [b.note.id])
+        #expect(again.note.agent == "ant-1")
+        let details = try await store.get(try prefix(String(a.note.id.hex.prefix(10))), ns: "default")
+        #expect(details.note.body == "first")
+        #expect(details.history.map(\.op) == ["deposit", "redeposit"])
+        #expect(details.history.map(\.agent) == ["ant-1", "ant-2"])
+        #expect(details.trails.map(\.other) == [b.note.id])
+        await store.close()
+    }
+
+    @Test("a body with U+0000 and accents is kept byte for byte and found by its words without accents")
+    func bodies() async throws {
+        let db = try ScratchDatabase()
+        let store = try await blocking { try db.store() }
+        let body = "caf\u{e9} au lait\u{0}tail"
+        let d = try await store.deposit(body)
+        #expect(d.note.id == NoteID(body: body))
+        let got = try await store.get(try prefix(d.note.id.hex), ns: "default")
+        #expect(got.note.body == body)
+        let found = try await store.sense(SenseQuery(ns: "default", words: ["cafe"]))
+        #expect(found.map(\.note.id) == [d.note.id])
+        await store.close()
+    }
+
+    @Test("the trail weight SQL is ForwardDecay.reinforced, computed by the database")
+    func reinforcedKeySQL() throws {
+        let db = try ScratchDatabase()
+        let decay = ForwardDecay(halfLife: 604_800, landmark: 1_800_000_000)
+        let now = 1_800_000_000 + 1_000_000.0
+        for (weight, delta) in [(1.0, 1.0), (0.0, 2.5), (3.0, -1.0), (1.0, -5.0), (1e-9, 1e6), (2.0, 0.0)] {
+            let key = decay.key(weight: weight, at: now)
+            let sql = PostgresWrites.reinforcedKeySQL(old: "\(key)::float8", delta: "\(delta)::float8",
+                                                      offset: "\(decay.offset(at: now))::float8")
+            let got = try db.rows("SELECT \(sql)")[0][0].decode(Double.self)
+            let want = decay.reinforced(key: key, by: delta, at: now)
+            #expect(abs(got - want) < 1e-9, "weight \(weight) + \(delta): \(got) vs \(want)")
+        }
+    }
+
+    @Test("two daemons deposit the same bodies at once: one note each, deposits and weights exact")
+    func twoDaemonsDeposit() async throws {
+        let db = try ScratchDatabase()
+        let one = try await blocking { try db.store("one") }
+        let two = try await blocking { try db.store("two") }
+        let bodies = (0..<20).map { "shared body \($0)" }
+        let rounds = 10
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for store in [one, two] {
+                for _ in 0..<4 {
+                    group.addTask {
+                        for _ in 0..<rounds {
+                            for body in bodies.shuffled() { try await store.deposit(body, strength: 0.5) }
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        for body in bodies {
+            let note = try await one.get(try prefix(NoteID(body: body).hex), ns: "default").note
+            #expect(note.deposits == 2 * 4 * rounds)
+            #expect(abs(note.weight - Double(2 * 4 * rounds) * 0.5) < 1e-3)
+        }
+        let count = try db.rows("SELECT count(*) FROM note")[0][0].decode(Int64.self)
+        #expect(count == Int64(bodies.count))
+        await one.close()
+        await two.close()
+    }
+
+    @Test("reinforcements and trails through two daemons at once are never lost")
+    func twoDaemonsReinforce() async throws {
+        let db = try ScratchDatabase()
+        let one = try await blocking { try db.store("one") }
+        let two = try await blocking { try db.store("two") }
+        let a = try await one.deposit("a")
+        let b = try await one.deposit("b")
+        let n = 50
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for store in [one, two] {
+                group.addTask {
+                    for _ in 0..<n {
+                        _ = try await store.write(.reinforce(id: try prefix(a.note.id.hex), ns: "default", delta: 1), by: Writer())
+                        _ = try await store.write(.link(from: try prefix(a.note.id.hex), to: try prefix(b.note.id.hex), ns: "default", delta: 0.5),
+                                                  by: Writer())
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let details = try await two.get(try prefix(a.note.id.hex), ns: "default")
+        #expect(abs(details.note.weight - Double(1 + 2 * n)) < 1e-3)
+        #expect(details.trails.count == 1)
+        #expect(abs((details.trails.first?.weight ?? 0) - Double(2 * n) * 0.5) < 1e-3)
+        await one.close()
+        await two.close()
+    }
+
+    @Test("a refused write in a group leaves the others committed")
+    func refusedInGroup() async throws {
+        let db = try ScratchDatabase()
+        let store = try await blocking { try db.store() }
+        let bad = try prefix("00000000deadbeef")
+        async let first = store.deposit("one")
+        async let refused: Result<WriteOutcome, TrailError> = {
+            do { return .success(try await store.write(.reinforce(id: bad, ns: "default", delta: 1), by: Writer())) }
+            catch let error as TrailError { return .failure(error) } catch { return .failure(.internal("\(error)")) }
+        }()
+        async let second = store.deposit("two")
+        let (x, r, y) = try await (first, refused, second)
+        #expect(x.created && y.created)
+        guard case let .failure(error) = r, case .unknownNote = error else {
+            Issue.record("expected unknown_note, got \(r)")
+            return
+        }
+        let stats = try await store.summary(ns: "default")
+        #expect(stats.counts.live == 2)
+        #expect(stats.counts.notes == 2)
+        await store.close()
+    }
+
+    @Test("retract refuses re-deposit and reinforcement; revive brings it back; force revives")
+    func retractRevive() async throws {
+        let db = try ScratchDatabase()
+        let store = try await blocking { try db.store() }
+        let n = try await store.deposit("harmful", agent: "a")
+        let id = try prefix(n.note.id.hex)
+        guard case let .retracted(note) = try await store.write(.retract(id: id, ns: "default", reason: "wrong"), by: Writer(agent: "judge")) else {
+            Issue.record("not retracted")
+            return
+        }
+        #expect(note.state == .retracted)
+        #expect(note.retraction?.reason == "wrong")
+        await #expect(throws: TrailError.self) { try await store.deposit("harmful") }
+        await #expect(throws: TrailError.self) { try await store.write(.reinforce(id: id, ns: "default", delta: 1), by: Writer()) }
+        let forced = try await store.deposit("harmful", force: true)
+        #expect(forced.note.state == .live)
+        #expect(forced.note.deposits == 2)
+        await store.close()
+    }
+
+    @Test("sense by weight, tags, any tags, budget and words; follow both ways")
+    func senseAndFollow() async throws {
+        let db = try ScratchDatabase()
+        let store = try await blocking { try db.store() }
+        let heavy = try await store.deposit("the build needs libzstd", tags: ["build"], strength: 5)
+        let mid = try await store.deposit("tests need a postgres cluster", tags: ["test", "build"], after: [heavy.note.id.hex], strength: 3)
+        let light = try await store.deposit("walls of text", tags: ["style"], strength: 1)
+        let all = try await store.sense(SenseQuery(ns: "default"))
+        #expect(all.map(\.note.id) == [heavy.note.id, mid.note.id, light.note.id])
+        #expect(abs(all[0].score - 5) < 1e-6)
+        let tagged = try await store.sense(SenseQuery(ns: "default", allTags: ["build", "test"]))
+        #expect(tagged.map(\.note.id) == [mid.note.id])
+        let any = try await store.sense(SenseQuery(ns: "default", anyTags: ["style", "test"]))
+        #expect(any.map(\.note.id) == [mid.note.id, light.note.id])
+        let budget = try await store.sense(SenseQuery(ns: "default", budgetBytes: 40))
+        #expect(budget.map(\.note.id) == [heavy.note.id, light.note.id])
+        let limited = try await store.sense(SenseQuery(ns: "default", limit: 2))
+        #expect(limited.count == 2)
+        let words = try await store.sense(SenseQuery(ns: "default", words: ["wall"]))
+        #expect(words.map(\.note.id) == [light.note.id])
+        #expect(words[0].score >= 1)
+        let forward = try await store.follow(FollowQuery(from: try prefix(heavy.note.id.hex), ns: "default"))
+        #expect(forward.steps.map(\.to) == [mid.note.id])
+        let backward = try await store.follow(FollowQuery(from: try prefix(mid.note.id.hex), ns: "default", direction: .backward))
+        #expect(backward.steps.map(\.to) == [heavy.note.id])
+        await store.close()
+    }
+
+    @Test("a new half-life keeps every weight, while another daemon writes")
+    func rebaseAcrossDaemons() async throws {
+        let db = try ScratchDatabase()
+        let one = try await blocking { try db.store("one") }
+        let two = try await blocking { try db.store("two") }
+        let a = try await one.deposit("steady", strength: 4)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for h in [3600.0, 7200.0, 86_400.0, 604_800.0] {
+                    _ = try await one.write(.configure(NamespaceChange(ns: "default", halfLife: h)), by: Writer())
+                }
+            }
+            group.addTask {
+                for _ in 0..<40 { _ = try await two.write(.reinforce(id: try prefix(a.note.id.hex), ns: "default", delta: 0.25), by: Writer()) }
+            }
+            try await group.waitForAll()
+        }
+        let note = try await two.get(try prefix(a.note.id.hex), ns: "default").note
+        // 4 + 40 x 0.25, decayed over well under a second at half-lives of an hour or more.
+        #expect(abs(note.weight - 14) < 0.01, "weight \(note.weight)")
+        await one.close()
+        await two.close()
+    }
+
+    @Test("the index answers sense by weight without a scan")
+    func sensePlan() async throws {
+        let db = try ScratchDatabase()
+        let store = try await blocking { try db.store() }
+        _ = try db.rows("""
+            INSERT INTO note (ns, id, body, tags, after, key, state, deposits, created_at, updated_at)
+            SELECT 'default', md5(i::text) || md5((i + 1)::text), convert_to('n' || i, 'UTF8'), '', '', random() * 10, 0, 1, 0, 0
+            FROM generate_series(1, 20000) i
+            """)
+        _ = try db.rows("ANALYZE note")
+        let plan = try db.rows("""
+            EXPLAIN SELECT n.seq FROM note n WHERE n.ns = 'default' AND n.state = 0 AND n.key >= 1.5
+            ORDER BY n.key DESC, n.id ASC LIMIT 10
+            """).map { try $0[0].decode(String.self) }.joined(separator: "\n")
+        #expect(plan.contains("Index Scan using note_by_key"), "\(plan)")
+        #expect(!plan.contains("Sort"), "\(plan)")
+        #expect(!plan.contains("Seq Scan"), "\(plan)")
+        await store.close()
+    }
+}
+
+@Suite("PostgreSQL compaction and export", .serialized)
+struct PostgresCompactionTests {
+    @Test("two daemons compacting at once evaporate each faded note exactly once; every daemon gets and revives it")
+    func twoCompactions() async throws {
+        let db = try ScratchDatabase()
+        let one = try await blocking { try db.store("one") }
+        let two = try await blocking { try db.store("two") }
+        var faded: [NoteID] = []
+        for i in 0..<300 {
+            faded.append(try await one.deposit("fading \(i)", tags: ["t\(i % 3)"], strength: 1).note.id)
+        }
+        let keep = try await one.deposit("kept", after: [faded[0].hex], strength: 10)
+        _ = try await one.write(.configure(NamespaceChange(ns: "default", evaporateBelow: 2)), by: Writer())
+        var settings = CompactorSettings()
+        settings.batch = 50
+        let compactors = [Compactor(store: one, settings: settings), Compactor(store: two, settings: settings)]
+        let reports = try await withThrowingTaskGroup(of: [CompactionReport].self) { group in
+            for c in compactors { group.addTask { try await c.compact(ns: "default") } }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(reports.map(\.evaporated).reduce(0, +) == 300, "\(reports)")
+        let stats = try await two.summary(ns: "default")
+        #expect(stats.counts.archived == 300)
+        #expect(stats.counts.live == 1)
+        #expect(stats.counts.notes == 301)
+        let archived = try await two.get(try prefix(faded[7].hex), ns: "default")
+        #expect(archived.note.state == .archived)
+        #expect(archived.note.body == "fading 7")
+        #expect(archived.note.tags == ["t1"])
+        let first = try await one.get(try prefix(faded[0].hex), ns: "default")
+        #expect(first.trails.map(\.other) == [keep.note.id])
+        _ = try await one.write(.configure(NamespaceChange(ns: "default", evaporateBelow: 0.05)), by: Writer())
+        guard case let .revived(note) = try await two.write(.revive(id: try prefix(faded[0].hex), ns: "default"), by: Writer()) else {
+            Issue.record("not revived")
+            return
+        }
+        #expect(note.state == .live)
+        #expect(note.body == "fading 0")
+        #expect(note.tags == ["t0"])
+        let back = try await one.get(try prefix(faded[0].hex), ns: "default")
+        #expect(back.trails.map(\.other) == [keep.note.id])
+        #expect(try await one.sense(SenseQuery(ns: "default", allTags: ["t0"], includeFaded: true)).map(\.note.id) == [faded[0]])
+        await one.close()
+        await two.close()
+    }
+
+    @Test("a background compaction skips a namespace another daemon compacts")
+    func skipWhenBusy() async throws {
+        let db = try ScratchDatabase()
+        let one = try await blocking { try db.store("one") }
+        let two = try await blocking { try db.store("two") }
+        let inside = try await one.compacting(ns: "default", wait: false) { () async throws(TrailError) -> Bool in
+            let other = try await two.compacting(ns: "default", wait: false) { () async throws(TrailError) in true }
+            return other == nil
+        }
+        #expect(inside == true)
+        let after = try await two.compacting(ns: "default", wait: false) { () async throws(TrailError) in true }
+        #expect(after == true)
+        await one.close()
+        await two.close()
+    }
+
+    @Test("export pages and restore give back every note, state and trail")
+    func exportRestore() async throws {
+        let db = try ScratchDatabase()
+        let store = try await blocking { try db.store() }
+        let a = try await store.deposit("alpha", tags: ["x"], strength: 3)
+        let b = try await store.deposit("beta", after: [a.note.id.hex], strength: 2)
+        _ = try await store.write(.retract(id: try prefix(b.note.id.hex), ns: "default", reason: "misleading"), by: Writer())
+        var records: [NoteRecord] = []
+        var cursor: Int64?
+        repeat {
+            let page = try await store.export(ns: "default", after: cursor, limit: 1)
+            records += page.records
+            cursor = page.cursor
+        } while cursor != nil
+        #expect(records.count == 2)
+        let other = try ScratchDatabase()
+        let copy = try await blocking { try other.store() }
+        guard case let .restored(report) = try await copy.write(.restore(ns: "default", records: records), by: Writer()) else {
+            Issue.record("not restored")
+            return
+        }
+        #expect(report.created == 2 && report.trails == 1)
+        let gotA = try await copy.get(try prefix(a.note.id.hex), ns: "default")
+        #expect(gotA.note.tags == ["x"])
+        #expect(abs(gotA.note.weight - 3) < 1e-3)
+        #expect(gotA.trails.first?.other == b.note.id)
+        let gotB = try await copy.get(try prefix(b.note.id.hex), ns: "default")
+        #expect(gotB.note.state == .retracted)
+        #expect(gotB.note.retraction?.reason == "misleading")
+        await store.close()
+        await copy.close()
+    }
+}
+
+/// Events handed over by `forwardEvents`, for a test to wait on.
+final class EventLog: Sendable {
+    private let events = Mutex<[StoreEvent]>([])
+    func add(_ e: StoreEvent) { events.withLock { $0.append(e) } }
+    var all: [StoreEvent] { events.withLock { $0 } }
+
+    /// Waits up to `seconds` for `count` events.
+    func wait(for count: Int, seconds: Double = 10) async throws -> [StoreEvent] {
+        let deadline = Date().addingTimeInterval(seconds)
+        while all.count < count && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        return all
+    }
+}
+
+@Suite("PostgreSQL watch across daemons", .serialized)
+struct PostgresEventTests {
+    @Test("a daemon hears of every other daemon's writes to a watched namespace, not its own, nor unwatched ones")
+    func forwarded() async throws {
+        let db = try ScratchDatabase()
+        let one = try await blocking { try db.store("one") }
+        let two = try await blocking { try db.store("two") }
+        let log = EventLog()
+        one.forwardEvents(watching: { $0 == "default" }, to: log.add)
+        try await Task.sleep(for: .milliseconds(300))  // LISTEN is in place
+        _ = try await one.deposit("said by one")
+        _ = try await two.deposit("elsewhere", ns: "other")
+        let a = try await two.deposit("said by two", tags: ["x"])
+        let b = try await two.deposit("next")
+        _ = try await two.write(.link(from: try prefix(a.note.id.hex), to: try prefix(b.note.id.hex), ns: "default", delta: 2), by: Writer())
+        _ = try await two.write(.reinforce(id: try prefix(a.note.id.hex), ns: "default", delta: 1), by: Writer())
+        _ = try await two.write(.retract(id: try prefix(b.note.id.hex), ns: "default", reason: "no"), by: Writer())
+        let events = try await log.wait(for: 5)
+        #expect(events.map(\.event) == ["deposited", "deposited", "linked", "reinforced", "retracted"])
+        #expect(events.map(\.note.id) == [a.note.id, b.note.id, b.note.id, a.note.id, b.note.id])
+        #expect(events[0].note.tags == ["x"])
+        #expect(events[2].trailFrom == a.note.id)
+        #expect(abs((events[2].trailWeight ?? 0) - 2) < 1e-3)
+        #expect(events[4].note.state == .retracted)
+        await one.close()
+        await two.close()
+    }
+
+    @Test("evaporations reach other daemons' watchers; the listener comes back after its connection is cut")
+    func evaporatedAndReconnect() async throws {
+        let db = try ScratchDatabase()
+        let one = try await blocking { try db.store("one") }
+        let two = try await blocking { try db.store("two") }
+        let log = EventLog()
+        one.forwardEvents(watching: { _ in true }, to: log.add)
+        try await Task.sleep(for: .milliseconds(300))
+        _ = try db.rows("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'traild-listen'")
+        try await Task.sleep(for: .milliseconds(1500))  // the listener reconnects
+        let listening = try db.rows("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'traild-listen'")[0][0].decode(Int64.self)
+        #expect(listening == 1)
+        for i in 0..<5 { _ = try await two.deposit("fading \(i)") }
+        _ = try await two.write(.configure(NamespaceChange(ns: "default", evaporateBelow: 2)), by: Writer())
+        _ = try await Compactor(store: two, watching: { _ in true }).compact(ns: "default")
+        let events = try await log.wait(for: 10)
+        #expect(events.filter { $0.event == "deposited" }.count == 5)
+        let evaporated = events.filter { $0.event == "evaporated" }
+        #expect(evaporated.count == 5)
+        #expect(evaporated.allSatisfy { $0.note.state == .archived && $0.note.body.hasPrefix("fading") })
+        await one.close()
+        await two.close()
+    }
+}
