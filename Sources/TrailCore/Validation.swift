@@ -43,6 +43,22 @@ public enum Validate {
         return text
     }
 
+    /// A retraction's reason: some words, at most `Limits.maxReasonBytes`
+    /// bytes, without U+0000 (which no database's text holds: PostgreSQL
+    /// refuses it). Newlines and tabs are kept.
+    public static func reason(_ text: String, field: String) throws(TrailError) -> String {
+        guard !text.allSatisfy(\.isWhitespace) else {
+            throw .invalidParams(field: field, message: "\(field) is required: say in a sentence why this note is retracted.")
+        }
+        guard text.utf8.count <= Limits.maxReasonBytes else {
+            throw .invalidParams(field: field, message: "\(field) is \(text.utf8.count) bytes; keep it to at most \(Limits.maxReasonBytes).")
+        }
+        guard !text.unicodeScalars.contains("\u{0}") else {
+            throw .invalidParams(field: field, message: "\(field) contains U+0000; send the reason as text without NUL characters.")
+        }
+        return text
+    }
+
     /// A finite number with `|x| <= Limits.maxAbsNumber`.
     public static func weight(_ x: Double, field: String) throws(TrailError) -> Double {
         guard x.isFinite, abs(x) <= Limits.maxAbsNumber else {

@@ -95,12 +95,10 @@ public enum Call: Sendable {
             return .follow(try readFollow(&p))
         case .retract:
             let id = try p.id("id")
-            guard let reason = try p.optionalString("reason"), !reason.allSatisfy(\.isWhitespace) else {
+            guard let given = try p.optionalString("reason") else {
                 throw .invalidParams(field: "reason", message: "reason is required: say in a sentence why this note is retracted.")
             }
-            guard reason.utf8.count <= Limits.maxReasonBytes else {
-                throw .invalidParams(field: "reason", message: "reason is \(reason.utf8.count) bytes; keep it to at most \(Limits.maxReasonBytes).")
-            }
+            let reason = try Validate.reason(given, field: "reason")
             return .retract(id, ns: try p.namespace(), reason: reason, agent: try p.agent(default: agent))
         case .revive:
             return .revive(try p.id("id"), ns: try p.namespace(), agent: try p.agent(default: agent))

@@ -65,7 +65,9 @@ public enum RecordReader {
                   let when = r["at"]?.string.flatMap(Timestamp.parse) else {
                 throw bad("retraction", "must be null or {reason, agent, at}")
             }
-            retraction = Retraction(reason: reason, agent: r["agent"]?.string, atMillis: when)
+            var by: String?
+            if let a = r["agent"]?.string { by = try Validate.printable(a, field: "\(at).retraction.agent", maxBytes: Limits.maxAgentBytes) }
+            retraction = Retraction(reason: try Validate.reason(reason, field: "\(at).retraction.reason"), agent: by, atMillis: when)
         }
         guard (state == .retracted) == (retraction != nil) else {
             throw bad("retraction", "must be given exactly when the state is retracted")

@@ -184,3 +184,18 @@ def test_bad_namespace_in_export_import_and_compact(conn):
         err = conn.error(method, params)
         assert err["code"] == -32004 and err["data"]["reason"] == "invalid_namespace", err
     assert conn.result("trail.hello", {})["protocol"] == 1
+
+
+def test_import_refuses_a_retraction_reason_or_agent_with_nul(conn):
+    """U+0000 in a record's retraction is refused, naming the field; nothing is imported."""
+    body = "retracted once"
+    base = {"id": hashlib.sha256(body.encode()).hexdigest(), "body": body, "tags": [], "after": [], "weight": 1.0,
+            "deposits": 1, "agent": None, "state": "retracted", "rank": None,
+            "created_at": "2026-11-25T00:00:00.000Z", "updated_at": "2026-11-25T00:00:00.000Z", "trails": []}
+    for retraction, field in [({"reason": "bad\u0000", "agent": None, "at": "2026-11-25T00:00:00.000Z"}, "reason"),
+                              ({"reason": "fine", "agent": "a\u0000b", "at": "2026-11-25T00:00:00.000Z"}, "agent")]:
+        err = conn.error("trail.import", {"records": [dict(base, retraction=retraction)]})
+        assert err["code"] == -32602 and field in err["data"]["field"], err
+    assert conn.result("trail.stats", {})["notes"] == 0
+    conn.result("trail.import", {"records": [dict(base, retraction={"reason": "fine", "agent": "ant", "at": "2026-11-25T00:00:00.000Z"})]})
+    assert conn.result("trail.stats", {})["retracted"] == 1

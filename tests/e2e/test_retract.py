@@ -116,3 +116,12 @@ def test_retraction_in_other_namespace_is_separate(conn):
     assert get_note(conn, a, ns="y")["state"] == "live"
     assert deposit(conn, "two homes", ns="y")["deposits"] == 2
     assert_error(conn.call("trail.deposit", {"body": "two homes", "ns": "x"}), -32009, "retracted")
+
+
+def test_retract_reason_with_nul_is_refused(conn):
+    """No store's text holds U+0000 (PostgreSQL refuses it): a clear error, nothing changed, the connection serves on."""
+    r = deposit(conn, "nul in the reason")
+    assert_error(conn.call("trail.retract", {"id": r["id"], "reason": "bad\u0000reason"}), -32602, "invalid_params", "reason")
+    assert get_note(conn, r["id"])["state"] == "live"
+    conn.result("trail.retract", {"id": r["id"], "reason": "two lines\nand a\ttab are fine"})
+    assert get_note(conn, r["id"])["retraction"]["reason"] == "two lines\nand a\ttab are fine"
