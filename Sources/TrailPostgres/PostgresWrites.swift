@@ -139,7 +139,7 @@ struct PostgresWrites: WriteTransaction {
         return try rows.first.map { try $0[0].decode(Int64.self) }
     }
 
-    func update(_ row: NoteRow, ns: String) throws {
+    func update(_ row: NoteRow, ns: String, changed: NoteChanges) throws {
         try db.rows("""
             UPDATE note SET key = \(row.key), state = \(Int16(row.state.rawValue)), deposits = \(row.deposits),
                 tags = \(row.tags), after = \(row.after), updated_at = \(row.updatedAt),

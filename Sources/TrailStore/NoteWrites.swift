@@ -85,7 +85,7 @@ public struct NoteWrites<Tx: WriteTransaction> {
             existing.state = .live
             existing.clearRetraction()
             existing.updatedAt = nowMillis
-            try tx.update(existing, ns: d.ns)
+            try tx.update(existing, ns: d.ns, changed: .all)
             row = existing
             created = false
         }
@@ -109,7 +109,7 @@ public struct NoteWrites<Tx: WriteTransaction> {
         row.updatedAt = nowMillis
         // A note set aside for evaporation is live again once used.
         if row.state == .evaporating { row.state = .live }
-        try tx.update(row, ns: ns)
+        try tx.update(row, ns: ns, changed: .weight)
         try tx.log(ns: ns, op: "reinforce", note: row.seq, delta: delta)
         return .reinforced(note: row.note(ns: settings, at: now))
     }
@@ -141,7 +141,7 @@ public struct NoteWrites<Tx: WriteTransaction> {
         row.retractionAgent = tx.writer.agent
         row.retractedAt = nowMillis
         row.updatedAt = nowMillis
-        try tx.update(row, ns: ns)
+        try tx.update(row, ns: ns, changed: .retraction)
         try tx.log(ns: ns, op: "retract", note: row.seq, other: nil, delta: nil, detail: reason)
         return .retracted(note: row.note(ns: settings, at: now))
     }
@@ -164,7 +164,7 @@ public struct NoteWrites<Tx: WriteTransaction> {
             row.state = .live
             row.clearRetraction()
             row.updatedAt = nowMillis
-            try tx.update(row, ns: ns)
+            try tx.update(row, ns: ns, changed: .retraction)
         }
         try tx.log(ns: ns, op: "revive", note: row.seq)
         return .revived(note: row.note(ns: settings, at: now))

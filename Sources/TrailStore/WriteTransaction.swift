@@ -22,6 +22,19 @@ public enum Located<Archived: ArchivedEntry> {
     }
 }
 
+/// The columns of a note row a write changed, beside `updated_at`.
+public struct NoteChanges: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// `key` and `state` (a reinforcement).
+    public static let weight = NoteChanges(rawValue: 1)
+    /// `deposits`, `tags` and `after` (a re-deposit).
+    public static let deposit = NoteChanges(rawValue: 2)
+    /// `state` and the retraction's reason, agent and time.
+    public static let retraction = NoteChanges(rawValue: 4)
+    public static let all: NoteChanges = [.weight, .deposit, .retraction]
+}
+
 /// How one engine carries out the contract's writes inside one transaction,
 /// at one instant: the rows it reads and writes, and nothing of what a write
 /// means (that is `NoteWrites`, written once for every engine).
@@ -59,9 +72,9 @@ public protocol WriteTransaction {
     /// returns its seq, or nil (and writes nothing) when `ns` already has a
     /// note with that id, in any state.
     func insert(_ row: NoteRow, ns: String) throws -> Int64?
-    /// Writes back what a write may change of a hot note: key, state,
-    /// deposits, tags, after, updated_at and retraction.
-    func update(_ row: NoteRow, ns: String) throws
+    /// Writes back what `changed` says a write changed of a hot note
+    /// (`updated_at` always): an engine may write just those columns.
+    func update(_ row: NoteRow, ns: String, changed: NoteChanges) throws
     /// Brings an archived note back into the hot tables with `weight`, with
     /// its tags, text and the trails whose other end is hot.
     func unarchive(_ entry: Archived, settings: NamespaceSettings, weight: Double) throws -> NoteRow
