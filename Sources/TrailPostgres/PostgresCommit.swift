@@ -57,8 +57,10 @@ struct PostgresCommit: GroupApplier {
     private func run(_ group: [PendingWrite], savepoints: Bool) throws -> [Result<WriteOutcome, TrailError>] {
         try session.begin()
         do {
-            let now = try session.rows("SELECT extract(epoch FROM clock_timestamp())::float8")[0][0].decode(Double.self)
             let state = TransactionState()
+            // The clock comes with the batch's namespaces when there is a batch.
+            let batch = savepoints ? nil : try DepositBatch.insert(group, db: session, state: state)
+            let now = try batch?.now ?? session.rows("SELECT extract(epoch FROM clock_timestamp())::float8")[0][0].decode(Double.self)
             var results: [Result<WriteOutcome, TrailError>] = []
             results.reserveCapacity(group.count)
             for (i, pending) in group.enumerated() {
@@ -82,15 +84,11 @@ struct PostgresCommit: GroupApplier {
                     results.append(.failure(error))
                 }
             }
-            try PostgresWrites(db: session, now: now, writer: Writer(), daemon: daemon, state: state).flushLog()
-            let events = results.flatMap { result -> [String] in
+            let signals = results.flatMap { result -> [String] in
                 guard case let .success(outcome) = result else { return [] }
                 return WriteSignal.payloads(of: outcome, daemon: daemon)
             } + state.evaporatedBlocks.map { WriteSignal.evaporated(ns: $0.ns, block: $0.block, daemon: daemon) }
-            if !events.isEmpty {
-                // Delivered to every daemon's listener when (and only if) the transaction commits.
-                try session.rows("SELECT pg_notify(\(unescaped: WriteSignal.channelLiteral), p) FROM unnest(\(events)::text[]) p")
-            }
+            try PostgresWrites(db: session, now: now, writer: Writer(), daemon: daemon, state: state).flushLog(signals: signals)
             try session.commit()
             return results
         } catch {

@@ -19,6 +19,21 @@ final class TransactionState {
     var log: [LogRow] = []
     /// Archive blocks written by evaporations, by namespace, for the other daemons' watchers.
     var evaporatedBlocks: [(ns: String, block: Int64)] = []
+    /// Notes `DepositBatch` inserted ahead of their deposits, not yet claimed: seq by `key(ns:id:)`.
+    var prepared: [String: Int64] = [:]
+    /// Every (ns, id) `DepositBatch` handled: each is in the table now, made by it or before it.
+    var batched: Set<String> = []
+
+    static func key(ns: String, id: String) -> String { ns + " " + id }
+
+    /// The seq of a note `DepositBatch` inserted for the deposit of (ns, id),
+    /// once; `.some(nil)` when the batch found that note there already (or
+    /// it was claimed); nil when the batch did not handle it.
+    func claim(ns: String, id: String) -> Int64?? {
+        let key = Self.key(ns: ns, id: id)
+        guard batched.contains(key) else { return nil }
+        return .some(prepared.removeValue(forKey: key))
+    }
 
     struct LogRow {
         var ns: String
@@ -127,6 +142,7 @@ struct PostgresWrites: WriteTransaction {
     }
 
     func insert(_ row: NoteRow, ns: String) throws -> Int64? {
+        if let done = state.claim(ns: ns, id: row.id) { return done }
         // Two daemons inserting one body at once: the second waits on the
         // unique index until the first commits, then inserts nothing and
         // reinforces the note the first made.
@@ -242,11 +258,18 @@ struct PostgresWrites: WriteTransaction {
     }
 
     /// Writes the gathered write-log rows in one statement (a JSON array
-    /// of rows: postgres-nio binds no arrays with nulls in them).
-    func flushLog() throws {
+    /// of rows: postgres-nio binds no arrays with nulls in them), with the
+    /// `signals` for the other daemons in the same round trip (a NOTIFY is
+    /// delivered when, and only if, the transaction commits).
+    func flushLog(signals: [String] = []) throws {
         let log = state.log
-        guard !log.isEmpty else { return }
         state.log.removeAll()
+        if log.isEmpty {
+            if !signals.isEmpty {
+                try db.rows("SELECT pg_notify(\(unescaped: WriteSignal.channelLiteral), p) FROM unnest(\(signals)::text[]) p")
+            }
+            return
+        }
         var json = JSONText()
         json.append(byte: UInt8(ascii: "["))
         for (i, entry) in log.enumerated() {
@@ -273,10 +296,12 @@ struct PostgresWrites: WriteTransaction {
         }
         json.append(byte: UInt8(ascii: "]"))
         try db.rows("""
-            INSERT INTO write_log (at, ns, op, note, other, delta, detail, agent, uid, pid, daemon)
-            SELECT \(nowMillis), x.ns, x.op, x.note, x.other, x.delta, x.detail, x.agent, x.uid, x.pid, \(daemon)
-            FROM jsonb_to_recordset(\(String(decoding: json.bytes, as: UTF8.self))::jsonb)
-                AS x(ns text, op text, note int8, other int8, delta float8, detail text, agent text, uid int8, pid int8)
+            WITH logged AS (
+                INSERT INTO write_log (at, ns, op, note, other, delta, detail, agent, uid, pid, daemon)
+                SELECT \(nowMillis), x.ns, x.op, x.note, x.other, x.delta, x.detail, x.agent, x.uid, x.pid, \(daemon)
+                FROM jsonb_to_recordset(\(String(decoding: json.bytes, as: UTF8.self))::jsonb)
+                    AS x(ns text, op text, note int8, other int8, delta float8, detail text, agent text, uid int8, pid int8))
+            SELECT pg_notify(\(unescaped: WriteSignal.channelLiteral), p) FROM unnest(\(signals)::text[]) p
             """)
     }
 

@@ -6,6 +6,10 @@ import TrailCore
 public struct PendingWrite: Sendable {
     public var write: WriteRequest
     public var writer: Writer
+    public init(write: WriteRequest, writer: Writer) {
+        self.write = write
+        self.writer = writer
+    }
 }
 
 /// How an engine commits a group of writes: in one transaction, at one

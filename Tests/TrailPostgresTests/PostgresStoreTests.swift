@@ -457,3 +457,79 @@ struct PostgresEventTests {
         await two.close()
     }
 }
+
+@Suite("PostgreSQL group commit", .serialized)
+struct PostgresGroupTests {
+    func deposit(_ body: String, after: [String] = [], tags: [String] = [], strength: Double = 1) throws -> PendingWrite {
+        PendingWrite(write: .deposit(Deposit(body: body, ns: "default", tags: tags, after: try after.map { try prefix($0) },
+                                             strength: strength, force: false)), writer: Writer(agent: "ant"))
+    }
+
+    /// A group committed as one transaction, straight through the engine's applier.
+    func commit(_ db: ScratchDatabase, _ group: [PendingWrite]) async throws -> [Result<WriteOutcome, TrailError>] {
+        let store = try await blocking { try db.store() }
+        await store.close()
+        return try await blocking {
+            let session = BlockingSession(connector: PostgresConnector(location: db.location))
+            defer { session.close() }
+            return PostgresCommit(session: session, daemon: "test").commit(group)
+        }
+    }
+
+    @Test("a group's new notes go in one insert and each deposit still sees the writes before it")
+    func batchedDeposits() async throws {
+        let db = try ScratchDatabase()
+        let a = NoteID(body: "alpha"), b = NoteID(body: "beta")
+        let results = try await commit(db, [
+            try deposit("alpha", tags: ["x"]), try deposit("beta", strength: 2), try deposit("alpha", tags: ["y"], strength: 3),
+            PendingWrite(write: .link(from: try prefix(a.hex), to: try prefix(b.hex), ns: "default", delta: 1), writer: Writer()),
+            try deposit("gamma", after: [b.hex]),
+        ])
+        let outcomes = try results.map { try $0.get() }
+        guard case let .deposited(first, true) = outcomes[0], case let .deposited(second, true) = outcomes[1],
+              case let .deposited(again, false) = outcomes[2], case .linked = outcomes[3], case let .deposited(third, true) = outcomes[4] else {
+            Issue.record("unexpected outcomes \(outcomes)")
+            return
+        }
+        #expect(first.id == a && abs(first.weight - 1) < 1e-9 && first.agent == "ant")
+        #expect(second.id == b && abs(second.weight - 2) < 1e-9)
+        #expect(again.deposits == 2 && abs(again.weight - 4) < 1e-6 && again.tags == ["x", "y"])
+        #expect(third.after == [b])
+        let rows = try db.rows("SELECT id, deposits, tags FROM note ORDER BY seq").map {
+            "\(try $0[0].decode(String.self).prefix(4)) \(try $0[1].decode(Int64.self)) \(try $0[2].decode(String.self))"
+        }
+        #expect(rows == ["\(a.hex.prefix(4)) 2 x y", "\(b.hex.prefix(4)) 1 ", "\(NoteID(body: "gamma").hex.prefix(4)) 1 "])
+        let tags = try db.rows("SELECT count(*) FROM note_tag")[0][0].decode(Int64.self)
+        #expect(tags == 2)
+        let log = try db.rows("SELECT op FROM write_log ORDER BY seq").map { try $0[0].decode(String.self) }
+        #expect(log == ["deposit", "deposit", "redeposit", "link", "deposit"])
+    }
+
+    @Test("a deposit named by an earlier write of its group is not inserted ahead of it")
+    func earlierWriteNamesIt() async throws {
+        let db = try ScratchDatabase()
+        let x = NoteID(body: "later")
+        let results = try await commit(db, [
+            PendingWrite(write: .reinforce(id: try prefix(String(x.hex.prefix(12))), ns: "default", delta: 5), writer: Writer()),
+            try deposit("later"),
+        ])
+        guard case .failure(.unknownNote) = results[0], case let .success(.deposited(note, true)) = results[1] else {
+            Issue.record("unexpected results \(results)")
+            return
+        }
+        #expect(abs(note.weight - 1) < 1e-9)
+        #expect(try db.rows("SELECT deposits FROM note")[0][0].decode(Int64.self) == 1)
+    }
+
+    @Test("a body over the limit in a group is refused alone; the others commit")
+    func tooLargeInGroup() async throws {
+        let db = try ScratchDatabase()
+        let results = try await commit(db, [try deposit("small"), try deposit(String(repeating: "x", count: 5000)), try deposit("also small")])
+        #expect((try? results[0].get()) != nil && (try? results[2].get()) != nil)
+        guard case .failure(.noteTooLarge) = results[1] else {
+            Issue.record("expected note_too_large, got \(results[1])")
+            return
+        }
+        #expect(try db.rows("SELECT count(*) FROM note")[0][0].decode(Int64.self) == 2)
+    }
+}
