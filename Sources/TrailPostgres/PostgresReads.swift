@@ -101,11 +101,22 @@ struct PostgresReads {
     static let candidates = 2000
 
     func sense(_ query: SenseQuery) async throws -> [ScoredNote] {
-        let (now, found) = try await clock(ns: query.ns)
-        guard let settings = found else { return [] }
+        var walk = SenseWalk(query)
+        let now: Double
+        let settings: NamespaceSettings
+        if query.words == nil, let want = walk.nextPage {
+            // By weight, the common read: its first page comes with the clock
+            // and the settings, in one round trip.
+            guard let first = try await firstPageByWeight(query, count: want) else { return [] }
+            (now, settings) = (first.now, first.settings)
+            walk.take(first.rows.map { ($0, settings.decay.weight(key: $0.key, at: now)) }, asked: want, settings: settings, at: now)
+        } else {
+            let (clock, found) = try await clock(ns: query.ns)
+            guard let found else { return [] }
+            (now, settings) = (clock, found)
+        }
         let floor = SenseWalk.floorKey(query, settings: settings, at: now)
         let offset = settings.decay.offset(at: now)
-        var walk = SenseWalk(query)
         var manyMatches: Bool?
         while let want = walk.nextPage {
             var sql = "SELECT \(noteColumns)"
@@ -156,6 +167,48 @@ struct PostgresReads {
             walk.take(scored, asked: want, settings: settings, at: now)
         }
         return walk.taken
+    }
+
+    /// The first page of a sense by weight with the database's clock and
+    /// the namespace's settings; nil when the namespace does not exist.
+    /// The floor is `SenseWalk.floorKey` in SQL, over the clock and settings
+    /// the same statement reads (`floorKeySQL`).
+    func firstPageByWeight(_ query: SenseQuery, count: Int) async throws -> (now: Double, settings: NamespaceSettings, rows: [NoteRow])? {
+        var binds = PostgresBindings()
+        binds.append(query.ns)
+        var minWeight: String?
+        if let m = query.minWeight {
+            binds.append(m)
+            minWeight = "$\(binds.count)::float8"
+        }
+        let floor = Self.floorKeySQL(includeFaded: query.includeFaded, minWeight: minWeight)
+        let tags = tagConditions(query, &binds)
+        binds.append(Int64(count))
+        let rows = try await self.rows(PostgresQuery(unsafeSQL: """
+            WITH s AS (
+                SELECT extract(epoch FROM clock_timestamp())::float8 AS now, \(NamespaceSettings.postgresColumns)
+                FROM namespace WHERE name = $1)
+            SELECT s.*, p.* FROM s LEFT JOIN LATERAL (
+                SELECT \(noteColumns) FROM note n WHERE n.ns = $1 AND n.state = 0 AND n.key >= \(floor)\(tags)
+                ORDER BY n.key DESC, n.id ASC LIMIT $\(binds.count)) p ON true
+            """, binds: binds))
+        guard let head = rows.first else { return nil }
+        let settings = try NamespaceSettings(postgres: head, at: 1)
+        let notes = try rows.compactMap { row in try row[6].decode(Int64?.self) == nil ? nil : try NoteRow(postgres: row, at: 6) }
+        return (try head[0].decode(Double.self), settings, notes)
+    }
+
+    /// `SenseWalk.floorKey` in SQL, over `s.now` and the namespace's
+    /// `s.evaporate_below`, `s.landmark` and `s.half_life_s`:
+    /// `ForwardDecay.thresholdKey` of the faded threshold (unless
+    /// `includeFaded`), and of `minWeight` (an SQL value) when given.
+    static func floorKeySQL(includeFaded: Bool, minWeight: String?) -> String {
+        let lowest = "(-1.7976931348623157e308)::float8"
+        func threshold(_ w: String) -> String {
+            "(CASE WHEN \(w) > 0 THEN ln(\(w)) / ln(2.0::float8) + (s.now - s.landmark) / s.half_life_s ELSE \(lowest) END)"
+        }
+        let faded = includeFaded ? lowest : threshold("s.evaporate_below")
+        return minWeight.map { "greatest(\(faded), \(threshold($0)))" } ?? faded
     }
 
     private func tagConditions(_ query: SenseQuery, _ binds: inout PostgresBindings) -> String {

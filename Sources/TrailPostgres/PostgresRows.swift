@@ -25,17 +25,17 @@ struct ArchivedRow: ArchivedEntry {
 typealias LocatedRow = Located<ArchivedRow>
 
 extension NoteRow {
-    /// Reads `noteColumns` from a row.
-    init(postgres row: PostgresRandomAccessRow) throws {
-        self.init(seq: try row[0].decode(Int64.self), id: try row[1].decode(String.self),
-                  body: String(buffer: try row[2].decode(ByteBuffer.self)),
-                  tags: try row[3].decode(String.self), after: try row[4].decode(String.self),
-                  key: try row[5].decode(Double.self),
-                  state: StoredState(rawValue: try row[6].decode(Int64.self)) ?? .live,
-                  deposits: try row[7].decode(Int64.self), agent: try row[8].decode(String?.self),
-                  rank: try row[9].decode(Double?.self), createdAt: try row[10].decode(Int64.self),
-                  updatedAt: try row[11].decode(Int64.self), retractionReason: try row[12].decode(String?.self),
-                  retractionAgent: try row[13].decode(String?.self), retractedAt: try row[14].decode(Int64?.self))
+    /// Reads `noteColumns` from a row, starting at column `o`.
+    init(postgres row: PostgresRandomAccessRow, at o: Int = 0) throws {
+        self.init(seq: try row[o].decode(Int64.self), id: try row[o + 1].decode(String.self),
+                  body: String(buffer: try row[o + 2].decode(ByteBuffer.self)),
+                  tags: try row[o + 3].decode(String.self), after: try row[o + 4].decode(String.self),
+                  key: try row[o + 5].decode(Double.self),
+                  state: StoredState(rawValue: try row[o + 6].decode(Int64.self)) ?? .live,
+                  deposits: try row[o + 7].decode(Int64.self), agent: try row[o + 8].decode(String?.self),
+                  rank: try row[o + 9].decode(Double?.self), createdAt: try row[o + 10].decode(Int64.self),
+                  updatedAt: try row[o + 11].decode(Int64.self), retractionReason: try row[o + 12].decode(String?.self),
+                  retractionAgent: try row[o + 13].decode(String?.self), retractedAt: try row[o + 14].decode(Int64?.self))
     }
 }
 

@@ -121,6 +121,24 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("the sense floor SQL is SenseWalk.floorKey, computed by the database")
+    func floorKeySQL() throws {
+        let db = try ScratchDatabase()
+        let now = 1_800_000_000 + 123_456.0
+        for (evaporate, minWeight, includeFaded) in [(0.05, nil, false), (0.05, 0.5, false), (0.5, 0.01, false), (0.05, nil, true),
+                                                      (0.05, 2.0, true), (1e-9, 0.0, false)] as [(Double, Double?, Bool)] {
+            let settings = NamespaceSettings(name: "n", halfLife: 3600, evaporateBelow: evaporate, maxNoteBytes: 4096, landmark: 1_800_000_000)
+            let query = SenseQuery(ns: "n", minWeight: minWeight, includeFaded: includeFaded)
+            let sql = PostgresReads.floorKeySQL(includeFaded: includeFaded, minWeight: minWeight.map { "\($0)::float8" })
+            let got = try db.rows("""
+                SELECT \(sql) FROM (SELECT \(now)::float8 AS now, \(evaporate)::float8 AS evaporate_below,
+                    1800000000::float8 AS landmark, 3600::float8 AS half_life_s) s
+                """)[0][0].decode(Double.self)
+            let want = SenseWalk.floorKey(query, settings: settings, at: now)
+            #expect(abs(got - want) <= 1e-9 * max(1, abs(want)), "\(evaporate) \(String(describing: minWeight)) \(includeFaded): \(got) vs \(want)")
+        }
+    }
+
     @Test("two daemons deposit the same bodies at once: one note each, deposits and weights exact")
     func twoDaemonsDeposit() async throws {
         let db = try ScratchDatabase()
