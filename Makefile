@@ -1,7 +1,7 @@
 # trail: the two commands that matter are `make run` and `make test`.
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := libsqlite3-dev libzstd-dev sqlite3 zstd graphviz redis-server redis-tools postgresql
+SYSTEM_PACKAGES := libsqlite3-dev libzstd-dev sqlite3 zstd graphviz redis-server redis-tools postgresql faketime
 PYTHON ?= python3
 SWIFT_FLAGS ?=
 # Runs a command beside a throwaway PostgreSQL cluster (TRAIL_TEST_POSTGRES_URL and friends set), removed after.
@@ -11,7 +11,7 @@ PGCLUSTER = $(PYTHON) tests/pgcluster.py run --
 # tests/pgcluster.py makes its own, so the install is told not to create one.
 PG_NO_MAIN := /etc/postgresql-common/createcluster.d/50-trail-no-main-cluster.conf
 
-.PHONY: run test deps system-deps python-deps build release swift-test e2e bench bench-full clean
+.PHONY: run test deps system-deps python-deps build release swift-test e2e bench bench-full bench-postgres clean
 
 ## run: install what is missing, build release, start traild on the embedded SQLite store
 run: system-deps release
@@ -59,9 +59,12 @@ release:
 swift-test:
 	$(PGCLUSTER) swift test --skip-build $(SWIFT_FLAGS)
 
-# TRAIL_E2E_ENGINES=sqlite,postgres runs the suite on both store engines (default: sqlite).
+# The end-to-end suite runs on both store engines; `TRAIL_E2E_ENGINES=sqlite make e2e`
+# (or postgres) runs it on one.
+TRAIL_E2E_ENGINES ?= sqlite,postgres
+
 e2e:
-	TRAILD_BIN=$(CURDIR)/.build/debug/traild TRAILCTL_BIN=$(CURDIR)/.build/debug/trailctl \
+	TRAIL_E2E_ENGINES=$(TRAIL_E2E_ENGINES) TRAILD_BIN=$(CURDIR)/.build/debug/traild TRAILCTL_BIN=$(CURDIR)/.build/debug/trailctl \
 	TRAIL_COMPACTOR_BIN=$(CURDIR)/.build/debug/trail-compactor TRAIL_MCP_BIN=$(CURDIR)/.build/debug/trail-mcp \
 	TRAIL_BENCH_BIN=$(CURDIR)/.build/debug/trail-bench \
 	$(PGCLUSTER) $(PYTHON) -m pytest -q tests/e2e Clients/python/tests
@@ -73,6 +76,11 @@ bench: system-deps release
 ## bench-full: the same up to 1M notes (about 20 minutes)
 bench-full: system-deps release
 	.build/release/trail-bench --full --out Benchmarks/results/full
+
+## bench-postgres: traild on PostgreSQL beside raw PostgreSQL, two daemons and traild on SQLite, on a throwaway
+## cluster in the work dir (about 4 minutes): Benchmarks/results/postgres.md
+bench-postgres: system-deps release
+	.build/release/trail-bench --quick --only postgres --out Benchmarks/results
 
 clean:
 	rm -rf .build

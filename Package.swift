@@ -117,13 +117,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The benchmark harness: traild beside Redis, raw SQLite and the disk's fsync rate (Benchmarks/README.md).
+        // The benchmark harness: traild beside Redis, raw SQLite, raw PostgreSQL and the disk's fsync rate (Benchmarks/README.md).
         .executableTarget(
             name: "trail-bench",
             dependencies: [
-                "TrailCore", "TrailStore", "TrailSQLite", "TrailClient", "TrailProtocol",
+                "TrailCore", "TrailStore", "TrailSQLite", "TrailPostgres", "TrailClient", "TrailProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),

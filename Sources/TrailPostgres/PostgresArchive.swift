@@ -41,7 +41,7 @@ extension PostgresWrites {
             WHERE n.seq = ANY(\(batch.handles)::int8[]) AND n.ns = \(ns) AND n.state IN (0, 3) AND n.key < \(threshold)
             ORDER BY n.seq FOR UPDATE
             """).map { try NoteRow(postgres: $0) }
-        return try archive(rows, settings: settings, reportNotes: batch.reportNotes, keepTrails: batch.keepTrails)
+        return try archive(rows, settings: settings, reportNotes: batch.reportNotes, keepTrails: batch.keepTrails, signalled: true)
     }
 
     /// Sets aside the notes of `batch` that are still faded live notes of
@@ -76,8 +76,11 @@ extension PostgresWrites {
     }
 
     /// Moves `rows` of one namespace into new archive blocks, with their
-    /// trails, and out of the hot tables.
-    func archive(_ rows: [NoteRow], settings: NamespaceSettings, reportNotes: Bool, keepTrails: Bool) throws -> EvaporationReport {
+    /// trails, and out of the hot tables. `signalled`: each block is
+    /// signalled to the other daemons (an evaporation), whether or not this
+    /// one has watchers (`reportNotes`): theirs may.
+    func archive(_ rows: [NoteRow], settings: NamespaceSettings, reportNotes: Bool, keepTrails: Bool,
+                 signalled: Bool = false) throws -> EvaporationReport {
         let ns = settings.name
         let decay = settings.decay
         guard !rows.isEmpty else { return EvaporationReport(ns: ns) }
@@ -126,7 +129,7 @@ extension PostgresWrites {
                 """)
             let block = try inserted[0][0].decode(Int64.self)
             blockSeqs.append(block)
-            if reportNotes { state.evaporatedBlocks.append((ns, block)) }
+            if signalled { state.evaporatedBlocks.append((ns, block)) }
             blockOf += Array(repeating: block, count: count)
             packed += frame.count
         }

@@ -68,7 +68,10 @@ extension NamespaceSettings {
 /// does) and without U+0000, which `text` cannot hold.
 enum SearchText {
     static func of(_ body: String) -> String {
-        body.folding(options: .diacriticInsensitive, locale: nil).replacingOccurrences(of: "\u{0}", with: " ")
+        // Most bodies are ASCII with nothing to fold; Foundation's folding
+        // was a sixth of the commit thread's time in a burst of deposits.
+        if body.utf8.allSatisfy({ $0 != 0 && $0 < 0x80 }) { return body }
+        return body.folding(options: .diacriticInsensitive, locale: nil).replacingOccurrences(of: "\u{0}", with: " ")
     }
 
     /// A `tsquery` that matches any of `words` (runs of letters and digits:

@@ -50,7 +50,9 @@ public final class TrailDaemon: Service {
             do {
                 store = try await NIOThreadPool.singleton.runIfActive { try PostgresStore(location: location, daemon: daemon) }
             } catch let error as TrailError {
-                throw ConfigurationError.invalid("cannot open the PostgreSQL store: \(error.message)")
+                // The failure's own sentence, not the wrapper a client gets ("retry later"): traild stops here.
+                let why = if case let .storageUnavailable(why) = error { why } else { error.message }
+                throw ConfigurationError.invalid("cannot open the PostgreSQL store, so traild stops: \(why)")
             }
         }
         let dispatcher = Dispatcher(store: store, maxFrameBytes: config.maxFrameBytes, compaction: config.compaction)

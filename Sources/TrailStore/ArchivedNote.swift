@@ -128,8 +128,8 @@ public enum ArchiveFrames {
     /// Every record of `frame`, each checked against its id.
     public static func records(in frame: [UInt8], source: String) throws -> [ArchivedNote] {
         let decoder = JSONDecoder()
-        return try Zstd.decompress(frame).split(separator: UInt8(ascii: "\n")).map { line in
-            let note = try decoder.decode(ArchivedNote.self, from: Data(line))
+        return try decompress(frame, source: source).split(separator: UInt8(ascii: "\n")).map { line in
+            let note = try decode(line, with: decoder, source: source)
             guard NoteID(body: note.body).hex == note.id else { throw ArchiveError.corrupt(id: note.id, source: source) }
             return note
         }
@@ -139,15 +139,34 @@ public enum ArchiveFrames {
     /// file, a row). The frame's checksum guards the bytes; the id guards the
     /// body itself.
     public static func record(id: String, in frame: [UInt8], source: String) throws -> ArchivedNote {
-        let block = try Zstd.decompress(frame)
+        let block = try decompress(frame, source: source)
         let decoder = JSONDecoder()
         for line in block.split(separator: UInt8(ascii: "\n")) {
-            let note = try decoder.decode(ArchivedNote.self, from: Data(line))
+            let note = try decode(line, with: decoder, source: source)
             guard note.id == id else { continue }
             guard NoteID(body: note.body).hex == id else { throw ArchiveError.corrupt(id: id, source: source) }
             return note
         }
         throw ArchiveError.missing(id: id, source: source)
+    }
+
+    /// The frame's content; a frame that fails its checksum (or is no zstd
+    /// frame) is `ArchiveError.damaged`, naming `source`, so that every
+    /// engine reports it as the store's failure and says where it is.
+    private static func decompress(_ frame: [UInt8], source: String) throws(ArchiveError) -> [UInt8] {
+        do {
+            return try Zstd.decompress(frame)
+        } catch {
+            throw .damaged(source: source, why: error.description)
+        }
+    }
+
+    private static func decode(_ line: ArraySlice<UInt8>, with decoder: JSONDecoder, source: String) throws(ArchiveError) -> ArchivedNote {
+        do {
+            return try decoder.decode(ArchivedNote.self, from: Data(line))
+        } catch {
+            throw .damaged(source: source, why: "a record does not parse")
+        }
     }
 }
 
@@ -156,9 +175,12 @@ public enum ArchiveError: Error, CustomStringConvertible {
     case io(String, Int32)
     case missing(id: String, source: String)
     case corrupt(id: String, source: String)
+    /// A frame that fails its checksum or whose records do not parse.
+    case damaged(source: String, why: String)
 
     public var description: String {
         switch self {
+        case let .damaged(source, why): "\(source) is damaged (\(why))"
         case let .io(what, code): "\(what): \(String(cString: strerror(code)))"
         case let .missing(id, source): "note \(id) is not in \(source)"
         case let .corrupt(id, source): "the body of note \(id) in \(source) does not match its id"

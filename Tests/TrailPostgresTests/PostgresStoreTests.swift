@@ -551,3 +551,15 @@ struct PostgresGroupTests {
         #expect(try db.rows("SELECT count(*) FROM note")[0][0].decode(Int64.self) == 2)
     }
 }
+
+@Suite("PostgreSQL search text")
+struct SearchTextTests {
+    @Test("ASCII goes as it is; accents are folded and U+0000 becomes a space")
+    func folding() {
+        #expect(SearchText.of("plain ascii, with punctuation!") == "plain ascii, with punctuation!")
+        #expect(SearchText.of("caf\u{e9} na\u{ef}ve") == "cafe naive")
+        #expect(SearchText.of("a\u{0}b") == "a b")
+        #expect(SearchText.of("\u{0}") == " ")
+        #expect(SearchText.query(["Caf\u{e9}", "walls"]) == "'cafe' | 'walls'")
+    }
+}

@@ -5,7 +5,8 @@ repository root. Every daemon gets its own socket and data dir under pytest's
 tmp_path, so tests never share state.
 
 Engines. $TRAIL_E2E_ENGINES is a comma list of the store engines the suite
-runs against: `sqlite` (the default) and `postgres`. Every test that makes
+runs against: `sqlite` (the default here; `make e2e` sets `sqlite,postgres`)
+and `postgres`. Every test that makes
 daemons (through `daemon_factory`, `daemon`, `conn`, `shared_daemon`, ...)
 depends on the session-scoped `engine` fixture; with more than the default
 engine it is parametrized (ids `[sqlite]`, `[postgres]`), so the whole suite
@@ -19,6 +20,14 @@ test to some engines. The cluster is started lazily: a run that needs no
 PostgreSQL never starts one. `pg_daemons` / `pg_daemon_pair` give several
 daemons on one database (multi-daemon tests; skipped unless `postgres` is in
 $TRAIL_E2E_ENGINES).
+
+Tests that look at the store itself do it whichever the engine through the
+helpers at the end: `store_rows(daemon, sql)` (a query on its store: SQLite's
+file or its PostgreSQL database), `store_execute(daemon, sql)` (change it
+behind the daemon's back, for fault tests), `compactor_store_args(daemon)`
+(how trail-compactor names the store), `store_name(daemon)` (what hello and
+`trailctl status` call it); `PsqlSession` keeps a psql session open (to hold
+a lock while daemons work).
 """
 from __future__ import annotations
 
@@ -66,20 +75,23 @@ class Daemon:
 
     def __init__(self, socket_path: Path, data_dir: Path, extra: list[str] | None = None,
                  env: dict[str, str] | None = None, store: str | None = None,
-                 database: str | None = None) -> None:
+                 database: str | None = None, pg: Any = None,
+                 command: list[str] | None = None) -> None:
         self.socket_path = socket_path
         self.data_dir = data_dir
         self.extra = extra or []
         self.env = env
         self.store = store          # the --store URL given (postgres), else None
         self.database = database    # its database in pg_cluster, else None
+        self.pg = pg                # the pgcluster.Cluster holding `database`, else None
+        self.command = command or []  # run traild through this (it must exec it: same pid)
         self.proc: subprocess.Popen[bytes] | None = None
         self.stderr_path = data_dir.parent / f"{data_dir.name}.stderr.log"
 
     def start(self, wait: bool = True) -> "Daemon":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         store = ["--store", self.store] if self.store else []
-        args = [traild_bin(), "--socket", str(self.socket_path), "--data-dir", str(self.data_dir), *store, *self.extra]
+        args = [*self.command, traild_bin(), "--socket", str(self.socket_path), "--data-dir", str(self.data_dir), *store, *self.extra]
         env = dict(os.environ)
         if self.env:
             env.update(self.env)
@@ -99,6 +111,16 @@ class Daemon:
             if b"ready" in line:
                 return
         raise RuntimeError("traild did not print ready in time")
+
+    @property
+    def engine(self) -> str:
+        """`postgres` when the daemon was given a postgres:// --store, else `sqlite`."""
+        stores = [self.store] if self.store else []
+        stores += [self.extra[i + 1] for i, a in enumerate(self.extra[:-1]) if a == "--store"]
+        return "postgres" if any(s.startswith(("postgres://", "postgresql://")) for s in stores) else "sqlite"
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def stderr(self) -> str:
         try:
@@ -277,10 +299,12 @@ def _ensure_running(cluster: Any) -> None:
 class DaemonFactory:
     """Makes daemons for one test and removes them (and their databases) after it.
 
-    `factory(name, extra, start, env, socket_path, data_dir, db)`: with the
+    `factory(name, extra, start, env, socket_path, data_dir, db, command)`: with the
     postgres engine (or when `db` is given) the daemon gets `--store` with the
     URL of a database of pg_cluster: the one for `db` when given (daemons given
-    the same `db` share it), else the one for its data dir (made on first use)."""
+    the same `db` share it), else the one for its data dir (made on first use).
+    `command` runs traild through a program that execs it (the pid stays
+    traild's), e.g. `["sh", "-c", 'exec "$0" "$@"']`."""
 
     def __init__(self, tmp_path: Path, request: Any, engine: str, short: Path, prefix: str = "") -> None:
         self.tmp_path = tmp_path
@@ -308,14 +332,14 @@ class DaemonFactory:
 
     def __call__(self, name: str = "d", extra: list[str] | None = None, start: bool = True,
                  env: dict[str, str] | None = None, socket_path: Path | None = None,
-                 data_dir: Path | None = None, db: str | None = None) -> Daemon:
+                 data_dir: Path | None = None, db: str | None = None, command: list[str] | None = None) -> Daemon:
         data_dir = data_dir or self.tmp_path / f"{self.prefix}{name}"
         store = database = None
         if (self.engine == "postgres" or db is not None) and "--store" not in (extra or []):
             database = self.database(db if db is not None else "dir:" + os.path.abspath(data_dir))
             store = self.pg.url(database)
         d = Daemon(socket_path or self.short / f"{self.prefix}{name}.sock", data_dir, extra, env,
-                   store=store, database=database)
+                   store=store, database=database, pg=self.pg if database is not None else None, command=command)
         self.started.append(d)
         if start:
             d.start()
@@ -522,7 +546,7 @@ def shared_daemon(tmp_path_factory: Any, request: Any, engine: str) -> Iterator[
     pg = request.getfixturevalue("pg_cluster") if engine == "postgres" else None
     database = pg.create_database() if pg is not None else None
     d = Daemon(short / "d.sock", tmp / "d", store=pg.url(database) if pg is not None else None,
-               database=database)
+               database=database, pg=pg)
     try:
         d.start()
         yield d
@@ -541,3 +565,128 @@ def shared_conn(shared_daemon: Daemon) -> Iterator[Conn]:
     assert shared_daemon.proc is not None and shared_daemon.proc.poll() is None, "the shared traild died"
     with shared_daemon.connect() as c:
         yield c
+
+
+# ---------------------------------------------------------------------------
+# The daemon's store, whichever the engine (SQLite file or PostgreSQL database)
+# ---------------------------------------------------------------------------
+
+def _sqlite_path(daemon: Daemon) -> Path:
+    for i, a in enumerate(daemon.extra[:-1]):
+        if a == "--store" and daemon.extra[i + 1].startswith("sqlite:"):
+            return Path(daemon.extra[i + 1][len("sqlite:"):])
+    return daemon.data_dir / "trail.db"
+
+
+def _pg_of(daemon: Daemon) -> Any:
+    assert daemon.pg is not None and daemon.database is not None, \
+        "this daemon's PostgreSQL store was not made by a daemon factory: no cluster to query"
+    return daemon.pg
+
+
+def store_rows(daemon: Daemon, sql: str) -> list[tuple[Any, ...]]:
+    """Runs one query on `daemon`'s store and returns its rows as tuples, whichever the engine.
+
+    SQLite: a read-only connection to its trail.db (WAL: it sees every
+    committed write). PostgreSQL: psql as the superuser on its database, the
+    rows carried as JSON (`row_to_json`, column order kept): integers come
+    back as int, double precision as float, booleans as bool (SQLite has 0/1),
+    bytea as '\\x...' text. Write SQL that both engines read alike."""
+    if daemon.engine == "sqlite":
+        import sqlite3
+        db = sqlite3.connect(f"file:{_sqlite_path(daemon)}?mode=ro", uri=True)
+        try:
+            return db.execute(sql).fetchall()
+        finally:
+            db.close()
+    pg = _pg_of(daemon)
+    out = pg.psql(f"SELECT coalesce(json_agg(row_to_json(q)), '[]'::json)::text FROM ({sql}) q", db=daemon.database)
+    # json (not jsonb) keeps the columns in order, duplicate names included.
+    return list(json.loads(out, object_pairs_hook=lambda pairs: tuple(v for _, v in pairs)))
+
+
+def store_execute(daemon: Daemon, sql: str) -> None:
+    """Runs statements that change `daemon`'s store behind its back (fault tests):
+    sqlite3 on its file, or psql as the superuser on its database."""
+    if daemon.engine == "sqlite":
+        import sqlite3
+        db = sqlite3.connect(str(_sqlite_path(daemon)), timeout=30)
+        try:
+            db.executescript(sql)
+        finally:
+            db.close()
+        return
+    _pg_of(daemon).psql(sql, db=daemon.database)
+
+
+def compactor_store_args(daemon: Daemon) -> list[str]:
+    """How trail-compactor names `daemon`'s store: `--data-dir DIR` on SQLite,
+    `--store postgres://...` on PostgreSQL."""
+    if daemon.engine == "sqlite":
+        return ["--data-dir", str(daemon.data_dir)]
+    assert daemon.store is not None
+    return ["--store", daemon.store]
+
+
+def store_name(daemon: Daemon) -> str:
+    """What `trail.hello`'s `database` and `trailctl status` call the store:
+    `sqlite:PATH`, or the PostgreSQL URL without its password."""
+    if daemon.engine == "sqlite":
+        return f"sqlite:{_sqlite_path(daemon)}"
+    pg = _pg_of(daemon)
+    return f"postgres://trail@127.0.0.1:{pg.port}/{daemon.database}"
+
+
+class PsqlSession:
+    """One psql session kept open, as the superuser over the Unix socket, on
+    database `db` of cluster `pg`: for a test that holds a lock (or a
+    transaction) while daemons work. `run(sql)` sends statements and returns
+    their output (unaligned, no headers); a failing statement ends the
+    session (ON_ERROR_STOP) and `run` raises with psql's message."""
+
+    def __init__(self, pg: Any, db: str) -> None:
+        cmd = [str(pg.bin_dir / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+               "-h", str(pg.socket_dir), "-p", str(pg.port), "-U", "postgres", "-d", db]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env.update(LC_ALL="C", LANG="C")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     env=env)
+        self.count = 0
+
+    def __enter__(self) -> "PsqlSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self, sql: str, timeout: float = 30.0) -> str:
+        import select
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.count += 1
+        marker = f"__psql_session_done_{self.count}__"
+        self.proc.stdin.write((sql.rstrip().rstrip(";") + ";\n\\echo " + marker + "\n").encode())
+        self.proc.stdin.flush()
+        out = b""
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while marker.encode() + b"\n" not in out:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"psql did not finish {sql!r} in {timeout} s: {out.decode(errors='replace')}")
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise RuntimeError(f"psql ended on {sql!r}: {out.decode(errors='replace')}")
+                out += chunk
+        return out.decode(errors="replace").split(marker)[0].rstrip("\n")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()

@@ -5,6 +5,11 @@ Runs `trail-bench --smoke` (binary from $TRAIL_BENCH_BIN, else
 redis-server, runs every workload on every system, and writes the table, the
 JSON and the chart. The figures themselves mean nothing at these sizes; the
 test checks that every workload produced its row for every system.
+
+Then `trail-bench --smoke --only postgres` (the postgres phase: a throwaway
+PostgreSQL cluster it makes and removes, traild on it with one and two
+daemons, raw PostgreSQL, traild on SQLite), which writes postgres.md and
+postgres.json and nothing else.
 """
 from __future__ import annotations
 
@@ -107,3 +112,88 @@ def test_every_server_was_stopped(smoke: tuple[Path, Path, subprocess.CompletedP
     _, work, _ = smoke
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(work) not in ps, "a traild or redis-server of the smoke run is still running"
+
+
+# The postgres phase: which peers each of its workloads has.
+PG_PEERS = {
+    "W1": {"sqlite-traild", "raw-pg", "raw-pg-per-deposit", "fsync"},
+    "W3": {"raw-pg", "raw-pg-two", "sqlite-traild"},
+    "W4": {"sqlite-traild"},
+    "W6": {"sqlite-traild"},
+}
+
+
+@pytest.fixture(scope="module")
+def pg_smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        pytest.fail("no PostgreSQL server in /usr/lib/postgresql/*/bin: `make system-deps` installs postgresql")
+    out = tmp_path_factory.mktemp("bench-pg-out")
+    work = tmp_path_factory.mktemp("bench-pg-work")
+    args = [bench_bin(), "--smoke", "--only", "postgres", "--out", str(out), "--work-dir", str(work)]
+    if os.environ.get("TRAILD_BIN"):
+        args += ["--traild", os.environ["TRAILD_BIN"]]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, f"trail-bench --smoke --only postgres failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
+    return out, work, proc
+
+
+def test_postgres_phase_writes_its_table_and_json_only(pg_smoke: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
+    out, _, proc = pg_smoke
+    assert sorted(p.name for p in out.iterdir()) == ["postgres.json", "postgres.md"]
+    table = (out / "postgres.md").read_text()
+    for workload in PG_PEERS:
+        assert f"\n| {workload} " in table, f"no {workload} row in postgres.md"
+    assert "## Goals and comparisons" in table and "≥ 0.5x" in table and "≤ 2 ms" in table
+    assert table.strip() in proc.stdout
+
+
+def test_postgres_phase_has_every_workload_on_every_system(pg_smoke: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
+    out, _, _ = pg_smoke
+    results = json.loads((out / "postgres.json").read_text())
+    assert results["profile"] == "smoke"
+    settings = {s["name"]: s["value"] for s in results["server"]["settings"]}
+    assert settings["fsync"] == "on" and settings["synchronous_commit"] == "on", settings
+    assert settings["shared_buffers"] and settings["max_connections"] and settings["server_version"]
+    assert results["roundTrip"]["async"]["p50"] > 0 and results["roundTrip"]["blocking"]["p50"] > 0
+    assert results["rawBatch"] >= 1
+    assert "equal" in results["preloadCheck"]
+    rows = results["rows"]
+    for workload, peers in PG_PEERS.items():
+        mine = [r for r in rows if r["workload"] == workload]
+        assert mine, f"no {workload} row"
+        for row in mine:
+            trail = row["trail"]
+            assert trail.get("value", 0) > 0 or trail["latency"]["p50"] > 0, (workload, trail)
+            expected = set(peers)
+            if workload == "W1" and row["title"] != "new deposits, 1 client, sequential":
+                expected.add("pg-2daemons")
+            assert set(row["peers"]) == expected, (workload, sorted(row["peers"]))
+            for name, peer in row["peers"].items():
+                assert peer.get("value", 0) > 0 or peer["latency"]["p99"] > 0, (workload, name, peer)
+    assert len([r for r in rows if r["workload"] == "W1"]) == 3
+    for workload in ("W3", "W4"):
+        assert sorted(r["notes"] for r in rows if r["workload"] == workload) == results["sizes"]
+    systems = {w["system"] for w in results["writes"]}
+    assert systems == {"traild-pg", "traild-pg-2daemons", "traild-sqlite", "raw-pg", "raw-pg-per-deposit"}, systems
+    for w in results["writes"]:
+        if w["system"].startswith("traild-pg"):
+            assert w["groups"]["count"] > 0 and w["groups"]["mean"] >= 1, w
+    assert [p["notes"] for p in results["preload"]] == results["sizes"]
+    read_costs = {(c["workload"], c["system"]) for c in results["reads"]}
+    assert read_costs == {("W3", "traild-pg"), ("W3", "raw-pg"), ("W3", "raw-pg-two"), ("W3", "traild-sqlite"),
+                          ("W4", "traild-pg"), ("W4", "traild-sqlite"), ("W6", "traild-pg"), ("W6", "traild-sqlite")}, read_costs
+    for c in results["reads"]:
+        assert c["perSecond"] > 0 and (c.get("traildMicros") or c.get("benchMicros")), c
+        if c["system"] != "traild-sqlite":
+            assert c["postgresMicros"] > 0, c
+
+
+def test_postgres_phase_stopped_its_servers(pg_smoke: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
+    out, work, _ = pg_smoke
+    data_dir = json.loads((out / "postgres.json").read_text())["server"]["dataDir"]
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert data_dir and data_dir not in ps, "the PostgreSQL server of the smoke run is still running"
+    assert f"{work}/" not in ps, "a traild of the postgres smoke run is still running"
+    if not data_dir.startswith(f"{work}/"):
+        # the postgres OS user could not reach the work dir: the cluster went elsewhere, and is removed
+        assert not Path(data_dir).exists(), f"{data_dir} was left behind"

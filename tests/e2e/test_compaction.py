@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
+import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from conftest import PsqlSession, compactor_store_args, store_execute, store_rows
 from test_schemas import check
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,17 +37,83 @@ def seed_faint(conn, ns="fast", faint=50):
     return strong, ids
 
 
-def db_rows(daemon, sql):
-    db = sqlite3.connect(f"file:{daemon.data_dir / 'trail.db'}?mode=ro", uri=True)
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
-
-
 def pack_files(daemon):
     d = daemon.data_dir / "packs"
     return sorted(p.name for p in d.iterdir()) if d.exists() else []
+
+
+def archive_units(daemon):
+    """How many archive packs (SQLite: files, each named by the index) or
+    archive blocks (PostgreSQL: rows) the store holds."""
+    if daemon.engine == "sqlite":
+        files = pack_files(daemon)
+        assert len(store_rows(daemon, "SELECT name FROM pack")) == len(files)
+        return len(files)
+    return store_rows(daemon, "SELECT count(*) FROM archive_block")[0][0]
+
+
+# Where a PostgreSQL compaction is stopped for kill -9, by a trigger the test
+# adds to the database (the engine has no fault points of its own): the
+# trigger waits on an advisory lock the test holds once the store has at
+# least `blocks` archive blocks. Each point stands for the SQLite one of the
+# same name: (table, trigger timing and condition, blocks).
+PG_FAULTS = {
+    # the batch's frame is made, its block row not yet inserted
+    "pack-written": ("archive_block", "BEFORE INSERT", "true", 0),
+    # the block row is inserted, its notes are being moved to it, not committed
+    "index-written": ("note", "BEFORE UPDATE OF state", "NEW.state = 2", 1),
+    # the first batch has committed; the second is stopped like index-written
+    "committed": ("note", "BEFORE UPDATE OF state", "NEW.state = 2", 2),
+    # a bulk evaporation has set its notes aside (committed), no block written yet
+    "marked": ("archive_block", "BEFORE INSERT", "true", 0),
+}
+HOLD_LOCK = 7_777_001
+
+
+def kill_compactor_at(daemon, fault, batch, ns="fast"):
+    """Runs trail-compactor on the (stopped) daemon's store and kills it with
+    SIGKILL at `fault`: on SQLite it kills itself there (TRAIL_TEST_FAULT); on
+    PostgreSQL a trigger holds its transaction there (PG_FAULTS) and the test
+    kills it, then waits until the server has rolled back what it left."""
+    args = [compactor_bin(), *compactor_store_args(daemon), "--ns", ns, "--batch", str(batch)]
+    if daemon.engine == "sqlite":
+        proc = subprocess.run(args, env={**os.environ, "TRAIL_TEST_FAULT": fault}, capture_output=True, timeout=60)
+        assert proc.returncode == -9, proc.stderr.decode()
+        return
+    table, timing, condition, blocks = PG_FAULTS[fault]
+    store_execute(daemon, f"""
+        CREATE FUNCTION test_hold() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF (SELECT count(*) FROM archive_block) >= {blocks} THEN
+                PERFORM pg_advisory_xact_lock_shared({HOLD_LOCK});
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER test_hold {timing} ON {table} FOR EACH ROW WHEN ({condition}) EXECUTE FUNCTION test_hold();
+        """)
+    waiting = (f"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+               f"AND wait_event_type = 'Lock' AND wait_event = 'advisory'")
+    with PsqlSession(daemon.pg, daemon.database) as holder:
+        holder.run(f"SELECT pg_advisory_lock({HOLD_LOCK})")
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 30
+            while store_rows(daemon, waiting)[0][0] == 0:
+                assert proc.poll() is None, proc.communicate()[1].decode()
+                assert time.monotonic() < deadline, "trail-compactor never reached the fault point"
+                time.sleep(0.05)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=30)
+        assert proc.returncode == -9
+        holder.run(f"SELECT pg_advisory_unlock({HOLD_LOCK})")
+    # The killed compactor's backends notice it is gone once they run again, and roll back.
+    deadline = time.monotonic() + 30
+    while store_rows(daemon, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                             "AND application_name = 'traild'")[0][0] > 0:
+        assert time.monotonic() < deadline, "the killed compactor's sessions did not end"
+        time.sleep(0.05)
+    store_execute(daemon, f"DROP TRIGGER test_hold ON {table}; DROP FUNCTION test_hold()")
 
 
 def test_evaporate_get_sense_revive_and_restart(daemon_factory):
@@ -144,13 +211,13 @@ def test_rebase_keeps_every_weight(daemon_factory, tmp_path):
         conn.result("trail.namespace.configure", {"ns": "slow", "half_life_s": 1e7})
         ids = [conn.result("trail.deposit", {"ns": "slow", "body": f"note {i}", "strength": 0.5 + i})["id"] for i in range(5)]
         conn.result("trail.link", {"ns": "slow", "from": ids[0], "to": ids[1], "delta": 2.5})
-        landmark = db_rows(d, "SELECT landmark FROM namespace WHERE name = 'slow'")[0][0]
+        landmark = store_rows(d, "SELECT landmark FROM namespace WHERE name = 'slow'")[0][0]
         before = [conn.result("trail.get", {"ns": "slow", "id": i})["note"]["weight"] for i in ids]
         trail_before = conn.result("trail.follow", {"ns": "slow", "from": ids[0]})["trails"][0]["weight"]
         time.sleep(0.05)
         conn.result("trail.compact", {"ns": "slow"})
         assert conn.result("trail.stats", {"ns": "slow"})["compaction"]["rebased"] is True
-        assert db_rows(d, "SELECT landmark FROM namespace WHERE name = 'slow'")[0][0] > landmark
+        assert store_rows(d, "SELECT landmark FROM namespace WHERE name = 'slow'")[0][0] > landmark
         after = [conn.result("trail.get", {"ns": "slow", "id": i})["note"]["weight"] for i in ids]
         trail_after = conn.result("trail.follow", {"ns": "slow", "from": ids[0]})["trails"][0]["weight"]
     for x, y in zip(before, after):
@@ -166,10 +233,9 @@ def test_kill9_during_compaction_loses_and_duplicates_nothing(daemon_factory, fa
     with d.connect() as conn:
         strong, ids = seed_faint(conn, faint=30)
     assert d.terminate() == 0
-    proc = subprocess.run([compactor_bin(), "--data-dir", str(d.data_dir), "--ns", "fast", "--batch", str(batch)],
-                          env={**os.environ, "TRAIL_TEST_FAULT": fault}, capture_output=True, timeout=60)
-    assert proc.returncode == -9, proc.stderr.decode()
-    # The killed run left one pack; committed or not, the daemon's start sweeps what no index names.
+    kill_compactor_at(d, fault, batch)
+    # SQLite: the killed run left one pack; committed or not, the daemon's start sweeps what no index names.
+    # PostgreSQL: the server rolled back the killed transaction, block row included.
     d2 = daemon_factory("k", extra=["--compaction-interval", "0"], socket_path=d.socket_path, data_dir=d.data_dir)
     expected_archived = 0 if fault != "committed" else 10
     with d2.connect() as conn:
@@ -178,22 +244,22 @@ def test_kill9_during_compaction_loses_and_duplicates_nothing(daemon_factory, fa
         assert stats["faded"] == 30 - expected_archived
         for i in [strong, *ids]:
             assert conn.result("trail.get", {"ns": "fast", "id": i})["note"]["id"] == i
-        assert len(pack_files(d2)) == (1 if fault == "committed" else 0)
-        assert len(db_rows(d2, "SELECT name FROM pack")) == len(pack_files(d2))
+        assert archive_units(d2) == (1 if fault == "committed" else 0)
+        assert store_rows(d2, "SELECT count(*) FROM note WHERE state = 3")[0][0] == (30 if fault == "marked" else 0)
         report = conn.result("trail.compact", {"ns": "fast"})
         assert report["evaporated"] == 30 - expected_archived
         stats = conn.result("trail.stats", {"ns": "fast"})
         assert (stats["notes"], stats["archived"], stats["live"]) == (31, 30, 1)
         for i in ids:
             assert conn.result("trail.get", {"ns": "fast", "id": i})["note"]["state"] == "archived"
-        assert db_rows(d2, "SELECT count(*) FROM note WHERE state = 3")[0][0] == 0
+        assert store_rows(d2, "SELECT count(*) FROM note WHERE state = 3")[0][0] == 0
 
 
 def test_trail_compactor_beside_a_running_daemon(daemon_factory):
     d = daemon_factory("b", extra=["--compaction-interval", "0"])
     with d.connect() as conn:
         strong, ids = seed_faint(conn, faint=40)
-        proc = subprocess.Popen([compactor_bin(), "--data-dir", str(d.data_dir), "--batch", "7"],
+        proc = subprocess.Popen([compactor_bin(), *compactor_store_args(d), "--batch", "7"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         # The daemon keeps serving reads and writes while the compactor runs.
         written = [conn.result("trail.deposit", {"ns": "other", "body": f"during {i}"})["id"] for i in range(50)]
@@ -230,6 +296,7 @@ def test_background_compaction_runs_on_its_interval(daemon_factory):
         assert conn.result("trail.stats", {"ns": "fast"})["compaction"] is not None
 
 
+@pytest.mark.engines("sqlite")
 def test_a_damaged_pack_is_reported_not_served(daemon_factory):
     d = daemon_factory("dmg", extra=["--compaction-interval", "0"])
     with d.connect() as conn:
@@ -246,3 +313,33 @@ def test_a_damaged_pack_is_reported_not_served(daemon_factory):
         # Nothing else is affected and the daemon keeps serving.
         assert conn.result("trail.get", {"ns": "fast", "id": strong})["note"]["state"] == "live"
         assert conn.result("trail.stats", {"ns": "fast"})["archived"] == 5
+
+
+@pytest.mark.engines("postgres")
+def test_a_damaged_archive_block_is_reported_not_served(daemon_factory):
+    # The PostgreSQL counterpart of a damaged pack file: one byte of a block's frame flipped.
+    d = daemon_factory("dmg", extra=["--compaction-interval", "0"])
+    with d.connect() as conn:
+        conn.result("trail.namespace.configure", {"ns": "kept", "half_life_s": 1})
+        kept = [conn.result("trail.deposit", {"ns": "kept", "body": f"kept mark {i}", "strength": 0.1})["id"]
+                for i in range(3)]
+        strong, ids = seed_faint(conn, faint=5)
+        assert conn.result("trail.compact", {"ns": "fast"})["evaporated"] == 5
+        assert conn.result("trail.compact", {"ns": "kept"})["evaporated"] == 3
+        (bad,) = [seq for seq, ns in store_rows(d, "SELECT seq, ns FROM archive_block ORDER BY seq") if ns == "fast"]
+        store_execute(d, "UPDATE archive_block SET frame = set_byte(frame, length(frame) / 2, "
+                         f"get_byte(frame, length(frame) / 2) # 255) WHERE seq = {bad}")
+        for i in ids:
+            for method in ("trail.get", "trail.revive"):
+                err = conn.error(method, {"ns": "fast", "id": i})
+                assert err["code"] == -32006 and err["data"]["reason"] == "storage_unavailable", err
+                assert f"archive block {bad}" in err["message"], err
+        # Nothing else is affected and the daemon keeps serving: the live note,
+        # the notes of the intact block (which revive), counts, writes.
+        assert conn.result("trail.get", {"ns": "fast", "id": strong})["note"]["state"] == "live"
+        assert conn.result("trail.get", {"ns": "kept", "id": kept[0]})["note"]["body"] == "kept mark 0"
+        assert conn.result("trail.revive", {"ns": "kept", "id": kept[1]})["note"]["state"] == "live"
+        assert conn.result("trail.stats", {"ns": "fast"})["archived"] == 5
+        assert conn.result("trail.stats", {"ns": "kept"})["archived"] == 2
+        assert conn.result("trail.deposit", {"ns": "fast", "body": "written after the damage"})["created"]
+        assert conn.result("trail.sense", {"ns": "fast"})["notes"][0]["id"] == strong

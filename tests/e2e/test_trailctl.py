@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from conftest import sha
+from conftest import sha, store_name
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -349,11 +349,14 @@ def test_compact_both_modes(daemon):
 def test_status_both_modes(daemon):
     deposit(daemon, "one")
     out = ok("status", daemon=daemon)
-    assert "traild" in out and "is up" in out and str(daemon.socket_path) in out and "sqlite" in out
+    assert "traild" in out and "is up" in out and str(daemon.socket_path) in out
+    # The engine and the store it names (a PostgreSQL URL without its password).
+    assert re.search(rf"store\s+{daemon.engine} at {re.escape(store_name(daemon))},", out), out
     assert re.search(r"notes\s+1 ", out) and "uptime" in out
     s = js("status", daemon=daemon)
     assert s["socket"] == str(daemon.socket_path) and s["socket_origin"] == "from --socket"
     assert s["hello"]["server"] == "traild" and s["hello"]["protocol"] == 1
+    assert (s["hello"]["store"], s["hello"]["database"]) == (daemon.engine, store_name(daemon))
     assert s["stats"]["notes"] == 1 and any(n["ns"] == "default" for n in s["namespaces"])
 
 

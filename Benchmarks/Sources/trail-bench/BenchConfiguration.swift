@@ -31,8 +31,12 @@ struct BenchConfiguration: Sendable {
     var redisBenchmark = "redis-benchmark"
     var workDir: String?
     var keepWorkDir = false
-    /// The phases to run (all by default).
-    var phases = Set(Phase.allCases)
+    /// The phases to run (the classic three by default).
+    var phases = Set(Phase.classic)
+    /// The postgres phase: an existing server to use (nil: a throwaway
+    /// cluster in the work dir), and the binaries of that cluster.
+    var postgresURL: String?
+    var postgresBin: String?
     /// Where `perf record` profiles of traild go, one per trail workload (nil: no profiling).
     var perfDir: String?
 

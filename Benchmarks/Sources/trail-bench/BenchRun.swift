@@ -27,8 +27,10 @@ final class BenchRun {
         self.config = config
         profiler = try config.perfDir.map { try Profiler(dir: $0) }
         _ = try ChildProcess.resolve(config.traild)
-        _ = try ChildProcess.resolve(config.redisServer)
-        _ = try ChildProcess.resolve(config.redisBenchmark)
+        if !config.phases.isDisjoint(with: Phase.classic) {
+            _ = try ChildProcess.resolve(config.redisServer)
+            _ = try ChildProcess.resolve(config.redisBenchmark)
+        }
         if let dir = config.workDir {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             work = dir
@@ -39,6 +41,9 @@ final class BenchRun {
             guard let made = mkdtemp(&template) else { throw BenchFailure("cannot create a work dir under \(base)") }
             work = String(cString: made)
             madeWorkDir = true
+            // The postgres phase's cluster lives here and runs as the postgres OS user when we are root:
+            // it must be able to pass through (not list) this folder.
+            if config.phases.contains(.postgres) { chmod(work, 0o711) }
         }
     }
 
@@ -48,17 +53,27 @@ final class BenchRun {
         let loadStart = Machine.loadAverage
         // The source state now, when the binaries were built, not after a long run.
         let commit = Machine.commit
+        let classic = !config.phases.isDisjoint(with: Phase.classic)
         versions = (Machine.firstLine(config.traild, ["--version"]) ?? "unknown",
-                    Machine.redisVersion(config.redisServer), Machine.sqliteVersion)
+                    classic ? Machine.redisVersion(config.redisServer) : "not run", Machine.sqliteVersion)
         do {
             fsyncRate = try FsyncProbe.run(dir: work, seconds: config.profile == .smoke ? 0.3 : 2)
             log("disk: \(Format.rate(fsyncRate)) fdatasync/s")
             if config.phases.contains(.writes) { try await writes() }
             if config.phases.contains(.reads) { try await reads() }
             if config.phases.contains(.compaction) { try await compaction() }
+            if config.phases.contains(.postgres) {
+                let phase = PostgresPhase(config: config, work: work, fsyncRate: fsyncRate, profiler: profiler,
+                                          commit: commit, traildVersion: versions.traild, log: log)
+                try await phase.run()
+            }
         } catch {
             if !config.keepWorkDir && madeWorkDir { log("work dir kept for inspection: \(work)") }
             throw error
+        }
+        guard classic else {
+            if madeWorkDir && !config.keepWorkDir { try? FileManager.default.removeItem(atPath: work) }
+            return
         }
         let machine = MachineInfo(
             cpu: Machine.cpu, cores: Machine.cores, memoryGiB: Machine.memoryGiB, kernel: Machine.kernel,

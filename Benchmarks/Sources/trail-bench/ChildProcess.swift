@@ -160,10 +160,11 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Runs a program to its end and returns its stdout; throws on a non-zero exit.
-    static func output(_ executable: String, _ arguments: [String]) throws -> String {
+    static func output(_ executable: String, _ arguments: [String], cwd: String? = nil) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try resolve(executable))
         process.arguments = arguments
+        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out

@@ -44,7 +44,7 @@ struct Report {
         let r = results
         let m = r.machine
         let ran = phasesRun
-        let partial = ran.count < Phase.allCases.count
+        let partial = ran.count < Phase.classic.count
         let only = partial ? " --only \(ran.map(\.rawValue).joined(separator: ","))" : ""
         let target = !partial && r.profile == .full ? "make bench-full" : !partial && r.profile == .quick ? "make bench"
             : "trail-bench --\(r.profile.rawValue)\(only)"

@@ -46,11 +46,17 @@ struct TrailBench: AsyncParsableCommand {
     @Option(name: .customLong("work-dir"), help: "Where the temporary sockets and data dirs go (default: a new folder under $TMPDIR).")
     var workDir: String?
 
-    @Flag(help: "Keep the work dir (stores, logs) afterwards.")
+    @Flag(help: "Keep the work dir (stores, logs) afterwards, and the databases made on --postgres-url's server.")
     var keep = false
 
-    @Option(help: "Run only these phases, comma-separated: writes (W1, W2), reads (W3-W6), compaction (W7).")
+    @Option(help: "Run only these phases, comma-separated: writes (W1, W2), reads (W3-W6), compaction (W7), postgres (traild on PostgreSQL beside raw PostgreSQL and traild on SQLite: postgres.md; not run unless named).")
     var only: String?
+
+    @Option(name: .customLong("postgres-url"), help: "With --only postgres: use this server (postgres://USER:PASSWORD@HOST:PORT/DB; USER needs CREATEDB) instead of starting a throwaway cluster.")
+    var postgresURL: String?
+
+    @Option(name: .customLong("postgres-bin"), help: "The PostgreSQL server's binaries for the throwaway cluster (default: the newest /usr/lib/postgresql/*/bin).")
+    var postgresBin: String?
 
     @Option(help: "Measure nothing: render latest.md and the chart again from this latest.json (after a change to the report).")
     var render: String?
@@ -63,7 +69,10 @@ struct TrailBench: AsyncParsableCommand {
         guard parsedClients != nil else { throw ValidationError("--clients must be whole numbers from 1 to 1000, comma-separated") }
         if sizes != nil, parsedSizes == nil { throw ValidationError("--sizes must be whole numbers of at least 100, comma-separated") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a number of seconds above 0") }
-        if parsedPhases == nil { throw ValidationError("--only takes writes, reads and compaction, comma-separated") }
+        if parsedPhases == nil { throw ValidationError("--only takes writes, reads, compaction and postgres, comma-separated") }
+        if let postgresURL, !(postgresURL.hasPrefix("postgres://") || postgresURL.hasPrefix("postgresql://")) {
+            throw ValidationError("--postgres-url must be postgres://USER:PASSWORD@HOST:PORT/DB")
+        }
     }
 
     private var parsedClients: [Int]? {
@@ -73,7 +82,7 @@ struct TrailBench: AsyncParsableCommand {
     }
 
     private var parsedPhases: Set<Phase>? {
-        guard let only else { return Set(Phase.allCases) }
+        guard let only else { return Set(Phase.classic) }
         let values = only.split(separator: ",").map { Phase(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
         guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else { return nil }
         return Set(values.compactMap { $0 })
@@ -109,7 +118,9 @@ struct TrailBench: AsyncParsableCommand {
         config.workDir = workDir
         config.keepWorkDir = keep
         config.perfDir = perf
-        config.phases = parsedPhases ?? Set(Phase.allCases)
+        config.phases = parsedPhases ?? Set(Phase.classic)
+        config.postgresURL = postgresURL
+        config.postgresBin = postgresBin
         let run = try BenchRun(config: config)
         do {
             try await run.run()
@@ -131,9 +142,13 @@ enum Profile: String, EnumerableFlag, Codable, Sendable {
     case quick, full, smoke
 }
 
-/// The parts of a run, for --only.
+/// The parts of a run, for --only. A run without --only runs the classic
+/// three (latest.md); `postgres` runs when named (postgres.md).
 enum Phase: String, CaseIterable, Sendable {
-    case writes, reads, compaction
+    case writes, reads, compaction, postgres
+
+    /// traild beside Redis, raw SQLite and the disk: latest.md.
+    static let classic: [Phase] = [.writes, .reads, .compaction]
 }
 
 /// A failure that ends the run with a message saying what to do.

@@ -78,6 +78,14 @@ enum TrailLoad {
 
     static func run(socket: String, plan: LoadPlan,
                     stream: @escaping @Sendable (_ connection: Int) -> any RequestStream) async throws -> LoadResult {
+        try await run(sockets: [socket], plan: plan, stream: stream)
+    }
+
+    /// The same over several daemons: connection `c` goes to
+    /// `sockets[c % sockets.count]`, so the clients are split evenly.
+    static func run(sockets: [String], plan: LoadPlan,
+                    stream: @escaping @Sendable (_ connection: Int) -> any RequestStream) async throws -> LoadResult {
+        precondition(!sockets.isEmpty, "TrailLoad.run needs a socket")
         var channels: [any Channel] = []
         var done: [EventLoopFuture<ConnectionTally>] = []
         for c in 0..<plan.connections {
@@ -90,6 +98,7 @@ enum TrailLoad {
                             LoadHandler(stream: stream(c), plan: plan, done: promise))
                     }
                 }
+            let socket = sockets[c % sockets.count]
             do {
                 channels.append(try await bootstrap.connect(unixDomainSocketPath: socket).get())
             } catch {

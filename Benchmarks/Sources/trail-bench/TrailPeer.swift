@@ -4,20 +4,21 @@ import TrailClient
 import TrailProtocol
 
 /// A traild started by this run on its own socket and data dir, with
-/// background compaction off (W7 calls trail.compact itself).
+/// background compaction off (W7 calls trail.compact itself). Its store is
+/// SQLite in the data dir, or `store` (a `postgres://` URL).
 final class TrailPeer {
     let socket: String
     let dir: String
     let child: ChildProcess
     private let admin: TrailConnection
 
-    init(executable: String, dir: String) async throws {
+    init(executable: String, dir: String, store: String? = nil) async throws {
         self.dir = dir
         socket = dir + "/traild.sock"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         child = try ChildProcess.start("traild", executable: executable, arguments: [
             "--socket", socket, "--data-dir", dir + "/data", "--log-level", "warning", "--compaction-interval", "0",
-        ], log: dir + "/traild.log", readyWord: "ready")
+        ] + (store.map { ["--store", $0] } ?? []), log: dir + "/traild.log", readyWord: "ready")
         do {
             admin = try await TrailConnection.connect(path: socket)
         } catch {
@@ -43,12 +44,13 @@ final class TrailPeer {
     /// Loads notes `range` of `set` into `ns` with trail.import (records
     /// with chosen weights, `batch` per call, each call one transaction),
     /// a few calls in flight on one connection, in order.
-    func load(_ set: inout Dataset, range: Range<Int>, ns: String, batch: Int) async throws {
+    /// Every record is created and updated at `at`.
+    func load(_ set: inout Dataset, range: Range<Int>, ns: String, batch: Int, at: Date = Date()) async throws {
         guard !range.isEmpty else { return }
         _ = set.id(range.upperBound - 1)  // every id computed before the stream copies the set
         let chunks = stride(from: range.lowerBound, to: range.upperBound, by: batch).map { $0..<min($0 + batch, range.upperBound) }
         let frozen = set
-        let time = rfc3339(Date())
+        let time = rfc3339(at)
         let result = try await TrailLoad.run(
             socket: socket,
             plan: LoadPlan(connections: 1, depth: 3, warmup: 0, duration: 0, requestsPerConnection: chunks.count)
@@ -58,7 +60,14 @@ final class TrailPeer {
 
     /// Runs a timed load against this daemon.
     func run(_ plan: LoadPlan, stream: @escaping @Sendable (Int) -> any RequestStream) async throws -> LoadResult {
-        let result = try await TrailLoad.run(socket: socket, plan: plan, stream: stream)
+        try await Self.run(on: [self], plan, stream: stream)
+    }
+
+    /// Runs a timed load against several daemons at once, the connections
+    /// split evenly between them (connection `c` on `peers[c % peers.count]`).
+    static func run(on peers: [TrailPeer], _ plan: LoadPlan,
+                    stream: @escaping @Sendable (Int) -> any RequestStream) async throws -> LoadResult {
+        let result = try await TrailLoad.run(sockets: peers.map(\.socket), plan: plan, stream: stream)
         if result.errors > 0 {
             throw BenchFailure("traild answered \(result.errors) requests with an error, e.g. \(result.firstError ?? "?")")
         }
