@@ -11,7 +11,6 @@ extension PostgresWrites {
     /// The engine's writes that `NoteWrites` leaves to it.
     func applyOwn(_ write: WriteRequest) throws -> WriteOutcome {
         switch write {
-        case let .restore(ns, records): .restored(try restore(ns: ns, records: records))
         case let .markEvaporating(ns, batch): .marked(try markEvaporating(ns: ns, batch: batch))
         case let .evaporate(ns, batch): .evaporated(try evaporate(ns: ns, batch: batch))
         case let .dropDeadTrails(ns): .trailsDropped(try dropDeadTrails(ns: ns))
@@ -20,7 +19,7 @@ extension PostgresWrites {
         case let .recordCompaction(report): try { try recordCompaction(report); return .recorded }()
         // GIN keeps the words of the rows that are there: an archived row's are NULL.
         case .maintainText: .textMaintained(rebuilt: false)
-        case .deposit, .reinforce, .link, .retract, .revive, .configure, .rebase:
+        case .deposit, .reinforce, .link, .retract, .revive, .configure, .rebase, .restore:
             throw TrailError.internal("NoteWrites did not apply \(write)")
         }
     }
@@ -173,83 +172,48 @@ extension PostgresWrites {
         return ranks.count
     }
 
-    // MARK: restore
+    // MARK: restore (what it means is NoteWrites.restore)
 
-    /// Sets each note to its record (a restore, so running it twice changes
-    /// nothing), then its trails; archived records are archived again. Runs
-    /// alone in its transaction: a record that cannot be restored undoes the
-    /// whole import.
-    func restore(ns: String, records: [NoteRecord]) throws -> RestoreReport {
-        let settings = try namespace(ns)
-        let decay = settings.decay
-        var created = 0
-        var seqs: [String: Int64] = [:]
-        for (i, record) in records.enumerated() {
-            let n = record.note
-            let size = n.body.utf8.count
-            guard size <= settings.maxNoteBytes else {
-                throw TrailError.invalidParams(field: "records[\(i)].body", message: "records[\(i)] is \(size) bytes but namespace \(ns) takes at most \(settings.maxNoteBytes); raise its max_note_bytes first.")
-            }
-            let key = decay.key(weight: n.weight, at: now)
-            // Archived records are written hot, then archived below with their trails.
-            let state: Int16 = n.state == .retracted ? 1 : 0
-            let tags = n.tags.joined(separator: " ")
-            let after = n.after.map(\.hex).joined(separator: " ")
-            let r = n.retraction
-            var found: NoteRow?
-            switch try byID(n.id.hex, ns: ns) {
-            case let .archived(entry)?: found = try unarchive(entry, settings: settings, weight: n.weight)
-            case let .hot(row)?: found = row
-            case nil: found = nil
-            }
-            let seq: Int64
-            if let existing = found {
-                seq = existing.seq
-                try db.rows("""
-                    UPDATE note SET tags = \(tags), after = \(after), key = \(key), state = \(state), deposits = \(Int64(n.deposits)),
-                        agent = \(n.agent), rank = \(n.rank), created_at = \(n.createdAtMillis), updated_at = \(n.updatedAtMillis),
-                        retraction_reason = \(r?.reason), retraction_agent = \(r?.agent), retracted_at = \(r?.atMillis)
-                    WHERE seq = \(seq)
-                    """)
-                try db.rows("DELETE FROM note_tag WHERE note = \(seq)")
-            } else {
-                created += 1
-                seq = try db.rows("""
-                    INSERT INTO note (ns, id, body, words, tags, after, key, state, deposits, agent, rank, created_at, updated_at,
-                        retraction_reason, retraction_agent, retracted_at)
-                    VALUES (\(ns), \(n.id.hex), \(ByteBuffer(string: n.body)), to_tsvector('english', \(SearchText.of(n.body))),
-                        \(tags), \(after), \(key), \(state), \(Int64(n.deposits)), \(n.agent), \(n.rank), \(n.createdAtMillis),
-                        \(n.updatedAtMillis), \(r?.reason), \(r?.agent), \(r?.atMillis))
-                    RETURNING seq
-                    """)[0][0].decode(Int64.self)
-            }
-            if !n.tags.isEmpty { try addTags(n.tags, note: seq, ns: ns) }
-            seqs[n.id.hex] = seq
-            try log(ns: ns, op: "import", note: seq, other: nil, delta: nil, detail: nil)
+    func restoreNote(_ n: Note, key: Double, over existing: NoteRow?, ns: String) throws -> Int64 {
+        let state: Int16 = n.state == .retracted ? 1 : 0
+        let tags = n.tags.joined(separator: " ")
+        let after = n.after.map(\.hex).joined(separator: " ")
+        let r = n.retraction
+        let seq: Int64
+        if let existing {
+            seq = existing.seq
+            try db.rows("""
+                UPDATE note SET tags = \(tags), after = \(after), key = \(key), state = \(state), deposits = \(Int64(n.deposits)),
+                    agent = \(n.agent), rank = \(n.rank), created_at = \(n.createdAtMillis), updated_at = \(n.updatedAtMillis),
+                    retraction_reason = \(r?.reason), retraction_agent = \(r?.agent), retracted_at = \(r?.atMillis)
+                WHERE seq = \(seq)
+                """)
+            try db.rows("DELETE FROM note_tag WHERE note = \(seq)")
+        } else {
+            seq = try db.rows("""
+                INSERT INTO note (ns, id, body, words, tags, after, key, state, deposits, agent, rank, created_at, updated_at,
+                    retraction_reason, retraction_agent, retracted_at)
+                VALUES (\(ns), \(n.id.hex), \(ByteBuffer(string: n.body)), to_tsvector('english', \(SearchText.of(n.body))),
+                    \(tags), \(after), \(key), \(state), \(Int64(n.deposits)), \(n.agent), \(n.rank), \(n.createdAtMillis),
+                    \(n.updatedAtMillis), \(r?.reason), \(r?.agent), \(r?.atMillis))
+                RETURNING seq
+                """)[0][0].decode(Int64.self)
         }
-        var trails = 0
-        for (i, record) in records.enumerated() {
-            let src = seqs[record.note.id.hex]!
-            for (j, end) in record.trails.enumerated() {
-                var dst = seqs[end.to.hex]
-                if dst == nil, case let .hot(row)? = try byID(end.to.hex, ns: ns) { dst = row.seq }
-                guard let dst else {
-                    throw TrailError.invalidParams(field: "records[\(i)].trails[\(j)]", message: "records[\(i)].trails[\(j)] leads to \(end.to.hex), which is neither in the import nor in namespace \(ns); import the whole export file.")
-                }
-                try db.rows("""
-                    INSERT INTO edge (src, dst, ns, key, created_at, updated_at)
-                    VALUES (\(src), \(dst), \(ns), \(decay.key(weight: end.weight, at: now)), \(nowMillis), \(nowMillis))
-                    ON CONFLICT (src, dst) DO UPDATE SET key = excluded.key, updated_at = excluded.updated_at
-                    """)
-                trails += 1
-            }
-        }
-        let archived = records.filter { $0.note.state == .archived }.compactMap { seqs[$0.note.id.hex] }
-        if !archived.isEmpty {
-            let rows = try db.rows("SELECT \(unescaped: noteColumns) FROM note n WHERE n.seq = ANY(\(archived)::int8[]) ORDER BY n.seq")
-                .map { try NoteRow(postgres: $0) }
-            _ = try archive(rows, settings: settings, reportNotes: false, keepTrails: false)
-        }
-        return RestoreReport(ns: ns, notes: records.count, created: created, trails: trails)
+        if !n.tags.isEmpty { try addTags(n.tags, note: seq, ns: ns) }
+        return seq
+    }
+
+    func setTrail(from: Int64, to: Int64, ns: String, key: Double) throws {
+        try db.rows("""
+            INSERT INTO edge (src, dst, ns, key, created_at, updated_at)
+            VALUES (\(from), \(to), \(ns), \(key), \(nowMillis), \(nowMillis))
+            ON CONFLICT (src, dst) DO UPDATE SET key = excluded.key, updated_at = excluded.updated_at
+            """)
+    }
+
+    func archiveAgain(_ seqs: [Int64], settings: NamespaceSettings) throws {
+        let rows = try db.rows("SELECT \(unescaped: noteColumns) FROM note n WHERE n.seq = ANY(\(seqs)::int8[]) ORDER BY n.seq")
+            .map { try NoteRow(postgres: $0) }
+        _ = try archive(rows, settings: settings, reportNotes: false, keepTrails: false, signalled: false)
     }
 }

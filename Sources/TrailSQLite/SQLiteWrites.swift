@@ -15,14 +15,13 @@ struct SQLiteWrites: WriteTransaction {
 
     var nowMillis: Int64 { Timestamp.millis(now) }
 
-    /// The contract's writes through `NoteWrites`, which says what they mean;
-    /// restore and compaction are this engine's own.
+    /// The contract's writes and restore through `NoteWrites`, which says
+    /// what they mean; compaction is this engine's own.
     func apply(_ write: WriteRequest) throws -> WriteOutcome {
         if let outcome = try NoteWrites(self).apply(write) { return outcome }
         return switch write {
-        case .deposit, .reinforce, .link, .retract, .revive, .configure, .rebase:
+        case .deposit, .reinforce, .link, .retract, .revive, .configure, .rebase, .restore:
             throw TrailError.internal("NoteWrites did not apply \(write)")
-        case let .restore(ns, records): .restored(try restore(ns: ns, records: records))
         case let .markEvaporating(ns, batch): .marked(try markEvaporating(ns: ns, batch: batch))
         case let .evaporate(ns, batch): .evaporated(try evaporate(ns: ns, batch: batch, fault: fault))
         case let .dropDeadTrails(ns): .trailsDropped(try dropDeadTrails(ns: ns))
@@ -44,80 +43,49 @@ struct SQLiteWrites: WriteTransaction {
         return decay.weight(key: key, at: now)
     }
 
-    // MARK: restore
+    // MARK: restore (what it means is NoteWrites.restore)
 
-    /// Sets each note to its record (a restore, so running it twice changes
-    /// nothing), then its trails. Runs inside one savepoint: a record that
-    /// cannot be restored undoes the whole import.
-    private func restore(ns: String, records: [NoteRecord]) throws -> RestoreReport {
-        let settings = try namespace(ns)
-        let decay = settings.decay
-        var created = 0
-        var seqs: [String: Int64] = [:]
-        for (i, record) in records.enumerated() {
-            let n = record.note
-            let size = n.body.utf8.count
-            guard size <= settings.maxNoteBytes else {
-                throw TrailError.invalidParams(field: "records[\(i)].body", message: "records[\(i)] is \(size) bytes but namespace \(ns) takes at most \(settings.maxNoteBytes); raise its max_note_bytes first.")
-            }
-            let key = decay.key(weight: n.weight, at: now)
-            // Archived records are written hot, then archived below with their trails.
-            let state: StoredState = n.state == .retracted ? .retracted : .live
-            let tags = n.tags.joined(separator: " ")
-            let after = n.after.map(\.hex).joined(separator: " ")
-            let r = n.retraction
-            let seq: Int64
-            let found: NoteRow?
-            switch try Self.byID(db, id: n.id.hex, ns: ns) {
-            case let .archived(entry)?: found = try unarchive(entry, settings: settings, weight: n.weight)
-            case let .hot(row)?: found = row
-            case nil: found = nil
-            }
-            if let existing = found {
-                seq = existing.seq
-                try db.run(sql: """
-                    UPDATE note SET tags = ?, after = ?, key = ?, state = ?, deposits = ?, agent = ?, rank = ?,
-                        created_at = ?, updated_at = ?, retraction_reason = ?, retraction_agent = ?, retracted_at = ?
-                    WHERE seq = ?
-                    """, arguments: [tags, after, key, state.rawValue, n.deposits, n.agent, n.rank, n.createdAtMillis,
-                                     n.updatedAtMillis, r?.reason, r?.agent, r?.atMillis, seq])
-                try db.run(sql: "DELETE FROM note_tag WHERE note = ?", arguments: [seq])
-            } else {
-                created += 1
-                try db.run(sql: """
-                    INSERT INTO note (ns, id, body, tags, after, key, state, deposits, agent, rank, created_at, updated_at,
-                        retraction_reason, retraction_agent, retracted_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [ns, n.id.hex, Data(n.body.utf8), tags, after, key, state.rawValue, n.deposits, n.agent,
-                                     n.rank, n.createdAtMillis, n.updatedAtMillis, r?.reason, r?.agent, r?.atMillis])
-                seq = db.lastInsertedRowID
-                try db.run(sql: "INSERT INTO note_text(rowid, ns, body) VALUES (?, ?, ?)", arguments: [seq, ns, n.body])
-            }
-            for tag in n.tags {
-                try db.run(sql: "INSERT OR IGNORE INTO note_tag (ns, tag, note) VALUES (?, ?, ?)", arguments: [ns, tag, seq])
-            }
-            seqs[n.id.hex] = seq
-            try log(ns: ns, op: "import", note: seq)
+    func restoreNote(_ n: Note, key: Double, over existing: NoteRow?, ns: String) throws -> Int64 {
+        let state: StoredState = n.state == .retracted ? .retracted : .live
+        let tags = n.tags.joined(separator: " ")
+        let after = n.after.map(\.hex).joined(separator: " ")
+        let r = n.retraction
+        let seq: Int64
+        if let existing {
+            seq = existing.seq
+            try db.run(sql: """
+                UPDATE note SET tags = ?, after = ?, key = ?, state = ?, deposits = ?, agent = ?, rank = ?,
+                    created_at = ?, updated_at = ?, retraction_reason = ?, retraction_agent = ?, retracted_at = ?
+                WHERE seq = ?
+                """, arguments: [tags, after, key, state.rawValue, n.deposits, n.agent, n.rank, n.createdAtMillis,
+                                 n.updatedAtMillis, r?.reason, r?.agent, r?.atMillis, seq])
+            try db.run(sql: "DELETE FROM note_tag WHERE note = ?", arguments: [seq])
+        } else {
+            try db.run(sql: """
+                INSERT INTO note (ns, id, body, tags, after, key, state, deposits, agent, rank, created_at, updated_at,
+                    retraction_reason, retraction_agent, retracted_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [ns, n.id.hex, Data(n.body.utf8), tags, after, key, state.rawValue, n.deposits, n.agent,
+                                 n.rank, n.createdAtMillis, n.updatedAtMillis, r?.reason, r?.agent, r?.atMillis])
+            seq = db.lastInsertedRowID
+            try db.run(sql: "INSERT INTO note_text(rowid, ns, body) VALUES (?, ?, ?)", arguments: [seq, ns, n.body])
         }
-        var trails = 0
-        for (i, record) in records.enumerated() {
-            let src = seqs[record.note.id.hex]!
-            for (j, end) in record.trails.enumerated() {
-                var dst = seqs[end.to.hex]
-                if dst == nil { dst = try Self.find(db, id: end.to.hex, ns: ns)?.seq }
-                guard let dst else {
-                    throw TrailError.invalidParams(field: "records[\(i)].trails[\(j)]", message: "records[\(i)].trails[\(j)] leads to \(end.to.hex), which is neither in the import nor in namespace \(ns); import the whole export file.")
-                }
-                try db.run(sql: """
-                    INSERT INTO edge (src, dst, ns, key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (src, dst) DO UPDATE SET key = excluded.key, updated_at = excluded.updated_at
-                    """, arguments: [src, dst, ns, decay.key(weight: end.weight, at: now), nowMillis, nowMillis])
-                trails += 1
-            }
-        }
-        let toArchive = try records.filter { $0.note.state == .archived }.compactMap { try Self.find(db, id: $0.note.id.hex, ns: ns) }
-        _ = try archive(toArchive, settings: settings)
-        return RestoreReport(ns: ns, notes: records.count, created: created, trails: trails)
+        try addTags(n.tags, note: seq, ns: ns)
+        return seq
+    }
+
+    func setTrail(from: Int64, to: Int64, ns: String, key: Double) throws {
+        try db.run(sql: """
+            INSERT INTO edge (src, dst, ns, key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (src, dst) DO UPDATE SET key = excluded.key, updated_at = excluded.updated_at
+            """, arguments: [from, to, ns, key, nowMillis, nowMillis])
+    }
+
+    func archiveAgain(_ seqs: [Int64], settings: NamespaceSettings) throws {
+        var rows: [NoteRow] = []
+        try db.forEachRow(sql: "SELECT \(noteColumns) FROM note n WHERE n.seq IN (SELECT value FROM json_each(?)) ORDER BY n.seq",
+                          binding: [.text(jsonArray(seqs))]) { rows.append(NoteRow(columns: $0)) }
+        _ = try archive(rows, settings: settings)
     }
 
     /// Rewrites every key of a namespace against the landmark `now`; weights

@@ -14,8 +14,8 @@ public struct NoteWrites<Tx: WriteTransaction> {
     private var now: Double { tx.now }
     private var nowMillis: Int64 { Timestamp.millis(tx.now) }
 
-    /// Applies one of the contract's writes; nil for the writes that are an
-    /// engine's own (restore, compaction), which the engine applies itself.
+    /// Applies one of the contract's writes (and a restore); nil for the
+    /// writes that are an engine's own (compaction), which it applies itself.
     public func apply(_ write: WriteRequest) throws -> WriteOutcome? {
         switch write {
         case let .deposit(deposit): try self.deposit(deposit)
@@ -25,8 +25,8 @@ public struct NoteWrites<Tx: WriteTransaction> {
         case let .revive(id, ns): try revive(id, ns: ns)
         case let .configure(change): .configured(try configure(change))
         case let .rebase(ns, bound): .rebased(try rebase(ns: ns, bound: bound))
-        case .restore, .markEvaporating, .evaporate, .dropDeadTrails, .sweepPacks, .setRanks,
-             .recordCompaction, .maintainText: nil
+        case let .restore(ns, records): .restored(try restore(ns: ns, records: records))
+        case .markEvaporating, .evaporate, .dropDeadTrails, .sweepPacks, .setRanks, .recordCompaction, .maintainText: nil
         }
     }
 
@@ -168,6 +168,53 @@ public struct NoteWrites<Tx: WriteTransaction> {
         }
         try tx.log(ns: ns, op: "revive", note: row.seq)
         return .revived(note: row.note(ns: settings, at: now))
+    }
+
+    // MARK: restore
+
+    /// Sets each note to its record (a restore: running it twice changes
+    /// nothing), then its trails; archived records are archived again with
+    /// theirs. Runs alone in its transaction: a record that cannot be
+    /// restored undoes the whole import.
+    public func restore(ns: String, records: [NoteRecord]) throws -> RestoreReport {
+        let settings = try tx.namespace(ns)
+        let decay = settings.decay
+        var created = 0
+        var seqs: [String: Int64] = [:]
+        for (i, record) in records.enumerated() {
+            let n = record.note
+            let size = n.body.utf8.count
+            guard size <= settings.maxNoteBytes else {
+                throw TrailError.invalidParams(field: "records[\(i)].body", message: "records[\(i)] is \(size) bytes but namespace \(ns) takes at most \(settings.maxNoteBytes); raise its max_note_bytes first.")
+            }
+            // Archived records are written hot, then archived below with their trails.
+            let existing: NoteRow?
+            switch try tx.byID(n.id.hex, ns: ns) {
+            case let .archived(entry)?: existing = try tx.unarchive(entry, settings: settings, weight: n.weight)
+            case let .hot(row)?: existing = row
+            case nil: existing = nil
+            }
+            if existing == nil { created += 1 }
+            let seq = try tx.restoreNote(n, key: decay.key(weight: n.weight, at: now), over: existing, ns: ns)
+            seqs[n.id.hex] = seq
+            try tx.log(ns: ns, op: "import", note: seq)
+        }
+        var trails = 0
+        for (i, record) in records.enumerated() {
+            let src = seqs[record.note.id.hex]!
+            for (j, end) in record.trails.enumerated() {
+                var dst = seqs[end.to.hex]
+                if dst == nil, case let .hot(row)? = try tx.byID(end.to.hex, ns: ns) { dst = row.seq }
+                guard let dst else {
+                    throw TrailError.invalidParams(field: "records[\(i)].trails[\(j)]", message: "records[\(i)].trails[\(j)] leads to \(end.to.hex), which is neither in the import nor in namespace \(ns); import the whole export file.")
+                }
+                try tx.setTrail(from: src, to: dst, ns: ns, key: decay.key(weight: end.weight, at: now))
+                trails += 1
+            }
+        }
+        let archived = records.filter { $0.note.state == .archived }.compactMap { seqs[$0.note.id.hex] }
+        if !archived.isEmpty { try tx.archiveAgain(archived, settings: settings) }
+        return RestoreReport(ns: ns, notes: records.count, created: created, trails: trails)
     }
 
     // MARK: namespaces

@@ -83,6 +83,16 @@ public protocol WriteTransaction {
     /// Adds `delta` to the decayed weight of the trail `from -> to`
     /// (creating it), floor 0, as `ForwardDecay.reinforced`; returns its new weight.
     func walkTrail(from: Int64, to: Int64, ns: String, decay: ForwardDecay, delta: Double) throws -> Double
+    /// Sets a hot note (`existing`, or a new row when nil) to `note` as a
+    /// restore gives it, with `key` and its tags (replacing the ones it had);
+    /// returns its seq.
+    func restoreNote(_ note: Note, key: Double, over existing: NoteRow?, ns: String) throws -> Int64
+    /// Sets the trail `from -> to` to `key` (creating it).
+    func setTrail(from: Int64, to: Int64, ns: String, key: Double) throws
+    /// Archives the hot notes `seqs` of the namespace again (a restore of
+    /// archived records), with their trails.
+    func archiveAgain(_ seqs: [Int64], settings: NamespaceSettings) throws
+
     /// Appends to the write log: what was done to which notes, by `writer`, at `now`.
     func log(ns: String, op: String, note: Int64?, other: Int64?, delta: Double?, detail: String?) throws
 }
