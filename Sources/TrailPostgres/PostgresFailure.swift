@@ -163,7 +163,7 @@ public enum PostgresFailure: Error, Equatable, Sendable, CustomStringConvertible
         if cause.permanent {
             return .refused("The database at \(at) cannot be reached (\(cause.words)); fix the store URL or the socket's permissions.")
         }
-        return .unavailable("The database at \(at) cannot be reached (\(cause.words)); check that PostgreSQL runs there, traild reconnects by itself.")
+        return .unavailable("The database at \(at) cannot be reached (\(cause.words)); check that PostgreSQL runs there and that the URL names it.")
     }
 
     private static func transportCause(_ error: (any Error)?, location: PostgresLocation) -> TransportCause {
