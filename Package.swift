@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "TrailStore", targets: ["TrailStore"]),
         .library(name: "TrailSQLite", targets: ["TrailSQLite"]),
         .library(name: "TrailPostgres", targets: ["TrailPostgres"]),
+        .library(name: "TrailEmbedding", targets: ["TrailEmbedding"]),
         .library(name: "TrailServer", targets: ["TrailServer"]),
         .library(name: "TrailClient", targets: ["TrailClient"]),
         .executable(name: "traild", targets: ["traild"]),
@@ -58,6 +59,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Recall by meaning (contract §8): the tokenizer, the model, vector search.
+        .target(name: "TrailEmbedding"),
         .target(name: "TrailCompactor", dependencies: ["TrailCore", "TrailStore"]),
         .executableTarget(
             name: "trail-compactor",
@@ -137,6 +140,7 @@ let package = Package(
         .testTarget(name: "TrailCoreTests", dependencies: ["TrailCore"]),
         .testTarget(name: "TrailProtocolTests", dependencies: ["TrailProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "TrailSQLiteTests", dependencies: ["TrailSQLite", "TrailStore", "TrailCompactor"]),
+        .testTarget(name: "TrailEmbeddingTests", dependencies: ["TrailEmbedding"]),
         .testTarget(name: "TrailPostgresTests", dependencies: ["TrailPostgres", "TrailStore", "TrailCore", "TrailCompactor"]),
         .testTarget(name: "TrailServerTests", dependencies: ["TrailServer", "TrailPostgres", .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "TrailClientTests", dependencies: ["TrailClient", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
