@@ -8,25 +8,12 @@ struct PostgresReport {
     func write(to dir: String) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try markdown.write(toFile: dir + "/postgres.md", atomically: true, encoding: .utf8)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        var json = try encoder.encode(results)
-        json.append(10)
-        try json.write(to: URL(fileURLWithPath: dir + "/postgres.json"))
+        try writeJSON(results, to: dir + "/postgres.json")
         print(markdown)
     }
 
     private func rows(_ workload: String) -> [TableRow] { results.rows.filter { $0.workload == workload } }
 
-    private func rate(_ m: Measure?) -> String {
-        guard let v = m?.value else { return "—" }
-        return Format.rate(v) + "/s"
-    }
-
-    private func lat(_ m: Measure?) -> String {
-        guard let l = m?.latency else { return "—" }
-        return "\(Format.ms(l.p50)) / \(Format.ms(l.p99)) / \(Format.ms(l.p999))"
-    }
 
     private func p99(_ m: Measure?) -> String { m?.latency.map { Format.ms($0.p99) } ?? "—" }
 
@@ -83,12 +70,12 @@ struct PostgresReport {
 
             """
         for row in rows("W1") {
-            s += "| \(row.workload) \(row.title) | \(rate(row.trail)) | \(rate(row.peers[PostgresPeer.twoDaemons])) | \(Format.ratio(twoOverOne(row))) | "
-            s += "\(rate(row.peers[PostgresPeer.sqlite])) | \(Format.ratio(row.ratio(PostgresPeer.sqlite))) | "
+            s += "| \(row.workload) \(row.title) | \(rateCell(row.trail)) | \(rateCell(row.peers[PostgresPeer.twoDaemons])) | \(Format.ratio(twoOverOne(row))) | "
+            s += "\(rateCell(row.peers[PostgresPeer.sqlite])) | \(Format.ratio(row.ratio(PostgresPeer.sqlite))) | "
             for peer in [PostgresPeer.raw, PostgresPeer.rawPerDeposit] {
-                s += "\(rate(row.peers[peer])) | \(Format.ratio(row.ratio(peer))) | "
+                s += "\(rateCell(row.peers[peer])) | \(Format.ratio(row.ratio(peer))) | "
             }
-            s += "\(rate(row.peers[PostgresPeer.fsync])) | \(p99(row.trail)) / \(p99(row.peers[PostgresPeer.twoDaemons])) / \(p99(row.peers[PostgresPeer.sqlite])) |\n"
+            s += "\(rateCell(row.peers[PostgresPeer.fsync])) | \(p99(row.trail)) / \(p99(row.peers[PostgresPeer.twoDaemons])) / \(p99(row.peers[PostgresPeer.sqlite])) |\n"
         }
         s += """
 
@@ -119,9 +106,9 @@ struct PostgresReport {
 
             """
         for row in rows("W3") + rows("W4") {
-            s += "| \(row.workload) \(row.title) | \(row.notes.map(Format.count) ?? "") | \(lat(row.trail)) | "
-            s += "\(lat(row.peers[PostgresPeer.raw])) | \(latRatio(row, PostgresPeer.raw)) | \(lat(row.peers[PostgresPeer.rawTwo])) | \(latRatio(row, PostgresPeer.rawTwo)) | "
-            s += "\(lat(row.peers[PostgresPeer.sqlite])) | \(latRatio(row, PostgresPeer.sqlite)) |\n"
+            s += "| \(row.workload) \(row.title) | \(row.notes.map(Format.count) ?? "") | \(latencyCell(row.trail)) | "
+            s += "\(latencyCell(row.peers[PostgresPeer.raw])) | \(latRatio(row, PostgresPeer.raw)) | \(latencyCell(row.peers[PostgresPeer.rawTwo])) | \(latRatio(row, PostgresPeer.rawTwo)) | "
+            s += "\(latencyCell(row.peers[PostgresPeer.sqlite])) | \(latRatio(row, PostgresPeer.sqlite)) |\n"
         }
         s += """
 
@@ -132,8 +119,8 @@ struct PostgresReport {
 
             """
         for row in rows("W6") {
-            s += "| \(row.workload) \(row.title) | \(row.notes.map(Format.count) ?? "") | \(rate(row.trail)) | \(rate(row.peers[PostgresPeer.sqlite])) | "
-            s += "\(Format.ratio(row.ratio(PostgresPeer.sqlite))) | \(lat(row.trail)) | \(lat(row.peers[PostgresPeer.sqlite])) |\n"
+            s += "| \(row.workload) \(row.title) | \(row.notes.map(Format.count) ?? "") | \(rateCell(row.trail)) | \(rateCell(row.peers[PostgresPeer.sqlite])) | "
+            s += "\(Format.ratio(row.ratio(PostgresPeer.sqlite))) | \(latencyCell(row.trail)) | \(latencyCell(row.peers[PostgresPeer.sqlite])) |\n"
             s += "\n"
             for how in [row.trail.how, row.peers[PostgresPeer.sqlite]?.how].compactMap({ $0 }) { s += "- \(how)\n" }
         }

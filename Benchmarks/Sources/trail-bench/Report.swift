@@ -8,26 +8,13 @@ struct Report {
     func write(to dir: String) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try markdown.write(toFile: dir + "/latest.md", atomically: true, encoding: .utf8)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        var json = try encoder.encode(results)
-        json.append(10)
-        try json.write(to: URL(fileURLWithPath: dir + "/latest.json"))
+        try writeJSON(results, to: dir + "/latest.json")
         try svg.write(toFile: dir + "/sense-latency.svg", atomically: true, encoding: .utf8)
         print(markdown)
     }
 
     private func rows(_ workload: String) -> [TableRow] { results.rows.filter { $0.workload == workload } }
 
-    private func rate(_ m: Measure?) -> String {
-        guard let v = m?.value else { return "—" }
-        return Format.rate(v) + "/s"
-    }
-
-    private func lat(_ m: Measure?) -> String {
-        guard let l = m?.latency else { return "—" }
-        return "\(Format.ms(l.p50)) / \(Format.ms(l.p99)) / \(Format.ms(l.p999))"
-    }
 
     private func p99(_ m: Measure?) -> String {
         guard let l = m?.latency else { return "—" }
@@ -74,8 +61,8 @@ struct Report {
 
             """
         for row in rows("W1") + rows("W2") {
-            s += "| \(row.workload) \(row.title) | \(rate(row.trail)) | \(rate(row.peers["redis"])) | \(Format.ratio(row.ratio("redis"))) | "
-            s += "\(rate(row.peers["sqlite"])) | \(Format.ratio(row.ratio("sqlite"))) | \(rate(row.peers["fsync"])) | \(Format.ratio(row.ratio("fsync"))) | "
+            s += "| \(row.workload) \(row.title) | \(rateCell(row.trail)) | \(rateCell(row.peers["redis"])) | \(Format.ratio(row.ratio("redis"))) | "
+            s += "\(rateCell(row.peers["sqlite"])) | \(Format.ratio(row.ratio("sqlite"))) | \(rateCell(row.peers["fsync"])) | \(Format.ratio(row.ratio("fsync"))) | "
             s += "\(p99(row.trail)) | \(p99(row.peers["redis"])) |\n"
         }
         }
@@ -92,8 +79,8 @@ struct Report {
 
             """
         for row in rows("W3") + rows("W4") + rows("W5") {
-            s += "| \(row.workload) \(row.title) | \(row.notes.map(Format.count) ?? "") | \(lat(row.trail)) | \(lat(row.peers["redis"])) | \(latRatio(row, "redis")) | "
-            s += "\(lat(row.peers["redis-zrevrange"])) | \(latRatio(row, "redis-zrevrange")) | \(lat(row.peers["sqlite"])) | \(latRatio(row, "sqlite")) |\n"
+            s += "| \(row.workload) \(row.title) | \(row.notes.map(Format.count) ?? "") | \(latencyCell(row.trail)) | \(latencyCell(row.peers["redis"])) | \(latRatio(row, "redis")) | "
+            s += "\(latencyCell(row.peers["redis-zrevrange"])) | \(latRatio(row, "redis-zrevrange")) | \(latencyCell(row.peers["sqlite"])) | \(latRatio(row, "sqlite")) |\n"
         }
         s += """
 
@@ -106,7 +93,7 @@ struct Report {
 
             """
         for row in rows("W6") {
-            s += "| \(row.workload) \(row.title) | \(row.notes.map(Format.count) ?? "") | \(rate(row.trail)) | \(rate(row.peers["redis"])) | \(Format.ratio(row.ratio("redis"))) | \(lat(row.trail)) | \(lat(row.peers["redis"])) |\n"
+            s += "| \(row.workload) \(row.title) | \(row.notes.map(Format.count) ?? "") | \(rateCell(row.trail)) | \(rateCell(row.peers["redis"])) | \(Format.ratio(row.ratio("redis"))) | \(latencyCell(row.trail)) | \(latencyCell(row.peers["redis"])) |\n"
             if let how = row.trail.how { s += "\ntrail under the mix: \(how).\n" }
         }
         }
@@ -266,4 +253,25 @@ struct Report {
         out += "</svg>\n"
         return out
     }
+}
+
+/// A rate cell: "N/s", or "—" when not measured.
+func rateCell(_ m: Measure?) -> String {
+    guard let v = m?.value else { return "—" }
+    return Format.rate(v) + "/s"
+}
+
+/// A latency cell: p50 / p99 / p99.9 in ms, or "—" when not measured.
+func latencyCell(_ m: Measure?) -> String {
+    guard let l = m?.latency else { return "—" }
+    return "\(Format.ms(l.p50)) / \(Format.ms(l.p99)) / \(Format.ms(l.p999))"
+}
+
+/// Writes `value` as indented JSON with sorted keys and a final newline.
+func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    var json = try encoder.encode(value)
+    json.append(10)
+    try json.write(to: URL(fileURLWithPath: path))
 }
