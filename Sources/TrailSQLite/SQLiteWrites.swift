@@ -188,10 +188,4 @@ struct SQLiteWrites: WriteTransaction {
                              settings.landmark, Timestamp.millis(now)])
         return settings
     }
-
-    static func find(_ db: Database, id: String, ns: String) throws -> NoteRow? {
-        if case let .hot(row)? = try byID(db, id: id, ns: ns) { return row }
-        return nil
-    }
-
 }

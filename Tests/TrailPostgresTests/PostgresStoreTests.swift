@@ -197,7 +197,7 @@ struct PostgresStoreTests {
         await two.close()
     }
 
-    @Test("a refused write in a group leaves the others committed")
+    @Test("a refused write submitted among others leaves them committed (one group for certain: PostgresGroupTests)")
     func refusedInGroup() async throws {
         let db = try ScratchDatabase()
         let store = try await blocking { try db.store() }
