@@ -60,7 +60,8 @@ let package = Package(
             ]
         ),
         // Recall by meaning (contract §8): the tokenizer, the model, vector search.
-        .target(name: "TrailEmbedding"),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "TrailEmbedding", dependencies: ["COpenBLAS"]),
         .target(name: "TrailCompactor", dependencies: ["TrailCore", "TrailStore"]),
         .executableTarget(
             name: "trail-compactor",
@@ -140,7 +141,7 @@ let package = Package(
         .testTarget(name: "TrailCoreTests", dependencies: ["TrailCore"]),
         .testTarget(name: "TrailProtocolTests", dependencies: ["TrailProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "TrailSQLiteTests", dependencies: ["TrailSQLite", "TrailStore", "TrailCompactor"]),
-        .testTarget(name: "TrailEmbeddingTests", dependencies: ["TrailEmbedding"]),
+        .testTarget(name: "TrailEmbeddingTests", dependencies: ["TrailEmbedding"], exclude: ["reference_forward.py"]),
         .testTarget(name: "TrailPostgresTests", dependencies: ["TrailPostgres", "TrailStore", "TrailCore", "TrailCompactor"]),
         .testTarget(name: "TrailServerTests", dependencies: ["TrailServer", "TrailPostgres", .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "TrailClientTests", dependencies: ["TrailClient", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),

@@ -1,0 +1,125 @@
+import Foundation
+
+/// The shape of a BERT encoder, from the model's `config.json`.
+public struct EncoderShape: Sendable, Equatable {
+    public var vocabulary: Int
+    public var width: Int
+    public var layers: Int
+    public var heads: Int
+    public var intermediate: Int
+    public var positions: Int
+    public var epsilon: Float
+
+    /// Reads `config.json`: a BERT with GELU, absolute positions and a width
+    /// that its heads divide.
+    public init(config path: String) throws(EmbeddingModelError) {
+        guard let data = FileManager.default.contents(atPath: path),
+              let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw .unreadable(path, "not a JSON object")
+        }
+        func int(_ key: String) throws(EmbeddingModelError) -> Int {
+            guard let v = o[key] as? Int, v > 0 else { throw .unreadable(path, "\(key) missing or not a positive integer") }
+            return v
+        }
+        vocabulary = try int("vocab_size")
+        width = try int("hidden_size")
+        layers = try int("num_hidden_layers")
+        heads = try int("num_attention_heads")
+        intermediate = try int("intermediate_size")
+        positions = try int("max_position_embeddings")
+        epsilon = Float((o["layer_norm_eps"] as? Double) ?? 1e-12)
+        guard (o["model_type"] as? String) == "bert", (o["hidden_act"] as? String) == "gelu", width % heads == 0 else {
+            throw .unreadable(path, "not a BERT encoder with GELU whose width its heads divide")
+        }
+    }
+}
+
+/// One encoder layer's weights.
+struct EncoderLayerWeights: @unchecked Sendable {
+    /// Queries, keys and values as one [3·width, width] layer.
+    let attention: Linear
+    let attentionOutput: Linear
+    let attentionNorm: Norm
+    let intermediate: Linear
+    let output: Linear
+    let outputNorm: Norm
+}
+
+/// Every weight of the encoder in flat `Float` buffers, loaded once from the
+/// safetensors file (about 90 MB for all-MiniLM-L6-v2) and kept for the
+/// life of the process.
+final class EncoderWeights: @unchecked Sendable {
+    let shape: EncoderShape
+    let words: UnsafeMutablePointer<Float>
+    let positions: UnsafeMutablePointer<Float>
+    /// Token type 0's embedding (every token of a single sentence).
+    let tokenType: UnsafeMutablePointer<Float>
+    let embeddingNorm: Norm
+    let layers: [EncoderLayerWeights]
+    private var buffers: [UnsafeMutablePointer<Float>] = []
+
+    init(_ file: SafeTensors, shape: EncoderShape) throws(EmbeddingModelError) {
+        self.shape = shape
+        var buffers: [UnsafeMutablePointer<Float>] = []
+        func values(_ name: String, _ expected: [Int]) throws(EmbeddingModelError) -> [Float] {
+            let tensor: (shape: [Int], values: [Float])
+            do { tensor = try file.floats(name) } catch { throw .weights(error) }
+            guard tensor.shape == expected else {
+                throw .unreadable(file.path, "tensor \(name) has shape \(tensor.shape), the config says \(expected)")
+            }
+            return tensor.values
+        }
+        func load(_ name: String, _ expected: [Int]) throws(EmbeddingModelError) -> UnsafeMutablePointer<Float> {
+            let values = try values(name, expected)
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: values.count)
+            buffer.initialize(from: values, count: values.count)
+            buffers.append(buffer)
+            return buffer
+        }
+        func linear(_ prefix: String, inputs: Int, outputs: Int) throws(EmbeddingModelError) -> Linear {
+            Linear(inputs: inputs, outputs: outputs, weight: try load(prefix + ".weight", [outputs, inputs]),
+                   bias: try load(prefix + ".bias", [outputs]))
+        }
+        func norm(_ prefix: String) throws(EmbeddingModelError) -> Norm {
+            Norm(gamma: try load(prefix + ".weight", [shape.width]), beta: try load(prefix + ".bias", [shape.width]),
+                 epsilon: shape.epsilon)
+        }
+        /// Queries, keys and values stacked into one layer: one matrix product instead of three.
+        func fused(_ prefix: String) throws(EmbeddingModelError) -> Linear {
+            let w = shape.width
+            let weight = UnsafeMutablePointer<Float>.allocate(capacity: 3 * w * w)
+            let bias = UnsafeMutablePointer<Float>.allocate(capacity: 3 * w)
+            buffers.append(weight)
+            buffers.append(bias)
+            for (i, part) in ["query", "key", "value"].enumerated() {
+                (weight + i * w * w).initialize(from: try values("\(prefix).\(part).weight", [w, w]), count: w * w)
+                (bias + i * w).initialize(from: try values("\(prefix).\(part).bias", [w]), count: w)
+            }
+            return Linear(inputs: w, outputs: 3 * w, weight: weight, bias: bias)
+        }
+        do {
+            words = try load("embeddings.word_embeddings.weight", [shape.vocabulary, shape.width])
+            positions = try load("embeddings.position_embeddings.weight", [shape.positions, shape.width])
+            tokenType = try load("embeddings.token_type_embeddings.weight", [2, shape.width])
+            embeddingNorm = try norm("embeddings.LayerNorm")
+            var layers: [EncoderLayerWeights] = []
+            for n in 0..<shape.layers {
+                let p = "encoder.layer.\(n)"
+                layers.append(EncoderLayerWeights(
+                    attention: try fused("\(p).attention.self"),
+                    attentionOutput: try linear("\(p).attention.output.dense", inputs: shape.width, outputs: shape.width),
+                    attentionNorm: try norm("\(p).attention.output.LayerNorm"),
+                    intermediate: try linear("\(p).intermediate.dense", inputs: shape.width, outputs: shape.intermediate),
+                    output: try linear("\(p).output.dense", inputs: shape.intermediate, outputs: shape.width),
+                    outputNorm: try norm("\(p).output.LayerNorm")))
+            }
+            self.layers = layers
+        } catch {
+            buffers.forEach { $0.deallocate() }
+            throw error
+        }
+        self.buffers = buffers
+    }
+
+    deinit { buffers.forEach { $0.deallocate() } }
+}
