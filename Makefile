@@ -16,7 +16,7 @@ PG_NO_MAIN := /etc/postgresql-common/createcluster.d/50-trail-no-main-cluster.co
 ## run: install what is missing, build release, start traild on the embedded SQLite store
 run: system-deps model release
 	@echo "starting traild (embedded SQLite); its ready line names the socket. Stop it with Ctrl-C."
-	exec .build/release/traild
+	exec .build/release/traild --model-dir $(CURDIR)/models/all-MiniLM-L6-v2
 
 ## test: install what is missing and run every test (Swift, Python end to end)
 test: deps model build swift-test e2e

@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "TrailServer",
             dependencies: [
-                "TrailCore", "TrailProtocol", "TrailStore", "TrailSQLite", "TrailPostgres", "TrailCompactor",
+                "TrailCore", "TrailProtocol", "TrailStore", "TrailSQLite", "TrailPostgres", "TrailCompactor", "TrailEmbedding",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -125,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "trail-bench",
             dependencies: [
-                "TrailCore", "TrailStore", "TrailSQLite", "TrailPostgres", "TrailClient", "TrailProtocol",
+                "TrailCore", "TrailStore", "TrailSQLite", "TrailPostgres", "TrailClient", "TrailProtocol", "TrailEmbedding",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

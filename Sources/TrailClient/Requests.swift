@@ -32,8 +32,13 @@ public struct DepositRequest: TrailRequest {
     public var agent: String?
     public var strength: Double?
     public var force: Bool
+    /// `merge_similar`, in (0, 1]: when a live note with another body is at
+    /// least this similar in meaning (cosine), the deposit goes to that note
+    /// (`Deposited.merged`). Nil deposits as written. A daemon without its
+    /// embedding model refuses it with `semantic_unavailable`.
+    public var mergeSimilar: Double?
     public init(body: String, ns: String? = nil, tags: [String] = [], after: [String] = [], agent: String? = nil,
-                strength: Double? = nil, force: Bool = false) {
+                strength: Double? = nil, force: Bool = false, mergeSimilar: Double? = nil) {
         self.body = body
         self.ns = ns
         self.tags = tags
@@ -41,6 +46,7 @@ public struct DepositRequest: TrailRequest {
         self.agent = agent
         self.strength = strength
         self.force = force
+        self.mergeSimilar = mergeSimilar
     }
     public var method: String { "trail.deposit" }
     public var params: JSONObject {
@@ -51,6 +57,7 @@ public struct DepositRequest: TrailRequest {
         p.put("agent", agent)
         p.put("strength", strength)
         if force { p["force"] = true }
+        p.put("merge_similar", mergeSimilar)
         return p
     }
     public func decode(_ result: JSONValue) throws(WireDecodingError) -> Deposited { try Deposited(object(result)) }
@@ -110,8 +117,15 @@ public struct SenseRequest: TrailRequest {
     public var budgetBytes: Int?
     public var minWeight: Double?
     public var includeFaded: Bool
+    /// `similar`: text to rank notes by meaning (cosine similarity of their
+    /// embeddings); each note then carries `ScoredNote.similarity`. A daemon
+    /// without its embedding model refuses it with `semantic_unavailable`.
+    public var similar: String?
+    /// `min_similarity`, in [-1, 1]: leaves out notes less similar than this.
+    public var minSimilarity: Double?
     public init(ns: String? = nil, query: String? = nil, tags: [String] = [], anyTags: [String] = [], limit: Int? = nil,
-                budgetBytes: Int? = nil, minWeight: Double? = nil, includeFaded: Bool = false) {
+                budgetBytes: Int? = nil, minWeight: Double? = nil, includeFaded: Bool = false,
+                similar: String? = nil, minSimilarity: Double? = nil) {
         self.ns = ns
         self.query = query
         self.tags = tags
@@ -120,6 +134,8 @@ public struct SenseRequest: TrailRequest {
         self.budgetBytes = budgetBytes
         self.minWeight = minWeight
         self.includeFaded = includeFaded
+        self.similar = similar
+        self.minSimilarity = minSimilarity
     }
     public var method: String { "trail.sense" }
     public var params: JSONObject {
@@ -132,10 +148,18 @@ public struct SenseRequest: TrailRequest {
         p.put("budget_bytes", budgetBytes)
         p.put("min_weight", minWeight)
         if includeFaded { p["include_faded"] = true }
+        p.put("similar", similar)
+        p.put("min_similarity", minSimilarity)
         return p
     }
     public func decode(_ result: JSONValue) throws(WireDecodingError) -> [ScoredNote] {
-        try object(result).objects("notes").map { n throws(WireDecodingError) in try WireDecode.scored(n) }
+        try object(result).objects("notes").map { n throws(WireDecodingError) in
+            var scored = try WireDecode.scored(n)
+            // `similarity` is there when `similar` was asked; null for a note
+            // found by `query` words that is not embedded yet.
+            scored.similarity = try n.optionalDouble("similarity")
+            return scored
+        }
     }
 }
 

@@ -19,6 +19,10 @@ public struct Hello: Sendable {
     public var limits: JSONObject
     /// The settings a new namespace gets.
     public var defaults: NamespaceConfig?
+    /// The embedding model recall by meaning uses; nil when the daemon has
+    /// none (not installed, or turned off), or predates it. Without it,
+    /// `similar` and `merge_similar` are refused with `semantic_unavailable`.
+    public var semantic: SemanticModel?
 
     init(_ o: WireObject) throws(WireDecodingError) {
         server = try o.string("server")
@@ -30,6 +34,25 @@ public struct Hello: Sendable {
         self.limits = limits.members
         maxFrameBytes = try limits.optionalInt("max_frame_bytes") ?? Limits.maxFrameBytes
         defaults = try o.optionalObject("defaults").map { d throws(WireDecodingError) in try NamespaceConfig(d, name: nil) }
+        semantic = try o.optionalObject("semantic").map { s throws(WireDecodingError) in try SemanticModel(s) }
+    }
+}
+
+/// `semantic` of `trail.hello`: the sentence-embedding model that finds notes by meaning.
+public struct SemanticModel: Sendable, Equatable {
+    /// Its name, e.g. `all-MiniLM-L6-v2`.
+    public var model: String
+    /// The length of its vectors (384 for all-MiniLM-L6-v2).
+    public var dimensions: Int
+
+    public init(model: String, dimensions: Int) {
+        self.model = model
+        self.dimensions = dimensions
+    }
+
+    init(_ o: WireObject) throws(WireDecodingError) {
+        model = try o.string("model")
+        dimensions = try o.int("dims")
     }
 }
 
@@ -37,10 +60,16 @@ public struct Hello: Sendable {
 public struct Deposited: Sendable {
     public var id: NoteID
     public var ns: String
-    /// False when the body was already there (a reinforcement).
+    /// False when the body was already there (a reinforcement), or the
+    /// deposit was merged into a note of similar meaning.
     public var created: Bool
     public var weight: Double
     public var deposits: Int
+    /// Whether the deposit went to another note of similar meaning (`id` is
+    /// then that note's); nil when `merge_similar` was not asked.
+    public var merged: Bool?
+    /// The cosine similarity of the body with the note it was merged into.
+    public var similarity: Double?
 
     init(_ o: WireObject) throws(WireDecodingError) {
         id = try o.id("id")
@@ -48,6 +77,8 @@ public struct Deposited: Sendable {
         created = try o.bool("created")
         weight = try o.double("weight")
         deposits = try o.int("deposits")
+        merged = try o.optionalBool("merged")
+        similarity = try o.optionalDouble("similarity")
     }
 }
 
@@ -203,6 +234,9 @@ public struct NamespaceStats: Sendable {
     public var compressionRatio: Double?
     /// The namespace's last compaction, nil before the first.
     public var compaction: Compaction?
+    /// How far the namespace's notes are embedded for recall by meaning; nil
+    /// when the daemon has no embedding model.
+    public var embedding: EmbeddingProgress?
 
     init(_ o: WireObject) throws(WireDecodingError) {
         ns = try o.string("ns")
@@ -213,6 +247,27 @@ public struct NamespaceStats: Sendable {
         archivedBytes = try o.optionalInt("archived_bytes") ?? 0
         compressionRatio = try o.optionalDouble("compression_ratio")
         compaction = try o.optionalObject("compaction").map { c throws(WireDecodingError) in try Compaction(c) }
+        embedding = try o.optionalObject("embedding").map { e throws(WireDecodingError) in try EmbeddingProgress(e) }
+    }
+}
+
+/// `embedding` of `trail.stats`: a namespace's notes embedded by the model,
+/// and those still waiting (a note is found by meaning once embedded).
+public struct EmbeddingProgress: Sendable, Equatable {
+    public var model: String
+    public var embedded: Int
+    public var pending: Int
+
+    public init(model: String, embedded: Int, pending: Int) {
+        self.model = model
+        self.embedded = embedded
+        self.pending = pending
+    }
+
+    init(_ o: WireObject) throws(WireDecodingError) {
+        model = try o.string("model")
+        embedded = try o.int("embedded")
+        pending = try o.int("pending")
     }
 }
 

@@ -67,9 +67,13 @@ public struct Note: Sendable, Equatable {
 public struct ScoredNote: Sendable, Equatable {
     public var note: Note
     public var score: Double
-    public init(note: Note, score: Double) {
+    /// Cosine similarity of the note's embedding with `similar` (a search by
+    /// meaning only; nil for a note found by words that is not embedded yet).
+    public var similarity: Double?
+    public init(note: Note, score: Double, similarity: Double? = nil) {
         self.note = note
         self.score = score
+        self.similarity = similarity
     }
 }
 

@@ -11,8 +11,12 @@ public struct Deposit: Sendable {
     public var after: [IDPrefix]
     public var strength: Double
     public var force: Bool
+    /// `merge_similar`: land on the nearest live note whose cosine
+    /// similarity is at least this, in (0, 1].
+    public var mergeSimilar: Double?
 
-    public init(body: String, ns: String, tags: [String], after: [IDPrefix], strength: Double, force: Bool) {
+    public init(body: String, ns: String, tags: [String], after: [IDPrefix], strength: Double, force: Bool,
+                mergeSimilar: Double? = nil) {
         self.id = NoteID(body: body)
         self.body = body
         self.ns = ns
@@ -20,6 +24,7 @@ public struct Deposit: Sendable {
         self.after = after
         self.strength = strength
         self.force = force
+        self.mergeSimilar = mergeSimilar
     }
 }
 
@@ -48,10 +53,16 @@ public struct SenseQuery: Sendable {
     public var budgetBytes: Int?
     public var minWeight: Double?
     public var includeFaded: Bool
+    /// Text to find notes by meaning (`similar`); nil searches by words and weight only.
+    public var similar: String?
+    /// `min_similarity`: notes whose cosine with `similar` is below it are left out.
+    public var minSimilarity: Double?
 
     public init(ns: String, words: [String]? = nil, allTags: [String] = [], anyTags: [String] = [],
                 limit: Int = Limits.defaultLimit, budgetBytes: Int? = nil, minWeight: Double? = nil,
-                includeFaded: Bool = false) {
+                includeFaded: Bool = false, similar: String? = nil, minSimilarity: Double? = nil) {
+        self.similar = similar
+        self.minSimilarity = minSimilarity
         self.ns = ns
         self.words = words
         self.allTags = allTags

@@ -21,6 +21,8 @@ public enum TrailError: Error, Equatable, Sendable {
     case unknownSubscription(String)
     /// The note is retracted.
     case retracted(id: String, retraction: Retraction)
+    /// `similar` or `merge_similar` asked of a daemon without its embedding model.
+    case semanticUnavailable(String)
     /// A bug: something that should not happen did.
     case `internal`(String)
 
@@ -37,6 +39,7 @@ public enum TrailError: Error, Equatable, Sendable {
         case .ambiguousID: .ambiguousID
         case .unknownSubscription: .unknownSubscription
         case .retracted: .retracted
+        case .semanticUnavailable: .semanticUnavailable
         case .internal: .internalError
         }
     }
@@ -70,6 +73,8 @@ public enum TrailError: Error, Equatable, Sendable {
             "No subscription \(sub.debugDescription) on this connection; use the id trail.watch returned."
         case let .retracted(id, retraction):
             "Note \(id) was retracted (\(retraction.reason)); pass force: true to deposit it again, or revive it."
+        case let .semanticUnavailable(why):
+            "Search by meaning is not available here (\(why)); install the model with `make model` (or Daemon/fetch-model.py) and restart traild, or search by words with query."
         case let .internal(why):
             "Internal error (\(why)); this is a bug in traild, please report it with the daemon's log."
         }
@@ -93,6 +98,7 @@ public enum TrailErrorCode: Int, Sendable, CaseIterable {
     case ambiguousID = -32007
     case unknownSubscription = -32008
     case retracted = -32009
+    case semanticUnavailable = -32010
 
     /// The contract's name for the code (`unknown_note`, `invalid_params`, ...).
     public var name: String {
@@ -111,6 +117,7 @@ public enum TrailErrorCode: Int, Sendable, CaseIterable {
         case .ambiguousID: "ambiguous_id"
         case .unknownSubscription: "unknown_subscription"
         case .retracted: "retracted"
+        case .semanticUnavailable: "semantic_unavailable"
         }
     }
 }

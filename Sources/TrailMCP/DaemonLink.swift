@@ -17,6 +17,22 @@ public protocol DaemonCalling: Sendable {
     /// sent twice, since a deposit that was applied before the connection
     /// dropped would then count twice.
     func call(_ method: String, _ params: JSONObject, idempotent: Bool) async throws(TrailClientError) -> JSONValue
+
+    /// The daemon's answer to `trail.hello`, as sent: what it can do (its
+    /// limits, `semantic`). May be remembered for as long as the connection
+    /// it came from stays open, since a daemon restarted with another model
+    /// or configuration answers differently.
+    func hello() async throws(TrailClientError) -> JSONValue
+}
+
+extension DaemonCalling {
+    /// The hello params trail-mcp sends.
+    static var helloParams: JSONObject { HelloRequest(client: "trail-mcp/\(TrailMCPConfiguration.version)").params }
+
+    /// Asks every time; `DaemonLink` remembers the answer per connection.
+    public func hello() async throws(TrailClientError) -> JSONValue {
+        try await call("trail.hello", Self.helloParams, idempotent: true)
+    }
 }
 
 /// The connection to `traild`, made when first needed and made again after
@@ -35,6 +51,9 @@ public actor DaemonLink: DaemonCalling {
     private var connecting: Task<Result<TrailConnection, TrailClientError>, Never>?
     /// Whether the last attempt failed, so that an outage is logged once.
     private var unreachable = false
+    /// The hello answered on `connection`: the same daemon answers the same
+    /// while the connection is open; a new connection asks again.
+    private var greeting: (connection: TrailConnection, answer: JSONValue)?
 
     public init(socket: SocketLocation, logger: Logger) {
         self.socket = socket
@@ -52,6 +71,17 @@ public actor DaemonLink: DaemonCalling {
             guard idempotent else { throw .connectionClosed }
             return try await second.call(method, params)
         }
+    }
+
+    /// `trail.hello`, asked once per connection. Costs one round trip on
+    /// the first call after each (re)connect, nothing after.
+    public func hello() async throws(TrailClientError) -> JSONValue {
+        let current = try await open()
+        if let greeting, greeting.connection === current { return greeting.answer }
+        let answer = try await call("trail.hello", Self.helloParams, idempotent: true)
+        // `call` may have reconnected: remember the answer for the connection that gave it.
+        if let now = connection { greeting = (now, answer) }
+        return answer
     }
 
     /// Closes the connection, if any.
@@ -104,6 +134,7 @@ public actor DaemonLink: DaemonCalling {
     /// Drops `c` if it is the current connection, closing it.
     private func forget(_ c: TrailConnection) {
         if connection === c { connection = nil }
+        if greeting?.connection === c { greeting = nil }
         Task { await c.close() }
     }
 }

@@ -47,7 +47,9 @@ public enum PracticePrompt {
 
         1. Sense lightly first. At the start, call trail_sense with its default small budget (\(configuration.senseBudget) bytes \
         of note bodies), adding `query` words from your task or `tags` when you can. Do not ask for everything: \
-        you get the strongest notes that fit, never a truncated one.
+        you get the strongest notes that fit, never a truncated one. `query` finds exact words (names, \
+        identifiers, error strings); when you do not know the words a colleague used, pass `similar` instead: \
+        what you are looking for, in your own words, and notes are found by meaning (each shows its similarity).
 
         2. Follow trails to go deep. When a note bears on your task, call trail_follow on it (direction \
         "backward" shows what led there) instead of sensing wider; trail_get shows one note in full with its \
@@ -66,6 +68,11 @@ public enum PracticePrompt {
         todo). Reuse tags you have seen on notes rather than near-synonyms (test and tests split the colony); \
         never your own name or the date, which the daemon records;
            - never secrets, tokens or personal data: everyone in the namespace reads them, and history keeps them.
+        When the daemon compares meanings, a note that says what a live note already says in other words is \
+        merged into it (trail_deposit tells you, and shows that note): the lesson gains weight instead of a \
+        near-duplicate. A correction, or a note that differs from another only in a place, version or value, \
+        reads as close to it as a rewording does, so for such a note pass merge_similar: 0 (a note deposited \
+        `after` the one it would merge into is kept apart anyway).
         Do not save it all for one long hand-off at the end: a session can end at any moment, and notes \
         deposited as you go are already safe. A long note is all or nothing in a reader's budget; small ones \
         are ranked and reinforced one by one.
@@ -95,7 +102,8 @@ public enum PracticePrompt {
     public static func instructions(_ configuration: TrailMCPConfiguration) -> String {
         """
         trail is a memory shared with other agents, in namespace "\(configuration.namespace)". \
-        Start a task with trail_sense (its small default budget is enough) and trail_follow the notes that matter. \
+        Start a task with trail_sense (its small default budget is enough; `query` for exact words, `similar` to \
+        find notes by meaning in your own words) and trail_follow the notes that matter. \
         As you work, trail_deposit one small, plain finding per note, with `after` set to the notes that led you \
         there and a few tags others will search by; never one long summary at the end, never secrets. \
         trail_reinforce what helped, trail_repel what misled, trail_retract (with a reason) what did harm. \

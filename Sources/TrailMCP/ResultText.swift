@@ -21,9 +21,12 @@ enum ResultText {
     static func quoted(_ s: String) -> String { "\"\(s)\"" }
 
     /// `deposits=3` style facts of a note, on one line after its short id.
-    static func summary(_ n: Note, score: Double? = nil) -> String {
+    /// `similarity` is the text shown for a search by meaning (`-` for a
+    /// note not embedded yet).
+    static func summary(_ n: Note, score: Double? = nil, similarity: String? = nil) -> String {
         var parts = [id(n.id)]
         if let score { parts.append("score=\(weight(score))") }
+        if let similarity { parts.append("similarity=\(similarity)") }
         parts.append("weight=\(weight(n.weight))")
         if n.state != .live { parts.append("state=\(n.state.rawValue)") }
         if n.deposits > 1 { parts.append("deposits=\(n.deposits)") }
@@ -39,30 +42,66 @@ enum ResultText {
 
     // MARK: per tool
 
-    static func deposited(_ d: Deposited) -> String {
-        let what = d.created ? "Deposited a new note" : "The body was already there: reinforced the existing note"
+    /// A deposit's answer. `merge` says how merging by meaning was used;
+    /// `into` is the note a merged deposit went to, when it could be read.
+    static func deposited(_ d: Deposited, merge: MergePlan = MergePlan(), into: Note? = nil) -> String {
+        if d.merged == true {
+            var lines = [
+                "Merged into an existing note of the same meaning in ns \(quoted(d.ns)) (similarity \(d.similarity.map(weight) ?? "?")"
+                    + "\(merge.threshold.map { " >= merge_similar \(weight($0))" } ?? "")): that note was reinforced and keeps its body; yours is kept in its history.",
+                "id \(d.id.hex)",
+                "weight=\(weight(d.weight))  deposits=\(d.deposits)",
+            ]
+            if let into {
+                lines.append("its body:")
+                lines += indented(into.body)
+            }
+            lines.append("If your note says something that one does not (it corrects it, or names another place, version or value), "
+                + "this merge was wrong: deposit yours again with merge_similar: 0 (and `after` set to that note), and trail_repel it if it is wrong.")
+            return lines.joined(separator: "\n")
+        }
+        var what = d.created ? "Deposited a new note" : "The body was already there: reinforced the existing note"
+        what += " in ns \(quoted(d.ns))."
+        if let held = merge.heldBack {
+            what += " Not merged into \(id(held.note.id)) (similarity \(held.similarity.map(weight) ?? "?")): your note comes `after` it, "
+                + "so it stands on its own as a follow-up or correction."
+        } else if d.created, d.merged == false, let t = merge.threshold {
+            what += " No note was as similar as merge_similar \(weight(t)) to merge into."
+        }
         return """
-        \(what) in ns \(quoted(d.ns)).
+        \(what)
         id \(d.id.hex)
         weight=\(weight(d.weight))  deposits=\(d.deposits)
         """
     }
 
-    static func sensed(_ notes: [ScoredNote], ns: String, query: String?, limit: Int?, budget: Int) -> String {
-        let matching = query.map { " matching \(quoted($0))" } ?? ""
+    static func sensed(_ notes: [ScoredNote], ns: String, query: String?, limit: Int?, budget: Int,
+                       similar: String? = nil, minSimilarity: Double? = nil) -> String {
+        var matching = query.map { " matching \(quoted($0))" } ?? ""
+        if let similar {
+            matching += "\(query == nil ? "" : " and") similar in meaning to \(quoted(similar))"
+            if let minSimilarity { matching += " (similarity >= \(weight(minSimilarity)))" }
+        }
         guard !notes.isEmpty else {
+            let others = similar == nil ? "try other words" : "describe it in other words, lower or drop `min_similarity`, try `query` words"
             return """
             No notes in ns \(quoted(ns))\(matching) within a budget of \(budget) bytes. If the namespace is new, \
-            nothing is known here yet: deposit what you learn with trail_deposit. Otherwise try other words, \
+            nothing is known here yet: deposit what you learn with trail_deposit. Otherwise \(others), \
             fewer tags, or trail_stats to see what it holds.
             """
         }
         let used = notes.reduce(0) { $0 + $1.note.body.utf8.count }
-        let order = query == nil ? "heaviest first" : "best match first"
+        let order = switch (query, similar) {
+        case (nil, nil): "heaviest first"
+        case (_, nil): "best match first"
+        case (nil, _): "closest in meaning first"
+        default: "best match by words and meaning first"
+        }
         var lines = ["\(notes.count) note\(notes.count == 1 ? "" : "s") in ns \(quoted(ns))\(matching), \(order) (\(used) of \(budget) budget bytes):"]
         for s in notes {
             lines.append("")
-            lines.append(summary(s.note, score: query == nil ? nil : s.score))
+            let shownSimilarity = similar == nil ? nil : (s.similarity.map(weight) ?? "- (not embedded yet)")
+            lines.append(summary(s.note, score: query == nil && similar == nil ? nil : s.score, similarity: shownSimilarity))
             lines += indented(s.note.body)
         }
         if notes.count == (limit ?? 10) {
@@ -158,6 +197,12 @@ enum ResultText {
             lines.append("last compaction\(when): \(k.evaporated) evaporated, \(k.ranked) ranked, \(Int(k.durationMs.rounded())) ms")
         } else {
             lines.append("not compacted yet")
+        }
+        if let e = s.embedding {
+            lines.append("search by meaning (`similar`): \(e.model), \(e.embedded) notes embedded, \(e.pending) pending"
+                + (e.pending > 0 ? " (found by meaning once embedded)" : ""))
+        } else {
+            lines.append("search by meaning: off (the daemon has no embedding model); use `query` words")
         }
         return lines.joined(separator: "\n")
     }

@@ -26,12 +26,16 @@ public struct ToolInputError: Error, Sendable, Equatable, CustomStringConvertibl
 struct ToolArguments {
     let tool: String
     private let values: [String: Value]
+    /// The arguments given as an explicit `null`, for the one argument where
+    /// null means something (`merge_similar`: do not merge).
+    private let nulls: Set<String>
 
     /// Refuses arguments the tool does not take, naming the ones it does, so
     /// a misspelt name never passes silently.
     init(tool: String, values: [String: Value]?, allowed: [String]) throws(ToolInputError) {
         self.tool = tool
         self.values = (values ?? [:]).filter { !$0.value.isNull }
+        nulls = Set((values ?? [:]).filter { $0.value.isNull && allowed.contains($0.key) }.keys)
         let unknown = self.values.keys.filter { !allowed.contains($0) }.sorted()
         if let first = unknown.first {
             let takes = allowed.isEmpty ? "no arguments" : "only " + allowed.map { "`\($0)`" }.joined(separator: ", ")
@@ -98,6 +102,30 @@ struct ToolArguments {
             throw ToolInputError(argument: name, "`\(name)` must be at least \(minimum), not \(n).")
         }
         return n
+    }
+
+    /// Whether the argument was given as `null` (which otherwise counts as absent).
+    func isNull(_ name: String) -> Bool { nulls.contains(name) }
+
+    /// A threshold that can be switched off.
+    enum Threshold: Equatable {
+        /// `0`, `false` or an explicit `null`.
+        case off
+        case at(Double)
+    }
+
+    /// A number that `0`, `false` or an explicit `null` switch off; nil when
+    /// absent. Ranges are the daemon's to check.
+    func threshold(_ name: String) throws(ToolInputError) -> Threshold? {
+        if isNull(name) { return .off }
+        guard let value = values[name] else { return nil }
+        switch value {
+        case .bool(false): return .off
+        case let .int(i): return i == 0 ? .off : .at(Double(i))
+        case let .double(d) where d.isFinite: return d == 0 ? .off : .at(d)
+        default:
+            throw ToolInputError(argument: name, "`\(name)` must be a number, or 0, false or null to turn it off; not \(Self.typeName(value)).")
+        }
     }
 
     /// A boolean, nil when absent.

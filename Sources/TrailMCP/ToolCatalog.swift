@@ -16,8 +16,8 @@ public enum TrailToolName: String, Sendable, CaseIterable {
     /// The arguments the tool takes (its schema's `properties`), in order.
     var arguments: [String] {
         switch self {
-        case .deposit: ["body", "tags", "after", "strength", "force", "ns"]
-        case .sense: ["query", "tags", "any_tags", "limit", "budget_bytes", "min_weight", "include_faded", "ns"]
+        case .deposit: ["body", "tags", "after", "strength", "force", "merge_similar", "ns"]
+        case .sense: ["query", "similar", "min_similarity", "tags", "any_tags", "limit", "budget_bytes", "min_weight", "include_faded", "ns"]
         case .get: ["id", "ns"]
         case .follow: ["from", "direction", "limit", "explore", "seed", "include_faded", "ns"]
         case .reinforce: ["id", "delta", "ns"]
@@ -65,7 +65,7 @@ enum ToolCatalog {
                 will filter by (area: build, tests, db; thing: a component, file or tool; kind: bug, \
                 workaround, decision, howto, warning). Never put secrets in a note: everyone in the \
                 namespace reads it. A body that was retracted is refused, with the retraction's reason, \
-                unless `force` is true.
+                unless `force` is true.\(mergeText(configuration))
                 """,
                 inputSchema: Schema.object([
                     ("body", Schema.string("The note: one finding, plain and factual; at most 4096 UTF-8 bytes unless the namespace allows more.", minLength: 1)),
@@ -73,6 +73,8 @@ enum ToolCatalog {
                     ("after", Schema.ids("Ids of the notes that led you to this one (at most 32); each makes a trail from that note to this one.", maxItems: 32)),
                     ("strength", Schema.number("Weight to add, default 1.0; from small nudges (0.2) to strong marks (5) for verified findings others will need.", exclusiveMinimum: 0, maximum: 1_000_000, defaultValue: 1.0)),
                     ("force", Schema.boolean("Deposit even if this body was retracted (revives it). Default false.")),
+                    ("merge_similar", Schema.number(mergeArgument(configuration), exclusiveMinimum: nil, minimum: 0, maximum: 1,
+                                                    defaultValue: configuration.mergeSimilar)),
                     ("ns", ns),
                 ], required: ["body"]),
                 annotations: .init(title: "Deposit a note", readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false))
@@ -82,16 +84,25 @@ enum ToolCatalog {
                 description: """
                 Read the strongest notes of the shared trail memory. Call it first, at the start of a \
                 task, with the default small budget (\(configuration.senseBudget) bytes of note bodies) \
-                so the read stays light; add `query` (words of your task) or `tags` to narrow it. \
-                Without `query`, notes come heaviest first: weight is recent usefulness, it halves every \
-                half-life of the namespace and grows when agents deposit or reinforce. With `query`, \
-                score = weight × (1 + text relevance) × (1 + graph rank). `budget_bytes` walks the \
+                so the read stays light; add `query`, `similar` or `tags` to narrow it. \
+                Use `query` for exact terms: names, identifiers, commands, error strings (notes holding \
+                any of its words). Use `similar` when you do not know the exact words a colleague used: \
+                describe what you are looking for in your own words, as a plain statement (\
+                "the database reports busy errors on a network drive"), and notes are found by meaning; \
+                each then shows its `similarity` (cosine, -1 to 1: above about 0.8 the same thing \
+                reworded, 0.3 to 0.6 typical for the right note described in other words, below about \
+                0.3 unrelated). Give both to rank by words and meaning together. \
+                Without `query` or `similar`, notes come heaviest first: weight is recent usefulness, it \
+                halves every half-life of the namespace and grows when agents deposit or reinforce. With \
+                `query`, score = weight × (1 + text relevance) × (1 + graph rank). `budget_bytes` walks the \
                 ranking and takes each note whose body still fits, so no note is ever cut. Then go deep \
                 with trail_follow on the notes that matter instead of sensing wider. Retracted, archived \
                 and (unless `include_faded`) faded notes are left out.
                 """,
                 inputSchema: Schema.object([
-                    ("query", Schema.string("Full-text words to match (any of them; stemmed, case-insensitive).", minLength: 1)),
+                    ("query", Schema.string("Full-text words to match (any of them; stemmed, case-insensitive): exact names, identifiers, error strings.", minLength: 1)),
+                    ("similar", Schema.string("Find notes by meaning: what you are looking for, in your own words (a plain statement works best). Needs the daemon's embedding model; without it the call fails and `query` still works.", minLength: 1)),
+                    ("min_similarity", Schema.number("With `similar`: leave out notes less similar than this (-1 to 1). Usually leave it out and read the order; 0.3 drops what is clearly unrelated.", exclusiveMinimum: nil, minimum: -1, maximum: 1, defaultValue: nil)),
                     ("tags", Schema.tags("Keep notes carrying all of these tags.")),
                     ("any_tags", Schema.tags("Keep notes carrying at least one of these tags.")),
                     ("limit", Schema.integer("Most notes to return, 1 to 1000; default 10.", minimum: 1, maximum: 1000, defaultValue: 10)),
@@ -215,6 +226,34 @@ enum ToolCatalog {
                 inputSchema: Schema.object([("ns", ns)], required: []),
                 annotations: .init(title: "Namespace figures", readOnlyHint: true, openWorldHint: false))
         }
+    }
+}
+
+extension ToolCatalog {
+    /// What trail_deposit's description says about merging by meaning.
+    static func mergeText(_ configuration: TrailMCPConfiguration) -> String {
+        let rule = """
+         Paraphrases merge: a deposit whose meaning matches a live note with other words \
+        (cosine similarity at least `merge_similar`) goes to that note instead: it is reinforced, keeps its \
+        body, and keeps yours in its history; the result says so and shows that note.
+        """
+        guard let d = configuration.mergeSimilar else {
+            return rule + " This session merges only when a call passes `merge_similar` (0 < x <= 1)."
+        }
+        return rule + """
+         By default `merge_similar` is \(ResultText.weight(d)) when the daemon can compare meanings (otherwise \
+        deposits are plain), so the same lesson written by many agents grows one note instead of piling up \
+        near-duplicates, while distinct findings stay apart. Pass `merge_similar: 0` when your note must \
+        stand alone: meaning is judged on topic and wording, so a correction of a note, or a note that \
+        differs from one only in a place, version or value, scores like a rewording (0.94 to 0.99) and \
+        would land on it (a deposit `after` the note it would merge into is never merged by default).
+        """
+    }
+
+    static func mergeArgument(_ configuration: TrailMCPConfiguration) -> String {
+        let d = configuration.mergeSimilar.map { "default \(ResultText.weight($0)) when the daemon has its embedding model" }
+            ?? "not used unless given"
+        return "Merge into a live note at least this similar in meaning (0 < x <= 1; \(d)). 0, false or null: do not merge, deposit as written."
     }
 }
 

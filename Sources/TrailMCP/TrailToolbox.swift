@@ -62,7 +62,8 @@ public struct TrailToolbox: Sendable {
                     ns: ns, tags: try a.strings("tags"), after: try a.strings("after"), agent: agent,
                     strength: try a.number("strength"), force: try a.bool("force") ?? false)
             }
-            return try await perform(request, tool) { ResultText.deposited($0) }
+            let merge = try input { () throws(ToolInputError) in try a.threshold("merge_similar") }
+            return try await deposit(request, merge: merge)
 
         case .sense:
             let budget = try input { () throws(ToolInputError) in try a.integer("budget_bytes", minimum: 0) } ?? configuration.senseBudget
@@ -70,10 +71,12 @@ public struct TrailToolbox: Sendable {
                 SenseRequest(
                     ns: ns, query: try a.string("query"), tags: try a.strings("tags"), anyTags: try a.strings("any_tags"),
                     limit: try a.integer("limit", minimum: 1), budgetBytes: budget, minWeight: try a.number("min_weight"),
-                    includeFaded: try a.bool("include_faded") ?? false)
+                    includeFaded: try a.bool("include_faded") ?? false, similar: try a.string("similar"),
+                    minSimilarity: try a.number("min_similarity"))
             }
             return try await perform(request, tool) {
-                ResultText.sensed($0, ns: nsName, query: request.query, limit: request.limit, budget: budget)
+                ResultText.sensed($0, ns: nsName, query: request.query, limit: request.limit, budget: budget,
+                                  similar: request.similar, minSimilarity: request.minSimilarity)
             }
 
         case .get:
@@ -161,19 +164,23 @@ public struct TrailToolbox: Sendable {
     /// and the result as sent.
     private func perform<R: TrailRequest>(_ request: R, _ tool: TrailToolName,
                                           render: (R.Result) -> String) async throws(ToolFailure) -> CallTool.Result {
-        let raw: JSONValue
-        let typed: R.Result
+        let (raw, typed) = try await send(request, tool)
+        return .answer(render(typed), structured: Value(raw), isError: false)
+    }
+
+    /// Sends `request` for `tool` (sent again after a dropped connection
+    /// only when the tool only reads); returns the result as sent and decoded.
+    func send<R: TrailRequest>(_ request: R, _ tool: TrailToolName) async throws(ToolFailure) -> (JSONValue, R.Result) {
         do throws(TrailClientError) {
-            raw = try await daemon.call(request.method, request.params, idempotent: tool.isReadOnly)
+            let raw = try await daemon.call(request.method, request.params, idempotent: tool.isReadOnly)
             do throws(WireDecodingError) {
-                typed = try request.decode(raw)
+                return (raw, try request.decode(raw))
             } catch {
                 throw TrailClientError.protocolViolation(error.description)
             }
         } catch {
             throw .daemon(error)
         }
-        return .answer(render(typed), structured: Value(raw), isError: false)
     }
 }
 

@@ -14,8 +14,10 @@ import TrailStore
 /// deposit), a namespace that exists (read here `FOR SHARE`, with the
 /// group's instant), a body within its size limit, and an id that no earlier
 /// write of the group names (a `reinforce` of the note before its deposit
-/// must still find nothing). A group with a `configure` or `rebase` (which
-/// change the limit or the landmark mid-group) goes the plain way.
+/// must still find nothing). A `merge` is never inserted ahead (it may land
+/// on another note) and names its own id. A group with a `configure` or
+/// `rebase` (which change the limit or the landmark mid-group) goes the
+/// plain way.
 struct DepositBatch {
     /// The group's instant, read with the namespaces.
     let now: Double
@@ -36,9 +38,15 @@ struct DepositBatch {
                 named.append(id.hex)
             case let .link(from, to, _, _):
                 named += [from.hex, to.hex]
+            case let .merge(d, into, _):
+                // Not inserted ahead: whether it merges depends on its body
+                // not being a note yet, which a later deposit of that body
+                // inserted ahead would change.
+                named += [d.id.hex, into.hex] + d.after.map(\.hex)
             case .configure, .rebase:
                 return nil
-            case .restore, .markEvaporating, .evaporate, .dropDeadTrails, .sweepPacks, .setRanks, .recordCompaction, .maintainText:
+            case .restore, .markEvaporating, .evaporate, .dropDeadTrails, .sweepPacks, .setRanks, .recordCompaction, .maintainText,
+                 .storeVectors:
                 break
             }
         }

@@ -6,7 +6,7 @@ import TrailStore
 
 /// The PostgreSQL engine's own writes: evaporation into archive blocks (zstd
 /// frames in `bytea` rows, so every daemon can read and revive them), the
-/// trail rank, and restore.
+/// trail rank, and restore; storing vectors is in `PostgresVectors`.
 extension PostgresWrites {
     /// The engine's writes that `NoteWrites` leaves to it.
     func applyOwn(_ write: WriteRequest) throws -> WriteOutcome {
@@ -19,7 +19,8 @@ extension PostgresWrites {
         case let .recordCompaction(report): try { try recordCompaction(report); return .recorded }()
         // GIN keeps the words of the rows that are there: an archived row's are NULL.
         case .maintainText: .textMaintained(rebuilt: false)
-        case .deposit, .reinforce, .link, .retract, .revive, .configure, .rebase, .restore:
+        case let .storeVectors(model, vectors): .vectorsStored(try storeVectors(model: model, vectors: vectors))
+        case .deposit, .reinforce, .link, .retract, .revive, .configure, .rebase, .restore, .merge:
             throw TrailError.internal("NoteWrites did not apply \(write)")
         }
     }

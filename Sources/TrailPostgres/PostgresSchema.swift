@@ -4,8 +4,8 @@
 /// It mirrors the SQLite schema (docs/decisions.md says where it differs):
 /// forward-decay keys with an index that answers `sense` by weight without a
 /// scan, the body's words in a `tsvector` with a GIN index, tags, trails, the
-/// write log, and archived notes as zstd frames in `bytea` rows so that every
-/// daemon can read and revive them.
+/// write log, archived notes as zstd frames in `bytea` rows so that every
+/// daemon can read and revive them, and (since migration 2) the notes' embeddings.
 enum PostgresSchema {
     static let migrations: [(version: Int, name: String, sql: String)] = [
         (1, "notes, trails, namespaces, write log, archive blocks", """
@@ -114,6 +114,20 @@ enum PostgresSchema {
                 rebased boolean NOT NULL
             );
             CREATE INDEX compaction_by_ns ON compaction (ns, seq);
+            """),
+        (2, "note vectors for recall by meaning", """
+            -- Each note's embedding (contract §8): little-endian float32s (VectorBytes), of the model named.
+            -- One row per note, kept while the note is archived (its seq comes back with it) and
+            -- dropped with the note row. stamp orders the rows as they were stored, so that a daemon's
+            -- index takes in what others store: storing a vector again gives it the next stamp.
+            CREATE SEQUENCE note_vector_stamp AS bigint;
+            CREATE TABLE note_vector (
+                note bigint PRIMARY KEY REFERENCES note (seq) ON DELETE CASCADE,
+                model text NOT NULL,
+                stamp bigint NOT NULL,
+                vector bytea NOT NULL
+            );
+            CREATE INDEX note_vector_by_stamp ON note_vector (model, stamp);
             """),
     ]
 }

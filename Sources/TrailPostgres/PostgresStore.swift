@@ -127,6 +127,24 @@ public final class PostgresStore: TrailStore {
         try await read { try await $0.lastCompaction(ns: ns) }
     }
 
+    // MARK: vectors (recall by meaning, contract §8; the SQL is in PostgresVectors)
+
+    public func vectors(model: String, after stamp: Int64, limit: Int) async throws(TrailError) -> [StoredVector] {
+        try await read { try await $0.vectors(model: model, after: stamp, limit: limit) }
+    }
+
+    public func unembedded(model: String, after handle: Int64, limit: Int) async throws(TrailError) -> [UnembeddedNote] {
+        try await read { try await $0.unembedded(model: model, after: handle, limit: limit) }
+    }
+
+    public func meaningRows(ns: String, _ keys: NoteKeys, model: String) async throws(TrailError) -> [MeaningRow] {
+        try await read { try await $0.meaningRows(ns: ns, keys, model: model) }
+    }
+
+    /// Always: other daemons may deposit to the database and store vectors
+    /// any time, whether or not they do.
+    public var hasOtherWriters: Bool { true }
+
     /// The database's size as the last `summary` read it (`pg_database_size`).
     public func storeBytes() -> Int64 {
         databaseBytes.load(ordering: .relaxed)

@@ -28,7 +28,11 @@ struct WriteSignal: Equatable {
         case let .linked(from, to, _): return ["\(daemon) linked \(to.ns) \(to.id.hex) \(from.hex)"]
         case let .retracted(note): return ["\(daemon) retracted \(note.ns) \(note.id.hex)"]
         case let .revived(note): return ["\(daemon) revived \(note.ns) \(note.id.hex)"]
-        case .configured, .restored, .evaporated, .marked, .trailsDropped, .swept, .ranked, .rebased, .recorded, .textMaintained:
+        // Watchers see a merge as the deposit it is (contract §8).
+        case let .merged(note, _): return ["\(daemon) deposited \(note.ns) \(note.id.hex)"]
+        // Other daemons' indexes read new vectors by stamp (`TrailStore.vectors`).
+        case .configured, .restored, .evaporated, .marked, .trailsDropped, .swept, .ranked, .rebased, .recorded, .textMaintained,
+             .vectorsStored:
             return []
         }
     }

@@ -79,7 +79,15 @@ public enum Call: Sendable {
             for a in afterText { after.append(try IDPrefix(a, field: "after")) }
             let strength = try Validate.strength(p.optionalDouble("strength") ?? 1.0, field: "strength")
             let force = try p.optionalBool("force") ?? false
-            let deposit = Deposit(body: body, ns: ns, tags: tags, after: after, strength: strength, force: force)
+            var mergeSimilar: Double?
+            if let m = try p.optionalDouble("merge_similar") {
+                guard m.isFinite, m > 0, m <= 1 else {
+                    throw .invalidParams(field: "merge_similar", message: "merge_similar must be a cosine similarity above 0 and at most 1 (0.9 merges close paraphrases); leave it out to deposit without merging.")
+                }
+                mergeSimilar = m
+            }
+            let deposit = Deposit(body: body, ns: ns, tags: tags, after: after, strength: strength, force: force,
+                                  mergeSimilar: mergeSimilar)
             return .deposit(deposit, agent: try p.agent(default: agent))
         case .get:
             return .get(try p.id("id"), ns: try p.namespace())
@@ -188,6 +196,24 @@ public enum Call: Sendable {
             q.minWeight = m
         }
         q.includeFaded = try p.optionalBool("include_faded") ?? false
+        if let similar = try p.optionalString("similar") {
+            guard !similar.allSatisfy(\.isWhitespace) else {
+                throw .invalidParams(field: "similar", message: "similar is empty; describe in a few words what you are looking for, or leave similar out.")
+            }
+            guard similar.utf8.count <= Limits.maxNoteBytesCap else {
+                throw .invalidParams(field: "similar", message: "similar is \(similar.utf8.count) bytes but takes at most \(Limits.maxNoteBytesCap); describe what you look for in a sentence or two.")
+            }
+            q.similar = similar
+        }
+        if let m = try p.optionalDouble("min_similarity") {
+            guard m.isFinite, m >= -1, m <= 1 else {
+                throw .invalidParams(field: "min_similarity", message: "min_similarity must be a cosine similarity from -1 to 1.")
+            }
+            guard q.similar != nil else {
+                throw .invalidParams(field: "min_similarity", message: "min_similarity needs similar: give the text to compare notes with.")
+            }
+            q.minSimilarity = m
+        }
         return q
     }
 

@@ -78,7 +78,7 @@ public struct RPCError: Error, Sendable, Equatable {
         case let .retracted(id, retraction):
             data["id"] = .string(id)
             data["retraction"] = Wire.retraction(retraction)
-        case .permissionDenied, .overloaded, .storageUnavailable, .internal:
+        case .permissionDenied, .overloaded, .storageUnavailable, .semanticUnavailable, .internal:
             break
         }
         self.init(code: error.code, message: error.message, data: data)

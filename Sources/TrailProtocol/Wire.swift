@@ -35,6 +35,15 @@ public enum Wire {
         return .object(o)
     }
 
+    /// A note of a `sense` with `similar`: with `similarity` always (null
+    /// for a note found by words that is not embedded yet).
+    public static func scoredByMeaning(_ s: ScoredNote) -> JSONValue {
+        var o = noteObject(s.note)
+        o["score"] = .double(s.score)
+        o["similarity"] = s.similarity.map(JSONValue.double) ?? .null
+        return .object(o)
+    }
+
     /// `trail.get`'s answer: the note, its trails and its history.
     public static func details(_ d: NoteDetails) -> JSONValue {
         .object([

@@ -92,6 +92,8 @@ enum SQLArgument {
     case text(String)
     /// A string stored as a BLOB of its UTF-8 bytes (note bodies: TEXT would end at a U+0000).
     case utf8Blob(String)
+    /// Bytes stored as a BLOB (vectors).
+    case blob([UInt8])
 
     static func text(_ value: String?) -> SQLArgument { value.map { .text($0) } ?? .null }
     static func int(_ value: Int64?) -> SQLArgument { value.map { .int($0) } ?? .null }
@@ -124,6 +126,11 @@ enum SQLArgument {
                     bytes.isEmpty ? sqlite3_bind_zeroblob(handle, at, 0)
                         : sqlite3_bind_blob(handle, at, bytes.baseAddress, Int32(bytes.count), transient)
                 }
+            case let .blob(b):
+                code = b.withUnsafeBytes { bytes in
+                    bytes.isEmpty ? sqlite3_bind_zeroblob(handle, at, 0)
+                        : sqlite3_bind_blob(handle, at, bytes.baseAddress, Int32(bytes.count), transient)
+                }
             }
             guard code == SQLITE_OK else { throw db.failure(code, sql: sql) }
         }
@@ -145,6 +152,16 @@ enum RawColumn {
     }
 
     static func optionalText(_ s: SQLiteStatement, _ i: Int32) -> String? { isNull(s, i) ? nil : text(s, i) }
+
+    /// A BLOB of little-endian `Float`s (a vector; see `VectorBytes`), or nil for NULL.
+    static func floats(_ s: SQLiteStatement, _ i: Int32) -> [Float]? {
+        guard let bytes = sqlite3_column_blob(s, i) else { return nil }
+        let count = Int(sqlite3_column_bytes(s, i)) / 4
+        return [Float](unsafeUninitializedCapacity: count) { out, n in
+            UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: count * 4))
+            n = count
+        }
+    }
     static func optionalDouble(_ s: SQLiteStatement, _ i: Int32) -> Double? { isNull(s, i) ? nil : double(s, i) }
     static func optionalInt64(_ s: SQLiteStatement, _ i: Int32) -> Int64? { isNull(s, i) ? nil : int64(s, i) }
 }

@@ -171,6 +171,20 @@ enum SQLiteSchema {
                 CREATE INDEX edge_by_dst ON edge(dst, src, key);
                 """)
         }
+        migrator.registerMigration("v3 note vectors") { db in
+            try db.execute(sql: """
+                -- A note's embedding (recall by meaning): the unit vector of its body by `model`,
+                -- little-endian float32. It stays while the note is archived, so a revival finds it
+                -- again; stamp orders vectors as stored (storing one again moves it to the end).
+                CREATE TABLE note_vector (
+                    note INTEGER PRIMARY KEY,   -- note.seq
+                    model TEXT NOT NULL,
+                    stamp INTEGER NOT NULL,
+                    vector BLOB NOT NULL
+                ) STRICT;
+                CREATE INDEX note_vector_by_stamp ON note_vector(stamp);
+                """)
+        }
         return migrator
     }
 }

@@ -329,7 +329,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
     }
 
     /// Runs `body` on a reader of the pool, mapping every failure to a `TrailError`.
-    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(TrailError) -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(TrailError) -> T {
         do {
             return try await pool.read(body)
         } catch {

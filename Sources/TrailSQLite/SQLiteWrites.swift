@@ -20,7 +20,7 @@ struct SQLiteWrites: WriteTransaction {
     func apply(_ write: WriteRequest) throws -> WriteOutcome {
         if let outcome = try NoteWrites(self).apply(write) { return outcome }
         return switch write {
-        case .deposit, .reinforce, .link, .retract, .revive, .configure, .rebase, .restore:
+        case .deposit, .reinforce, .link, .retract, .revive, .configure, .rebase, .restore, .merge:
             throw TrailError.internal("NoteWrites did not apply \(write)")
         case let .markEvaporating(ns, batch): .marked(try markEvaporating(ns: ns, batch: batch))
         case let .evaporate(ns, batch): .evaporated(try evaporate(ns: ns, batch: batch, fault: fault))
@@ -29,7 +29,24 @@ struct SQLiteWrites: WriteTransaction {
         case let .setRanks(ns, ranks): .ranked(try setRanks(ns: ns, ranks: ranks))
         case let .recordCompaction(report): try { try recordCompaction(report); return .recorded }()
         case .maintainText: .textMaintained(rebuilt: try rebuildTextIfStale())
+        case let .storeVectors(model, vectors): .vectorsStored(try storeVectors(model: model, vectors))
         }
+    }
+
+    /// Stores each vector for its note, if the note is still there, under a
+    /// new stamp (after every stamp so far).
+    func storeVectors(model: String, _ vectors: [VectorWrite]) throws -> Int {
+        var stamp = Int64(try db.int(sql: "SELECT coalesce(max(stamp), 0) FROM note_vector") ?? 0)
+        var stored = 0
+        for v in vectors {
+            stamp += 1
+            try db.execute(sql: """
+                INSERT INTO note_vector (note, model, stamp, vector) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM note WHERE seq = ?)
+                ON CONFLICT (note) DO UPDATE SET model = excluded.model, stamp = excluded.stamp, vector = excluded.vector
+                """, binding: [.int(v.handle), .text(model), .int(stamp), .blob(VectorBytes.encode(v.vector)), .int(v.handle)])
+            stored += db.changesCount
+        }
+        return stored
     }
 
     /// Adds `delta` to the trail `from -> to` (creating it), floor 0; returns its new weight.

@@ -53,6 +53,19 @@ public struct DaemonConfiguration: Sendable {
     public var compactionInterval: Double
     /// How the compactor works (batch size, rebase bound).
     public var compaction: CompactorSettings
+    /// The embedding model's folder (recall by meaning); nil means
+    /// `DATA_DIR/models/all-MiniLM-L6-v2`. Without its files traild runs
+    /// without recall by meaning.
+    public var modelDir: String?
+    /// False turns recall by meaning off even when the model is there.
+    public var semantic: Bool
+    /// Threads the indexer embeds new notes on.
+    public var embeddingThreads: Int
+
+    /// The model folder in force.
+    public var modelPath: String {
+        modelDir ?? (dataDir as NSString).appendingPathComponent("models/all-MiniLM-L6-v2")
+    }
 
     /// The contract's defaults for this environment.
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -64,6 +77,9 @@ public struct DaemonConfiguration: Sendable {
         logLevel = "info"
         compactionInterval = 600
         compaction = CompactorSettings()
+        modelDir = nil
+        semantic = true
+        embeddingThreads = 1
     }
 
     /// `TRAIL_SOCKET`, else `$XDG_RUNTIME_DIR/trail/traild.sock`, else `/tmp/trail-$UID/traild.sock`.
@@ -90,7 +106,8 @@ public struct DaemonConfiguration: Sendable {
             throw .invalid("the config file \(path) is not a JSON object; see Daemon/traild.example.json")
         }
         let known: Set = ["socket", "data_dir", "store", "socket_group", "max_frame_bytes", "log_level",
-                          "compaction_interval_s", "compaction_batch", "rebase_after_half_lives"]
+                          "compaction_interval_s", "compaction_batch", "rebase_after_half_lives", "model_dir", "semantic",
+                          "embedding_threads"]
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw .invalid("the config file \(path) has an unknown key \(unknown.debugDescription); known keys: \(known.sorted().joined(separator: ", "))")
         }
@@ -107,6 +124,15 @@ public struct DaemonConfiguration: Sendable {
         if let v = try string("store") { store = try StoreLocation(v) }
         if let v = try string("socket_group") { socketGroup = v }
         if let v = try string("log_level") { logLevel = v }
+        if let v = try string("model_dir") { modelDir = v }
+        if let v = object["semantic"] {
+            guard let b = v as? Bool else { throw .invalid("semantic in \(path) must be true or false") }
+            semantic = b
+        }
+        if let v = object["embedding_threads"] {
+            guard let n = v as? Int, (1...64).contains(n) else { throw .invalid("embedding_threads in \(path) must be a whole number from 1 to 64") }
+            embeddingThreads = n
+        }
         func number(_ key: String, atLeast low: Double) throws(ConfigurationError) -> Double? {
             guard let v = object[key] else { return nil }
             guard let n = (v as? NSNumber)?.doubleValue, n.isFinite, n >= low else {

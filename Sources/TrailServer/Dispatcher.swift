@@ -65,12 +65,19 @@ final class Dispatcher: Sendable {
     /// The frame limit in force, reported by `trail.hello`.
     let maxFrameBytes: Int
     let compactor: Compactor
+    /// Recall by meaning, or why there is none (for -32010's message).
+    let recall: Result<Recall, SemanticOff>
 
-    init(store: any TrailStore, maxFrameBytes: Int, compaction: CompactorSettings, maxQueuedWrites: Int = 100_000) {
+    init(store: any TrailStore, maxFrameBytes: Int, compaction: CompactorSettings, maxQueuedWrites: Int = 100_000,
+         recall: Result<Recall, SemanticOff> = .failure(SemanticOff("recall by meaning is turned off"))) {
         self.store = store
         self.maxFrameBytes = maxFrameBytes
+        self.recall = recall
         let hub = self.hub
-        compactor = Compactor(store: store, settings: compaction, watching: { hub.watches(ns: $0) }) { notes in
+        let indexed = try? recall.get()
+        // With the model, evaporations always report their notes: they leave the index.
+        compactor = Compactor(store: store, settings: compaction, watching: { hub.watches(ns: $0) || indexed != nil }) { notes in
+            indexed?.evaporated(notes)
             for note in notes { hub.publish("evaporated", note: note) }
         }
         self.maxQueuedWrites = maxQueuedWrites
@@ -92,8 +99,25 @@ final class Dispatcher: Sendable {
             return .immediate(.success(.object([
                 "server": "traild", "version": .string(TrailVersion.current), "protocol": 1,
                 "store": .string(store.engine), "database": .string(store.database), "limits": Wire.limits(maxFrameBytes: maxFrameBytes), "defaults": Wire.defaults,
+                "semantic": (try? recall.get())?.hello ?? .null,
             ])))
-        case let .deposit(d, agent): return .write(.deposit(d), writer(agent))
+        case let .deposit(d, agent):
+            guard let threshold = d.mergeSimilar else { return .write(.deposit(d), writer(agent)) }
+            let recall: Recall
+            switch self.recall {
+            case let .success(r): recall = r
+            case let .failure(off): return .immediate(.failure(.semanticUnavailable(off.why)))
+            }
+            let who = writer(agent)
+            return .read { [self] () async throws(TrailError) -> JSONValue in
+                guard store.pendingWrites < maxQueuedWrites else { throw TrailError.overloaded }
+                var result = finish(try await recall.merge(d, threshold: threshold, writer: who))
+                if case var .object(o) = result, o["merged"] == nil {
+                    o["merged"] = false
+                    result = .object(o)
+                }
+                return result
+            }
         case let .reinforce(id, ns, delta, agent): return .write(.reinforce(id: id, ns: ns, delta: delta), writer(agent))
         case let .link(from, to, ns, delta, agent): return .write(.link(from: from, to: to, ns: ns, delta: delta), writer(agent))
         case let .retract(id, ns, reason, agent): return .write(.retract(id: id, ns: ns, reason: reason), writer(agent))
@@ -107,6 +131,15 @@ final class Dispatcher: Sendable {
                 Wire.details(try await store.get(id, ns: ns))
             }
         case let .sense(q):
+            if q.similar != nil {
+                switch recall {
+                case let .success(recall):
+                    return .read { () async throws(TrailError) -> JSONValue in
+                        .object(["notes": .array(try await recall.sense(q).map(Wire.scoredByMeaning))])
+                    }
+                case let .failure(off): return .immediate(.failure(.semanticUnavailable(off.why)))
+                }
+            }
             if let inline = store.inlineReads {
                 let read = { @Sendable () throws(TrailError) -> ReadResult in .scoredNotes(try inline.senseNow(q)) }
                 // Words (FTS5) and tag filters can read far into the store: those go off the event loop.
@@ -134,6 +167,7 @@ final class Dispatcher: Sendable {
                 o["compression_ratio"] = summary.counts.archivedBytes > 0
                     ? .double(Double(summary.counts.archivedRawBytes) / Double(summary.counts.archivedBytes)) : .null
                 o["compaction"] = try await store.lastCompaction(ns: ns).map(Wire.compaction) ?? .null
+                o["embedding"] = (try? recall.get())?.stats(ns: ns, live: summary.counts.live + summary.counts.faded) ?? .null
                 return .object(o)
             }
         case .listNamespaces:
@@ -182,9 +216,15 @@ final class Dispatcher: Sendable {
         }
     }
 
-    /// The result of a committed write; also tells the watchers.
+    /// The result of a committed write; also tells the watchers and the index.
     func finish(_ outcome: WriteOutcome) -> JSONValue {
+        (try? recall.get())?.observe(outcome)
         switch outcome {
+        case let .merged(note, similarity):
+            hub.publish("deposited", note: note)
+            return .object(["id": .string(note.id.hex), "ns": .string(note.ns), "created": false,
+                            "weight": .double(note.weight), "deposits": .int(note.deposits),
+                            "merged": true, "similarity": .double(similarity)])
         case let .deposited(note, created):
             hub.publish("deposited", note: note)
             return .object(["id": .string(note.id.hex), "ns": .string(note.ns), "created": .bool(created),
@@ -207,11 +247,17 @@ final class Dispatcher: Sendable {
         case let .restored(report):
             return .object(["ns": .string(report.ns), "notes": .int(report.notes), "created": .int(report.created),
                             "trails": .int(report.trails)])
-        case .evaporated, .marked, .trailsDropped, .swept, .ranked, .rebased, .recorded, .textMaintained:
+        case .evaporated, .marked, .trailsDropped, .swept, .ranked, .rebased, .recorded, .textMaintained, .vectorsStored:
             // The compactor's own writes: never the answer to a client's call.
             return .null
         }
     }
+}
+
+/// Why a daemon has no recall by meaning, for -32010's message.
+struct SemanticOff: Error {
+    let why: String
+    init(_ why: String) { self.why = why }
 }
 
 /// The daemon's version, reported by `trail.hello`.

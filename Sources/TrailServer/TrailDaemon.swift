@@ -55,7 +55,10 @@ public final class TrailDaemon: Service {
                 throw ConfigurationError.invalid("cannot open the PostgreSQL store, so traild stops: \(why)")
             }
         }
-        let dispatcher = Dispatcher(store: store, maxFrameBytes: config.maxFrameBytes, compaction: config.compaction)
+        let recall = loadRecall(store: store)
+        let indexer = (try? recall.get()).map { Indexer(recall: $0, threads: config.embeddingThreads) }
+        let dispatcher = Dispatcher(store: store, maxFrameBytes: config.maxFrameBytes, compaction: config.compaction, recall: recall)
+        indexer?.start()
         // Packs left by a crash between writing a pack and committing its index go now.
         _ = try? await store.write(.sweepPacks, by: Writer(agent: "traild"))
         let group = MultiThreadedEventLoopGroup.singleton
@@ -82,7 +85,8 @@ public final class TrailDaemon: Service {
         }
         try setSocketPermissions(folderIsOurs: createdSocketDir)
         logger.info("listening", metadata: ["socket": "\(config.socketPath)", "store": "\(config.store)"])
-        ready("traild ready socket=\(config.socketPath) store=\(config.store) pid=\(getpid())")
+        let semantic = (try? recall.get()).map { $0.model } ?? "off"
+        ready("traild ready socket=\(config.socketPath) store=\(config.store) semantic=\(semantic) pid=\(getpid())")
 
         // Runs until SIGTERM/SIGINT (the service group's graceful shutdown),
         // compacting in the background every `compactionInterval` seconds.
@@ -108,6 +112,7 @@ public final class TrailDaemon: Service {
         try? await server.close()
         let open = children.all
         for child in open { _ = try? await child.setOption(ChannelOptions.autoRead, value: false).get() }
+        indexer?.stop()
         await store.close()
         // Let the answers of the last writes reach their clients.
         try? await Task.sleep(for: .milliseconds(100))
@@ -115,6 +120,29 @@ public final class TrailDaemon: Service {
         unlink(config.socketPath)
         withExtendedLifetime((dataLock, socketLock)) {}
         logger.info("stopped")
+    }
+
+    /// The embedding model, when it is there and not turned off; otherwise
+    /// why not (logged once here, and said by every -32010).
+    private func loadRecall(store: any TrailStore) -> Result<Recall, SemanticOff> {
+        guard config.semantic else { return .failure(SemanticOff("recall by meaning is turned off in this daemon's configuration")) }
+        let started = Date()
+        switch Recall.load(directory: config.modelPath, store: store, logger: logger) {
+        case let .success(recall):
+            logger.info("recall by meaning is on", metadata: [
+                "model": "\(recall.model)", "folder": "\(config.modelPath)",
+                "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
+            ])
+            return .success(recall)
+        case let .failure(error):
+            let why: String = if case .missing = error {
+                "the embedding model is not installed in \(config.modelPath)"
+            } else {
+                "the embedding model in \(config.modelPath) cannot be used: \(error.description)"
+            }
+            logger.notice("recall by meaning is off: \(why); run `make model` or `python3 Daemon/fetch-model.py \(config.modelPath)`, then restart traild")
+            return .failure(SemanticOff(why))
+        }
     }
 
     /// Creates `path` with `mode` if it is missing; returns whether it did.

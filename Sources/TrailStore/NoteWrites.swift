@@ -26,7 +26,8 @@ public struct NoteWrites<Tx: WriteTransaction> {
         case let .configure(change): .configured(try configure(change))
         case let .rebase(ns, bound): .rebased(try rebase(ns: ns, bound: bound))
         case let .restore(ns, records): .restored(try restore(ns: ns, records: records))
-        case .markEvaporating, .evaporate, .dropDeadTrails, .sweepPacks, .setRanks, .recordCompaction, .maintainText: nil
+        case let .merge(deposit, into, similarity): try merge(deposit, into: into, similarity: similarity)
+        case .markEvaporating, .evaporate, .dropDeadTrails, .sweepPacks, .setRanks, .recordCompaction, .maintainText, .storeVectors: nil
         }
     }
 
@@ -42,14 +43,7 @@ public struct NoteWrites<Tx: WriteTransaction> {
         guard size <= settings.maxNoteBytes else { throw TrailError.noteTooLarge(size: size, limit: settings.maxNoteBytes) }
         let decay = settings.decay
 
-        var afterRows: [NoteRow] = []
-        for prefix in d.after {
-            guard !d.id.hex.hasPrefix(prefix.hex) else {
-                throw TrailError.invalidParams(field: "after", message: "A note cannot come after itself; name the notes you came from.")
-            }
-            let row = try tx.hotNote(prefix, ns: d.ns, settings: settings)
-            if !afterRows.contains(where: { $0.seq == row.seq }) { afterRows.append(row) }
-        }
+        let afterRows = try self.afterRows(d, settings: settings)
         // A new note, the common case, is inserted at once: the unique id
         // index tells whether the note is already there (hot or archived) in
         // the descent the insert makes anyway.
@@ -96,6 +90,51 @@ public struct NoteWrites<Tx: WriteTransaction> {
         try tx.log(ns: d.ns, op: created ? "deposit" : "redeposit", note: row.seq, other: nil, delta: d.strength,
                    detail: d.force ? "force" : nil)
         return .deposited(note: row.note(ns: settings, at: now), created: created)
+    }
+
+    /// The notes a deposit's `after` names, each once.
+    private func afterRows(_ d: Deposit, settings: NamespaceSettings) throws -> [NoteRow] {
+        var afterRows: [NoteRow] = []
+        for prefix in d.after {
+            guard !d.id.hex.hasPrefix(prefix.hex) else {
+                throw TrailError.invalidParams(field: "after", message: "A note cannot come after itself; name the notes you came from.")
+            }
+            let row = try tx.hotNote(prefix, ns: d.ns, settings: settings)
+            if !afterRows.contains(where: { $0.seq == row.seq }) { afterRows.append(row) }
+        }
+        return afterRows
+    }
+
+    /// A deposit that `merge_similar` sent to `target` (contract §8): the
+    /// target gains the strength, a deposit, the tags and `after` as for a
+    /// re-deposit, and keeps its body; the deposited body goes in its history
+    /// (op `merge`, detail the body). When the deposited body is a note of
+    /// the namespace itself, or the target is no longer live, it is an
+    /// ordinary deposit.
+    public func merge(_ d: Deposit, into target: NoteID, similarity: Double) throws -> WriteOutcome {
+        let settings = try tx.namespace(d.ns)
+        let size = d.body.utf8.count
+        guard size <= settings.maxNoteBytes else { throw TrailError.noteTooLarge(size: size, limit: settings.maxNoteBytes) }
+        guard try tx.byID(d.id.hex, ns: d.ns) == nil, case var .hot(row)? = try tx.byID(target.hex, ns: d.ns),
+              row.state == .live || row.state == .evaporating else {
+            return try deposit(d)
+        }
+        let afterRows = try afterRows(d, settings: settings).filter { $0.seq != row.seq }
+        row.key = settings.decay.reinforced(key: row.key, by: d.strength, at: now)
+        row.deposits += 1
+        row.tags = Set(row.tagList + d.tags).sorted().joined(separator: " ")
+        var afterIDs = row.afterList
+        for a in afterRows where !afterIDs.contains(a.id) { afterIDs.append(a.id) }
+        row.after = afterIDs.joined(separator: " ")
+        row.state = .live
+        row.updatedAt = nowMillis
+        try tx.update(row, ns: d.ns, changed: [.weight, .deposit])
+        if !d.tags.isEmpty { try tx.addTags(d.tags, note: row.seq, ns: d.ns) }
+        for a in afterRows {
+            _ = try tx.walkTrail(from: a.seq, to: row.seq, ns: d.ns, decay: settings.decay, delta: d.strength)
+        }
+        try tx.log(ns: d.ns, op: "merge", note: row.seq, other: nil, delta: d.strength, detail: d.body)
+        return .merged(note: row.note(ns: settings, at: now), similarity: similarity)
     }
 
     // MARK: reinforce, link

@@ -27,14 +27,23 @@ public enum WriteRequest: Sendable {
     case recordCompaction(CompactionReport)
     /// Rebuild the full-text index if evaporation left too much behind in it.
     case maintainText
+    /// Store the vectors of `model` for notes still there (a note gone since
+    /// is skipped); storing a note's vector again gives it a new stamp.
+    case storeVectors(model: String, vectors: [VectorWrite])
+    /// `merge_similar` found `into` (a live note of another body) at
+    /// `similarity`: the deposit lands on it, as a re-deposit that keeps its
+    /// body and puts the deposited body in its history. When `into` is no
+    /// longer live, or the deposited body is itself a note of the namespace,
+    /// it is an ordinary deposit.
+    case merge(Deposit, into: NoteID, similarity: Double)
 }
 
 extension WriteRequest {
     /// Writes that touch many rows: each is committed in a transaction of its own.
     public var isBulk: Bool {
         switch self {
-        case .restore, .markEvaporating, .evaporate, .dropDeadTrails, .sweepPacks, .setRanks, .rebase, .maintainText: true
-        case .deposit, .reinforce, .link, .retract, .revive, .configure, .recordCompaction: false
+        case .restore, .markEvaporating, .evaporate, .dropDeadTrails, .sweepPacks, .setRanks, .rebase, .maintainText, .storeVectors: true
+        case .deposit, .reinforce, .link, .retract, .revive, .configure, .recordCompaction, .merge: false
         }
     }
 }
@@ -56,13 +65,17 @@ public enum WriteOutcome: Sendable {
     case rebased(Bool)
     case recorded
     case textMaintained(rebuilt: Bool)
+    case vectorsStored(Int)
+    /// A `merge_similar` deposit landed on `note`, found at `similarity`.
+    case merged(note: Note, similarity: Double)
 
     /// The note the write touched (the `to` end of a link), if any.
     public var note: Note? {
         switch self {
-        case let .deposited(note, _), let .reinforced(note), let .retracted(note), let .revived(note): note
+        case let .deposited(note, _), let .reinforced(note), let .retracted(note), let .revived(note), let .merged(note, _): note
         case let .linked(_, to, _): to
-        case .configured, .restored, .evaporated, .marked, .trailsDropped, .swept, .ranked, .rebased, .recorded, .textMaintained: nil
+        case .configured, .restored, .evaporated, .marked, .trailsDropped, .swept, .ranked, .rebased, .recorded, .textMaintained,
+             .vectorsStored: nil
         }
     }
 }
@@ -221,6 +234,26 @@ public protocol TrailStore: Sendable {
 
     /// The engine's synchronous reads, when it has them (nil otherwise).
     var inlineReads: (any InlineReads)? { get }
+
+    // MARK: vectors (recall by meaning, contract §8)
+
+    /// Vectors of `model` of live notes (faded ones included) stored after
+    /// `stamp`, in stamp order, at most `limit`: what loads the in-memory
+    /// index at start and brings it what other daemons stored.
+    func vectors(model: String, after stamp: Int64, limit: Int) async throws(TrailError) -> [StoredVector]
+
+    /// Live notes (faded ones included) with no vector of `model`, in handle
+    /// order after `handle`, at most `limit`.
+    func unembedded(model: String, after handle: Int64, limit: Int) async throws(TrailError) -> [UnembeddedNote]
+
+    /// The live notes (faded ones included) of `ns` that `keys` name, with
+    /// their vectors of `model` when stored, in no particular order; notes
+    /// that are not there or not live are left out.
+    func meaningRows(ns: String, _ keys: NoteKeys, model: String) async throws(TrailError) -> [MeaningRow]
+
+    /// Whether processes other than this one write to the store (several
+    /// daemons over one database): then the indexer looks for their notes.
+    var hasOtherWriters: Bool { get }
 }
 
 /// Short reads answered on the calling thread, without a hop to another

@@ -18,6 +18,11 @@ struct TrailMCPCommand: AsyncParsableCommand {
         trail_reinforce, trail_repel, trail_link, trail_retract, trail_revive, trail_stats; prompt: \
         trail_practice.
 
+        When traild has its embedding model, trail_deposit merges a note into a live note of the same \
+        meaning (cosine similarity >= --merge-similar, default 0.9) unless the call says otherwise, so \
+        the same lesson written by many agents reinforces one note; trail_sense finds notes by meaning \
+        with `similar`.
+
         traild need not be running when trail-mcp starts: each tool call connects (or reconnects, after \
         a restart) when needed, and answers with a tool error that says how to start traild while it is down.
 
@@ -40,6 +45,11 @@ struct TrailMCPCommand: AsyncParsableCommand {
         "The agent name stamped on every write (default: $TRAIL_AGENT, else none).", valueName: "name"))
     var agent: String?
 
+    @Option(name: .customLong("merge-similar"), help: ArgumentHelp(
+        "trail_deposit's merge_similar when a call gives none and traild has its embedding model: paraphrases of a note reinforce it instead of piling up (0 < x <= 1; 0 turns the default off).",
+        valueName: "x"))
+    var mergeSimilar: Double = TrailMCPConfiguration.defaultMergeSimilar
+
     @Option(name: .customLong("log-level"), help: ArgumentHelp(
         "What to log on stderr: trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String = "info"
@@ -50,6 +60,9 @@ struct TrailMCPCommand: AsyncParsableCommand {
         }
         if let agent = resolvedAgent {
             do { _ = try Validate.printable(agent, field: "--agent", maxBytes: Limits.maxAgentBytes) } catch { throw ValidationError(error.message) }
+        }
+        guard mergeSimilar >= 0, mergeSimilar <= 1 else {
+            throw ValidationError("--merge-similar must be a number from 0 (no default merge) to 1, not \(mergeSimilar).")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical.")
@@ -72,7 +85,8 @@ struct TrailMCPCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "trail-mcp")
-        let configuration = TrailMCPConfiguration(socket: .resolve(flag: socket), ns: ns, agent: resolvedAgent)
+        let configuration = TrailMCPConfiguration(socket: .resolve(flag: socket), ns: ns, agent: resolvedAgent,
+                                                  mergeSimilar: mergeSimilar > 0 ? mergeSimilar : nil)
         try await TrailMCPServer(configuration: configuration, logger: logger).run()
     }
 }

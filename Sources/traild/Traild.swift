@@ -35,6 +35,15 @@ struct Traild: AsyncParsableCommand {
     @Option(name: .customLong("compaction-interval"), help: "Seconds between background compactions (default 600; 0 turns them off).")
     var compactionInterval: Double?
 
+    @Option(name: .customLong("model-dir"), help: "The embedding model's folder for recall by meaning (default: DATA_DIR/models/all-MiniLM-L6-v2; `make model` fetches it).")
+    var modelDir: String?
+
+    @Flag(name: .customLong("no-semantic"), help: "Turn recall by meaning off even when the model is there.")
+    var noSemantic = false
+
+    @Option(name: .customLong("embedding-threads"), help: "Threads that embed new notes in the background (default 1).")
+    var embeddingThreads: Int?
+
     func run() async throws {
         var configuration = DaemonConfiguration()
         do {
@@ -53,6 +62,14 @@ struct Traild: AsyncParsableCommand {
                     throw ConfigurationError.invalid("--compaction-interval must be a number of seconds, 0 or more")
                 }
                 configuration.compactionInterval = compactionInterval
+            }
+            if let modelDir { configuration.modelDir = modelDir }
+            if noSemantic { configuration.semantic = false }
+            if let embeddingThreads {
+                guard (1...64).contains(embeddingThreads) else {
+                    throw ConfigurationError.invalid("--embedding-threads must be a whole number from 1 to 64")
+                }
+                configuration.embeddingThreads = embeddingThreads
             }
         } catch {
             throw ValidationError((error as? ConfigurationError)?.description ?? "\(error)")

@@ -26,10 +26,11 @@ struct ErrorTests {
             .invalidParams(field: nil, message: ""), .unknownNote(id: "", ns: ""), .noteTooLarge(size: 1, limit: 1),
             .permissionDenied(""), .invalidNamespace(""), .overloaded, .storageUnavailable(""),
             .ambiguousID(prefix: "", matches: []), .unknownSubscription(""),
-            .retracted(id: "", retraction: Retraction(reason: "r", agent: nil, atMillis: 0)), .internal(""),
+            .retracted(id: "", retraction: Retraction(reason: "r", agent: nil, atMillis: 0)), .semanticUnavailable(""),
+            .internal(""),
         ]
         for e in samples { #expect(TrailErrorCode(rawValue: e.code)?.name == e.reason) }
-        #expect(TrailErrorCode.allCases.count == 14)
+        #expect(TrailErrorCode.allCases.count == 15)
     }
 
     @Test("an rpc error's contract name prefers data.reason, then the code")

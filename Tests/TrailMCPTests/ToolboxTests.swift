@@ -44,9 +44,17 @@ func note(_ id: String, body: String, weight: Double = 1.0, state: String = "liv
     ])
 }
 
-/// Answers every method with a plausible result.
+/// A `trail.hello` answer; `semantic` says whether the daemon has its embedding model.
+func helloAnswer(semantic: Bool) -> JSONValue {
+    .object(["server": "traild", "version": "0.1.0", "protocol": 1, "store": "sqlite", "limits": .object(["max_frame_bytes": 1_048_576]),
+             "semantic": semantic ? .object(["model": "all-MiniLM-L6-v2", "dims": 384]) : .null])
+}
+
+/// Answers every method with a plausible result (a daemon without the embedding model).
 let happy: @Sendable (String, JSONObject) -> Result<JSONValue, TrailClientError> = { method, params in
     switch method {
+    case "trail.hello":
+        return .success(helloAnswer(semantic: false))
     case "trail.deposit":
         return .success(.object(["id": .string(idA), "ns": params["ns"] ?? "default", "created": true, "weight": 1.0, "deposits": 1]))
     case "trail.sense":
@@ -80,6 +88,11 @@ func errorObject(_ r: CallTool.Result) -> [String: Value] {
     r.structuredContent?.objectValue?["error"]?.objectValue ?? [:]
 }
 
+extension ScriptedDaemon {
+    /// The calls of one method, in order.
+    func calls(_ method: String) -> [Call] { calls.filter { $0.method == method } }
+}
+
 @Suite("Tools")
 struct ToolboxTests {
     @Test("ten tools; each schema lists exactly the arguments the tool reads, with ns described for the session")
@@ -107,7 +120,7 @@ struct ToolboxTests {
         let daemon = ScriptedDaemon(answer: happy)
         let r = try await toolbox(daemon).call("trail_deposit", arguments: ["body": "found sugar", "tags": ["food"], "strength": 2])
         #expect(r.isError == false)
-        let call = try #require(daemon.calls.first)
+        let call = try #require(daemon.calls("trail.deposit").first)
         #expect(call.method == "trail.deposit" && !call.idempotent)
         #expect(call.params == ["body": "found sugar", "ns": "colony", "tags": .array(["food"]), "agent": "ant-1", "strength": 2.0])
         #expect(text(r).contains(idA))
@@ -120,8 +133,9 @@ struct ToolboxTests {
         let daemon = ScriptedDaemon(answer: happy)
         _ = try await toolbox(daemon).call("trail_deposit", arguments: ["body": "x", "ns": "other"])
         _ = try await toolbox(daemon, ns: nil, agent: nil).call("trail_deposit", arguments: ["body": "x"])
-        #expect(daemon.calls[0].params["ns"] == "other")
-        #expect(daemon.calls[1].params["ns"] == nil && daemon.calls[1].params["agent"] == nil)
+        let deposits = daemon.calls("trail.deposit")
+        #expect(deposits[0].params["ns"] == "other")
+        #expect(deposits[1].params["ns"] == nil && deposits[1].params["agent"] == nil)
     }
 
     @Test("sense sends the light default budget; its text shows 12-digit ids and weights to 3 places")
@@ -183,7 +197,8 @@ struct ToolboxTests {
         #expect(daemon.calls.isEmpty)
         // null counts as absent; a lone string is a one-element list.
         _ = try await box.call("trail_deposit", arguments: ["body": "x", "tags": "food", "strength": .null])
-        #expect(daemon.calls[0].params["tags"] == .array(["food"]) && daemon.calls[0].params["strength"] == nil)
+        let deposit = try #require(daemon.calls("trail.deposit").first)
+        #expect(deposit.params["tags"] == .array(["food"]) && deposit.params["strength"] == nil)
     }
 
     @Test("an unknown tool is a protocol error naming the tools")
@@ -234,7 +249,7 @@ struct ToolboxTests {
         }
         let methods = daemon.calls.map { "\($0.method) \($0.idempotent)" }
         #expect(methods == [
-            "trail.deposit false", "trail.sense true", "trail.get true", "trail.follow true", "trail.reinforce false",
+            "trail.hello true", "trail.deposit false", "trail.sense true", "trail.get true", "trail.follow true", "trail.reinforce false",
             "trail.reinforce false", "trail.link false", "trail.retract false", "trail.revive false", "trail.stats true",
         ])
     }

@@ -421,7 +421,7 @@ REASONS = {
     -32700: "parse_error", -32600: "invalid_request", -32601: "method_not_found", -32602: "invalid_params",
     -32603: "internal", -32001: "unknown_note", -32002: "note_too_large", -32003: "permission_denied",
     -32004: "invalid_namespace", -32005: "overloaded", -32006: "storage_unavailable", -32007: "ambiguous_id",
-    -32008: "unknown_subscription", -32009: "retracted",
+    -32008: "unknown_subscription", -32009: "retracted", -32010: "semantic_unavailable",
 }
 
 RFC3339_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")

@@ -10,8 +10,8 @@ import pytest
 import trail_client
 from trail_client import (
     AmbiguousId, AsyncTrail, DaemonUnavailable, InternalError, InvalidNamespace, InvalidParams, InvalidRequest,
-    MethodNotFound, NoteTooLarge, Overloaded, ParseError, PermissionDenied, Retracted, StorageUnavailable, Trail,
-    TrailError, UnknownNote, UnknownSubscription,
+    MethodNotFound, NoteTooLarge, Overloaded, ParseError, PermissionDenied, Retracted, SemanticUnavailable,
+    StorageUnavailable, Trail, TrailError, UnknownNote, UnknownSubscription,
 )
 from trail_client.errors import error_from_wire
 
@@ -19,7 +19,7 @@ ALL = {
     -32700: ParseError, -32600: InvalidRequest, -32601: MethodNotFound, -32602: InvalidParams,
     -32603: InternalError, -32001: UnknownNote, -32002: NoteTooLarge, -32003: PermissionDenied,
     -32004: InvalidNamespace, -32005: Overloaded, -32006: StorageUnavailable, -32007: AmbiguousId,
-    -32008: UnknownSubscription, -32009: Retracted,
+    -32008: UnknownSubscription, -32009: Retracted, -32010: SemanticUnavailable,
 }
 
 

@@ -17,8 +17,8 @@ from .aio import AsyncTrail, AsyncWatch
 from .discovery import default_socket_path, resolve_socket_path
 from .errors import (
     AmbiguousId, DaemonUnavailable, InternalError, InvalidNamespace, InvalidParams, InvalidRequest, MethodNotFound,
-    NoteTooLarge, Overloaded, ParseError, PermissionDenied, Retracted, StorageUnavailable, TrailError, UnknownNote,
-    UnknownSubscription,
+    NoteTooLarge, Overloaded, ParseError, PermissionDenied, Retracted, SemanticUnavailable, StorageUnavailable,
+    TrailError, UnknownNote, UnknownSubscription,
 )
 from .sync import Pending, Pipeline, Trail, Watch
 
@@ -27,6 +27,6 @@ __version__ = "0.1.0"
 __all__ = [
     "AmbiguousId", "AsyncTrail", "AsyncWatch", "DaemonUnavailable", "InternalError", "InvalidNamespace",
     "InvalidParams", "InvalidRequest", "MethodNotFound", "NoteTooLarge", "Overloaded", "ParseError", "Pending",
-    "PermissionDenied", "Pipeline", "Retracted", "StorageUnavailable", "Trail", "TrailError", "UnknownNote",
-    "UnknownSubscription", "Watch", "__version__", "default_socket_path", "resolve_socket_path",
+    "PermissionDenied", "Pipeline", "Retracted", "SemanticUnavailable", "StorageUnavailable", "Trail", "TrailError",
+    "UnknownNote", "UnknownSubscription", "Watch", "__version__", "default_socket_path", "resolve_socket_path",
 ]

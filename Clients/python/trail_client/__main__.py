@@ -47,14 +47,19 @@ def _fmt_weight(w: float) -> str:
 
 
 def render_markdown(notes: Sequence[SensedNote], *, ns: str, id_width: int = 12, budget: Optional[int] = None,
-                    query: Optional[str] = None, title: Optional[str] = None, now: Optional[float] = None) -> str:
+                    query: Optional[str] = None, title: Optional[str] = None, now: Optional[float] = None,
+                    similar: Optional[str] = None) -> str:
     """Sensed notes as a Markdown block for a prompt: one list item per note
-    with its shortened id, weight and tags, the body indented under it."""
+    with its shortened id, weight and tags (and similarity, for a search by
+    meaning), the body indented under it."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
     heading = title or f"Trail notes (namespace `{ns}`)"
     lines = [f"## {heading}", ""]
     used = sum(len(n["body"].encode("utf-8")) for n in notes)
-    what = f"matching `{query}`, best first" if query else "heaviest first"
+    if similar:
+        what = f"close in meaning to `{similar}`" + (f" or matching `{query}`" if query else "") + ", best first"
+    else:
+        what = f"matching `{query}`, best first" if query else "heaviest first"
     budget_s = f", {used} of {budget} bytes of note text" if budget is not None else ""
     count = f"{len(notes)} note{'s' if len(notes) != 1 else ''}"
     lines.append(f"_{count}, {what}, sensed {stamp}{budget_s}. Ids are shortened to {id_width} digits; "
@@ -64,6 +69,9 @@ def render_markdown(notes: Sequence[SensedNote], *, ns: str, id_width: int = 12,
         lines.append("_No notes here yet. Leave small notes as you work; the next agent will find them._")
     for n in notes:
         meta = f"w {_fmt_weight(n['weight'])}"
+        similarity = n.get("similarity")
+        if similar and similarity is not None:
+            meta += f", similarity {similarity:.2f}"
         if n.get("tags"):
             meta += "; " + ", ".join(n["tags"])
         body_lines = n["body"].splitlines() or [""]
@@ -107,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--each-line", action="store_true", help="deposit each non-blank line of stdin as its own note")
     s.add_argument("--strength", type=float)
     s.add_argument("--force", action="store_true", help="revive a retracted body")
+    s.add_argument("--merge-similar", type=float, metavar="X",
+                   help="merge into a live note at least this similar in meaning (0 < X <= 1; needs the model)")
     s.add_argument("--id-only", action="store_true", help="print only the ids, one per line")
 
     s = sub.add_parser("get", help="get ID")
@@ -121,6 +131,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("-b", "--budget", type=int, dest="budget_bytes", help="byte budget for the bodies")
     s.add_argument("--min-weight", type=float)
     s.add_argument("--include-faded", action="store_true")
+    s.add_argument("--similar", metavar="TEXT", help="find notes by meaning: what you look for, in your own words")
+    s.add_argument("--min-similarity", type=float, metavar="X", help="with --similar: drop notes less similar than X")
     s.add_argument("--format", choices=["json", "markdown", "ids"], default="json",
                    help="json: the result; markdown: a block for a prompt; ids: whole ids, one per line")
     s.add_argument("--id-width", type=int, default=12, help="digits of the ids shown in markdown (default 12)")
@@ -202,7 +214,7 @@ def _deposit(t: Trail, args: argparse.Namespace, stdin: TextIO, out: TextIO, err
         while True:
             try:
                 res = t.deposit(body, tags=args.tags, after=after or None, strength=args.strength,
-                                force=True if args.force else None)
+                                force=True if args.force else None, merge_similar=args.merge_similar)
                 break
             except UnknownNote as e:
                 missing = e.data.get("id")
@@ -219,7 +231,8 @@ def _deposit(t: Trail, args: argparse.Namespace, stdin: TextIO, out: TextIO, err
 def _sense(t: Trail, args: argparse.Namespace, out: TextIO) -> None:
     res = t.sense(args.query, tags=args.tags, any_tags=args.any_tags, limit=args.limit,
                   budget_bytes=args.budget_bytes, min_weight=args.min_weight,
-                  include_faded=True if args.include_faded else None)
+                  include_faded=True if args.include_faded else None, similar=args.similar,
+                  min_similarity=args.min_similarity)
     notes = res["notes"]
     if args.ids_out:
         tmp = args.ids_out + ".tmp"
@@ -229,7 +242,8 @@ def _sense(t: Trail, args: argparse.Namespace, out: TextIO) -> None:
         os.replace(tmp, args.ids_out)
     if args.format == "markdown":
         out.write(render_markdown(notes, ns=args.ns or "default", id_width=args.id_width,
-                                  budget=args.budget_bytes, query=args.query, title=args.title))
+                                  budget=args.budget_bytes, query=args.query, title=args.title,
+                                  similar=args.similar))
     elif args.format == "ids":
         out.writelines(n["id"] + "\n" for n in notes)
     else:

@@ -82,14 +82,22 @@ def hello(c: Base, *, client: Optional[str] = None, agent: Optional[str] = None)
 
 def deposit(c: Base, body: str, *, ns: Optional[str] = None, tags: Optional[Tags] = None,
             after: Optional[Ids] = None, agent: Optional[str] = None, strength: Optional[float] = None,
-            force: Optional[bool] = None) -> Request[DepositResult]:
+            force: Optional[bool] = None, merge_similar: Optional[float] = None) -> Request[DepositResult]:
     """trail.deposit: leaves a note (or reinforces it when the body is already
     there: same id, ``created`` False, ``strength`` added). ``after`` lists the
     notes this one was reached from (ids or prefixes); each becomes a trail to
     it. ``force=True`` revives a retracted body. Returns ``id``, ``ns``,
-    ``created``, ``weight``, ``deposits``."""
+    ``created``, ``weight``, ``deposits``.
+
+    ``merge_similar`` (0 < x <= 1) merges by meaning: when a live note with
+    another body has a cosine similarity of at least ``merge_similar`` with
+    this one, the deposit goes to that note (its body stays; this one is kept
+    in its history). The result then also has ``merged`` (bool) and, when
+    merged, ``similarity``, with that note's ``id``. Raises
+    :class:`SemanticUnavailable` on a daemon without its embedding model."""
     return Request("trail.deposit", _params(body=body, ns=c._ns(ns), tags=_strs(tags), after=_strs(after),
-                                            agent=agent, strength=strength, force=force))
+                                            agent=agent, strength=strength, force=force,
+                                            merge_similar=merge_similar))
 
 
 def get(c: Base, id: str, *, ns: Optional[str] = None) -> Request[GetResult]:
@@ -115,15 +123,25 @@ def repel(c: Base, id: str, amount: float = 1.0, *, ns: Optional[str] = None,
 
 def sense(c: Base, query: Optional[str] = None, *, ns: Optional[str] = None, tags: Optional[Tags] = None,
           any_tags: Optional[Tags] = None, limit: Optional[int] = None, budget_bytes: Optional[int] = None,
-          min_weight: Optional[float] = None, include_faded: Optional[bool] = None) -> Request[SenseResult]:
+          min_weight: Optional[float] = None, include_faded: Optional[bool] = None,
+          similar: Optional[str] = None, min_similarity: Optional[float] = None) -> Request[SenseResult]:
     """trail.sense: the namespace's notes, heaviest first, or matching the
     full-text ``query`` scored by weight and relevance. ``tags``: all of them;
     ``any_tags``: at least one. ``budget_bytes`` takes notes in order while
     their bodies fit in what is left. Returns ``{"notes": [...]}``, each note
-    with its ``score``."""
+    with its ``score``.
+
+    ``similar`` finds notes by meaning: text saying what you look for, in
+    your own words. Each note then carries ``similarity`` (the cosine of its
+    embedding with the text's, -1..1; ``None`` for a note found by ``query``
+    words that is not embedded yet), and with ``query`` too the two orders
+    are fused. ``min_similarity`` leaves out notes less similar than it.
+    Raises :class:`SemanticUnavailable` on a daemon without its embedding
+    model."""
     return Request("trail.sense", _params(ns=c._ns(ns), query=query, tags=_strs(tags), any_tags=_strs(any_tags),
                                           limit=limit, budget_bytes=budget_bytes, min_weight=min_weight,
-                                          include_faded=include_faded))
+                                          include_faded=include_faded, similar=similar,
+                                          min_similarity=min_similarity))
 
 
 def link(c: Base, from_: str, to: str, *, delta: Optional[float] = None, ns: Optional[str] = None,

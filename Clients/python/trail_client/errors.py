@@ -148,6 +148,16 @@ class Retracted(TrailError):
     reason_name = "retracted"
 
 
+class SemanticUnavailable(TrailError):
+    """-32010: ``similar`` (sense) or ``merge_similar`` (deposit) asked of a
+    daemon without its embedding model (not installed, or turned off); the
+    message says how to install it. Everything else still works: search by
+    ``query`` words, or deposit without ``merge_similar``."""
+
+    code = -32010
+    reason_name = "semantic_unavailable"
+
+
 class DaemonUnavailable(TrailError):
     """traild cannot be reached: nothing listens on the socket, or the
     connection was lost. ``socket_path`` is the socket tried."""
@@ -168,7 +178,7 @@ ERRORS_BY_CODE: dict[int, type[TrailError]] = {
     for cls in (
         ParseError, InvalidRequest, MethodNotFound, InvalidParams, InternalError, UnknownNote, NoteTooLarge,
         PermissionDenied, InvalidNamespace, Overloaded, StorageUnavailable, AmbiguousId, UnknownSubscription,
-        Retracted,
+        Retracted, SemanticUnavailable,
     )
 }
 
@@ -193,5 +203,6 @@ def error_from_wire(error: Any) -> TrailError:
 __all__ = [
     "AmbiguousId", "DaemonUnavailable", "ERRORS_BY_CODE", "InternalError", "InvalidNamespace", "InvalidParams",
     "InvalidRequest", "MethodNotFound", "NoteTooLarge", "Overloaded", "ParseError", "PermissionDenied",
-    "Retracted", "StorageUnavailable", "TrailError", "UnknownNote", "UnknownSubscription", "error_from_wire",
+    "Retracted", "SemanticUnavailable", "StorageUnavailable", "TrailError", "UnknownNote", "UnknownSubscription",
+    "error_from_wire",
 ]

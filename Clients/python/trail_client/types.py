@@ -35,8 +35,17 @@ class Note(TypedDict):
     retraction: Optional[Retraction]
 
 
-class SensedNote(Note):
+class _SensedNoteBase(Note):
     score: float
+
+
+class SensedNote(_SensedNoteBase, total=False):
+    """A note of ``trail.sense``'s answer. ``similarity`` is there when
+    ``similar`` was asked: the cosine of the note's embedding with that text
+    (-1..1), ``None`` for a note found by ``query`` words that is not
+    embedded yet."""
+
+    similarity: Optional[float]
 
 
 class Limits(TypedDict):
@@ -60,7 +69,14 @@ class NamespaceSettings(TypedDict):
     max_note_bytes: int
 
 
-class HelloResult(TypedDict):
+class SemanticModel(TypedDict):
+    """``trail.hello``'s ``semantic``: the embedding model of recall by meaning."""
+
+    model: str
+    dims: int
+
+
+class _HelloBase(TypedDict):
     server: str
     version: str
     protocol: int
@@ -69,12 +85,29 @@ class HelloResult(TypedDict):
     defaults: dict[str, Any]
 
 
-class DepositResult(TypedDict):
+class HelloResult(_HelloBase, total=False):
+    """``semantic`` is ``None`` when the daemon has no embedding model (not
+    installed, or turned off): ``similar`` and ``merge_similar`` are then
+    refused with :class:`~trail_client.errors.SemanticUnavailable`."""
+
+    semantic: Optional[SemanticModel]
+
+
+class _DepositBase(TypedDict):
     id: str
     ns: str
     created: bool
     weight: float
     deposits: int
+
+
+class DepositResult(_DepositBase, total=False):
+    """``merged`` is there only when ``merge_similar`` was given: True when
+    the deposit went to another note of similar meaning (``id`` is then that
+    note's, ``created`` False), with ``similarity`` the cosine between them."""
+
+    merged: bool
+    similarity: float
 
 
 class NoteTrail(TypedDict):
@@ -88,8 +121,10 @@ class NoteTrail(TypedDict):
 
 class HistoryEntry(TypedDict):
     """One write that touched a note, in ``trail.get``'s ``history``. ``op`` is
-    ``deposit``, ``redeposit``, ``reinforce``, ``link``, ``retract``,
-    ``revive``, ``evaporate``, ``unarchive`` or ``import``."""
+    ``deposit``, ``redeposit``, ``merge``, ``reinforce``, ``link``,
+    ``retract``, ``revive``, ``evaporate``, ``unarchive`` or ``import``. A
+    ``merge`` is a deposit of another body merged into this note by meaning
+    (``merge_similar``); its ``detail`` is that body."""
 
     at: str
     op: str
@@ -165,7 +200,16 @@ class LastCompaction(TypedDict, total=False):
     rebased: bool
 
 
-class StatsResult(TypedDict):
+class EmbeddingProgress(TypedDict):
+    """``trail.stats``' ``embedding``: the namespace's notes embedded by the
+    model, and those waiting (a note is found by meaning once embedded)."""
+
+    model: str
+    embedded: int
+    pending: int
+
+
+class _StatsBase(TypedDict):
     ns: str
     notes: int
     live: int
@@ -180,6 +224,12 @@ class StatsResult(TypedDict):
     archived_bytes: int
     compression_ratio: Optional[float]
     compaction: Optional[LastCompaction]
+
+
+class StatsResult(_StatsBase, total=False):
+    """``embedding`` is ``None`` when the daemon has no embedding model."""
+
+    embedding: Optional[EmbeddingProgress]
 
 
 class NamespaceInfo(NamespaceSettings):
@@ -238,9 +288,10 @@ class Event(_EventBase, total=False):
 
 
 __all__ = [
-    "CompactionReport", "DepositResult", "Direction", "Event", "EventKind", "ExportResult", "FollowResult",
+    "CompactionReport", "DepositResult", "Direction", "EmbeddingProgress", "Event", "EventKind", "ExportResult",
+    "FollowResult",
     "GetResult", "HistoryEntry", "ImportResult", "LastCompaction", "NoteTrail",
     "HelloResult", "Limits", "LinkResult", "NamespaceInfo", "NamespaceListResult", "NamespaceSettings",
-    "Note", "NoteState", "ReinforceResult", "RetractResult", "Retraction", "ReviveResult", "SenseResult",
+    "Note", "NoteState", "ReinforceResult", "RetractResult", "Retraction", "ReviveResult", "SemanticModel", "SenseResult",
     "SensedNote", "StatsResult", "FollowedTrail", "TrailSegment", "UnwatchResult", "WatchResult",
 ]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TrailClient
+import TrailCore
 
 struct Deposit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,12 +12,21 @@ struct Deposit: AsyncParsableCommand {
         deposit and merges the tags and after-notes; the answer then says `reinforced` instead \
         of `created`.
 
+        --merge-similar X (0 < X <= 1) also lands the deposit on a live note with other words but \
+        the same meaning: when one has a cosine similarity of at least X with the body, it is \
+        reinforced instead (its body stays; yours is kept in its history, see `trailctl get`), \
+        and the answer says `merged`, the note and the similarity. 0.9 keeps distinct findings \
+        apart; it needs a daemon with its embedding model. Leave it out for a note that corrects \
+        another or differs from it in one detail (a place, a version, a value): the model scores \
+        those like rewordings.
+
         Give the body as the argument, or `-` to read it from stdin (one trailing newline, as \
         echo and heredocs add, is dropped unless --raw is given).
 
         Examples:
           trailctl deposit "found sugar near the north wall" --tag food --tag north
           git log -1 --format=%B | trailctl deposit - --after 3f2a9c1b --agent scout-2
+          trailctl deposit "found some sugar close to the north wall" --merge-similar 0.9
         """)
 
     @Argument(help: ArgumentHelp("The note's text, or - to read it from stdin.", valueName: "body"))
@@ -38,17 +48,54 @@ struct Deposit: AsyncParsableCommand {
     @Flag(help: "With -, keep stdin's bytes exactly, trailing newline included.")
     var raw = false
 
+    @Option(name: .customLong("merge-similar"), parsing: .unconditional, help: ArgumentHelp(
+        "Merge into a live note at least this similar in meaning (0 < x <= 1; 0.9 keeps distinct findings apart).", valueName: "x"))
+    var mergeSimilar: Double?
+
     @OptionGroup var writer: AgentOption
     @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        // JSON has no NaN: it would be sent as null, a deposit that silently does not merge.
+        if let mergeSimilar, !mergeSimilar.isFinite {
+            throw ValidationError("--merge-similar takes a number in (0, 1], such as 0.9.")
+        }
+    }
 
     func run() async throws {
         let text = body == "-" ? try StandardInput.readNote(keepNewline: raw) : body
         let request = DepositRequest(body: text, ns: global.ns, tags: tags, after: after, agent: writer.resolved,
-                                     strength: strength, force: force)
-        try await global.perform(request) { d, p in
-            let verb = d.created ? p.paint("created", .green) : p.paint("reinforced", .yellow)
-            return ["\(verb)  \(p.paint(Format.id(d.id), .cyan))  weight \(p.paint(Format.weight(d.weight), .bold))  deposits \(d.deposits)  ns \(d.ns)"]
+                                     strength: strength, force: force, mergeSimilar: mergeSimilar)
+        let (raw, into) = try await global.withConnection { c in
+            let raw = try await c.call(request)
+            // A merged deposit lands on a note with another body: fetch it, to
+            // show what the deposit was merged into.
+            guard !global.json, raw["merged"] == true, let id = raw["id"]?.string else { return (raw, nil as Note?) }
+            return (raw, try? await c.send(GetRequest(id: id, ns: global.ns)).note)
         }
+        if global.json {
+            global.printJSON(raw)
+            return
+        }
+        let d: Deposited
+        do { d = try request.decode(raw) } catch { throw CtlFailure(.protocolViolation(error.description), socket: global.location) }
+        for line in Self.lines(d, into: into, mergeSimilar: mergeSimilar, .forStdout) { Terminal.printOut(line) }
+    }
+
+    /// `created`, `reinforced` or `merged` (with the similarity, and the body
+    /// of the note merged into when known), the note, its weight and deposits.
+    static func lines(_ d: Deposited, into: Note?, mergeSimilar: Double?, _ p: Painter) -> [String] {
+        let id = p.paint(Format.id(d.id), .cyan)
+        let figures = "weight \(p.paint(Format.weight(d.weight), .bold))  deposits \(d.deposits)  ns \(d.ns)"
+        if d.merged == true {
+            var lines = ["\(p.paint("merged", .magenta))  \(id)  similarity \(p.paint(Format.weight(d.similarity), .bold))  \(figures)"]
+            if let into { lines.append("  into  \(Format.excerpt(into.body, max: 200))") }
+            return lines
+        }
+        let verb = d.created ? p.paint("created", .green) : p.paint("reinforced", .yellow)
+        // Say that no note was close enough, so a merge that did not happen is not mistaken for one.
+        let tried = d.created && d.merged == false ? p.paint("  (no note as similar as \(Format.weight(mergeSimilar)) to merge into)", .dim) : ""
+        return ["\(verb)  \(id)  \(figures)\(tried)"]
     }
 }
 

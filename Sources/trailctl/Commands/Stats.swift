@@ -7,8 +7,10 @@ struct Stats: AsyncParsableCommand {
         abstract: "Show a namespace's counts and the daemon's figures.",
         discussion: """
         Notes by state, trails, the total of current weights, the store's size on disk, the \
-        archive packs' size, the daemon's uptime and open connections, and the namespace's \
-        last compaction.
+        archive packs' size, the daemon's uptime and open connections, the namespace's last \
+        compaction, and, for recall by meaning, how many of its notes the embedding model has \
+        embedded and how many wait (a note is found by meaning once embedded); `off` when the \
+        daemon has no model.
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -42,6 +44,16 @@ enum StatsView {
         } else {
             d.add("compaction", "not run yet", .dim)
         }
+        if let e = s.embedding {
+            d.add("embedding", embedding(e), e.pending > 0 ? .yellow : nil)
+        } else {
+            d.add("embedding", "off (no embedding model)", .dim)
+        }
         return d.render(p)
+    }
+
+    /// `3 embedded, 1 pending (all-MiniLM-L6-v2)`.
+    static func embedding(_ e: EmbeddingProgress) -> String {
+        "\(e.embedded) embedded, \(e.pending) pending (\(e.model))"
     }
 }

@@ -7,7 +7,8 @@ struct Status: AsyncParsableCommand {
         abstract: "Say whether traild is up, where, on which store, and how busy.",
         discussion: """
         Exit 0 when the daemon answers, 3 when it cannot be reached (the message names the \
-        socket tried and how to start traild). With --json, prints \
+        socket tried and how to start traild). The `semantic` line names the embedding model that \
+        recall by meaning uses (sense --similar, deposit --merge-similar), or says `off`. With --json, prints \
         {"socket", "socket_origin", "hello", "stats", "namespaces"}: the daemon's answers to \
         trail.hello, trail.stats (for --ns) and trail.namespace.list, unchanged.
         """)
@@ -52,6 +53,12 @@ struct Status: AsyncParsableCommand {
         d.add("namespaces", "\(list.count): \(list.map(\.name).joined(separator: ", "))")
         d.add("notes", "\(StatsView.counts(s.counts)) in \(s.ns)")
         d.add("trails", "\(s.counts.edges) in \(s.ns)")
+        if let model = hello.semantic {
+            let progress = s.embedding.map { "; \($0.embedded) embedded, \($0.pending) pending in \(s.ns)" } ?? ""
+            d.add("semantic", "\(model.model), \(model.dimensions) dims\(progress)")
+        } else {
+            d.add("semantic", "off (no embedding model: --similar and --merge-similar are refused)", .dim)
+        }
         Terminal.printOut("\(p.paint("traild \(hello.version)", .bold)) is \(p.paint("up", .green))")
         for line in d.render(p) { Terminal.printOut(line) }
     }

@@ -48,23 +48,49 @@ enum NoteView {
             var t = Table([.init(title: "AT"), .init(title: "OP"), .init(title: "AGENT"), .init(title: "DELTA", alignment: .right),
                            .init(title: "DETAIL")])
             for h in d.history {
-                t.add([.init(Format.time(h.atMillis), .dim), .init(h.op), .init(h.agent ?? "-"),
-                       .init(h.delta.map { Format.signed($0) } ?? "-"), .init(h.detail.map { Format.excerpt($0, max: 120) } ?? "")])
+                let detail = h.detail.map { h.op == mergeOp ? "“\(Format.excerpt($0, max: 118))”" : Format.excerpt($0, max: 120) } ?? ""
+                t.add([.init(Format.time(h.atMillis), .dim), .init(h.op, h.op == mergeOp ? .magenta : nil), .init(h.agent ?? "-"),
+                       .init(h.delta.map { Format.signed($0) } ?? "-"), .init(detail)])
             }
             lines += t.render(painter, width: width)
+        }
+        lines += mergedBodies(d.history, painter)
+        return lines
+    }
+
+    /// The history op of a deposit merged into the note by meaning
+    /// (`merge_similar`); its detail is the body that was deposited.
+    static let mergeOp = "merge"
+
+    /// The bodies merged into the note, in full, oldest first: the history
+    /// table shows only their first line, and they are the other wordings
+    /// of what the note says.
+    static func mergedBodies(_ history: [HistoryEntry], _ painter: Painter) -> [String] {
+        let merges = history.filter { $0.op == mergeOp && $0.detail != nil }
+        guard !merges.isEmpty else { return [] }
+        var lines = ["", painter.paint("merged bodies", .bold)]
+        for h in merges {
+            lines.append(painter.paint("\(Format.time(h.atMillis))  by \(h.agent ?? "-")", .dim))
+            lines += (h.detail ?? "").split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }
         }
         return lines
     }
 
-    /// Ranked notes (sense): id, score, weight, state, tags, body.
-    static func table(_ notes: [ScoredNote], _ painter: Painter, width: Int?) -> [String] {
+    /// Ranked notes (sense): id, score, (similarity,) weight, state, tags, body.
+    /// `similarity` adds the SIMILARITY column of a search by meaning; `-`
+    /// marks a note found by words that is not embedded yet.
+    static func table(_ notes: [ScoredNote], _ painter: Painter, width: Int?, similarity: Bool = false) -> [String] {
         guard !notes.isEmpty else { return [painter.paint("no notes", .dim)] }
-        var t = Table([.init(title: "ID"), .init(title: "SCORE", alignment: .right), .init(title: "WEIGHT", alignment: .right),
-                       .init(title: "STATE"), .init(title: "TAGS"), .init(title: "BODY")])
+        var columns: [Table.Column] = [.init(title: "ID"), .init(title: "SCORE", alignment: .right)]
+        if similarity { columns.append(.init(title: "SIMILARITY", alignment: .right)) }
+        columns += [.init(title: "WEIGHT", alignment: .right), .init(title: "STATE"), .init(title: "TAGS"), .init(title: "BODY")]
+        var t = Table(columns)
         for s in notes {
-            t.add([.init(Format.id(s.note.id), .cyan), .init(Format.weight(s.score), .bold), .init(Format.weight(s.note.weight)),
-                   .init(s.note.state.rawValue, stateStyle(s.note.state)), .init(Format.tags(s.note.tags)),
-                   .init(Format.excerpt(s.note.body, max: 200))])
+            var row: [Table.Cell] = [.init(Format.id(s.note.id), .cyan), .init(Format.weight(s.score), .bold)]
+            if similarity { row.append(.init(Format.weight(s.similarity))) }
+            row += [.init(Format.weight(s.note.weight)), .init(s.note.state.rawValue, stateStyle(s.note.state)),
+                    .init(Format.tags(s.note.tags)), .init(Format.excerpt(s.note.body, max: 200))]
+            t.add(row)
         }
         return t.render(painter, width: width)
     }

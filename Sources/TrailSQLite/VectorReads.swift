@@ -1,0 +1,62 @@
+import GRDB
+import TrailCore
+import TrailStore
+
+/// The reads of recall by meaning: vectors to load the in-memory index,
+/// notes still to embed, and the notes a search by meaning found, with
+/// their vectors for the exact re-rank.
+extension SQLiteStore {
+    public var hasOtherWriters: Bool { false }
+
+    public func vectors(model: String, after stamp: Int64, limit: Int) async throws(TrailError) -> [StoredVector] {
+        try await read { db in
+            var out: [StoredVector] = []
+            // States 0 (live) and 3 (faded, set aside for an evaporation not done yet) are live to readers.
+            try db.forEachRow(sql: """
+                SELECT n.ns, v.note, n.id, v.stamp, v.vector FROM note_vector v JOIN note n ON n.seq = v.note
+                WHERE v.stamp > ? AND v.model = ? AND (n.state = 0 OR n.state = 3) ORDER BY v.stamp LIMIT ?
+                """, binding: [.int(stamp), .text(model), .int(Int64(limit))]) { s in
+                out.append(StoredVector(ns: RawColumn.text(s, 0), handle: RawColumn.int64(s, 1), id: NoteID(trustedHex: RawColumn.text(s, 2)),
+                                        stamp: RawColumn.int64(s, 3), vector: RawColumn.floats(s, 4) ?? []))
+            }
+            return out
+        }
+    }
+
+    public func unembedded(model: String, after handle: Int64, limit: Int) async throws(TrailError) -> [UnembeddedNote] {
+        try await read { db in
+            var out: [UnembeddedNote] = []
+            try db.forEachRow(sql: """
+                SELECT n.ns, n.seq, n.id, n.body FROM note n
+                WHERE n.seq > ? AND (n.state = 0 OR n.state = 3)
+                  AND NOT EXISTS (SELECT 1 FROM note_vector v WHERE v.note = n.seq AND v.model = ?)
+                ORDER BY n.seq LIMIT ?
+                """, binding: [.int(handle), .text(model), .int(Int64(limit))]) { s in
+                out.append(UnembeddedNote(ns: RawColumn.text(s, 0), handle: RawColumn.int64(s, 1),
+                                          id: NoteID(trustedHex: RawColumn.text(s, 2)), body: RawColumn.text(s, 3)))
+            }
+            return out
+        }
+    }
+
+    public func meaningRows(ns: String, _ keys: NoteKeys, model: String) async throws(TrailError) -> [MeaningRow] {
+        let now = clock.now()
+        return try await read { db in
+            guard let settings = try SQLiteWrites.existingNamespace(db, ns) else { return [] }
+            // The keys as one JSON array: one cached statement whatever their number.
+            let (match, list): (String, String) = switch keys {
+            case let .handles(handles): ("n.seq", "[" + handles.map(String.init).joined(separator: ",") + "]")
+            case let .ids(ids): ("n.id", "[" + ids.map { "\"\($0.hex)\"" }.joined(separator: ",") + "]")
+            }
+            var out: [MeaningRow] = []
+            try db.forEachRow(sql: """
+                SELECT \(noteColumns), v.vector FROM note n LEFT JOIN note_vector v ON v.note = n.seq AND v.model = ?
+                WHERE n.ns = ? AND \(match) IN (SELECT value FROM json_each(?)) AND (n.state = 0 OR n.state = 3)
+                """, binding: [.text(model), .text(ns), .text(list)]) { s in
+                let row = NoteRow(columns: s)
+                out.append(MeaningRow(handle: row.seq, note: row.note(ns: settings, at: now), vector: RawColumn.floats(s, 15)))
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,225 @@
+import Foundation
+import Logging
+import Synchronization
+import TrailCore
+import TrailEmbedding
+import TrailStore
+
+/// What the indexer is asked to do: wake for new notes, adopt notes that
+/// are live again, stop. A condition variable, so the indexer's thread
+/// sleeps while there is nothing to do.
+final class IndexerWork: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var woken = false
+    private var stopped = false
+    private var adoptions: [(ns: String, id: NoteID)] = []
+
+    func wake() {
+        condition.lock()
+        woken = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    func adopt(ns: String, id: NoteID) {
+        condition.lock()
+        adoptions.append((ns, id))
+        woken = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    var isStopped: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopped
+    }
+
+    /// Waits until woken or `timeout` seconds pass; then hands over the
+    /// adoptions asked so far. Nil once stopped.
+    func wait(timeout: Double) -> [(ns: String, id: NoteID)]? {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while !woken && !stopped {
+            if !condition.wait(until: deadline) { break }
+        }
+        if stopped { return nil }
+        woken = false
+        let taken = adoptions
+        adoptions.removeAll()
+        return taken
+    }
+}
+
+/// Keeps the index in step with the store, on a thread of its own (not an
+/// event loop, not the commit thread): loads the stored vectors at start,
+/// then embeds live notes that have none in batches, stores each vector
+/// durably and adds it to memory; with other daemons on the store, it also
+/// picks up the vectors they store.
+final class Indexer: Sendable {
+    let recall: Recall
+    let threads: Int
+    /// Notes embedded in one batch (their tokens packed into shared matrix products).
+    static let batch = 32
+    /// Vectors read per page when loading.
+    static let page = 10_000
+    /// How far back a look for other daemons' vectors starts, in stamps: a
+    /// vector committed after a later stamp was read is still found.
+    static let overlap: Int64 = 4096
+
+    init(recall: Recall, threads: Int) {
+        self.recall = recall
+        self.threads = max(1, threads)
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "trail-indexer"
+        thread.start()
+    }
+
+    func stop() { recall.work.stop() }
+
+    private var store: any TrailStore { recall.store }
+    private var model: String { recall.model }
+
+    /// Runs an async store call from this thread, waiting for it.
+    private func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws(TrailError) -> T) throws(TrailError) -> T {
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<Result<T, TrailError>?>(nil)
+        Task {
+            let r: Result<T, TrailError>
+            do throws(TrailError) { r = .success(try await body()) } catch { r = .failure(error) }
+            result.withLock { $0 = r }
+            done.signal()
+        }
+        done.wait()
+        return try result.withLock { $0! }.get()
+    }
+
+    private func run() {
+        var stamp: Int64 = 0
+        var cursor: Int64 = 0
+        var highestLoaded: Int64 = 0
+        do {
+            let started = Date()
+            var loaded = 0
+            while true {
+                let (model, after) = (self.model, stamp)
+                let page = try blocking { [store] () async throws(TrailError) -> [StoredVector] in
+                    try await store.vectors(model: model, after: after, limit: Self.page)
+                }
+                add(page)
+                loaded += page.count
+                stamp = page.last?.stamp ?? stamp
+                highestLoaded = max(highestLoaded, page.map(\.handle).max() ?? 0)
+                if page.count < Self.page || recall.work.isStopped { break }
+            }
+            recall.logger.info("loaded the stored vectors", metadata: [
+                "vectors": "\(loaded)", "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
+            ])
+        } catch {
+            recall.logger.error("could not load the stored vectors; notes are embedded again", metadata: ["error": "\(error)"])
+        }
+        var scannedAll = false
+        var adoptions: [(ns: String, id: NoteID)] = []
+        var lastLook = Date()
+        while !recall.work.isStopped {
+            do {
+                if !adoptions.isEmpty {
+                    try adopt(adoptions)
+                    adoptions.removeAll()
+                }
+                let (model, after) = (self.model, cursor)
+                let notes = try blocking { [store] () async throws(TrailError) -> [UnembeddedNote] in
+                    try await store.unembedded(model: model, after: after, limit: Self.batch * self.threads)
+                }
+                if !notes.isEmpty {
+                    try embed(notes)
+                    cursor = notes.last!.handle
+                    continue
+                }
+                if !scannedAll {
+                    // Every note up to the highest loaded was embedded before: later scans start there.
+                    scannedAll = true
+                    cursor = max(cursor, highestLoaded)
+                }
+                if store.hasOtherWriters, Date().timeIntervalSince(lastLook) >= 1 {
+                    lastLook = Date()
+                    let (model, after) = (self.model, max(0, stamp - Self.overlap))
+                    let page = try blocking { [store] () async throws(TrailError) -> [StoredVector] in
+                        try await store.vectors(model: model, after: after, limit: Self.page)
+                    }
+                    add(page)
+                    stamp = max(stamp, page.last?.stamp ?? stamp)
+                    if page.count == Self.page { continue }
+                }
+            } catch {
+                recall.logger.warning("the indexer could not read or write the store; it tries again", metadata: ["error": "\(error)"])
+                Thread.sleep(forTimeInterval: 1)
+            }
+            guard let taken = recall.work.wait(timeout: store.hasOtherWriters ? 1 : 30) else { break }
+            adoptions += taken
+        }
+    }
+
+    /// Puts stored vectors into memory.
+    private func add(_ vectors: [StoredVector]) {
+        for (ns, group) in Dictionary(grouping: vectors, by: \.ns) {
+            recall.insert(ns: ns, group.map { (handle: $0.handle, id: $0.id, vector: $0.vector) })
+        }
+    }
+
+    /// Embeds `notes` (split over the indexer's threads), stores their
+    /// vectors, then adds them to memory.
+    private func embed(_ notes: [UnembeddedNote]) throws(TrailError) {
+        let encoder = recall.encoder
+        let parts = stride(from: 0, to: notes.count, by: Self.batch).map { Array(notes[$0..<min($0 + Self.batch, notes.count)]) }
+        let vectors = Mutex<[[[Float]]]>(Array(repeating: [], count: parts.count))
+        DispatchQueue.concurrentPerform(iterations: parts.count) { i in
+            let v = encoder.embed(parts[i].map(\.body))
+            vectors.withLock { $0[i] = v }
+        }
+        let flat = vectors.withLock { $0.flatMap { $0 } }
+        let writes = zip(notes, flat).map { VectorWrite(handle: $0.handle, vector: $1) }
+        let model = self.model
+        _ = try blocking { [store] () async throws(TrailError) -> WriteOutcome in
+            try await store.write(.storeVectors(model: model, vectors: writes), by: Writer(agent: "traild-indexer"))
+        }
+        for (ns, group) in Dictionary(grouping: zip(notes, flat).map { $0 }, by: { $0.0.ns }) {
+            recall.insert(ns: ns, group.map { (handle: $0.0.handle, id: $0.0.id, vector: $0.1) })
+        }
+    }
+
+    /// Notes live again: their stored vectors come back (stored again, so
+    /// that other daemons pick them up too); those without one are embedded.
+    private func adopt(_ notes: [(ns: String, id: NoteID)]) throws(TrailError) {
+        for (ns, group) in Dictionary(grouping: notes, by: \.ns) {
+            let ids = group.map(\.id)
+            let model = self.model
+            let rows = try blocking { [store] () async throws(TrailError) -> [MeaningRow] in
+                try await store.meaningRows(ns: ns, .ids(ids), model: model)
+            }
+            let stored = rows.filter { $0.vector != nil }
+            if !stored.isEmpty {
+                let writes = stored.map { VectorWrite(handle: $0.handle, vector: $0.vector!) }
+                _ = try blocking { [store] () async throws(TrailError) -> WriteOutcome in
+                    try await store.write(.storeVectors(model: model, vectors: writes), by: Writer(agent: "traild-indexer"))
+                }
+                recall.insert(ns: ns, stored.map { (handle: $0.handle, id: $0.note.id, vector: $0.vector!) })
+            }
+            let missing = rows.filter { $0.vector == nil }
+            if !missing.isEmpty {
+                try embed(missing.map { UnembeddedNote(ns: ns, handle: $0.handle, id: $0.note.id, body: $0.note.body) })
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import TrailCore
+import TrailStore
+
+/// `sense` with `similar` (contract §8; the score is `MeaningScore`'s).
+///
+/// The index gives the notes of the namespace nearest `similar` by their
+/// int8 codes; the store gives those notes as they are now, with their
+/// float vectors, for the exact cosine (the re-rank) and the filters. When
+/// the filters leave fewer than the list's depth, the search widens (four
+/// times as many candidates) until the namespace is exhausted, so a
+/// selective tag filter still finds its notes.
+extension Recall {
+    /// Candidates asked of the index at first, per note the list needs.
+    static let widening = 4
+
+    func sense(_ q: SenseQuery) async throws(TrailError) -> [ScoredNote] {
+        guard let similar = q.similar else { throw .internal("a search by meaning without similar") }
+        if similar.utf8.count > Limits.defaultMaxNoteBytes {
+            let limit = try await store.summary(ns: q.ns).settings.maxNoteBytes
+            guard similar.utf8.count <= limit else {
+                throw .invalidParams(field: "similar", message: "similar is \(similar.utf8.count) bytes but this namespace's notes take at most \(limit); describe what you look for in a sentence or two.")
+            }
+        }
+        let vector = try await embed(similar)
+        let depth = q.words == nil ? q.limit : MeaningScore.depth(limit: q.limit)
+        // With a budget, notes that do not fit are skipped: the list goes deeper.
+        let wanted = q.budgetBytes == nil ? depth : max(depth, MeaningScore.depth(limit: q.limit))
+        var k = max(64, wanted * Self.widening)
+        var found: [(note: Note, similarity: Double)] = []
+        while true {
+            let candidates = index.nearest(ns: q.ns, to: vector, k: k)
+            found = []
+            if !candidates.isEmpty {
+                for row in try await store.meaningRows(ns: q.ns, .handles(candidates.map(\.handle)), model: model) {
+                    guard let v = row.vector, v.count == vector.count, Self.passes(row.note, q) else { continue }
+                    let s = Self.cosine(vector, v)
+                    if let m = q.minSimilarity, s < m { continue }
+                    found.append((row.note, s))
+                }
+            }
+            if found.count >= wanted || candidates.count < k { break }
+            k *= Self.widening
+        }
+        let meaning = found.map { ScoredNote(note: $0.note, score: MeaningScore.alone(similarity: $0.similarity, weight: $0.note.weight, rank: $0.note.rank),
+                                             similarity: $0.similarity) }
+            .sorted(by: Self.order)
+        guard let words = q.words else { return Self.walk(meaning, q) }
+
+        // Fused with the words order of the same filters.
+        var byWords = q
+        byWords.similar = nil
+        byWords.minSimilarity = nil
+        byWords.budgetBytes = nil
+        byWords.limit = MeaningScore.depth(limit: q.limit)
+        byWords.words = words
+        let wordsList = try await store.sense(byWords)
+        let meaningList = Array(meaning.prefix(MeaningScore.depth(limit: q.limit)))
+        var places: [NoteID: (meaning: Int?, words: Int?, note: ScoredNote)] = [:]
+        for (i, n) in meaningList.enumerated() { places[n.note.id] = (i + 1, nil, n) }
+        var wordsOnly: [NoteID] = []
+        for (i, n) in wordsList.enumerated() {
+            if let entry = places[n.note.id] {
+                places[n.note.id] = (entry.meaning, i + 1, entry.note)
+            } else {
+                places[n.note.id] = (nil, i + 1, ScoredNote(note: n.note, score: 0, similarity: nil))
+                wordsOnly.append(n.note.id)
+            }
+        }
+        // Notes found by words alone still carry their similarity when embedded.
+        if !wordsOnly.isEmpty {
+            for row in try await store.meaningRows(ns: q.ns, .ids(wordsOnly), model: model) {
+                guard let v = row.vector else { continue }
+                places[row.note.id]?.note.similarity = Self.cosine(vector, v)
+            }
+        }
+        let fused = places.values.compactMap { entry -> ScoredNote? in
+            if let m = q.minSimilarity, (entry.note.similarity ?? -2) < m { return nil }
+            var n = entry.note
+            n.score = MeaningScore.fused(meaningPlace: entry.meaning, wordsPlace: entry.words)
+            return n
+        }.sorted(by: Self.order)
+        return Self.walk(fused, q)
+    }
+
+    /// Score descending, then id ascending.
+    static func order(_ a: ScoredNote, _ b: ScoredNote) -> Bool {
+        a.score != b.score ? a.score > b.score : a.note.id < b.note.id
+    }
+
+    /// The filters every `sense` applies: faded, `min_weight`, `tags`, `any_tags`.
+    static func passes(_ note: Note, _ q: SenseQuery) -> Bool {
+        if note.state == .retracted || note.state == .archived { return false }
+        if note.state == .faded && !q.includeFaded { return false }
+        if let m = q.minWeight, note.weight < m { return false }
+        if !q.allTags.allSatisfy(note.tags.contains) { return false }
+        if !q.anyTags.isEmpty && !q.anyTags.contains(where: note.tags.contains) { return false }
+        return true
+    }
+
+    /// Takes notes in order while they fit the budget, until `limit`.
+    static func walk(_ ranked: [ScoredNote], _ q: SenseQuery) -> [ScoredNote] {
+        var budget = q.budgetBytes
+        var taken: [ScoredNote] = []
+        for n in ranked {
+            if taken.count == q.limit { break }
+            if let b = budget {
+                let size = n.note.body.utf8.count
+                guard size <= b else { continue }
+                budget = b - size
+            }
+            taken.append(n)
+        }
+        return taken
+    }
+}

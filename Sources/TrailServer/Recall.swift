@@ -1,0 +1,203 @@
+import Foundation
+import Logging
+import NIOPosix
+import Synchronization
+import TrailCore
+import TrailEmbedding
+import TrailProtocol
+import TrailStore
+
+/// Recall by meaning inside the daemon (contract §8): the model, the
+/// in-memory index of live notes' vectors, and what keeps the index in step
+/// with the store (the `Indexer`, on threads of its own).
+///
+/// The index holds int8 codes (`VectorIndex`); the float vectors stay in
+/// the store, which a search reads back for the notes it found (the exact
+/// re-rank). An entry for a note that is no longer live costs memory only:
+/// every search reads the notes it found from the store, which leaves out
+/// what is retracted or archived.
+final class Recall: Sendable {
+    let encoder: SentenceEncoder
+    let index: VectorIndex
+    let store: any TrailStore
+    let logger: Logger
+    /// Per namespace: the first 64 bits of each indexed note's id, to its handle.
+    private let known = Mutex<[String: [UInt64: Int64]]>([:])
+    let work = IndexerWork()
+    /// Merges by meaning run one at a time per namespace (see `merge`).
+    private let mergeLanes = NamespaceLanes()
+
+    /// The model's name, as `trail.hello` and the store's vectors name it.
+    var model: String { encoder.name }
+
+    init(encoder: SentenceEncoder, store: any TrailStore, logger: Logger) {
+        self.encoder = encoder
+        self.store = store
+        self.logger = logger
+        index = VectorIndex(dimensions: encoder.dimensions)
+    }
+
+    /// Loads the model in `directory`, or says why there is none (logged by
+    /// the caller): traild then runs without recall by meaning.
+    static func load(directory: String, store: any TrailStore, logger: Logger) -> Result<Recall, EmbeddingModelError> {
+        do {
+            return .success(Recall(encoder: try SentenceEncoder(directory: directory), store: store, logger: logger))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    // MARK: the index and what it knows
+
+    static func idKey(_ id: NoteID) -> UInt64 { UInt64(id.hex.prefix(16), radix: 16) ?? 0 }
+
+    /// Adds (or replaces) a note's vector.
+    func insert(ns: String, handle: Int64, id: NoteID, vector: [Float]) {
+        insert(ns: ns, [(handle, id, vector)])
+    }
+
+    /// Adds many vectors of one namespace at once. A stored vector of
+    /// another length (a damaged row) is left out and logged.
+    func insert(ns: String, _ given: [(handle: Int64, id: NoteID, vector: [Float])]) {
+        let entries = given.filter { $0.vector.count == encoder.dimensions }
+        if entries.count < given.count {
+            logger.error("left out stored vectors of the wrong length", metadata: [
+                "ns": "\(ns)", "notes": "\(given.filter { $0.vector.count != encoder.dimensions }.map(\.id.hex).prefix(5))",
+            ])
+        }
+        index.insert(ns: ns, entries.map { (handle: $0.handle, vector: $0.vector) })
+        known.withLock { known in
+            for e in entries { known[ns, default: [:]][Self.idKey(e.id)] = e.handle }
+        }
+    }
+
+    /// Takes a note out of memory (its vector stays in the store).
+    func remove(ns: String, id: NoteID) {
+        guard let handle = known.withLock({ $0[ns]?.removeValue(forKey: Self.idKey(id)) }) else { return }
+        index.remove(ns: ns, handle: handle)
+    }
+
+    func isIndexed(ns: String, id: NoteID) -> Bool {
+        known.withLock { $0[ns]?[Self.idKey(id)] != nil }
+    }
+
+    /// What a committed write means for the index: new notes wake the
+    /// indexer; a note live again (re-deposited from the archive, revived)
+    /// that memory lacks is adopted; a retracted one leaves memory.
+    func observe(_ outcome: WriteOutcome) {
+        switch outcome {
+        case .deposited(_, created: true): work.wake()
+        case let .deposited(note, created: false), let .revived(note):
+            if !isIndexed(ns: note.ns, id: note.id) { work.adopt(ns: note.ns, id: note.id) }
+        case let .retracted(note): remove(ns: note.ns, id: note.id)
+        default: break
+        }
+    }
+
+    /// Evaporated notes leave memory.
+    func evaporated(_ notes: [Note]) {
+        for note in notes { remove(ns: note.ns, id: note.id) }
+    }
+
+    /// `embedding` of `trail.stats`: notes of `ns` in memory, and live ones
+    /// (faded included) still to embed.
+    func stats(ns: String, live: Int) -> JSONValue {
+        let embedded = index.count(ns: ns)
+        return .object(["model": .string(model), "embedded": .int(embedded), "pending": .int(max(0, live - embedded))])
+    }
+
+    /// `semantic` of `trail.hello`.
+    var hello: JSONValue { .object(["model": .string(model), "dims": .int(encoder.dimensions)]) }
+
+    /// The unit vector of `text`, computed on NIO's blocking pool (a few
+    /// milliseconds of one core), never on an event loop.
+    func embed(_ text: String) async throws(TrailError) -> [Float] {
+        let encoder = self.encoder
+        do {
+            return try await NIOThreadPool.singleton.runIfActive { encoder.embed(text) }
+        } catch {
+            throw .internal("embedding failed: \(error)")
+        }
+    }
+
+    // MARK: merge_similar
+
+    /// A deposit with `merge_similar` (contract §8): its body is embedded,
+    /// the nearest live note of another body found, and at or above the
+    /// threshold the deposit lands on it; otherwise it is an ordinary deposit,
+    /// whose vector is stored and indexed before the answer.
+    ///
+    /// The notes the deposit names in `after` are never merged into: a
+    /// correction deposited after the note it corrects reads almost like it
+    /// (all-MiniLM-L6-v2 puts "X works on NFS" and "X does not work on NFS"
+    /// at 0.99), and must stay a note of its own.
+    ///
+    /// Merges of a namespace run one at a time, each seeing every merge
+    /// before it: two paraphrases deposited at once with `merge_similar`
+    /// make one note (the first to arrive) and a merge into it.
+    func merge(_ d: Deposit, threshold: Double, writer: Writer) async throws(TrailError) -> WriteOutcome {
+        let vector = try await embed(d.body)
+        return try await mergeLanes.run(ns: d.ns) { () async throws(TrailError) -> WriteOutcome in
+            let candidates = index.nearest(ns: d.ns, to: vector, k: 16)
+            var best: (note: Note, similarity: Double)?
+            if !candidates.isEmpty {
+                for row in try await store.meaningRows(ns: d.ns, .handles(candidates.map(\.handle)), model: model) {
+                    // A note the deposit comes after is what it follows (a fix of a note reads almost
+                    // like the note itself): never merged into.
+                    guard row.note.id != d.id, row.note.state != .retracted, let v = row.vector, v.count == vector.count,
+                          !d.after.contains(where: { row.note.id.hex.hasPrefix($0.hex) }) else { continue }
+                    let s = Self.cosine(vector, v)
+                    if s > (best?.similarity ?? -2) || (s == best?.similarity && row.note.id < best!.note.id) {
+                        best = (row.note, s)
+                    }
+                }
+            }
+            let outcome: WriteOutcome
+            if let best, best.similarity >= threshold {
+                outcome = try await store.write(.merge(d, into: best.note.id, similarity: best.similarity), by: writer)
+            } else {
+                outcome = try await store.write(.deposit(d), by: writer)
+            }
+            // The note written is found by meaning before the next merge looks.
+            if case let .deposited(note, _) = outcome, !isIndexed(ns: note.ns, id: note.id),
+               let row = try await store.meaningRows(ns: note.ns, .ids([note.id]), model: model).first {
+                _ = try await store.write(.storeVectors(model: model, vectors: [VectorWrite(handle: row.handle, vector: vector)]),
+                                          by: Writer(agent: "traild"))
+                insert(ns: note.ns, handle: row.handle, id: note.id, vector: vector)
+            }
+            return outcome
+        }
+    }
+
+    /// The cosine of two unit vectors: their dot product.
+    static func cosine(_ a: [Float], _ b: [Float]) -> Double {
+        var dot: Double = 0
+        for i in 0..<min(a.count, b.count) { dot += Double(a[i]) * Double(b[i]) }
+        return dot
+    }
+}
+
+/// Runs bodies one at a time per namespace, in arrival order.
+actor NamespaceLanes {
+    private var busy: Set<String> = []
+    private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+    func run<T: Sendable>(ns: String, _ body: () async throws(TrailError) -> T) async throws(TrailError) -> T {
+        if busy.contains(ns) {
+            await withCheckedContinuation { waiting[ns, default: []].append($0) }
+        } else {
+            busy.insert(ns)
+        }
+        defer {
+            if var queue = waiting[ns], !queue.isEmpty {
+                // The lane passes straight to the next in line.
+                let next = queue.removeFirst()
+                waiting[ns] = queue.isEmpty ? nil : queue
+                next.resume()
+            } else {
+                busy.remove(ns)
+            }
+        }
+        return try await body()
+    }
+}

@@ -1,0 +1,385 @@
+"""Recall by meaning (contract §8) end to end, with the real model: `similar`,
+`min_similarity`, the documented scores, `merge_similar`, the indexer
+(stats, restart, revival), and every bad parameter. Runs on every engine.
+
+The model is the one `make model` fetches (models/all-MiniLM-L6-v2, or
+$TRAIL_MODEL_DIR); daemons here get it with --model-dir. Daemons without it
+(the default elsewhere in the suite) answer -32010.
+"""
+from __future__ import annotations
+
+import math
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, assert_error, deposit, sha
+
+MODEL = Path(os.environ.get("TRAIL_MODEL_DIR", ROOT / "models" / "all-MiniLM-L6-v2"))
+
+
+@pytest.fixture
+def meaning_daemon(daemon_factory):
+    assert (MODEL / "model.safetensors").is_file(), f"the model is missing in {MODEL}: run make model"
+    return daemon_factory("m", extra=["--model-dir", str(MODEL)])
+
+
+@pytest.fixture
+def mconn(meaning_daemon):
+    with meaning_daemon.connect() as c:
+        yield c
+
+
+def embedded(c, ns="default", count=None, timeout=60.0):
+    """Waits until the indexer has embedded every live note of `ns` (and `count` of them, if given)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        e = c.result("trail.stats", {"ns": ns})["embedding"]
+        if e["pending"] == 0 and (count is None or e["embedded"] == count):
+            return e
+        assert time.monotonic() < deadline, f"still pending after {timeout} s: {e}"
+        time.sleep(0.05)
+
+
+def similar(c, text, **params):
+    return c.result("trail.sense", {"similar": text, **params})["notes"]
+
+
+NOTES = [
+    "The build fails on a fresh machine until libzstd-dev is installed.",
+    "PostgreSQL tests need a throwaway cluster started by initdb as the postgres user.",
+    "Ants lay pheromone along the path to food and the colony follows the strongest scent.",
+    "The deploy script must run database migrations before restarting the web servers.",
+    "Our customers in Japan pay in yen and invoices are rounded to whole units.",
+]
+
+
+def test_hello_and_stats_report_the_model(mconn):
+    hello = mconn.result("trail.hello")
+    assert hello["semantic"] == {"model": "all-MiniLM-L6-v2", "dims": 384}
+    deposit(mconn, NOTES[0])
+    e = embedded(mconn, count=1)
+    assert e == {"model": "all-MiniLM-L6-v2", "embedded": 1, "pending": 0}
+
+
+def test_without_the_model_similar_and_merge_answer_32010(daemon_factory, tmp_path):
+    d = daemon_factory("nomodel", extra=["--model-dir", str(tmp_path / "no-model-here")])
+    with d.connect() as c:
+        assert c.result("trail.hello")["semantic"] is None
+        assert c.result("trail.stats")["embedding"] is None
+        deposit(c, NOTES[0])
+        for method, params in (("trail.sense", {"similar": "compression library missing"}),
+                               ("trail.deposit", {"body": "zstd headers are needed", "merge_similar": 0.9})):
+            err = assert_error(c.call(method, params), -32010, "semantic_unavailable")
+            assert "make model" in err["message"] and "no-model-here" in err["message"], err
+        # Everything else works as before, and nothing was written by the refused deposit.
+        assert [n["body"] for n in c.result("trail.sense")["notes"]] == [NOTES[0]]
+        assert [n["body"] for n in c.result("trail.sense", {"query": "libzstd"})["notes"]] == [NOTES[0]]
+    assert "recall by meaning is off" in d.stderr()
+    # Turned off: the model is there, but --no-semantic wins.
+    off = daemon_factory("off", extra=["--model-dir", str(MODEL), "--no-semantic"])
+    with off.connect() as c:
+        assert c.result("trail.hello")["semantic"] is None
+        err = assert_error(c.call("trail.sense", {"similar": "anything"}), -32010, "semantic_unavailable")
+        assert "turned off" in err["message"]
+
+
+def test_similar_finds_a_paraphrase_and_scores_as_documented(mconn):
+    for body in NOTES:
+        deposit(mconn, body)
+    mconn.result("trail.reinforce", {"id": sha(NOTES[2]), "delta": 4})
+    embedded(mconn, count=len(NOTES))
+    notes = similar(mconn, "compiling breaks because a compression package is absent", limit=5)
+    assert notes[0]["body"] == NOTES[0]
+    assert len(notes) == 5
+    for n in notes:
+        assert -1 <= n["similarity"] <= 1
+        want = n["similarity"] + 0.1 * math.log1p(n["weight"] * (1 + (n["rank"] or 0)))
+        assert n["score"] == pytest.approx(want, rel=1e-9, abs=1e-12)
+    assert [n["score"] for n in notes] == sorted((n["score"] for n in notes), reverse=True)
+    # Insects: the reinforced note about ants comes first.
+    assert similar(mconn, "insects mark routes with chemical signals", limit=1)[0]["body"] == NOTES[2]
+
+
+def test_min_similarity_limit_tags_budget_and_faded(mconn):
+    deposit(mconn, NOTES[0], tags=["build"])
+    deposit(mconn, NOTES[1], tags=["build", "db"])
+    deposit(mconn, NOTES[3], tags=["db"])
+    deposit(mconn, NOTES[4])
+    embedded(mconn, count=4)
+    everything = similar(mconn, "setting up the machine to compile and test", limit=10)
+    assert len(everything) == 4
+    sims = {n["body"]: n["similarity"] for n in everything}
+    cut = sorted(sims.values())[1]
+    kept = similar(mconn, "setting up the machine to compile and test", min_similarity=cut)
+    assert {n["body"] for n in kept} == {b for b, s in sims.items() if s >= cut}
+    assert [n["body"] for n in similar(mconn, "setting up the machine to compile and test", limit=1)] == [everything[0]["body"]]
+    assert {n["body"] for n in similar(mconn, "compile", tags=["build"])} == {NOTES[0], NOTES[1]}
+    assert {n["body"] for n in similar(mconn, "compile", tags=["build", "db"])} == {NOTES[1]}
+    assert {n["body"] for n in similar(mconn, "compile", any_tags=["db"])} == {NOTES[1], NOTES[3]}
+    # A budget walks the meaning order, skipping what does not fit.
+    order = [n["body"] for n in everything]
+    budget = len(order[0].encode()) + len(order[2].encode())
+    skipping = similar(mconn, "setting up the machine to compile and test", budget_bytes=budget)
+    taken, left = [], budget
+    for b in order:
+        if len(b.encode()) <= left:
+            taken.append(b)
+            left -= len(b.encode())
+    assert [n["body"] for n in skipping] == taken
+    # Faded notes only with include_faded; min_weight keeps its meaning.
+    mconn.result("trail.reinforce", {"id": sha(NOTES[4]), "delta": -10})
+    assert NOTES[4] not in {n["body"] for n in similar(mconn, "invoices in yen")}
+    assert similar(mconn, "invoices in yen", include_faded=True)[0]["body"] == NOTES[4]
+    mconn.result("trail.reinforce", {"id": sha(NOTES[0]), "delta": 5})
+    assert [n["body"] for n in similar(mconn, "invoices in yen", min_weight=3)] == [NOTES[0]]
+
+
+def test_similar_with_query_fuses_the_two_orders(mconn):
+    bodies = NOTES + [
+        "Install the zstd headers before building the daemon.",
+        "The colony keeps its memory in the environment, not in a brain.",
+        "Rounding invoices in yen to whole units avoids fractional currency.",
+    ]
+    for b in bodies:
+        deposit(mconn, b)
+    embedded(mconn, count=len(bodies))
+    text, query = "package needed to compile", "zstd"
+    fused = similar(mconn, text, query=query, limit=20)
+    meaning = similar(mconn, text, limit=100)
+    words = mconn.result("trail.sense", {"query": query, "limit": 100})["notes"]
+    m_place = {n["id"]: i + 1 for i, n in enumerate(meaning)}
+    w_place = {n["id"]: i + 1 for i, n in enumerate(words)}
+    expect = {}
+    for i in set(m_place) | set(w_place):
+        expect[i] = (1 / (60 + m_place[i]) if i in m_place else 0) + (1 / (60 + w_place[i]) if i in w_place else 0)
+    order = sorted(expect, key=lambda i: (-expect[i], i))
+    assert [n["id"] for n in fused] == order[:20]
+    for n in fused:
+        assert n["score"] == pytest.approx(expect[n["id"]], rel=1e-12)
+        assert n["similarity"] == pytest.approx(next(m["similarity"] for m in meaning if m["id"] == n["id"]), abs=1e-12)
+    # A note matching the words comes first: both orders put it high.
+    assert fused[0]["body"] in (NOTES[0], bodies[5])
+
+
+def test_merge_similar_lands_on_the_note_and_keeps_the_body_in_history(mconn):
+    first = deposit(mconn, NOTES[0], tags=["build"])
+    embedded(mconn, count=1)
+    para = "A new computer cannot compile the project until the zstd development package is added."
+    r = deposit(mconn, para, merge_similar=0.6, tags=["setup"], agent="ant-2")
+    assert r["merged"] is True and r["created"] is False, r
+    assert r["id"] == first["id"] and 0.6 <= r["similarity"] <= 1
+    assert r["deposits"] == 2 and r["weight"] == pytest.approx(2, rel=1e-3)
+    got = mconn.result("trail.get", {"id": first["id"]})
+    assert got["note"]["body"] == NOTES[0]
+    assert got["note"]["tags"] == ["build", "setup"]
+    merges = [h for h in got["history"] if h["op"] == "merge"]
+    assert len(merges) == 1 and merges[0]["detail"] == para and merges[0]["agent"] == "ant-2", got["history"]
+    # The merged body is not a note of its own.
+    assert_error(mconn.call("trail.get", {"id": sha(para)}), -32001, "unknown_note")
+    # Below the threshold: an ordinary deposit, found by meaning once it answers.
+    other = "Invoices for customers in Japan are rounded to whole yen."
+    r = deposit(mconn, other, merge_similar=0.99)
+    assert r["merged"] is False and r["created"] is True and "similarity" not in r
+    assert r["id"] == sha(other)
+    assert similar(mconn, "rounding of Japanese currency", limit=1)[0]["id"] == sha(other)
+    # The same body again is a re-deposit of itself, not a merge.
+    r = deposit(mconn, other, merge_similar=0.5)
+    assert r["merged"] is False and r["created"] is False and r["id"] == sha(other) and r["deposits"] == 2
+    # Without merge_similar the result has no `merged`.
+    assert "merged" not in deposit(mconn, NOTES[3])
+
+
+def test_two_paraphrases_deposited_at_once_make_one_note(meaning_daemon):
+    paraphrases = ["Run the database migrations before you restart the web servers when deploying.",
+                   "When shipping a release, apply schema changes first and only then reboot the app servers."]
+    results = [None, None]
+    barrier = threading.Barrier(2)
+
+    def send(i):
+        with meaning_daemon.connect() as c:
+            barrier.wait()
+            results[i] = deposit(c, paraphrases[i], merge_similar=0.4)  # they are 0.48 apart
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    created = [r for r in results if r["created"]]
+    merged = [r for r in results if r["merged"]]
+    assert len(created) == 1 and len(merged) == 1, results
+    assert merged[0]["id"] == created[0]["id"]
+    with meaning_daemon.connect() as c:
+        notes = c.result("trail.sense", {"limit": 10})["notes"]
+        assert len(notes) == 1 and notes[0]["deposits"] == 2
+
+
+def test_vectors_survive_a_restart_and_a_revival(daemon_factory):
+    d = daemon_factory("r", extra=["--model-dir", str(MODEL), "--compaction-interval", "0"])
+    with d.connect() as c:
+        for b in NOTES:
+            deposit(c, b)
+        embedded(c, count=len(NOTES))
+    d.terminate()
+    d.start()
+    with d.connect() as c:
+        # Loaded from the store, not embedded again.
+        e = embedded(c, count=len(NOTES), timeout=10)
+        assert e["embedded"] == len(NOTES)
+        assert f"vectors={len(NOTES)}" in d.stderr().replace('"', "")
+        assert similar(c, "pheromone routes of insects", limit=1)[0]["body"] == NOTES[2]
+        # Retracted: out of the index and of every search by meaning.
+        c.result("trail.retract", {"id": sha(NOTES[2]), "reason": "off topic for this colony"})
+        assert embedded(c)["embedded"] == len(NOTES) - 1
+        assert NOTES[2] not in {n["body"] for n in similar(c, "pheromone routes of insects")}
+        c.result("trail.revive", {"id": sha(NOTES[2])})
+        embedded(c, count=len(NOTES))
+        assert similar(c, "pheromone routes of insects", limit=1)[0]["body"] == NOTES[2]
+        # Evaporated: archived and out of memory; deposited again, found again.
+        c.result("trail.namespace.configure", {"ns": "default", "evaporate_below": 1e5})
+        assert c.result("trail.compact", {"ns": "default"})["evaporated"] == len(NOTES)
+        assert c.result("trail.stats")["embedding"]["embedded"] == 0
+        assert similar(c, "pheromone routes of insects") == []
+        c.result("trail.namespace.configure", {"ns": "default", "evaporate_below": 0.05})
+        deposit(c, NOTES[2])
+        embedded(c, count=1)
+        assert similar(c, "pheromone routes of insects", limit=1)[0]["body"] == NOTES[2]
+
+
+BAD = [
+    ("trail.sense", {"similar": ""}, "similar"),
+    ("trail.sense", {"similar": "   \n\t"}, "similar"),
+    ("trail.sense", {"similar": 42}, "similar"),
+    ("trail.sense", {"similar": ["a", "b"]}, "similar"),
+    ("trail.sense", {"similar": "x" * 70000}, "similar"),
+    ("trail.sense", {"similar": "a", "min_similarity": 1.5}, "min_similarity"),
+    ("trail.sense", {"similar": "a", "min_similarity": -1.01}, "min_similarity"),
+    ("trail.sense", {"similar": "a", "min_similarity": "0.5"}, "min_similarity"),
+    ("trail.sense", {"similar": "a", "min_similarity": True}, "min_similarity"),
+    ("trail.sense", {"min_similarity": 0.5}, "min_similarity"),
+    ("trail.deposit", {"body": "b", "merge_similar": 0}, "merge_similar"),
+    ("trail.deposit", {"body": "b", "merge_similar": -0.2}, "merge_similar"),
+    ("trail.deposit", {"body": "b", "merge_similar": 1.0001}, "merge_similar"),
+    ("trail.deposit", {"body": "b", "merge_similar": 2}, "merge_similar"),
+    ("trail.deposit", {"body": "b", "merge_similar": "0.9"}, "merge_similar"),
+    ("trail.deposit", {"body": "b", "merge_similar": True}, "merge_similar"),
+]
+
+
+@pytest.mark.parametrize("method,params,field", BAD, ids=[f"{m}-{f}-{i}" for i, (m, _, f) in enumerate(BAD)])
+def test_bad_parameters_are_refused_clearly(mconn, method, params, field):
+    deposit(mconn, NOTES[0])
+    err = assert_error(mconn.call(method, params), -32602, "invalid_params", field=field)
+    assert field in err["message"], err
+    # Nothing written, and the daemon still serves.
+    notes = mconn.result("trail.sense")["notes"]
+    assert [n["body"] for n in notes] == [NOTES[0]]
+
+
+def test_null_means_left_out(mconn):
+    # As for every param: null is the same as leaving it out.
+    assert "merged" not in deposit(mconn, NOTES[0], merge_similar=None)
+    assert mconn.result("trail.sense", {"similar": None})["notes"][0]["body"] == NOTES[0]
+
+
+def test_nan_and_infinity_are_not_json(meaning_daemon):
+    # JSON has no NaN: a frame that carries one is a parse error, and the connection goes on.
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(str(meaning_daemon.socket_path))
+    f = s.makefile("rwb")
+    for raw in (b'{"jsonrpc":"2.0","id":1,"method":"trail.deposit","params":{"body":"b","merge_similar":NaN}}\n',
+                b'{"jsonrpc":"2.0","id":2,"method":"trail.sense","params":{"similar":"a","min_similarity":Infinity}}\n'):
+        f.write(raw)
+        f.flush()
+        import json
+        resp = json.loads(f.readline())
+        assert resp["error"]["code"] == -32700, resp
+    f.write(b'{"jsonrpc":"2.0","id":3,"method":"trail.hello"}\n')
+    f.flush()
+    import json
+    assert json.loads(f.readline())["result"]["semantic"]["dims"] == 384
+    s.close()
+
+
+def test_model_settings_in_the_config_file_and_bad_ones(daemon_factory, tmp_path):
+    import json
+    import subprocess
+    from conftest import traild_bin
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"model_dir": str(MODEL), "embedding_threads": 2}))
+    d = daemon_factory("cfg", extra=["--config", str(cfg)])
+    with d.connect() as c:
+        assert c.result("trail.hello")["semantic"]["model"] == "all-MiniLM-L6-v2"
+    cfg.write_text(json.dumps({"model_dir": str(MODEL), "semantic": False}))
+    d2 = daemon_factory("cfg2", extra=["--config", str(cfg)])
+    with d2.connect() as c:
+        assert c.result("trail.hello")["semantic"] is None
+    for bad, words in (({"semantic": "yes"}, "semantic"), ({"embedding_threads": 0}, "embedding_threads"),
+                       ({"model_dir": 3}, "model_dir")):
+        cfg.write_text(json.dumps(bad))
+        r = subprocess.run([traild_bin(), "--config", str(cfg), "--socket", str(tmp_path / "x.sock"),
+                            "--data-dir", str(tmp_path / "x")], capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0 and words in r.stderr, (bad, r.stderr)
+    r = subprocess.run([traild_bin(), "--embedding-threads", "0", "--socket", str(tmp_path / "y.sock"),
+                        "--data-dir", str(tmp_path / "y")], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "--embedding-threads" in r.stderr, r.stderr
+
+
+def test_a_damaged_model_is_refused_and_traild_serves_without_it(daemon_factory, tmp_path):
+    import shutil
+    broken = tmp_path / "broken-model"
+    shutil.copytree(MODEL, broken)
+    with open(broken / "model.safetensors", "r+b") as f:
+        f.truncate(1000)
+    d = daemon_factory("broken", extra=["--model-dir", str(broken)])
+    with d.connect() as c:
+        assert c.result("trail.hello")["semantic"] is None
+        err = assert_error(c.call("trail.sense", {"similar": "x"}), -32010, "semantic_unavailable")
+        assert "cannot be used" in err["message"] and "model.safetensors" in err["message"], err
+        deposit(c, "still serving")
+    assert "recall by meaning is off" in d.stderr()
+
+
+def test_a_correction_deposited_after_its_note_is_never_merged_into_it(mconn):
+    wrong = deposit(mconn, "SQLite in WAL mode works fine on an NFS share.")
+    embedded(mconn, count=1)
+    fix = "SQLite in WAL mode does not work on an NFS share."
+    r = deposit(mconn, fix, merge_similar=0.5, after=[wrong["id"][:12]])
+    assert r["merged"] is False and r["created"] is True and r["id"] == sha(fix), r
+    # Without after, the same body would have merged: the two read alike.
+    other = deposit(mconn, "SQLite in WAL mode is fine on NFS shares.", merge_similar=0.5)
+    assert other["merged"] is True
+
+
+def test_paraphrases_are_found_by_meaning_not_by_words(mconn, capsys):
+    """The 48 pairs of paraphrases.json (no content word shared): each note
+    deposited, each paraphrase sensed by meaning and by words; top-1 and top-3
+    reported. The independent NumPy forward pass gives 44/48 and 45/48
+    (test_paraphrase_corpus.py): the daemon's model must give the same."""
+    import json
+    pairs = json.loads((Path(__file__).parent / "paraphrases.json").read_text())
+    assert len(pairs) >= 30
+    for p in pairs:
+        deposit(mconn, p["note"])
+    embedded(mconn, count=len(pairs))
+    meaning = {1: 0, 3: 0}
+    words = {1: 0, 3: 0}
+    for p in pairs:
+        want = sha(p["note"])
+        by_meaning = [n["id"] for n in similar(mconn, p["paraphrase"], limit=3)]
+        resp = mconn.call("trail.sense", {"query": p["paraphrase"], "limit": 3})
+        by_words = [n["id"] for n in resp["result"]["notes"]] if "result" in resp else []
+        for k in (1, 3):
+            meaning[k] += want in by_meaning[:k]
+            words[k] += want in by_words[:k]
+    n = len(pairs)
+    with capsys.disabled():
+        print(f"\nparaphrases ({n} pairs): by meaning top-1 {meaning[1]}/{n}, top-3 {meaning[3]}/{n}; "
+              f"by words (full text) top-1 {words[1]}/{n}, top-3 {words[3]}/{n}")
+    assert meaning[1] >= 43 and meaning[3] >= 44, meaning
+    assert words[3] < meaning[3] / 2, words
