@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, assert_error, deposit, sha
+from conftest import ROOT, assert_error, deposit, sha, store_rows
 
 MODEL = Path(os.environ.get("TRAIL_MODEL_DIR", ROOT / "models" / "all-MiniLM-L6-v2"))
 
@@ -225,13 +225,17 @@ def test_vectors_survive_a_restart_and_a_revival(daemon_factory):
         for b in NOTES:
             deposit(c, b)
         embedded(c, count=len(NOTES))
+    stamps = store_rows(d, "SELECT note, stamp FROM note_vector ORDER BY note")
+    assert len(stamps) == len(NOTES)
     d.terminate()
     d.start()
     with d.connect() as c:
-        # Loaded from the store, not embedded again.
+        # Loaded from the store, not embedded again: the same rows, the same stamps.
         e = embedded(c, count=len(NOTES), timeout=10)
         assert e["embedded"] == len(NOTES)
         assert f"vectors={len(NOTES)}" in d.stderr().replace('"', "")
+        time.sleep(0.3)
+        assert store_rows(d, "SELECT note, stamp FROM note_vector ORDER BY note") == stamps
         assert similar(c, "pheromone routes of insects", limit=1)[0]["body"] == NOTES[2]
         # Retracted: out of the index and of every search by meaning.
         c.result("trail.retract", {"id": sha(NOTES[2]), "reason": "off topic for this colony"})
