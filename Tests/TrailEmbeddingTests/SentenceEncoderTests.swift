@@ -7,18 +7,7 @@ import Testing
 /// independent reference.
 func referenceVectors(_ texts: [String]) throws -> [[Double]] {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("reference_forward.py").path
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script, modelDirectory()]
-    let input = Pipe(), output = Pipe()
-    process.standardInput = input
-    process.standardOutput = output
-    try process.run()
-    input.fileHandleForWriting.write(try JSONEncoder().encode(texts))
-    try input.fileHandleForWriting.close()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
+    guard let data = try python([script, modelDirectory()], input: try JSONEncoder().encode(texts)) else {
         throw EmbeddingModelError.unreadable(script, "python3 with numpy and tokenizers (pip install -r tests/requirements.txt) failed")
     }
     return try JSONDecoder().decode([[Double]].self, from: data)

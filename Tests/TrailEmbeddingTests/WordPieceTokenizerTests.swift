@@ -22,21 +22,28 @@ func referenceIDs(_ texts: [String], maxTokens: Int) throws -> [[Int32]] {
         texts = json.load(sys.stdin)
         print(json.dumps([tok.encode(t).ids for t in texts]))
         """
+    guard let data = try python(["-c", script, modelDirectory() + "/tokenizer.json", String(maxTokens)],
+                                input: try JSONEncoder().encode(texts)) else {
+        throw TokenizerError.badVocabulary("python3 with tokenizers (pip install -r tests/requirements.txt) failed")
+    }
+    return try JSONDecoder().decode([[Int32]].self, from: data)
+}
+
+/// What `python3 ARGUMENTS` prints given `input`, or nil when it fails:
+/// how the tests reach their independent references.
+func python(_ arguments: [String], input data: Data) throws -> Data? {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script, modelDirectory() + "/tokenizer.json", String(maxTokens)]
+    process.arguments = ["python3"] + arguments
     let input = Pipe(), output = Pipe()
     process.standardInput = input
     process.standardOutput = output
     try process.run()
-    input.fileHandleForWriting.write(try JSONEncoder().encode(texts))
+    input.fileHandleForWriting.write(data)
     try input.fileHandleForWriting.close()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
+    let printed = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw TokenizerError.badVocabulary("python3 with tokenizers (pip install -r tests/requirements.txt) failed")
-    }
-    return try JSONDecoder().decode([[Int32]].self, from: data)
+    return process.terminationStatus == 0 ? printed : nil
 }
 
 @Suite("WordPiece tokenizer")
