@@ -43,16 +43,19 @@ extension SQLiteStore {
         let now = clock.now()
         return try await read { db in
             guard let settings = try SQLiteWrites.existingNamespace(db, ns) else { return [] }
-            // The keys as one JSON array: one cached statement whatever their number.
+            // The keys as one JSON array: one cached statement whatever their number. CROSS JOIN
+            // makes the keys the outer loop, a lookup each: with `IN (SELECT ...)` SQLite chose to
+            // walk the namespace's rows of note_by_id and test each (15 ms at 100k notes).
             let (match, list): (String, String) = switch keys {
-            case let .handles(handles): ("n.seq", "[" + handles.map(String.init).joined(separator: ",") + "]")
-            case let .ids(ids): ("n.id", "[" + ids.map { "\"\($0.hex)\"" }.joined(separator: ",") + "]")
+            case let .handles(handles): ("n.seq = k.value AND n.ns = ?", "[" + handles.map(String.init).joined(separator: ",") + "]")
+            case let .ids(ids): ("n.ns = ? AND n.id = k.value", "[" + ids.map { "\"\($0.hex)\"" }.joined(separator: ",") + "]")
             }
             var out: [MeaningRow] = []
             try db.forEachRow(sql: """
-                SELECT \(noteColumns), v.vector FROM note n LEFT JOIN note_vector v ON v.note = n.seq AND v.model = ?
-                WHERE n.ns = ? AND \(match) IN (SELECT value FROM json_each(?)) AND (n.state = 0 OR n.state = 3)
-                """, binding: [.text(model), .text(ns), .text(list)]) { s in
+                SELECT \(noteColumns), v.vector FROM json_each(?) k CROSS JOIN note n ON \(match)
+                LEFT JOIN note_vector v ON v.note = n.seq AND v.model = ?
+                WHERE n.state = 0 OR n.state = 3
+                """, binding: [.text(list), .text(ns), .text(model)]) { s in
                 let row = NoteRow(columns: s)
                 out.append(MeaningRow(handle: row.seq, note: row.note(ns: settings, at: now), vector: RawColumn.floats(s, 15)))
             }
