@@ -74,11 +74,11 @@ e2e:
 	TRAIL_BENCH_BIN=$(CURDIR)/.build/debug/trail-bench \
 	$(PGCLUSTER) $(PYTHON) -m pytest -q tests/e2e Clients/python/tests
 
-## bench: traild beside Redis, raw SQLite, sqlite-vec and the disk, quick sizes (under 8 minutes): Benchmarks/results/latest.md
+## bench: traild beside Redis, raw SQLite, sqlite-vec and the disk, quick sizes (under 7 minutes): Benchmarks/results/latest.md
 bench: system-deps model release
 	.build/release/trail-bench --quick --out Benchmarks/results
 
-## bench-full: the same up to 1M notes (about 35 minutes)
+## bench-full: the same up to 1M notes (about 26 minutes)
 bench-full: system-deps model release
 	.build/release/trail-bench --full --out Benchmarks/results/full
 

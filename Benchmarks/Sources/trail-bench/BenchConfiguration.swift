@@ -40,6 +40,19 @@ struct BenchConfiguration: Sendable {
     /// Where `perf record` profiles of traild go, one per trail workload (nil: no profiling).
     var perfDir: String?
 
+    /// The meaning phase: the model's folder (nil: not found, the phase
+    /// cannot run), questions asked at each size, real embeddings the
+    /// synthetic vectors mix, notes of about 100 and 2,000 bytes embedded
+    /// for the throughput, traild's embedding threads, and whether
+    /// sqlite-vec runs beside traild.
+    var modelDir: String?
+    var meaningQueries = 300
+    var meaningBaseVectors = 2000
+    var embedNotesSmall = 1000
+    var embedNotesLarge = 200
+    var embeddingThreads = [1, 2]
+    var sqliteVec = true
+
     init(profile: Profile) {
         self.profile = profile
         switch profile {
@@ -62,6 +75,11 @@ struct BenchConfiguration: Sendable {
             hotSet = 200
             compactNotes = 1_000
             loadBatch = 250
+            meaningQueries = 12
+            meaningBaseVectors = 64
+            embedNotesSmall = 24
+            embedNotesLarge = 4
+            sqliteVec = false
         }
     }
 

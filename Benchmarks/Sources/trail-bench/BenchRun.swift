@@ -9,7 +9,9 @@ import TrailProtocol
 /// 3. reads at each size (W3 sense, W4 full-text sense, W5 follow, peak
 ///    memory), growing one store per system, then W6 (90/10 mix) at the
 ///    largest size;
-/// 4. W7 compaction of a fresh store with 90 % of its notes faded.
+/// 4. W7 compaction of a fresh store with 90 % of its notes faded;
+/// 5. recall by meaning (`MeaningPhase`): embedding throughput, sense by
+///    meaning at each size beside sqlite-vec, and the index's memory.
 final class BenchRun {
     let config: BenchConfiguration
     let work: String
@@ -20,6 +22,7 @@ final class BenchRun {
     private var memory: [MemoryRow] = []
     private var compactionPeakKiB: Int?
     private var fsyncRate = 0.0
+    private var meaningResults: MeaningResults?
     private var versions: (traild: String, redis: String, sqlite: String) = ("?", "?", "?")
     private let profiler: Profiler?
 
@@ -27,7 +30,7 @@ final class BenchRun {
         self.config = config
         profiler = try config.perfDir.map { try Profiler(dir: $0) }
         _ = try ChildProcess.resolve(config.traild)
-        if !config.phases.isDisjoint(with: Phase.classic) {
+        if !config.phases.isDisjoint(with: Phase.withRedis) {
             _ = try ChildProcess.resolve(config.redisServer)
             _ = try ChildProcess.resolve(config.redisBenchmark)
         }
@@ -54,14 +57,16 @@ final class BenchRun {
         // The source state now, when the binaries were built, not after a long run.
         let commit = Machine.commit
         let classic = !config.phases.isDisjoint(with: Phase.classic)
+        let redis = !config.phases.isDisjoint(with: Phase.withRedis)
         versions = (Machine.firstLine(config.traild, ["--version"]) ?? "unknown",
-                    classic ? Machine.redisVersion(config.redisServer) : "not run", Machine.sqliteVersion)
+                    redis ? Machine.redisVersion(config.redisServer) : "not run", Machine.sqliteVersion)
         do {
             fsyncRate = try FsyncProbe.run(dir: work, seconds: config.profile == .smoke ? 0.3 : 2)
             log("disk: \(Format.rate(fsyncRate)) fdatasync/s")
             if config.phases.contains(.writes) { try await writes() }
             if config.phases.contains(.reads) { try await reads() }
             if config.phases.contains(.compaction) { try await compaction() }
+            if config.phases.contains(.meaning) { try await meaning() }
             if config.phases.contains(.postgres) {
                 let phase = PostgresPhase(config: config, work: work, fsyncRate: fsyncRate, profiler: profiler,
                                           commit: commit, traildVersion: versions.traild, log: log)
@@ -79,12 +84,12 @@ final class BenchRun {
             cpu: Machine.cpu, cores: Machine.cores, memoryGiB: Machine.memoryGiB, kernel: Machine.kernel,
             filesystem: Machine.filesystem(of: work), loadAverageStart: loadStart, loadAverageEnd: Machine.loadAverage,
             traild: versions.traild, commit: commit, redis: versions.redis,
-            redisBenchmark: Machine.firstLine(config.redisBenchmark, ["--version"]) ?? "unknown",
+            redisBenchmark: redis ? Machine.firstLine(config.redisBenchmark, ["--version"]) ?? "unknown" : "not run",
             sqlite: versions.sqlite, swift: Machine.firstLine("swift", ["--version"]))
         let results = BenchResults(
             profile: config.profile, startedAt: rfc3339(startDate), seconds: elapsed, pipeline: config.pipeline,
             duration: config.duration, warmup: config.warmup, sizes: config.sizes, machine: machine,
-            fsyncPerSecond: fsyncRate, rows: rows, memory: memory, compactionPeakKiB: compactionPeakKiB)
+            fsyncPerSecond: fsyncRate, rows: rows, memory: memory, compactionPeakKiB: compactionPeakKiB, meaning: meaningResults)
         try Report(results: results).write(to: config.outDir)
         log("wrote \(config.outDir)/latest.md, latest.json, sense-latency.svg in \(Int(elapsed)) s")
         if madeWorkDir && !config.keepWorkDir { try? FileManager.default.removeItem(atPath: work) }
@@ -342,6 +347,20 @@ final class BenchRun {
               !trails.isEmpty else {
             throw BenchFailure("Redis's sense or follow function answered nothing; the data set did not load")
         }
+    }
+
+    // MARK: recall by meaning
+
+    private func meaning() async throws {
+        guard let modelDir = config.modelDir else {
+            guard config.profile == .smoke else {
+                throw BenchFailure("the meaning phase needs the embedding model (models/all-MiniLM-L6-v2): run `make model`, or give --model-dir, or leave meaning out of --only")
+            }
+            log("meaning: skipped, the embedding model is not installed (make model)")
+            return
+        }
+        let phase = try MeaningPhase(config: config, work: work, modelDir: modelDir, log: log)
+        meaningResults = try await phase.run()
     }
 
     // MARK: compaction

@@ -131,6 +131,14 @@ final class ChildProcess: @unchecked Sendable {
     /// The process's peak resident set (VmHWM), in KiB.
     var peakRSSKiB: Int? { Self.status(pid, field: "VmHWM:") }
 
+    /// The process's resident set now (VmRSS), in KiB: its anonymous
+    /// memory and the file pages it has mapped (traild maps up to 1 GiB of
+    /// its SQLite store: pages the kernel can drop at will).
+    var rssKiB: Int? { Self.status(pid, field: "VmRSS:") }
+
+    /// The anonymous part of the resident set (RssAnon: heap, stacks), in KiB.
+    var anonKiB: Int? { Self.status(pid, field: "RssAnon:") }
+
     /// Starts a new peak: VmHWM falls back to the current RSS.
     func resetPeakRSS() {
         try? "5".write(toFile: "/proc/\(pid)/clear_refs", atomically: false, encoding: .utf8)

@@ -75,23 +75,30 @@ struct GeneratedNote {
 /// the default evaporate_below of 0.05) when `fadedShare` picks it; it
 /// carries the tag `t(i % 16)` and up to `trailsPerNote` trails to earlier
 /// notes (so every chunk loaded in order only names notes already there).
+/// With `proseBytes`, bodies are English-like notes of about that many bytes
+/// (`Prose`) instead; with `weight`, every note weighs that.
 struct Dataset {
     var name: String
     var fadedShare = 0.0
     var trailsPerNote = 3
+    var proseBytes: Int?
+    var weight: Double?
     private var ids: [String] = []
 
-    init(name: String, fadedShare: Double = 0, trailsPerNote: Int = 3) {
+    init(name: String, fadedShare: Double = 0, trailsPerNote: Int = 3, proseBytes: Int? = nil, weight: Double? = nil) {
         self.name = name
         self.fadedShare = fadedShare
         self.trailsPerNote = trailsPerNote
+        self.proseBytes = proseBytes
+        self.weight = weight
     }
 
     func note(_ i: Int) -> GeneratedNote {
         var rng = SplitMix64(seed: UInt64(i) &* 0x2545_F491_4F6C_DD1D ^ UInt64(truncatingIfNeeded: name.hashValueStable))
-        let body = "\(name) \(i): " + Vocabulary.phrase(8, &rng)
+        let body = proseBytes.map { Prose.note(i, bytes: $0, salt: name) } ?? "\(name) \(i): " + Vocabulary.phrase(8, &rng)
         let faded = rng.unit() < fadedShare
-        let weight = faded ? 0.01 : 0.1 * pow(1000, rng.unit())
+        let drawn = faded ? 0.01 : 0.1 * pow(1000, rng.unit())
+        let weight = self.weight ?? drawn
         var trails: [(Int, Double)] = []
         if i > 0 {
             for _ in 0..<trailsPerNote {

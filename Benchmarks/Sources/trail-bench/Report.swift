@@ -48,7 +48,7 @@ struct Report {
             - **Versions**: traild \(m.traild)\(m.commit.map { " (commit \($0))" } ?? ""), Redis \(m.redis) (\(m.redisBenchmark)), SQLite \(m.sqlite)\(m.swift.map { ", \($0)" } ?? "")
             - **Disk**: \(Format.rate(r.fsyncPerSecond)) fdatasync/s (4 KiB appends): the most durable writes per second without group commit
             - **Runs**: \(Format.secs(r.warmup)) warm-up, then \(Format.secs(r.duration)) measured (redis-benchmark: a probe, then about as long); pipeline depth \(r.pipeline); store sizes \(r.sizes.map(Format.count).joined(separator: ", ")) notes
-            - **Peers**: Redis with `appendonly yes`, `appendfsync always`, driven by redis-benchmark; raw SQLite is traild's own schema and SQL in one process, WAL, `synchronous=FULL`; see Benchmarks/README.md for what each system does per request
+            - **Peers**: Redis with `appendonly yes`, `appendfsync always`, driven by redis-benchmark; raw SQLite is traild's own schema and SQL in one process, WAL, `synchronous=FULL`\(ran.contains(.meaning) ? "; sqlite-vec (recall by meaning) is an in-memory `vec0` table searched exactly, from Python" : ""); see Benchmarks/README.md for what each system does per request
 
             """
         if ran.contains(.writes) {
@@ -131,9 +131,10 @@ struct Report {
             s += "| \(Format.count(row.notes)) | \(Format.kib(row.traildPeakKiB)) | \(Format.kib(row.redisPeakKiB)) | \(Format.ratio(ratio)) |\n"
         }
         }
+        if ran.contains(.meaning) { s += meaningSection }
         s += "\n## Goals\n\n"
         for goal in goals {
-            let mark = goal.met.map { $0 ? "met" : "**not met**" } ?? "not measured at 1M in this run"
+            let mark = goal.met.map { $0 ? "met" : "**not met**" } ?? "not measured in this run"
             s += "- \(goal.text): \(goal.figure) — \(mark)\n"
         }
         return s
@@ -146,11 +147,14 @@ struct Report {
         if workloads.contains("W1") || workloads.contains("W2") { out.append(.writes) }
         if !workloads.isDisjoint(with: ["W3", "W4", "W5", "W6"]) { out.append(.reads) }
         if workloads.contains("W7") { out.append(.compaction) }
+        if results.meaning != nil { out.append(.meaning) }
         return out
     }
 
-    /// The project's targets (issue 7), each with its figure from this run.
-    var goals: [(text: String, figure: String, met: Bool?)] {
+    /// The project's targets (issue 7, and issue 13's for recall by meaning), each with its figure from this run.
+    var goals: [(text: String, figure: String, met: Bool?)] { classicGoals + meaningGoals }
+
+    private var classicGoals: [(text: String, figure: String, met: Bool?)] {
         var out: [(String, String, Bool?)] = []
         guard !rows("W1").isEmpty || !rows("W3").isEmpty else { return [] }
         if !rows("W1").isEmpty {

@@ -107,4 +107,6 @@ struct BenchResults: Codable, Sendable {
     var rows: [TableRow] = []
     var memory: [MemoryRow] = []
     var compactionPeakKiB: Int?
+    /// The meaning phase's figures (nil when it did not run).
+    var meaning: MeaningResults?
 }

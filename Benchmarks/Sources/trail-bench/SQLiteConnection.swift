@@ -95,6 +95,10 @@ struct SQLiteStatement {
                 copy.withUTF8 { bytes in
                     _ = sqlite3_bind_blob(handle, at, bytes.baseAddress, Int32(bytes.count), Self.transient)
                 }
+            case let .floats(f):
+                f.withUnsafeBytes { bytes in
+                    _ = sqlite3_bind_blob(handle, at, bytes.baseAddress, Int32(bytes.count), Self.transient)
+                }
             }
         }
     }
@@ -142,4 +146,7 @@ enum SQLiteValue {
     case text(String)
     /// A String stored as a BLOB of its UTF-8 bytes.
     case blob(String)
+    /// Float32s stored as a BLOB of their bytes in this machine's order
+    /// (little-endian on every machine traild builds for: x86-64, arm64).
+    case floats([Float])
 }

@@ -49,8 +49,11 @@ struct TrailBench: AsyncParsableCommand {
     @Flag(help: "Keep the work dir (stores, logs) afterwards, and the databases made on --postgres-url's server.")
     var keep = false
 
-    @Option(help: "Run only these phases, comma-separated: writes (W1, W2), reads (W3-W6), compaction (W7), postgres (traild on PostgreSQL beside raw PostgreSQL and traild on SQLite: postgres.md; not run unless named).")
+    @Option(help: "Run only these phases, comma-separated: writes (W1, W2), reads (W3-W6), compaction (W7), meaning (recall by meaning: embedding throughput, sense by meaning beside sqlite-vec, the index's memory), postgres (traild on PostgreSQL beside raw PostgreSQL and traild on SQLite: postgres.md; not run unless named).")
     var only: String?
+
+    @Option(name: .customLong("model-dir"), help: "The embedding model's folder for the meaning phase (default: models/all-MiniLM-L6-v2 of this repository; `make model` fetches it).")
+    var modelDir: String?
 
     @Option(name: .customLong("postgres-url"), help: "With --only postgres: use this server (postgres://USER:PASSWORD@HOST:PORT/DB; USER needs CREATEDB) instead of starting a throwaway cluster.")
     var postgresURL: String?
@@ -69,7 +72,7 @@ struct TrailBench: AsyncParsableCommand {
         guard parsedClients != nil else { throw ValidationError("--clients must be whole numbers from 1 to 1000, comma-separated") }
         if sizes != nil, parsedSizes == nil { throw ValidationError("--sizes must be whole numbers of at least 100, comma-separated") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a number of seconds above 0") }
-        if parsedPhases == nil { throw ValidationError("--only takes writes, reads, compaction and postgres, comma-separated") }
+        if parsedPhases == nil { throw ValidationError("--only takes writes, reads, compaction, meaning and postgres, comma-separated") }
         if let postgresURL, !(postgresURL.hasPrefix("postgres://") || postgresURL.hasPrefix("postgresql://")) {
             throw ValidationError("--postgres-url must be postgres://USER:PASSWORD@HOST:PORT/DB")
         }
@@ -121,6 +124,7 @@ struct TrailBench: AsyncParsableCommand {
         config.phases = parsedPhases ?? Set(Phase.classic)
         config.postgresURL = postgresURL
         config.postgresBin = postgresBin
+        config.modelDir = modelDir ?? Self.inRepository("models/all-MiniLM-L6-v2")
         let run = try BenchRun(config: config)
         do {
             try await run.run()
@@ -135,6 +139,19 @@ struct TrailBench: AsyncParsableCommand {
         let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         return me.deletingLastPathComponent().appendingPathComponent(name).path
     }
+
+    /// A file of this repository (`relative` to its root): under the
+    /// working directory, else under a folder above this program (which
+    /// lives in .build/<triple>/release/).
+    static func inRepository(_ relative: String) -> String? {
+        var candidates = [FileManager.default.currentDirectoryPath + "/" + relative]
+        var dir = URL(fileURLWithPath: TrailBench.besideSelf("trail-bench")).deletingLastPathComponent()
+        for _ in 0..<5 {
+            dir = dir.deletingLastPathComponent()
+            candidates.append(dir.appendingPathComponent(relative).path)
+        }
+        return candidates.first { FileManager.default.fileExists(atPath: $0) }
+    }
 }
 
 /// Which sizes and durations a run uses.
@@ -143,12 +160,14 @@ enum Profile: String, EnumerableFlag, Codable, Sendable {
 }
 
 /// The parts of a run, for --only. A run without --only runs the classic
-/// three (latest.md); `postgres` runs when named (postgres.md).
+/// four (latest.md); `postgres` runs when named (postgres.md).
 enum Phase: String, CaseIterable, Sendable {
-    case writes, reads, compaction, postgres
+    case writes, reads, compaction, meaning, postgres
 
-    /// traild beside Redis, raw SQLite and the disk: latest.md.
-    static let classic: [Phase] = [.writes, .reads, .compaction]
+    /// traild beside Redis, raw SQLite, sqlite-vec and the disk: latest.md.
+    static let classic: [Phase] = [.writes, .reads, .compaction, .meaning]
+    /// The phases that start Redis.
+    static let withRedis: Set<Phase> = [.writes, .reads, .compaction]
 }
 
 /// A failure that ends the run with a message saying what to do.

@@ -34,6 +34,9 @@ struct LoadPlan: Sendable {
     var requestsPerConnection: Int? = nil
     /// Names of the request kinds a stream returns, e.g. ["sense", "deposit"].
     var kinds: [String] = ["request"]
+    /// Keep every answer line (costs a copy per answer): runs whose answers
+    /// are checked afterwards, e.g. the meaning phase's recall.
+    var keepAnswers = false
 }
 
 /// Latency histogram in nanoseconds, 3 significant digits, up to 100 s.
@@ -51,6 +54,8 @@ struct LoadResult: Sendable {
     var seconds: Double
     var errors: Int
     var firstError: String?
+    /// With `keepAnswers`: per connection, each answer line by its request id (from 1, in the order sent).
+    var answers: [[Int: String]] = []
 
     var total: Int { counted.reduce(0, +) }
     var perSecond: Double { seconds > 0 ? Double(total) / seconds : 0 }
@@ -122,6 +127,7 @@ enum TrailLoad {
             }
             result.errors += tally.errors
             if result.firstError == nil { result.firstError = tally.firstError }
+            if plan.keepAnswers { result.answers.append(tally.answers) }
             lastAnswer = max(lastAnswer, tally.lastAnswer)
         }
         for channel in channels { try? await channel.close() }
@@ -148,6 +154,7 @@ struct ConnectionTally: Sendable {
     var errors = 0
     var firstError: String?
     var lastAnswer: UInt64 = 0
+    var answers: [Int: String] = [:]
 }
 
 final class LoadHandler: ChannelInboundHandler {
@@ -283,6 +290,7 @@ final class LoadHandler: ChannelInboundHandler {
             if tally.firstError == nil { tally.firstError = String(buffer: line).prefix(300).description }
             return
         }
+        if plan.keepAnswers { tally.answers[id] = String(buffer: line) }
         // Throughput counts every answer that arrives inside the window;
         // latency, only requests sent inside it (none queued in the warm-up).
         guard let window, now >= window.countFrom, now <= window.stopAt else { return }

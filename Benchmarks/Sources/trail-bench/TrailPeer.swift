@@ -5,20 +5,21 @@ import TrailProtocol
 
 /// A traild started by this run on its own socket and data dir, with
 /// background compaction off (W7 calls trail.compact itself). Its store is
-/// SQLite in the data dir, or `store` (a `postgres://` URL).
+/// SQLite in the data dir, or `store` (a `postgres://` URL); `arguments` go
+/// on its command line after these (the meaning phase's `--model-dir`).
 final class TrailPeer {
     let socket: String
     let dir: String
     let child: ChildProcess
     private let admin: TrailConnection
 
-    init(executable: String, dir: String, store: String? = nil) async throws {
+    init(executable: String, dir: String, store: String? = nil, arguments: [String] = [], logLevel: String = "warning") async throws {
         self.dir = dir
         socket = dir + "/traild.sock"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         child = try ChildProcess.start("traild", executable: executable, arguments: [
-            "--socket", socket, "--data-dir", dir + "/data", "--log-level", "warning", "--compaction-interval", "0",
-        ] + (store.map { ["--store", $0] } ?? []), log: dir + "/traild.log", readyWord: "ready")
+            "--socket", socket, "--data-dir", dir + "/data", "--log-level", logLevel, "--compaction-interval", "0",
+        ] + (store.map { ["--store", $0] } ?? []) + arguments, log: dir + "/traild.log", readyWord: "ready")
         do {
             admin = try await TrailConnection.connect(path: socket)
         } catch {
