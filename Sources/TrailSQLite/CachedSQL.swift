@@ -153,9 +153,11 @@ enum RawColumn {
 
     static func optionalText(_ s: SQLiteStatement, _ i: Int32) -> String? { isNull(s, i) ? nil : text(s, i) }
 
-    /// A BLOB of little-endian `Float`s (a vector; see `VectorBytes`), or nil for NULL.
+    /// A BLOB of little-endian `Float`s (a vector; see `VectorBytes`), or
+    /// nil for NULL and for a length that is not whole floats (a damaged row:
+    /// the caller leaves the note's vector out).
     static func floats(_ s: SQLiteStatement, _ i: Int32) -> [Float]? {
-        guard let bytes = sqlite3_column_blob(s, i) else { return nil }
+        guard let bytes = sqlite3_column_blob(s, i), sqlite3_column_bytes(s, i) % 4 == 0 else { return nil }
         let count = Int(sqlite3_column_bytes(s, i)) / 4
         return [Float](unsafeUninitializedCapacity: count) { out, n in
             UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: count * 4))

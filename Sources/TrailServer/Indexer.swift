@@ -71,9 +71,6 @@ final class Indexer: Sendable {
     static let batch = 32
     /// Vectors read per page when loading.
     static let page = 10_000
-    /// How far back a look for other daemons' vectors starts, in stamps: a
-    /// vector committed after a later stamp was read is still found.
-    static let overlap: Int64 = 4096
 
     init(recall: Recall, threads: Int) {
         self.recall = recall
@@ -154,7 +151,9 @@ final class Indexer: Sendable {
                 }
                 if store.hasOtherWriters, Date().timeIntervalSince(lastLook) >= 1 {
                     lastLook = Date()
-                    let (model, after) = (self.model, max(0, stamp - Self.overlap))
+                    // Stamps become visible in the order given (the engine's contract for
+                    // `vectors`): nothing before `stamp` can still appear.
+                    let (model, after) = (self.model, stamp)
                     let page = try blocking { [store] () async throws(TrailError) -> [StoredVector] in
                         try await store.vectors(model: model, after: after, limit: Self.page)
                     }

@@ -239,7 +239,9 @@ public protocol TrailStore: Sendable {
 
     /// Vectors of `model` of live notes (faded ones included) stored after
     /// `stamp`, in stamp order, at most `limit`: what loads the in-memory
-    /// index at start and brings it what other daemons stored.
+    /// index at start and brings it what other daemons stored. Stamps become
+    /// visible in the order they were given: once a stamp is read, no
+    /// smaller one appears later.
     func vectors(model: String, after stamp: Int64, limit: Int) async throws(TrailError) -> [StoredVector]
 
     /// Live notes (faded ones included) with no vector of `model`, in handle

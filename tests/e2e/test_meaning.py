@@ -387,3 +387,21 @@ def test_paraphrases_are_found_by_meaning_not_by_words(mconn, capsys):
               f"by words (full text) top-1 {words[1]}/{n}, top-3 {words[3]}/{n}")
     assert meaning[1] >= 43 and meaning[3] >= 44, meaning
     assert words[3] < meaning[3] / 2, words
+
+
+def test_two_daemons_on_one_database_find_each_others_notes_by_meaning(pg_daemons):
+    a = pg_daemons("ma", db="shared", extra=["--model-dir", str(MODEL)])
+    b = pg_daemons("mb", db="shared", extra=["--model-dir", str(MODEL)])
+    with a.connect() as ca, b.connect() as cb:
+        for body in NOTES:
+            deposit(ca, body)
+        embedded(ca, count=len(NOTES))
+        # b picks up the vectors a stored (it looks every second), and embeds none itself.
+        embedded(cb, count=len(NOTES), timeout=15)
+        assert similar(cb, "insects mark routes with chemical signals", limit=1)[0]["body"] == NOTES[2]
+        assert len(store_rows(a, "SELECT note FROM note_vector")) == len(NOTES)
+        # A paraphrase through b merges into a's note.
+        r = deposit(cb, "Insects such as ants mark the route to something to eat with a scent the others follow.",
+                    merge_similar=0.5)
+        assert r["merged"] is True and r["id"] == sha(NOTES[2]), r
+        assert ca.result("trail.get", {"id": sha(NOTES[2])})["note"]["deposits"] == 2
