@@ -61,6 +61,8 @@ public struct DaemonConfiguration: Sendable {
     public var semantic: Bool
     /// Threads the indexer embeds new notes on.
     public var embeddingThreads: Int
+    /// Connections served at once; one more is told `overloaded` and closed.
+    public var maxConnections: Int
 
     /// The model folder in force.
     public var modelPath: String {
@@ -80,6 +82,7 @@ public struct DaemonConfiguration: Sendable {
         modelDir = nil
         semantic = true
         embeddingThreads = 1
+        maxConnections = 1024
     }
 
     /// `TRAIL_SOCKET`, else `$XDG_RUNTIME_DIR/trail/traild.sock`, else `/tmp/trail-$UID/traild.sock`.
@@ -107,7 +110,7 @@ public struct DaemonConfiguration: Sendable {
         }
         let known: Set = ["socket", "data_dir", "store", "socket_group", "max_frame_bytes", "log_level",
                           "compaction_interval_s", "compaction_batch", "rebase_after_half_lives", "model_dir", "semantic",
-                          "embedding_threads"]
+                          "embedding_threads", "max_connections"]
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw .invalid("the config file \(path) has an unknown key \(unknown.debugDescription); known keys: \(known.sorted().joined(separator: ", "))")
         }
@@ -128,6 +131,10 @@ public struct DaemonConfiguration: Sendable {
         if let v = object["semantic"] {
             guard let b = v as? Bool else { throw .invalid("semantic in \(path) must be true or false") }
             semantic = b
+        }
+        if let v = object["max_connections"] {
+            guard let n = v as? Int, (1...1_000_000).contains(n) else { throw .invalid("max_connections in \(path) must be a whole number from 1 to 1000000") }
+            maxConnections = n
         }
         if let v = object["embedding_threads"] {
             guard let n = v as? Int, (1...64).contains(n) else { throw .invalid("embedding_threads in \(path) must be a whole number from 1 to 64") }

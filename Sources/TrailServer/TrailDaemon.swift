@@ -63,13 +63,19 @@ public final class TrailDaemon: Service {
         _ = try? await store.write(.sweepPacks, by: Writer(agent: "traild"))
         let group = MultiThreadedEventLoopGroup.singleton
         let maxFrame = config.maxFrameBytes
+        let maxConnections = config.maxConnections
         let server: any Channel
         do {
             server = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
                 .childChannelOption(.maxMessagesPerRead, value: 16)
                 .childChannelInitializer { [children] channel in
-                    children.add(channel)
+                    // The registry holds this one too: beyond the limit it is told why and closed.
+                    if children.add(channel) > maxConnections {
+                        return channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(ConnectionRefusal(limit: maxConnections))
+                        }
+                    }
                     return channel.eventLoop.makeCompletedFuture {
                         let ops = channel.pipeline.syncOperations
                         try ops.addHandler(ByteToMessageHandler(LineFrameDecoder(maxBytes: maxFrame)))
@@ -187,10 +193,16 @@ public final class TrailDaemon: Service {
 final class ChannelRegistry: Sendable {
     private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
 
-    func add(_ channel: any Channel) {
+    /// Adds `channel` until it closes; returns how many are open with it.
+    @discardableResult
+    func add(_ channel: any Channel) -> Int {
         let id = ObjectIdentifier(channel)
-        channels.withLock { $0[id] = channel }
+        let open = channels.withLock { channels -> Int in
+            channels[id] = channel
+            return channels.count
+        }
         channel.closeFuture.whenComplete { [self] _ in _ = channels.withLock { $0.removeValue(forKey: id) } }
+        return open
     }
 
     var all: [any Channel] { channels.withLock { Array($0.values) } }

@@ -41,6 +41,9 @@ struct Traild: AsyncParsableCommand {
     @Flag(name: .customLong("no-semantic"), help: "Turn recall by meaning off even when the model is there.")
     var noSemantic = false
 
+    @Option(name: .customLong("max-connections"), help: "Connections served at once (default 1024); one more is told overloaded and closed.")
+    var maxConnections: Int?
+
     @Option(name: .customLong("embedding-threads"), help: "Threads that embed new notes in the background (default 1).")
     var embeddingThreads: Int?
 
@@ -65,6 +68,12 @@ struct Traild: AsyncParsableCommand {
             }
             if let modelDir { configuration.modelDir = modelDir }
             if noSemantic { configuration.semantic = false }
+            if let maxConnections {
+                guard (1...1_000_000).contains(maxConnections) else {
+                    throw ConfigurationError.invalid("--max-connections must be a whole number from 1 to 1000000")
+                }
+                configuration.maxConnections = maxConnections
+            }
             if let embeddingThreads {
                 guard (1...64).contains(embeddingThreads) else {
                     throw ConfigurationError.invalid("--embedding-threads must be a whole number from 1 to 64")
