@@ -75,6 +75,16 @@ public final class VectorIndex: Sendable {
         }
     }
 
+    /// Makes room for `capacity` vectors in namespace `ns` at once, so that
+    /// loading that many in batches grows the arrays once, to the size
+    /// needed, instead of doubling (which leaves up to half of them spare).
+    /// Costs one copy of what the namespace holds, if anything.
+    public func reserve(ns: String, capacity: Int) {
+        let additional = capacity - count(ns: ns)
+        guard additional > 0 else { return }
+        change(ns, adding: additional) { _ in }
+    }
+
     /// Removes the vector of note `handle` from namespace `ns`; does nothing
     /// if it is not there. O(dimensions): the namespace's last vector moves
     /// into the freed slot. A namespace left empty is dropped with its memory.

@@ -109,6 +109,9 @@ final class Indexer: Sendable {
         do {
             let started = Date()
             var loaded = 0
+            // Room for every live note of each namespace at once: the load grows each index once.
+            let namespaces = try blocking { [store] () async throws(TrailError) -> [NamespaceSummary] in try await store.namespaces() }
+            for n in namespaces { recall.index.reserve(ns: n.settings.name, capacity: n.counts.live + n.counts.faded) }
             while true {
                 let (model, after) = (self.model, stamp)
                 let page = try blocking { [store] () async throws(TrailError) -> [StoredVector] in

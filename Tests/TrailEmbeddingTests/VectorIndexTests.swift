@@ -374,3 +374,30 @@ struct VectorIndexTests {
         }
     }
 }
+
+@Suite("vector index reserve")
+struct VectorIndexReserveTests {
+    @Test("reserving a namespace's size up front leaves no growth room after loading it in pages")
+    func reserveThenLoad() {
+        func unit(_ i: Int) -> [Float] {
+            var v = [Float](repeating: 0, count: 8)
+            v[i % 8] = 1
+            v[(i / 8) % 8] += 0.5
+            let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return v.map { $0 / n }
+        }
+        let pages = stride(from: 0, to: 10_000, by: 1_000).map { start in (start..<start + 1_000).map { (handle: Int64($0), vector: unit($0)) } }
+        let doubling = VectorIndex(dimensions: 8)
+        for page in pages { doubling.insert(ns: "a", page) }
+        let reserved = VectorIndex(dimensions: 8)
+        reserved.reserve(ns: "a", capacity: 10_000)
+        for page in pages { reserved.insert(ns: "a", page) }
+        #expect(reserved.count(ns: "a") == 10_000 && doubling.count(ns: "a") == 10_000)
+        #expect(reserved.memoryBytes < doubling.memoryBytes)
+        #expect(reserved.nearest(ns: "a", to: unit(17), k: 1).first?.similarity ?? 0 > 0.99)
+        // Reserving less than it holds changes nothing.
+        let before = reserved.memoryBytes
+        reserved.reserve(ns: "a", capacity: 5)
+        #expect(reserved.memoryBytes == before)
+    }
+}
