@@ -64,7 +64,7 @@ extension PostgresReads {
             """).map { row in
             let handle = try row[1].decode(Int64.self)
             return StoredVector(ns: try row[0].decode(String.self), handle: handle, id: NoteID(trustedHex: try row[2].decode(String.self)),
-                                stamp: try row[3].decode(Int64.self), vector: try Self.vector(try row[4].decode(ByteBuffer.self), note: handle))
+                                stamp: try row[3].decode(Int64.self), vector: Self.vector(try row[4].decode(ByteBuffer.self)) ?? [])
         }
     }
 
@@ -116,18 +116,15 @@ extension PostgresReads {
         return try rows.compactMap { row in
             guard try row[6].decode(Int64?.self) != nil else { return nil }   // the namespace has none of them
             let note = try NoteRow(postgres: row, at: 6)
-            let vector = try row[vectorColumn].decode(ByteBuffer?.self).map { try Self.vector($0, note: note.seq) }
+            let vector = try row[vectorColumn].decode(ByteBuffer?.self).flatMap(Self.vector)
             return MeaningRow(handle: note.seq, note: note.note(ns: settings, at: now), vector: vector)
         }
     }
 
-    /// A stored vector's floats (`VectorBytes`); a length that is not whole
-    /// floats is a damaged row, reported as such with its note.
-    static func vector(_ bytes: ByteBuffer, note: Int64) throws -> [Float] {
-        let view = bytes.readableBytesView
-        guard view.count % 4 == 0, let floats = VectorBytes.decode(view, dimensions: view.count / 4) else {
-            throw TrailError.storageUnavailable("the vector of note \(note) is damaged (\(view.count) bytes, not whole 4-byte floats)")
-        }
-        return floats
+    /// A stored vector's floats (`VectorBytes`); nil for a length that is
+    /// not whole floats (a damaged row: the note is left out of the search,
+    /// and the index logs it, as on SQLite).
+    static func vector(_ bytes: ByteBuffer) -> [Float]? {
+        bytes.withUnsafeReadableBytes(VectorBytes.decode)
     }
 }

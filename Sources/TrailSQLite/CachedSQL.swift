@@ -157,12 +157,8 @@ enum RawColumn {
     /// nil for NULL and for a length that is not whole floats (a damaged row:
     /// the caller leaves the note's vector out).
     static func floats(_ s: SQLiteStatement, _ i: Int32) -> [Float]? {
-        guard let bytes = sqlite3_column_blob(s, i), sqlite3_column_bytes(s, i) % 4 == 0 else { return nil }
-        let count = Int(sqlite3_column_bytes(s, i)) / 4
-        return [Float](unsafeUninitializedCapacity: count) { out, n in
-            UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: count * 4))
-            n = count
-        }
+        guard let bytes = sqlite3_column_blob(s, i) else { return nil }
+        return VectorBytes.decode(UnsafeRawBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(s, i))))
     }
     static func optionalDouble(_ s: SQLiteStatement, _ i: Int32) -> Double? { isNull(s, i) ? nil : double(s, i) }
     static func optionalInt64(_ s: SQLiteStatement, _ i: Int32) -> Int64? { isNull(s, i) ? nil : int64(s, i) }

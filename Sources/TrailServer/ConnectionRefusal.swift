@@ -17,9 +17,8 @@ final class ConnectionRefusal: ChannelInboundHandler, RemovableChannelHandler {
         let error = RPCError(code: TrailErrorCode.overloaded.rawValue,
                              message: "traild serves at most \(limit) connections at once and all are open; close one or retry after a short pause.",
                              data: ["reason": .string(TrailErrorCode.overloaded.name), "limit": .int(limit)])
-        let response: JSONValue = .object(["jsonrpc": "2.0", "id": .null, "error": error.json])
         var buffer = context.channel.allocator.buffer(capacity: 256)
-        JSONWriter.write(response, into: &buffer)
+        JSONWriter.write(RPCResponse.failure(id: .null, error: error), into: &buffer)
         buffer.writeInteger(UInt8(ascii: "\n"))
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }

@@ -104,19 +104,14 @@ final class Dispatcher: Sendable {
         case let .deposit(d, agent):
             guard let threshold = d.mergeSimilar else { return .write(.deposit(d), writer(agent)) }
             let recall: Recall
-            switch self.recall {
+            switch self.recall.mapError({ TrailError.semanticUnavailable($0.why) }) {
             case let .success(r): recall = r
-            case let .failure(off): return .immediate(.failure(.semanticUnavailable(off.why)))
+            case let .failure(refusal): return .immediate(.failure(refusal))
             }
             let who = writer(agent)
             return .read { [self] () async throws(TrailError) -> JSONValue in
-                guard store.pendingWrites < maxQueuedWrites else { throw TrailError.overloaded }
-                var result = finish(try await recall.merge(d, threshold: threshold, writer: who))
-                if case var .object(o) = result, o["merged"] == nil {
-                    o["merged"] = false
-                    result = .object(o)
-                }
-                return result
+                guard !writesFull else { throw TrailError.overloaded }
+                return finish(try await recall.merge(d, threshold: threshold, writer: who), mergeAsked: true)
             }
         case let .reinforce(id, ns, delta, agent): return .write(.reinforce(id: id, ns: ns, delta: delta), writer(agent))
         case let .link(from, to, ns, delta, agent): return .write(.link(from: from, to: to, ns: ns, delta: delta), writer(agent))
@@ -132,12 +127,12 @@ final class Dispatcher: Sendable {
             }
         case let .sense(q):
             if q.similar != nil {
-                switch recall {
+                switch recall.mapError({ TrailError.semanticUnavailable($0.why) }) {
                 case let .success(recall):
                     return .read { () async throws(TrailError) -> JSONValue in
                         .object(["notes": .array(try await recall.sense(q).map(Wire.scoredByMeaning))])
                     }
-                case let .failure(off): return .immediate(.failure(.semanticUnavailable(off.why)))
+                case let .failure(refusal): return .immediate(.failure(refusal))
                 }
             }
             if let inline = store.inlineReads {
@@ -216,8 +211,12 @@ final class Dispatcher: Sendable {
         }
     }
 
-    /// The result of a committed write; also tells the watchers and the index.
-    func finish(_ outcome: WriteOutcome) -> JSONValue {
+    /// Whether the write queue is full: new writes are answered `overloaded`.
+    var writesFull: Bool { store.pendingWrites >= maxQueuedWrites }
+
+    /// The result of a committed write; also tells the watchers and the
+    /// index. A deposit that asked `merge_similar` says whether it merged.
+    func finish(_ outcome: WriteOutcome, mergeAsked: Bool = false) -> JSONValue {
         (try? recall.get())?.observe(outcome)
         switch outcome {
         case let .merged(note, similarity):
@@ -227,8 +226,10 @@ final class Dispatcher: Sendable {
                             "merged": true, "similarity": .double(similarity)])
         case let .deposited(note, created):
             hub.publish("deposited", note: note)
-            return .object(["id": .string(note.id.hex), "ns": .string(note.ns), "created": .bool(created),
-                            "weight": .double(note.weight), "deposits": .int(note.deposits)])
+            var o: JSONObject = ["id": .string(note.id.hex), "ns": .string(note.ns), "created": .bool(created),
+                                 "weight": .double(note.weight), "deposits": .int(note.deposits)]
+            if mergeAsked { o["merged"] = false }
+            return .object(o)
         case let .reinforced(note):
             hub.publish("reinforced", note: note)
             return .object(["id": .string(note.id.hex), "weight": .double(note.weight)])

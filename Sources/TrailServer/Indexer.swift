@@ -102,6 +102,42 @@ final class Indexer: Sendable {
         return try result.withLock { $0! }.get()
     }
 
+    // MARK: the store, from this thread
+
+    /// The next page of stored vectors after `stamp`, put into memory; moves
+    /// `stamp` past them. Returns how many there were.
+    private func loadVectors(after stamp: inout Int64) throws(TrailError) -> [StoredVector] {
+        let (model, after) = (self.model, stamp)
+        let page = try blocking { [store] () async throws(TrailError) -> [StoredVector] in
+            try await store.vectors(model: model, after: after, limit: Self.page)
+        }
+        for (ns, group) in Dictionary(grouping: page, by: \.ns) {
+            recall.insert(ns: ns, group.map { (handle: $0.handle, id: $0.id, vector: $0.vector) })
+        }
+        stamp = page.last?.stamp ?? stamp
+        return page
+    }
+
+    private func unembedded(after cursor: Int64) throws(TrailError) -> [UnembeddedNote] {
+        let (model, limit) = (self.model, Self.batch * threads)
+        return try blocking { [store] () async throws(TrailError) -> [UnembeddedNote] in
+            try await store.unembedded(model: model, after: cursor, limit: limit)
+        }
+    }
+
+    /// Stores `vectors` durably, then puts them into memory.
+    private func keep(_ vectors: [(ns: String, handle: Int64, id: NoteID, vector: [Float])]) throws(TrailError) {
+        let (model, writes) = (self.model, vectors.map { VectorWrite(handle: $0.handle, vector: $0.vector) })
+        _ = try blocking { [store] () async throws(TrailError) -> WriteOutcome in
+            try await store.write(.storeVectors(model: model, vectors: writes), by: Writer(agent: "traild-indexer"))
+        }
+        for (ns, group) in Dictionary(grouping: vectors, by: \.ns) {
+            recall.insert(ns: ns, group.map { (handle: $0.handle, id: $0.id, vector: $0.vector) })
+        }
+    }
+
+    // MARK: the loop
+
     private func run() {
         var stamp: Int64 = 0
         var cursor: Int64 = 0
@@ -112,16 +148,11 @@ final class Indexer: Sendable {
             // Room for every live note of each namespace at once: the load grows each index once.
             let namespaces = try blocking { [store] () async throws(TrailError) -> [NamespaceSummary] in try await store.namespaces() }
             for n in namespaces { recall.index.reserve(ns: n.settings.name, capacity: n.counts.live + n.counts.faded) }
-            while true {
-                let (model, after) = (self.model, stamp)
-                let page = try blocking { [store] () async throws(TrailError) -> [StoredVector] in
-                    try await store.vectors(model: model, after: after, limit: Self.page)
-                }
-                add(page)
+            while !recall.work.isStopped {
+                let page = try loadVectors(after: &stamp)
                 loaded += page.count
-                stamp = page.last?.stamp ?? stamp
                 highestLoaded = max(highestLoaded, page.map(\.handle).max() ?? 0)
-                if page.count < Self.page || recall.work.isStopped { break }
+                if page.count < Self.page { break }
             }
             recall.logger.info("loaded the stored vectors", metadata: [
                 "vectors": "\(loaded)", "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
@@ -138,10 +169,7 @@ final class Indexer: Sendable {
                     try adopt(adoptions)
                     adoptions.removeAll()
                 }
-                let (model, after) = (self.model, cursor)
-                let notes = try blocking { [store] () async throws(TrailError) -> [UnembeddedNote] in
-                    try await store.unembedded(model: model, after: after, limit: Self.batch * self.threads)
-                }
+                let notes = try unembedded(after: cursor)
                 if !notes.isEmpty {
                     try embed(notes)
                     cursor = notes.last!.handle
@@ -152,17 +180,11 @@ final class Indexer: Sendable {
                     scannedAll = true
                     cursor = max(cursor, highestLoaded)
                 }
+                // Other daemons' vectors. Stamps become visible in the order given (the engine's
+                // contract for `vectors`): nothing before `stamp` can still appear.
                 if store.hasOtherWriters, Date().timeIntervalSince(lastLook) >= 1 {
                     lastLook = Date()
-                    // Stamps become visible in the order given (the engine's contract for
-                    // `vectors`): nothing before `stamp` can still appear.
-                    let (model, after) = (self.model, stamp)
-                    let page = try blocking { [store] () async throws(TrailError) -> [StoredVector] in
-                        try await store.vectors(model: model, after: after, limit: Self.page)
-                    }
-                    add(page)
-                    stamp = max(stamp, page.last?.stamp ?? stamp)
-                    if page.count == Self.page { continue }
+                    if try loadVectors(after: &stamp).count == Self.page { continue }
                 }
             } catch {
                 recall.logger.warning("the indexer could not read or write the store; it tries again", metadata: ["error": "\(error)"])
@@ -170,13 +192,6 @@ final class Indexer: Sendable {
             }
             guard let taken = recall.work.wait(timeout: store.hasOtherWriters ? 1 : 30) else { break }
             adoptions += taken
-        }
-    }
-
-    /// Puts stored vectors into memory.
-    private func add(_ vectors: [StoredVector]) {
-        for (ns, group) in Dictionary(grouping: vectors, by: \.ns) {
-            recall.insert(ns: ns, group.map { (handle: $0.handle, id: $0.id, vector: $0.vector) })
         }
     }
 
@@ -191,14 +206,7 @@ final class Indexer: Sendable {
             vectors.withLock { $0[i] = v }
         }
         let flat = vectors.withLock { $0.flatMap { $0 } }
-        let writes = zip(notes, flat).map { VectorWrite(handle: $0.handle, vector: $1) }
-        let model = self.model
-        _ = try blocking { [store] () async throws(TrailError) -> WriteOutcome in
-            try await store.write(.storeVectors(model: model, vectors: writes), by: Writer(agent: "traild-indexer"))
-        }
-        for (ns, group) in Dictionary(grouping: zip(notes, flat).map { $0 }, by: { $0.0.ns }) {
-            recall.insert(ns: ns, group.map { (handle: $0.0.handle, id: $0.0.id, vector: $0.1) })
-        }
+        try keep(zip(notes, flat).map { (ns: $0.ns, handle: $0.handle, id: $0.id, vector: $1) })
     }
 
     /// Notes live again: their stored vectors come back (stored again, so
@@ -210,15 +218,11 @@ final class Indexer: Sendable {
             let rows = try blocking { [store] () async throws(TrailError) -> [MeaningRow] in
                 try await store.meaningRows(ns: ns, .ids(ids), model: model)
             }
-            let stored = rows.filter { $0.vector != nil }
-            if !stored.isEmpty {
-                let writes = stored.map { VectorWrite(handle: $0.handle, vector: $0.vector!) }
-                _ = try blocking { [store] () async throws(TrailError) -> WriteOutcome in
-                    try await store.write(.storeVectors(model: model, vectors: writes), by: Writer(agent: "traild-indexer"))
-                }
-                recall.insert(ns: ns, stored.map { (handle: $0.handle, id: $0.note.id, vector: $0.vector!) })
-            }
-            let missing = rows.filter { $0.vector == nil }
+            // A vector of another length is a damaged row: embedded again, like a missing one.
+            let whole = { (row: MeaningRow) in row.vector?.count == self.recall.encoder.dimensions }
+            let stored = rows.filter(whole).map { (ns: ns, handle: $0.handle, id: $0.note.id, vector: $0.vector!) }
+            if !stored.isEmpty { try keep(stored) }
+            let missing = rows.filter { !whole($0) }
             if !missing.isEmpty {
                 try embed(missing.map { UnembeddedNote(ns: ns, handle: $0.handle, id: $0.note.id, body: $0.note.body) })
             }

@@ -57,13 +57,16 @@ final class Recall: Sendable {
     }
 
     /// Adds many vectors of one namespace at once. A stored vector of
-    /// another length (a damaged row) is left out and logged.
+    /// another length (a damaged row) is left out, logged, and handed to the
+    /// indexer to embed the note again.
     func insert(ns: String, _ given: [(handle: Int64, id: NoteID, vector: [Float])]) {
         let entries = given.filter { $0.vector.count == encoder.dimensions }
-        if entries.count < given.count {
-            logger.error("left out stored vectors of the wrong length", metadata: [
-                "ns": "\(ns)", "notes": "\(given.filter { $0.vector.count != encoder.dimensions }.map(\.id.hex).prefix(5))",
+        let damaged = given.filter { $0.vector.count != encoder.dimensions }
+        if !damaged.isEmpty {
+            logger.error("left out stored vectors of the wrong length; their notes are embedded again", metadata: [
+                "ns": "\(ns)", "notes": "\(damaged.map(\.id.hex).prefix(5))",
             ])
+            for d in damaged { work.adopt(ns: ns, id: d.id) }
         }
         index.insert(ns: ns, entries.map { (handle: $0.handle, vector: $0.vector) })
         known.withLock { known in
@@ -139,19 +142,15 @@ final class Recall: Sendable {
         let vector = try await embed(d.body)
         return try await mergeLanes.run(ns: d.ns) { () async throws(TrailError) -> WriteOutcome in
             let candidates = index.nearest(ns: d.ns, to: vector, k: 16)
-            var best: (note: Note, similarity: Double)?
-            if !candidates.isEmpty {
-                for row in try await store.meaningRows(ns: d.ns, .handles(candidates.map(\.handle)), model: model) {
-                    // A note the deposit comes after is what it follows (a fix of a note reads almost
-                    // like the note itself): never merged into.
-                    guard row.note.id != d.id, row.note.state != .retracted, let v = row.vector, v.count == vector.count,
-                          !d.after.contains(where: { row.note.id.hex.hasPrefix($0.hex) }) else { continue }
-                    let s = Self.cosine(vector, v)
-                    if s > (best?.similarity ?? -2) || (s == best?.similarity && row.note.id < best!.note.id) {
-                        best = (row.note, s)
-                    }
-                }
-            }
+            let rows = candidates.isEmpty ? []
+                : try await store.meaningRows(ns: d.ns, .handles(candidates.map(\.handle)), model: model)
+            // A note the deposit comes after is what it follows (a fix of a note reads almost
+            // like the note itself): never merged into.
+            let best = rows.compactMap { row -> (note: Note, similarity: Double)? in
+                guard row.note.id != d.id, row.note.state != .retracted, let v = row.vector, v.count == vector.count,
+                      !d.after.contains(where: { row.note.id.hex.hasPrefix($0.hex) }) else { return nil }
+                return (row.note, Self.cosine(vector, v))
+            }.min { $0.similarity != $1.similarity ? $0.similarity > $1.similarity : $0.note.id < $1.note.id }
             let outcome: WriteOutcome
             if let best, best.similarity >= threshold {
                 outcome = try await store.write(.merge(d, into: best.note.id, similarity: best.similarity), by: writer)

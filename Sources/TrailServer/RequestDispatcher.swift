@@ -227,7 +227,7 @@ final class RequestDispatcher: ChannelDuplexHandler {
         case let .immediate(r):
             return .now(answer(r.map(ReadResult.json).mapError { $0 as any Error }))
         case let .write(write, writer):
-            guard dispatcher.store.pendingWrites < dispatcher.maxQueuedWrites else {
+            guard !dispatcher.writesFull else {
                 return .now(answer(.failure(TrailError.overloaded)))
             }
             let promise = loop.makePromise(of: WriteOutcome.self)

@@ -70,14 +70,13 @@ public enum VectorBytes {
         return out
     }
 
-    /// The floats of `bytes`; nil when its length is not `dimensions` floats.
-    public static func decode(_ bytes: some Collection<UInt8>, dimensions: Int) -> [Float]? {
-        guard bytes.count == dimensions * 4 else { return nil }
-        var out = [Float](repeating: 0, count: dimensions)
-        out.withUnsafeMutableBytes { raw in
-            var i = 0
-            for b in bytes { raw[i] = b; i += 1 }
+    /// The floats of `bytes` (one copy); nil when its length is not whole
+    /// floats (a damaged row).
+    public static func decode(_ bytes: UnsafeRawBufferPointer) -> [Float]? {
+        guard bytes.count % 4 == 0 else { return nil }
+        return [Float](unsafeUninitializedCapacity: bytes.count / 4) { out, count in
+            UnsafeMutableRawBufferPointer(out).copyMemory(from: bytes)
+            count = bytes.count / 4
         }
-        return out
     }
 }

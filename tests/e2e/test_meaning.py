@@ -261,6 +261,7 @@ BAD = [
     ("trail.sense", {"similar": 42}, "similar"),
     ("trail.sense", {"similar": ["a", "b"]}, "similar"),
     ("trail.sense", {"similar": "x" * 70000}, "similar"),
+    ("trail.sense", {"similar": "x" * 5000}, "similar"),  # over the namespace's max_note_bytes (4096)
     ("trail.sense", {"similar": "a", "min_similarity": 1.5}, "min_similarity"),
     ("trail.sense", {"similar": "a", "min_similarity": -1.01}, "min_similarity"),
     ("trail.sense", {"similar": "a", "min_similarity": "0.5"}, "min_similarity"),
@@ -405,3 +406,27 @@ def test_two_daemons_on_one_database_find_each_others_notes_by_meaning(pg_daemon
                     merge_similar=0.5)
         assert r["merged"] is True and r["id"] == sha(NOTES[2]), r
         assert ca.result("trail.get", {"id": sha(NOTES[2])})["note"]["deposits"] == 2
+
+
+def test_a_damaged_stored_vector_is_embedded_again(daemon_factory):
+    from conftest import store_execute
+    d = daemon_factory("dv", extra=["--model-dir", str(MODEL), "--compaction-interval", "0"])
+    with d.connect() as c:
+        for b in NOTES:
+            deposit(c, b)
+        embedded(c, count=len(NOTES))
+    d.terminate()
+    # Five bytes: not whole 4-byte floats.
+    damaged = "x'0102030405'" if d.engine == "sqlite" else "'\\x0102030405'::bytea"
+    store_execute(d, f"UPDATE note_vector SET vector = {damaged} WHERE note = "
+                     f"(SELECT seq FROM note WHERE id = '{sha(NOTES[2])}')")
+    d.start()
+    with d.connect() as c:
+        embedded(c, count=len(NOTES), timeout=10)
+        assert similar(c, "pheromone routes of insects", limit=1)[0]["body"] == NOTES[2]
+        assert similar(c, "compression library missing", limit=1)[0]["body"] == NOTES[0]
+    assert "left out stored vectors of the wrong length" in d.stderr()
+    # Stored again whole: 384 floats.
+    lengths = store_rows(d, "SELECT length(vector) FROM note_vector" if d.engine == "sqlite"
+                         else "SELECT octet_length(vector) FROM note_vector")
+    assert sorted(r[0] for r in lengths) == [384 * 4] * len(NOTES)
