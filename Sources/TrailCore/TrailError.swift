@@ -7,8 +7,8 @@ public enum TrailError: Error, Equatable, Sendable {
     case unknownNote(id: String, ns: String)
     /// The body is larger than the namespace allows.
     case noteTooLarge(size: Int, limit: Int)
-    /// The peer may not do this in this namespace.
-    case permissionDenied(String)
+    /// The peer (`user alice (uid 1001)`) lacks `right` over namespace `ns`.
+    case permissionDenied(ns: String, right: AccessRight, peer: String)
     /// The namespace name does not match the contract's pattern.
     case invalidNamespace(String)
     /// The daemon is shedding load.
@@ -59,8 +59,8 @@ public enum TrailError: Error, Equatable, Sendable {
             "No note \(id) in namespace \(ns); check the id, or sense the namespace to find one."
         case let .noteTooLarge(size, limit):
             "The body is \(size) bytes but this namespace takes at most \(limit); split it into smaller notes linked with after."
-        case let .permissionDenied(why):
-            "\(why); ask the operator to open this namespace to your user or group."
+        case let .permissionDenied(ns, right, peer):
+            "\(peer.prefix(1).uppercased() + peer.dropFirst()) lacks the \(right) right in namespace \(ns); ask the daemon's operator to grant it in the config's access rules, or use a namespace open to you."
         case let .invalidNamespace(ns):
             "Namespace \(ns.debugDescription) is not valid; use 1 to 64 of a-z 0-9 . _ - starting with a letter or digit."
         case .overloaded:

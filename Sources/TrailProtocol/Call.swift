@@ -274,3 +274,42 @@ public enum FullText {
         return Array(words.prefix(64))
     }
 }
+
+/// What a call needs of the access rules (contract §10).
+public enum AccessNeed: Sendable, Equatable {
+    /// `hello` and `unwatch`: nothing.
+    case nothing
+    /// This right over this namespace.
+    case right(AccessRight, ns: String)
+    /// `namespace.list`: nothing, but only what the peer may read is shown.
+    case readableOnly
+    /// `compact` without `ns`: admin over every namespace it would compact.
+    case adminEverywhere
+}
+
+extension Call {
+    /// The right this call needs and over which namespace: `read` for
+    /// `get`, `sense`, `follow`, `stats`, `watch`, `export`; `write` for
+    /// `deposit`, `reinforce`, `link`, `retract`, `revive`, `import`;
+    /// `admin` for `namespace.configure` and `compact`.
+    public var accessNeed: AccessNeed {
+        switch self {
+        case .hello, .unwatch: .nothing
+        case let .deposit(d, _): .right(.write, ns: d.ns)
+        case let .get(_, ns): .right(.read, ns: ns)
+        case let .reinforce(_, ns, _, _): .right(.write, ns: ns)
+        case let .sense(q): .right(.read, ns: q.ns)
+        case let .link(_, _, ns, _, _): .right(.write, ns: ns)
+        case let .follow(q): .right(.read, ns: q.ns)
+        case let .retract(_, ns, _, _): .right(.write, ns: ns)
+        case let .revive(_, ns, _): .right(.write, ns: ns)
+        case let .stats(ns): .right(.read, ns: ns)
+        case let .configure(change, _): .right(.admin, ns: change.ns)
+        case .listNamespaces: .readableOnly
+        case let .compact(ns): ns.map { .right(.admin, ns: $0) } ?? .adminEverywhere
+        case let .watch(ns, _): .right(.read, ns: ns)
+        case let .export(ns, _, _): .right(.read, ns: ns)
+        case let .importRecords(ns, _, _, _, _): .right(.write, ns: ns)
+        }
+    }
+}

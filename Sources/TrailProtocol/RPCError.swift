@@ -78,7 +78,10 @@ public struct RPCError: Error, Sendable, Equatable {
         case let .retracted(id, retraction):
             data["id"] = .string(id)
             data["retraction"] = Wire.retraction(retraction)
-        case .permissionDenied, .overloaded, .storageUnavailable, .semanticUnavailable, .internal:
+        case let .permissionDenied(ns, right, _):
+            data["ns"] = .string(ns)
+            data["right"] = .string(right.description)
+        case .overloaded, .storageUnavailable, .semanticUnavailable, .internal:
             break
         }
         self.init(code: error.code, message: error.message, data: data)

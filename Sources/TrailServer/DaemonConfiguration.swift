@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import TrailCompactor
 import TrailCore
 import TrailPostgres
@@ -45,8 +46,15 @@ public struct DaemonConfiguration: Sendable {
     public var socketPath: String
     public var dataDir: String
     public var store: StoreLocation
-    /// A group that may also use the socket (socket 0660, folder 0750).
+    /// The socket's group (`socket_group`); the socket is 0660 with it
+    /// unless `socketMode` says otherwise.
     public var socketGroup: String?
+    /// The socket's mode (`socket_mode`); nil means 0600, or 0660 with a group.
+    public var socketMode: mode_t?
+    /// Who may do what (`access`, contract §10); without rules, every peer may do everything.
+    public var access: AccessPolicy
+    /// The `--config` file, re-read for its access rules on SIGHUP.
+    public var configFile: String?
     public var maxFrameBytes: Int
     public var logLevel: String
     /// Seconds between background compactions; 0 turns them off.
@@ -75,6 +83,9 @@ public struct DaemonConfiguration: Sendable {
         dataDir = Self.defaultDataDir(environment: environment)
         store = .sqlite(path: (dataDir as NSString).appendingPathComponent("trail.db"))
         socketGroup = nil
+        socketMode = nil
+        access = AccessPolicy(rules: nil, owner: getuid())
+        configFile = nil
         maxFrameBytes = Limits.maxFrameBytes
         logLevel = "info"
         compactionInterval = 600
@@ -99,9 +110,14 @@ public struct DaemonConfiguration: Sendable {
         return "\(home)/.local/share/trail"
     }
 
+    /// The socket's mode in force.
+    public var effectiveSocketMode: mode_t { socketMode ?? (socketGroup == nil ? 0o600 : 0o660) }
+
     /// Applies a JSON config file: `socket`, `data_dir`, `store`, `socket_group`,
-    /// `max_frame_bytes`, `log_level`. Unknown keys are refused.
+    /// `socket_mode`, `access`, `max_frame_bytes`, `log_level` and the rest
+    /// of Daemon/README.md's list. Unknown keys are refused.
     public mutating func apply(configFile path: String) throws(ConfigurationError) {
+        configFile = path
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .invalid("cannot read the config file \(path); check the path and its permissions")
         }
@@ -110,7 +126,7 @@ public struct DaemonConfiguration: Sendable {
         }
         let known: Set = ["socket", "data_dir", "store", "socket_group", "max_frame_bytes", "log_level",
                           "compaction_interval_s", "compaction_batch", "rebase_after_half_lives", "model_dir", "semantic",
-                          "embedding_threads", "max_connections"]
+                          "embedding_threads", "max_connections", "socket_mode", "access"]
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw .invalid("the config file \(path) has an unknown key \(unknown.debugDescription); known keys: \(known.sorted().joined(separator: ", "))")
         }
@@ -126,6 +142,8 @@ public struct DaemonConfiguration: Sendable {
         if let v = try string("socket") { socketPath = v }
         if let v = try string("store") { store = try StoreLocation(v) }
         if let v = try string("socket_group") { socketGroup = v }
+        if let v = object["socket_mode"] { socketMode = try AccessConfiguration.socketMode(v, path: path) }
+        if let v = object["access"] { access = try AccessConfiguration.policy(from: v, path: path) }
         if let v = try string("log_level") { logLevel = v }
         if let v = try string("model_dir") { modelDir = v }
         if let v = object["semantic"] {
@@ -154,5 +172,15 @@ public struct DaemonConfiguration: Sendable {
             guard let n = v as? Int, n >= 1024 else { throw .invalid("max_frame_bytes in \(path) must be a whole number of at least 1024") }
             maxFrameBytes = n
         }
+    }
+}
+
+extension DaemonConfiguration {
+    /// The access rules of the config file at `path` as it is now (SIGHUP):
+    /// the whole file must still be a valid config; only its rules are taken.
+    public static func accessRules(reReading path: String) throws(ConfigurationError) -> AccessPolicy {
+        var fresh = DaemonConfiguration()
+        try fresh.apply(configFile: path)
+        return fresh.access
     }
 }

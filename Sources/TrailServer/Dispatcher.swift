@@ -47,16 +47,27 @@ enum ReadResult: Sendable {
 /// Who is on the other end of a connection.
 struct Peer: Sendable {
     var uid: UInt32?
+    var gid: UInt32?
     var pid: Int32?
     var connection: ObjectIdentifier
     var channel: any Channel
+}
+
+/// The rules a call was let through under and the peer they saw, for the
+/// calls whose answer depends on them (`namespace.list`, `compact` without
+/// `ns`). nil when every peer may do everything.
+struct Grant: Sendable {
+    var policy: AccessPolicy
+    var peer: PeerIdentity
 }
 
 /// Turns calls into plans and write outcomes into results and events. Shared
 /// by every connection; holds no per-connection state.
 final class Dispatcher: Sendable {
     let store: any TrailStore
-    let hub = EventHub()
+    let hub: EventHub
+    /// The access rules in force (contract §10).
+    let access: AccessControl
     let startedAt = Date()
     let connections = Atomic<Int>(0)
     /// Queued writes beyond which new writes are answered `overloaded`.
@@ -69,8 +80,11 @@ final class Dispatcher: Sendable {
     let recall: Result<Recall, SemanticOff>
 
     init(store: any TrailStore, maxFrameBytes: Int, compaction: CompactorSettings, maxQueuedWrites: Int = 100_000,
-         recall: Result<Recall, SemanticOff> = .failure(SemanticOff("recall by meaning is turned off"))) {
+         recall: Result<Recall, SemanticOff> = .failure(SemanticOff("recall by meaning is turned off")),
+         access: AccessControl = AccessControl(AccessPolicy(rules: nil, owner: getuid()))) {
         self.store = store
+        self.access = access
+        hub = EventHub(access: access)
         self.maxFrameBytes = maxFrameBytes
         self.recall = recall
         let hub = self.hub
@@ -91,7 +105,7 @@ final class Dispatcher: Sendable {
         }
     }
 
-    func plan(_ call: Call, peer: Peer) -> Plan {
+    func plan(_ call: Call, peer: Peer, grant: Grant? = nil) -> Plan {
         func writer(_ agent: String?) -> Writer { Writer(agent: agent, uid: peer.uid, pid: peer.pid) }
         let store = self.store
         switch call {
@@ -167,7 +181,9 @@ final class Dispatcher: Sendable {
             }
         case .listNamespaces:
             return .read { () async throws(TrailError) -> JSONValue in
-                let list = try await store.namespaces().map { s -> JSONValue in
+                let list = try await store.namespaces().filter { s in
+                    grant.map { $0.policy.right(of: $0.peer, in: s.settings.name) != nil } ?? true
+                }.map { s -> JSONValue in
                     var o = Wire.settings(s.settings)
                     Wire.counts(s.counts, into: &o)
                     return .object(o)
@@ -177,6 +193,12 @@ final class Dispatcher: Sendable {
         case let .compact(ns):
             let compactor = self.compactor
             return .read { () async throws(TrailError) -> JSONValue in
+                if ns == nil, let grant {
+                    // All namespaces: the peer must administer each (a namespace made meanwhile is compacted too).
+                    for s in try await store.namespaces() {
+                        try grant.policy.require(.admin, in: s.settings.name, by: grant.peer)
+                    }
+                }
                 let started = Date()
                 let reports = try await compactor.compact(ns: ns)
                 return .object([
@@ -188,7 +210,7 @@ final class Dispatcher: Sendable {
                 ])
             }
         case let .watch(ns, tags):
-            let id = hub.watch(ns: ns, tags: tags, channel: peer.channel, connection: peer.connection)
+            let id = hub.watch(ns: ns, tags: tags, peer: peer)
             return .immediate(.success(.object(["subscription": .string(id)])))
         case let .export(ns, cursor, limit):
             return .read { () async throws(TrailError) -> JSONValue in

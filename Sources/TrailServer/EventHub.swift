@@ -4,22 +4,29 @@ import TrailCore
 import TrailProtocol
 
 /// The watch subscriptions of every connection, and the fan-out of events to
-/// them once a write has committed.
+/// them once a write has committed. Under access rules an event reaches a
+/// subscription only while its peer may read the namespace: rules made
+/// stricter by SIGHUP stop the events of a watch made before.
 final class EventHub: Sendable {
     private struct Subscription {
         var ns: String
         var tags: [String]
-        var channel: any Channel
-        var connection: ObjectIdentifier
+        var peer: Peer
+        var lookup = PeerLookup()
+        var connection: ObjectIdentifier { peer.connection }
+        var channel: any Channel { peer.channel }
     }
 
     private let subscriptions = Mutex<[String: Subscription]>([:])
     private let counter = Atomic<UInt64>(0)
+    private let access: AccessControl
 
-    /// Registers a subscription for `channel`; returns its id.
-    func watch(ns: String, tags: [String], channel: any Channel, connection: ObjectIdentifier) -> String {
+    init(access: AccessControl) { self.access = access }
+
+    /// Registers a subscription for `peer`'s connection; returns its id.
+    func watch(ns: String, tags: [String], peer: Peer) -> String {
         let id = "s\(counter.add(1, ordering: .relaxed).newValue)"
-        subscriptions.withLock { $0[id] = Subscription(ns: ns, tags: tags, channel: channel, connection: connection) }
+        subscriptions.withLock { $0[id] = Subscription(ns: ns, tags: tags, peer: peer) }
         return id
     }
 
@@ -44,9 +51,17 @@ final class EventHub: Sendable {
 
     /// Sends `event` about `note` to every matching subscription.
     func publish(_ event: String, note: Note, extra: JSONObject = [:]) {
+        let rules = access.current
         let targets = subscriptions.withLock { subs in
-            subs.filter { $0.value.ns == note.ns && $0.value.tags.allSatisfy(note.tags.contains) }
-                .map { (id: $0.key, channel: $0.value.channel) }
+            var targets: [(id: String, channel: any Channel)] = []
+            for (id, sub) in subs where sub.ns == note.ns && sub.tags.allSatisfy(note.tags.contains) {
+                if !rules.policy.isOpen {
+                    let peer = subs[id]!.lookup.identity(of: sub.peer, generation: rules.generation)
+                    guard rules.policy.right(of: peer, in: note.ns) != nil else { continue }
+                }
+                targets.append((id, sub.channel))
+            }
+            return targets
         }
         guard !targets.isEmpty else { return }
         let noteJSON = Wire.note(note)

@@ -32,6 +32,8 @@ final class RequestDispatcher: ChannelDuplexHandler {
 
     private let dispatcher: Dispatcher
     private var peer: Peer?
+    /// The peer's user and groups, for the access rules.
+    private var lookup = PeerLookup()
     /// The agent named in `trail.hello`, used for writes that name none.
     private var agent: String?
     /// Completes once every write this connection has queued is answered.
@@ -59,10 +61,12 @@ final class RequestDispatcher: ChannelDuplexHandler {
     func channelActive(context: ChannelHandlerContext) {
         dispatcher.connections.add(1, ordering: .relaxed)
         let connection = ObjectIdentifier(self)
-        peer = Peer(uid: nil, pid: nil, connection: connection, channel: context.channel)
+        peer = Peer(uid: nil, gid: nil, pid: nil, connection: connection, channel: context.channel)
+        // On the channel's own loop this completes at once, before any request is read.
         if let provider = context.channel as? SocketOptionProvider {
             PeerCredentials.read(from: provider).hop(to: context.eventLoop).assumeIsolated().whenSuccess { cred in
                 self.peer?.uid = cred.uid
+                self.peer?.gid = cred.gid
                 self.peer?.pid = cred.pid
             }
         }
@@ -210,6 +214,19 @@ final class RequestDispatcher: ChannelDuplexHandler {
             return .now(id.map { .json(RPCResponse.failure(id: $0, error: error.rpcError)) })
         }
         if case let .hello(_, helloAgent?) = call { agent = helloAgent }
+        let rules = dispatcher.access.current
+        var grant: Grant?
+        if !rules.policy.isOpen {
+            let who = lookup.identity(of: peer!, generation: rules.generation)
+            if case let .right(right, ns) = call.accessNeed {
+                do {
+                    try rules.policy.require(right, in: ns, by: who)
+                } catch {
+                    return .now(answer(.failure(error)))
+                }
+            }
+            grant = Grant(policy: rules.policy, peer: who)
+        }
         if case let .importRecords(ns, records, stage?, commit, importAgent) = call {
             let held = (staged.removeValue(forKey: stage) ?? []) + records
             if !commit {
@@ -223,7 +240,7 @@ final class RequestDispatcher: ChannelDuplexHandler {
             call = .importRecords(ns: ns, records: held, stage: nil, commit: true, agent: importAgent)
         }
         let result: EventLoopFuture<ReadResult>
-        switch dispatcher.plan(call, peer: peer!) {
+        switch dispatcher.plan(call, peer: peer!, grant: grant) {
         case let .immediate(r):
             return .now(answer(r.map(ReadResult.json).mapError { $0 as any Error }))
         case let .write(write, writer):
@@ -267,6 +284,7 @@ final class RequestDispatcher: ChannelDuplexHandler {
 enum PeerCredentials {
     struct Credentials: Sendable {
         var uid: UInt32
+        var gid: UInt32
         var pid: Int32
     }
 
@@ -283,6 +301,6 @@ enum PeerCredentials {
     /// Not inlinable, as NIO asks of `unsafeGetSocketOption` callers.
     static func read(from provider: any SocketOptionProvider) -> EventLoopFuture<Credentials> {
         provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(soPeerCred))
-            .map { (cred: LinuxUcred) in Credentials(uid: cred.uid, pid: cred.pid) }
+            .map { (cred: LinuxUcred) in Credentials(uid: cred.uid, gid: cred.gid, pid: cred.pid) }
     }
 }

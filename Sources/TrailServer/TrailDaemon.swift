@@ -10,6 +10,7 @@ import TrailPostgres
 import TrailProtocol
 import TrailSQLite
 import TrailStore
+import UnixSignals
 
 /// The daemon as a `Service`: takes its locks, opens the store, listens on
 /// the Unix socket, and on graceful shutdown stops reading, lets queued
@@ -31,7 +32,7 @@ public final class TrailDaemon: Service {
         let socketURL = URL(fileURLWithPath: config.socketPath)
         let socketDir = socketURL.deletingLastPathComponent().path
         try makeDirectory(config.dataDir, mode: 0o700)
-        let createdSocketDir = try makeDirectory(socketDir, mode: config.socketGroup == nil ? 0o700 : 0o750)
+        let createdSocketDir = try makeDirectory(socketDir, mode: socketFolderMode)
         let dataLock = try InstanceLock(path: config.dataDir + "/traild.lock", what: "the data dir \(config.dataDir)")
         let socketLock = try InstanceLock(path: config.socketPath + ".lock", what: "the socket \(config.socketPath)")
         // We hold the socket's lock, so a socket file still there is a dead daemon's.
@@ -57,7 +58,9 @@ public final class TrailDaemon: Service {
         }
         let recall = loadRecall(store: store)
         let indexer = (try? recall.get()).map { Indexer(recall: $0, threads: config.embeddingThreads) }
-        let dispatcher = Dispatcher(store: store, maxFrameBytes: config.maxFrameBytes, compaction: config.compaction, recall: recall)
+        let access = AccessControl(config.access)
+        let dispatcher = Dispatcher(store: store, maxFrameBytes: config.maxFrameBytes, compaction: config.compaction, recall: recall,
+                                    access: access)
         indexer?.start()
         // Packs left by a crash between writing a pack and committing its index go now.
         _ = try? await store.write(.sweepPacks, by: Writer(agent: "traild"))
@@ -89,8 +92,21 @@ public final class TrailDaemon: Service {
             await store.close()
             throw ConfigurationError.invalid("cannot listen on \(config.socketPath) (\(error)); check the path and its folder")
         }
-        try setSocketPermissions(folderIsOurs: createdSocketDir)
-        logger.info("listening", metadata: ["socket": "\(config.socketPath)", "store": "\(config.store)"])
+        do {
+            try setSocketPermissions(folderIsOurs: createdSocketDir)
+        } catch {
+            try? await server.close()
+            await store.close()
+            throw error
+        }
+        // Trapped before the ready line, so a SIGHUP right after it never stops the daemon.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let reloads = Task { [logger, config] in await Self.reloadAccess(on: hangups, config: config, access: access, logger: logger) }
+        logger.info("listening", metadata: [
+            "socket": "\(config.socketPath)", "store": "\(config.store)",
+            "socket_mode": "\(String(config.effectiveSocketMode, radix: 8))",
+            "access": "\(config.access.rules.map { "\($0.count) rules" } ?? "open to every peer that can connect")",
+        ])
         let semantic = (try? recall.get()).map { $0.model } ?? "off"
         ready("traild ready socket=\(config.socketPath) store=\(config.store) semantic=\(semantic) pid=\(getpid())")
 
@@ -113,6 +129,7 @@ public final class TrailDaemon: Service {
         }
         try? await gracefulShutdown()
         background.cancel()
+        reloads.cancel()
 
         logger.info("shutting down: finishing queued writes")
         try? await server.close()
@@ -168,24 +185,53 @@ public final class TrailDaemon: Service {
         return true
     }
 
-    /// 0600, or 0660 for `socket_group`; the folder is opened to the group
-    /// only when the daemon created it (an operator's folder keeps its mode).
+    /// SIGHUP re-reads the config file's access rules; connections stay. A
+    /// config that does not parse, or names a user or group that is not
+    /// there, is logged and the rules in force stay.
+    private static func reloadAccess(on hangups: UnixSignalsSequence, config: DaemonConfiguration, access: AccessControl,
+                                     logger: Logger) async {
+        for await _ in hangups {
+            guard let path = config.configFile else {
+                logger.notice("SIGHUP: traild was started without --config, so there are no access rules to re-read")
+                continue
+            }
+            do {
+                let policy = try DaemonConfiguration.accessRules(reReading: path)
+                access.replace(with: policy)
+                logger.notice("SIGHUP: access rules re-read", metadata: [
+                    "config": "\(path)", "access": "\(policy.rules.map { "\($0.count) rules" } ?? "open to every peer that can connect")",
+                ])
+            } catch {
+                logger.error("SIGHUP: the config was refused and the access rules in force stay: \(error.description)", metadata: ["config": "\(path)"])
+            }
+        }
+    }
+
+    /// The socket's folder: the owner's, and searchable by the group or
+    /// by everyone when the socket is open to them.
+    private var socketFolderMode: mode_t {
+        let mode = config.effectiveSocketMode
+        return 0o700 | (mode & 0o060 != 0 ? 0o050 : 0) | (mode & 0o006 != 0 ? 0o005 : 0)
+    }
+
+    /// `socket_mode` (0600 by default, 0660 with `socket_group`) and the
+    /// socket's group; the folder gets the matching mode and group only when
+    /// the daemon created it (an operator's folder keeps its own).
     private func setSocketPermissions(folderIsOurs: Bool) throws {
-        guard let groupName = config.socketGroup else {
-            chmod(config.socketPath, 0o600)
-            return
+        var gid: gid_t = getgid()
+        if let groupName = config.socketGroup {
+            guard let found = SystemAccounts.gid(ofGroup: groupName) else {
+                throw ConfigurationError.invalid("socket_group \(groupName.debugDescription) is not a group on this machine")
+            }
+            gid = found
         }
-        guard let entry = getgrnam(groupName) else {
-            throw ConfigurationError.invalid("socket_group \(groupName.debugDescription) is not a group on this machine")
-        }
-        let gid = entry.pointee.gr_gid
         if folderIsOurs {
             let dir = URL(fileURLWithPath: config.socketPath).deletingLastPathComponent().path
             chown(dir, getuid(), gid)
-            chmod(dir, 0o750)
+            chmod(dir, socketFolderMode)
         }
         chown(config.socketPath, getuid(), gid)
-        chmod(config.socketPath, 0o660)
+        chmod(config.socketPath, config.effectiveSocketMode)
     }
 }
 

@@ -85,7 +85,7 @@ struct ModelTests {
             (.invalidParams(field: nil, message: "x is wrong; send y."), -32602, "invalid_params"),
             (.unknownNote(id: "", ns: ""), -32001, "unknown_note"),
             (.noteTooLarge(size: 1, limit: 0), -32002, "note_too_large"),
-            (.permissionDenied(""), -32003, "permission_denied"),
+            (.permissionDenied(ns: "n", right: .read, peer: "uid 1"), -32003, "permission_denied"),
             (.invalidNamespace(""), -32004, "invalid_namespace"),
             (.overloaded, -32005, "overloaded"),
             (.storageUnavailable(""), -32006, "storage_unavailable"),
