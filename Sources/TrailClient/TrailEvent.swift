@@ -25,6 +25,9 @@ public struct TrailEvent: Sendable {
     public var note: Note
     /// For `linked`: the trail and its new weight.
     public var trail: Trail?
+    /// Events of this subscription the daemon dropped just before this one
+    /// because the connection did not read them in time (0: none).
+    public var dropped: Int
     /// The notification's `params` exactly as received, for printing as JSON.
     public var params: JSONObject
 
@@ -35,6 +38,7 @@ public struct TrailEvent: Sendable {
         kind = TrailEventKind(rawValue: try o.string("event"))
         note = try WireDecode.note(o.object("note"))
         trail = try o.optionalObject("trail").map { t throws(WireDecodingError) in try Trail(t) }
+        dropped = try o.optionalInt("dropped") ?? 0
         self.params = params
     }
 }

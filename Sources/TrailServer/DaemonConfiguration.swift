@@ -71,6 +71,10 @@ public struct DaemonConfiguration: Sendable {
     public var embeddingThreads: Int
     /// Connections served at once; one more is told `overloaded` and closed.
     public var maxConnections: Int
+    /// Bytes of watch events one connection may leave unread before its
+    /// events are dropped and counted (`watch_backlog_bytes`).
+    public var watchBacklogBytes: Int
+    public static let defaultWatchBacklogBytes = 4 << 20
 
     /// The model folder in force.
     public var modelPath: String {
@@ -94,6 +98,7 @@ public struct DaemonConfiguration: Sendable {
         semantic = true
         embeddingThreads = 1
         maxConnections = 1024
+        watchBacklogBytes = Self.defaultWatchBacklogBytes
     }
 
     /// `TRAIL_SOCKET`, else `$XDG_RUNTIME_DIR/trail/traild.sock`, else `/tmp/trail-$UID/traild.sock`.
@@ -126,7 +131,7 @@ public struct DaemonConfiguration: Sendable {
         }
         let known: Set = ["socket", "data_dir", "store", "socket_group", "max_frame_bytes", "log_level",
                           "compaction_interval_s", "compaction_batch", "rebase_after_half_lives", "model_dir", "semantic",
-                          "embedding_threads", "max_connections", "socket_mode", "access"]
+                          "embedding_threads", "max_connections", "socket_mode", "access", "watch_backlog_bytes"]
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw .invalid("the config file \(path) has an unknown key \(unknown.debugDescription); known keys: \(known.sorted().joined(separator: ", "))")
         }
@@ -153,6 +158,12 @@ public struct DaemonConfiguration: Sendable {
         if let v = object["max_connections"] {
             guard let n = v as? Int, (1...1_000_000).contains(n) else { throw .invalid("max_connections in \(path) must be a whole number from 1 to 1000000") }
             maxConnections = n
+        }
+        if let v = object["watch_backlog_bytes"] {
+            guard let n = v as? Int, (4096...(1 << 30)).contains(n) else {
+                throw .invalid("watch_backlog_bytes in \(path) must be a whole number of bytes from 4096 to 1073741824")
+            }
+            watchBacklogBytes = n
         }
         if let v = object["embedding_threads"] {
             guard let n = v as? Int, (1...64).contains(n) else { throw .invalid("embedding_threads in \(path) must be a whole number from 1 to 64") }

@@ -51,6 +51,8 @@ struct Peer: Sendable {
     var pid: Int32?
     var connection: ObjectIdentifier
     var channel: any Channel
+    /// The room this connection's watch events may take before they are dropped.
+    var backlog: EventBacklog
 }
 
 /// The rules a call was let through under and the peer they saw, for the
@@ -72,6 +74,8 @@ final class Dispatcher: Sendable {
     let connections = Atomic<Int>(0)
     /// Queued writes beyond which new writes are answered `overloaded`.
     let maxQueuedWrites: Int
+    /// Bytes of watch events one connection may have unwritten before its events are dropped.
+    let watchBacklogBytes: Int
 
     /// The frame limit in force, reported by `trail.hello`.
     let maxFrameBytes: Int
@@ -81,7 +85,9 @@ final class Dispatcher: Sendable {
 
     init(store: any TrailStore, maxFrameBytes: Int, compaction: CompactorSettings, maxQueuedWrites: Int = 100_000,
          recall: Result<Recall, SemanticOff> = .failure(SemanticOff("recall by meaning is turned off")),
-         access: AccessControl = AccessControl(AccessPolicy(rules: nil, owner: getuid()))) {
+         access: AccessControl = AccessControl(AccessPolicy(rules: nil, owner: getuid())),
+         watchBacklogBytes: Int = DaemonConfiguration.defaultWatchBacklogBytes) {
+        self.watchBacklogBytes = watchBacklogBytes
         self.store = store
         self.access = access
         hub = EventHub(access: access)
@@ -172,6 +178,8 @@ final class Dispatcher: Sendable {
                 o["store_bytes"] = .int(Int(store.storeBytes()))
                 o["uptime_s"] = .double((Date().timeIntervalSince(startedAt) * 1000).rounded() / 1000)
                 o["connections"] = .int(connections.load(ordering: .relaxed))
+                o["watchers"] = .int(hub.count)
+                o["events_dropped"] = .int(hub.dropped)
                 o["archived_bytes"] = .int(summary.counts.archivedBytes)
                 o["compression_ratio"] = summary.counts.archivedBytes > 0
                     ? .double(Double(summary.counts.archivedRawBytes) / Double(summary.counts.archivedBytes)) : .null

@@ -13,12 +13,15 @@ final class EventHub: Sendable {
         var tags: [String]
         var peer: Peer
         var lookup = PeerLookup()
+        /// Events dropped since the last one sent (the connection did not read).
+        var dropped = 0
         var connection: ObjectIdentifier { peer.connection }
         var channel: any Channel { peer.channel }
     }
 
     private let subscriptions = Mutex<[String: Subscription]>([:])
     private let counter = Atomic<UInt64>(0)
+    private let droppedTotal = Atomic<Int>(0)
     private let access: AccessControl
 
     init(access: AccessControl) { self.access = access }
@@ -39,6 +42,13 @@ final class EventHub: Sendable {
         }
     }
 
+    /// Subscriptions open now.
+    var count: Int { subscriptions.withLock { $0.count } }
+
+    /// Events dropped since the daemon started, because their watcher's
+    /// connection had a full backlog (`EventBacklog`).
+    var dropped: Int { droppedTotal.load(ordering: .relaxed) }
+
     /// Drops every subscription of a closed connection.
     func closed(connection: ObjectIdentifier) {
         subscriptions.withLock { subs in subs = subs.filter { $0.value.connection != connection } }
@@ -49,17 +59,27 @@ final class EventHub: Sendable {
         subscriptions.withLock { subs in subs.values.contains { $0.ns == ns } }
     }
 
-    /// Sends `event` about `note` to every matching subscription.
+    /// Sends `event` about `note` to every matching subscription whose
+    /// connection has room for it; for the others the event is dropped and
+    /// counted, and their next event carries `dropped`: how many they missed.
     func publish(_ event: String, note: Note, extra: JSONObject = [:]) {
         let rules = access.current
+        // What the event will take in memory until written: near its encoded size.
+        let size = 512 + note.body.utf8.count + note.tags.reduce(0) { $0 + $1.utf8.count + 3 } + 70 * note.after.count
         let targets = subscriptions.withLock { subs in
-            var targets: [(id: String, channel: any Channel)] = []
+            var targets: [(id: String, channel: any Channel, backlog: EventBacklog, missed: Int)] = []
             for (id, sub) in subs where sub.ns == note.ns && sub.tags.allSatisfy(note.tags.contains) {
                 if !rules.policy.isOpen {
                     let peer = subs[id]!.lookup.identity(of: sub.peer, generation: rules.generation)
                     guard rules.policy.right(of: peer, in: note.ns) != nil else { continue }
                 }
-                targets.append((id, sub.channel))
+                guard sub.peer.backlog.reserve(size) else {
+                    subs[id]!.dropped += 1
+                    droppedTotal.add(1, ordering: .relaxed)
+                    continue
+                }
+                targets.append((id, sub.channel, sub.peer.backlog, sub.dropped))
+                subs[id]!.dropped = 0
             }
             return targets
         }
@@ -68,7 +88,10 @@ final class EventHub: Sendable {
         for target in targets {
             var params: JSONObject = ["subscription": .string(target.id), "event": .string(event), "note": noteJSON]
             for member in extra { params[member.key] = member.value }
-            target.channel.writeAndFlush(Outgoing.json(RPCResponse.notification(method: TrailMethod.event, params: params)), promise: nil)
+            if target.missed > 0 { params["dropped"] = .int(target.missed) }
+            let written = target.channel.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenComplete { [backlog = target.backlog] _ in backlog.release(size) }
+            target.channel.writeAndFlush(Outgoing.json(RPCResponse.notification(method: TrailMethod.event, params: params)), promise: written)
         }
     }
 }

@@ -61,7 +61,8 @@ final class RequestDispatcher: ChannelDuplexHandler {
     func channelActive(context: ChannelHandlerContext) {
         dispatcher.connections.add(1, ordering: .relaxed)
         let connection = ObjectIdentifier(self)
-        peer = Peer(uid: nil, gid: nil, pid: nil, connection: connection, channel: context.channel)
+        peer = Peer(uid: nil, gid: nil, pid: nil, connection: connection, channel: context.channel,
+                    backlog: EventBacklog(limit: dispatcher.watchBacklogBytes))
         // On the channel's own loop this completes at once, before any request is read.
         if let provider = context.channel as? SocketOptionProvider {
             PeerCredentials.read(from: provider).hop(to: context.eventLoop).assumeIsolated().whenSuccess { cred in

@@ -60,7 +60,7 @@ public final class TrailDaemon: Service {
         let indexer = (try? recall.get()).map { Indexer(recall: $0, threads: config.embeddingThreads) }
         let access = AccessControl(config.access)
         let dispatcher = Dispatcher(store: store, maxFrameBytes: config.maxFrameBytes, compaction: config.compaction, recall: recall,
-                                    access: access)
+                                    access: access, watchBacklogBytes: config.watchBacklogBytes)
         indexer?.start()
         // Packs left by a crash between writing a pack and committing its index go now.
         _ = try? await store.write(.sweepPacks, by: Writer(agent: "traild"))

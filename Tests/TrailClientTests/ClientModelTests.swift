@@ -24,7 +24,7 @@ struct ErrorTests {
     func names() {
         let samples: [TrailError] = [
             .invalidParams(field: nil, message: ""), .unknownNote(id: "", ns: ""), .noteTooLarge(size: 1, limit: 1),
-            .permissionDenied(""), .invalidNamespace(""), .overloaded, .storageUnavailable(""),
+            .permissionDenied(ns: "n", right: .write, peer: "uid 1"), .invalidNamespace(""), .overloaded, .storageUnavailable(""),
             .ambiguousID(prefix: "", matches: []), .unknownSubscription(""),
             .retracted(id: "", retraction: Retraction(reason: "r", agent: nil, atMillis: 0)), .semanticUnavailable(""),
             .internal(""),
@@ -185,5 +185,22 @@ struct TrailGraphTests {
         #expect(text.contains("penwidth=5.00"))
         #expect(text.contains("-> \"\(NoteID(body: "x").hex)\" [penwidth=6.00"))
         #expect(g.json["edges"]?.array?.count == 1)
+    }
+}
+
+@Suite("Events")
+struct EventModelTests {
+    static let note = Wire.note(Note(id: NoteID(body: "x"), ns: "default", body: "x", tags: [], after: [], weight: 1, rank: nil,
+                                     deposits: 1, agent: nil, state: .live, createdAtMillis: 0, updatedAtMillis: 0, retraction: nil))
+
+    @Test("an event after a gap says how many were dropped; others say 0")
+    func dropped() throws {
+        let gap = try TrailEvent(params: ["subscription": "s1", "event": "deposited", "note": Self.note, "dropped": 3412])
+        #expect(gap.dropped == 3412 && gap.kind == .deposited)
+        let plain = try TrailEvent(params: ["subscription": "s1", "event": "deposited", "note": Self.note])
+        #expect(plain.dropped == 0)
+        #expect(throws: WireDecodingError.self) {
+            try TrailEvent(params: ["subscription": "s1", "event": "deposited", "note": Self.note, "dropped": "many"])
+        }
     }
 }

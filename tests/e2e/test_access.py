@@ -423,3 +423,27 @@ def test_trail_mcp_shows_a_refusal(daemon_factory, accounts):
                     assert not is_error(res)
 
     asyncio.run(asyncio.wait_for(scenario(), timeout=120))
+
+
+def test_python_client_raises_permission_denied(daemon_factory, accounts):
+    a = accounts
+    colony = Colony(daemon_factory, spec_rules(a), name="py")
+    shutil.copytree(ROOT / "Clients" / "python" / "trail_client", colony.base / "trail_client")
+    subprocess.run(["chmod", "-R", "a+rX", str(colony.base / "trail_client")], check=True)
+    script = f"""
+import json, trail_client
+t = trail_client.Trail({str(colony.socket_path)!r})
+try:
+    t.deposit("carol through the Python client", ns="team-a")
+    print(json.dumps({{"raised": None}}))
+except trail_client.PermissionDenied as e:
+    print(json.dumps({{"raised": type(e).__name__, "data": e.data, "message": str(e)}}))
+print(json.dumps({{"sensed": len(t.sense(ns="default")["notes"])}}))
+"""
+    out = subprocess.run(["runuser", "-u", a.carol, "--", "env", f"PYTHONPATH={colony.base}", PEER_PYTHON, "-c", script],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    raised, sensed = (json.loads(line) for line in out.stdout.splitlines())
+    assert raised["raised"] == "PermissionDenied" and raised["data"]["ns"] == "team-a" and raised["data"]["right"] == "write"
+    assert "lacks the write right in namespace team-a" in raised["message"]
+    assert sensed == {"sensed": 0}

@@ -5,7 +5,9 @@ import json
 import socket
 import time
 
-from conftest import assert_error, deposit
+import pytest
+
+from conftest import assert_error, deposit, no_pending_message, pipeline
 
 
 def test_one_connection_beyond_the_limit_is_told_why_and_closed(daemon_factory):
@@ -64,3 +66,86 @@ def test_max_connections_in_the_config_and_bad_values(daemon_factory, tmp_path):
     r = subprocess.run([traild_bin(), "--max-connections", "0", "--socket", str(tmp_path / "y.sock"),
                         "--data-dir", str(tmp_path / "y")], capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "--max-connections" in r.stderr, r.stderr
+
+
+def _anon_kib(pid: int) -> int:
+    """The daemon's anonymous resident memory (heap, buffers), not counting mapped store pages."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1])
+    raise AssertionError("no RssAnon in /proc status")
+
+
+@pytest.mark.engines("sqlite")
+def test_a_watcher_that_never_reads_costs_a_bounded_backlog(daemon_factory, tmp_path):
+    """Events for a watcher that stops reading are dropped past its backlog
+    (4 MiB by default) and counted: the daemon's memory stays flat while far
+    more than that is published, and the watcher's next event says how many
+    it missed."""
+    d = daemon_factory("watchbound")
+    writer = d.connect()
+    body = "x" * 2000
+    total = 0
+
+    def flood(n: int) -> None:
+        nonlocal total
+        for start in range(0, n, 2000):
+            batch = [("trail.deposit", {"ns": "flood", "body": f"{total + i} {body}"}) for i in range(start, min(n, start + 2000))]
+            for r in pipeline(writer, batch, timeout=120):
+                assert "result" in r, r
+        total += n
+
+    flood(8000)  # warm up: caches and pools reach their size
+    base = _anon_kib(d.proc.pid)
+    flood(8000)
+    unwatched_mib = (_anon_kib(d.proc.pid) - base) / 1024
+    watcher = d.connect()
+    watcher.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sub = watcher.result("trail.watch", {"ns": "flood"})["subscription"]
+    published = total
+    before = _anon_kib(d.proc.pid)
+    flood(36000)  # ~90 MB of events the watcher never reads
+    published = total - published
+    grown_mib = (_anon_kib(d.proc.pid) - before) / 1024
+    stats = writer.result("trail.stats", {"ns": "flood"})
+    assert stats["watchers"] == 1
+    dropped = stats["events_dropped"]
+    print(f"watcher backlog: {published} events of ~2.6 KB published to a watcher that does not read, {dropped} dropped; "
+          f"anonymous memory grew {grown_mib:.1f} MiB (8000 deposits unwatched before: {unwatched_mib:.1f} MiB)")
+    assert dropped > published * 0.8
+    assert grown_mib < 12, f"anonymous memory grew {grown_mib:.1f} MiB while a watcher did not read"
+
+    # The watcher reads again: what was kept arrives, then an event that says how many were dropped.
+    received = 0
+    while True:
+        msg = watcher.recv()
+        assert msg["method"] == "trail.event" and msg["params"]["subscription"] == sub
+        received += 1
+        assert "dropped" not in msg["params"]
+        if no_pending_message(watcher, wait=0.5):
+            break
+    deposit(writer, "after the flood", ns="flood")
+    last = watcher.recv()
+    assert last["params"]["note"]["body"] == "after the flood"
+    assert last["params"]["dropped"] == published - received == dropped
+    assert received * 2600 <= 4 * 1024 * 1024 + 300_000  # what was kept fits in the backlog (and the socket)
+    assert d.alive()
+
+
+def test_watch_backlog_bytes_in_the_config_and_bad_values(daemon_factory, tmp_path):
+    import subprocess
+    from conftest import traild_bin
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"watch_backlog_bytes": 8192}))
+    d = daemon_factory("wb", extra=["--config", str(cfg)])
+    with d.connect() as w, d.connect() as c:
+        w.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        w.result("trail.watch", {"ns": "small"})
+        for r in pipeline(c, [("trail.deposit", {"ns": "small", "body": f"{i} " + "y" * 1500}) for i in range(600)]):
+            assert "result" in r
+        assert c.result("trail.stats", {"ns": "small"})["events_dropped"] > 400
+    for bad in ({"watch_backlog_bytes": 100}, {"watch_backlog_bytes": "4MiB"}, {"watch_backlog_bytes": 2 ** 31}):
+        cfg.write_text(json.dumps(bad))
+        r = subprocess.run([traild_bin(), "--config", str(cfg), "--socket", str(tmp_path / "x.sock"),
+                            "--data-dir", str(tmp_path / "x")], capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0 and "watch_backlog_bytes" in r.stderr, r.stderr

@@ -97,7 +97,8 @@ class NoteTooLarge(TrailError):
 
 
 class PermissionDenied(TrailError):
-    """-32003: this peer may not do this in this namespace."""
+    """-32003: the access rules do not give this peer the right in this namespace;
+    ``data["ns"]`` and ``data["right"]`` (``read``, ``write`` or ``admin``) say which."""
 
     code = -32003
     reason_name = "permission_denied"

@@ -282,9 +282,12 @@ class _EventBase(TypedDict):
 
 class Event(_EventBase, total=False):
     """The params of a ``trail.event`` notification. ``trail`` (a dict with
-    ``from``, ``to`` and ``weight``) is present on ``linked`` events only."""
+    ``from``, ``to`` and ``weight``) is present on ``linked`` events only;
+    ``dropped`` (the subscription's events the daemon dropped just before this
+    one, because the connection did not read them in time) only after a gap."""
 
     trail: TrailSegment
+    dropped: int
 
 
 __all__ = [

@@ -63,7 +63,12 @@ struct Watch: AsyncParsableCommand {
         if let t = e.trail {
             text += "  trail \(Format.id(t.from)) -> \(Format.id(t.to)) \(Format.weight(t.weight))"
         }
-        return text + "  " + Format.excerpt(e.note.body, max: 80)
+        text += "  " + Format.excerpt(e.note.body, max: 80)
+        if e.dropped > 0 {
+            // The daemon's backlog for this connection was full: say so before the event that follows the gap.
+            text = p.paint("(\(e.dropped) events dropped here: this watch fell behind; sense to catch up)", .red) + "\n" + text
+        }
+        return text
     }
 }
 
