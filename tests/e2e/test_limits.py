@@ -149,3 +149,48 @@ def test_watch_backlog_bytes_in_the_config_and_bad_values(daemon_factory, tmp_pa
         r = subprocess.run([traild_bin(), "--config", str(cfg), "--socket", str(tmp_path / "x.sock"),
                             "--data-dir", str(tmp_path / "x")], capture_output=True, text=True, timeout=30)
         assert r.returncode != 0 and "watch_backlog_bytes" in r.stderr, r.stderr
+
+
+@pytest.mark.engines("sqlite")
+def test_a_client_that_sends_and_never_reads_is_paused_not_buffered(daemon_factory):
+    """One connection's requests in flight are bounded (512) and nothing more
+    is read from it while its answers cannot be written: a client that
+    pipelines without reading stops being read, traild's memory stays flat,
+    and when it reads again every request is answered, in order."""
+    import threading
+    d = daemon_factory("inflight")
+    with d.connect() as setup:
+        for r in pipeline(setup, [("trail.deposit", {"body": f"{i} " + "z" * 1000}) for i in range(10)]):
+            assert "result" in r
+    c = d.connect()
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    total = 20000  # each answer is ten notes, ~11 KB: 220 MB if traild buffered them
+    line = lambda i: json.dumps({"jsonrpc": "2.0", "id": i, "method": "trail.sense", "params": {"limit": 10}}).encode() + b"\n"
+    sent = [0]
+
+    def writer() -> None:
+        for i in range(total):
+            c.sock.sendall(line(i))
+            sent[0] = i + 1
+
+    t = threading.Thread(target=writer, daemon=True)
+    before = _anon_kib(d.proc.pid)
+    t.start()
+    time.sleep(3)
+    stalled_at = sent[0]
+    time.sleep(2)
+    grown_mib = (_anon_kib(d.proc.pid) - before) / 1024
+    print(f"in flight: the client got {stalled_at} of {total} requests out before traild stopped reading; "
+          f"anonymous memory grew {grown_mib:.1f} MiB")
+    assert sent[0] == stalled_at < total // 4, "traild kept reading a client that does not read"
+    assert grown_mib < 16
+    # Another connection is served meanwhile.
+    with d.connect() as other:
+        assert len(other.result("trail.sense", {"limit": 3})["notes"]) == 3
+    # Reading again: everything is answered, in order.
+    for i in range(total):
+        msg = c.recv()
+        assert msg["id"] == i and len(msg["result"]["notes"]) == 10
+    t.join(timeout=30)
+    assert sent[0] == total
+    c.close()
