@@ -193,7 +193,7 @@ struct SenseReader {
             sql = """
                 SELECT \(noteColumns), pow(2.0, n.key - ?) * (1.0 + coalesce(n.rank, 0.0)) AS score
                 FROM (SELECT n.seq FROM (SELECT rowid AS seq FROM note_text WHERE note_text MATCH ?) t
-                      CROSS JOIN note n ON n.seq = t.seq
+                      CROSS JOIN note n INDEXED BY note_match_key ON n.seq = t.seq
                       WHERE n.ns = ? AND n.state = 0 AND n.key >= ?
                 """
             sql += tagConditions(&arguments)

@@ -299,15 +299,22 @@ struct SQLiteStoreTests {
 
 @Suite("SQLite settings")
 struct SQLiteSettingsTests {
-    @Test("every connection is durable, memory-mapped and keeps a large page cache")
-    func pragmas() async throws {
+    /// The writer is FULL too: GRDB turns it to NORMAL when it sets up WAL
+    /// (commits without a sync), which the store undoes.
+    @Test("every connection is durable, reads through its own bounded page cache (no memory map), the writer's larger")
+    func pragmas() throws {
         let f = try Fixture()
-        let read = try await f.store.pool.read { db in
+        let pragmas = { (db: Database) throws -> [Int?] in
             [try Int.fetchOne(db, sql: "PRAGMA synchronous"), try Int.fetchOne(db, sql: "PRAGMA mmap_size"),
              try Int.fetchOne(db, sql: "PRAGMA cache_size"), try Int.fetchOne(db, sql: "PRAGMA secure_delete")]
         }
-        #expect(read == [2, 1 << 30, -32768, 0])
-        let journal = try await f.store.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
+        let read = try f.store.pool.read(pragmas)
+        let written = try f.store.pool.writeWithoutTransaction(pragmas)
+        let inline = try f.store.inline.read(pragmas)
+        #expect(read == [2, 0, -SQLiteMemory.readerCacheKiB, 0])
+        #expect(written == [2, 0, -SQLiteMemory.writerCacheKiB, 0])
+        #expect(inline == [2, 0, -SQLiteMemory.readerCacheKiB, 0])
+        let journal = try f.store.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         #expect(journal == "wal")
     }
 }
