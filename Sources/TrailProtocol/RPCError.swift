@@ -78,6 +78,8 @@ public struct RPCError: Error, Sendable, Equatable {
         case let .retracted(id, retraction):
             data["id"] = .string(id)
             data["retraction"] = Wire.retraction(retraction)
+        case let .storageDamaged(file, _):
+            data["file"] = .string(file)
         case .permissionDenied, .overloaded, .storageUnavailable, .semanticUnavailable, .internal:
             break
         }
