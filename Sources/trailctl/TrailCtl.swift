@@ -30,7 +30,7 @@ struct TrailCtl: AsyncParsableCommand {
         subcommands: [
             Deposit.self, Get.self, Sense.self, Reinforce.self, Repel.self, Link.self, Follow.self,
             Retract.self, Revive.self, Stats.self, Namespace.self, Compact.self, Watch.self, Status.self,
-            Export.self, Import.self, Graph.self, Check.self,
+            Export.self, Import.self, Graph.self, Check.self, Backup.self,
         ])
 
     /// Runs the command and exits with the contract's codes: usage errors

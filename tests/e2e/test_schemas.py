@@ -37,7 +37,7 @@ METHODS = [
 ]
 SHARED = ["defs.json", "note.json", "error.json", "event.json", "record.json"]
 # What trailctl prints with --json for the commands that are not one method.
-TOOLS = ["trailctl.check.json"]
+TOOLS = ["trailctl.check.json", "trailctl.backup.json"]
 
 
 # ---------------------------------------------------------------------------
