@@ -64,7 +64,11 @@ struct ArchivePacks {
         guard n == Int(length) else {
             throw ArchiveError.unreadable(file: file, why: "it ends before the \(length)-byte frame at byte \(offset) that holds note \(id.prefix(12)): it is truncated")
         }
-        return try ArchiveFrames.record(id: id, in: frame, source: file)
+        do {
+            return try ArchiveFrames.record(id: id, in: frame, source: file)
+        } catch let ArchiveError.damaged(source, why) {
+            throw ArchiveError.damaged(source: source, why: "the frame at byte \(offset) holding note \(id.prefix(12)): \(why)")
+        }
     }
 
     /// Pack files in the folder (not temporary ones).

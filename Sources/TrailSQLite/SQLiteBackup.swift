@@ -59,8 +59,14 @@ public enum SQLiteBackup {
         do {
             let queue = try DatabaseQueue(path: path, configuration: config)
             defer { try? queue.close() }
-            while true {
-                if try copy(queue, to: target, packs: source, into: targetPacks, report: &report) { break }
+            var vanished: String?
+            while let missing = try copy(queue, to: target, packs: source, into: targetPacks, report: &report) {
+                // Gone from two snapshots running that both name it: not the sweep but damage.
+                guard missing != vanished else {
+                    throw StoreCheckFailure("the archive pack \(source.path(missing)) that archived notes need is missing: "
+                        + "the store is damaged (run `trailctl check`); nothing was kept at \(destination)")
+                }
+                vanished = missing
                 report.retries += 1
                 guard report.retries < attempts else {
                     throw StoreCheckFailure("archive packs kept vanishing under the copy (\(attempts) attempts); the compactor is sweeping: try again")
@@ -79,11 +85,12 @@ public enum SQLiteBackup {
         return report
     }
 
-    /// One attempt: the snapshot and its packs. False when a pack the
-    /// snapshot names is gone (the attempt's files are removed).
+    /// One attempt: the snapshot and its packs. Returns a pack the snapshot
+    /// names that is gone (the attempt's files are then removed), nil when
+    /// the copy is whole.
     private static func copy(_ queue: DatabaseQueue, to target: String, packs source: ArchivePacks,
-                             into targetPacks: ArchivePacks, report: inout Report) throws -> Bool {
-        let copied = try queue.read { db -> Bool in
+                             into targetPacks: ArchivePacks, report: inout Report) throws -> String? {
+        let missing = try queue.read { db -> String? in
             // The first read starts the snapshot; the backup step and the
             // pack list below read the same one (the transaction stays open).
             report.notes = try Int.fetchOne(db, sql: "SELECT count(*) FROM note") ?? 0
@@ -97,13 +104,13 @@ public enum SQLiteBackup {
             report.packs = names.count
             report.bytes = Int64(try Int.fetchOne(db, sql: "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size") ?? 0)
             for name in names {
-                guard let size = try copyFile(source.path(name), to: targetPacks.path(name)) else { return false }
+                guard let size = try copyFile(source.path(name), to: targetPacks.path(name)) else { return name }
                 report.bytes += size
             }
-            return true
+            return nil
         }
-        if !copied { discard(target, targetPacks) }
-        return copied
+        if missing != nil { discard(target, targetPacks) }
+        return missing
     }
 
     /// Copies `from` to `to` and syncs it; nil when `from` does not exist.

@@ -60,6 +60,8 @@ def test_backup_under_load_has_every_note_acknowledged_before_it(daemon_factory,
     assert report["packs"] == 1 and report["archived_notes"] == 400
     assert report["notes"] >= 400 + 20_000 + len(before) + 1
 
+    assert sorted(p.name for p in copy.iterdir()) == ["packs", "trail.db"]
+    assert len(list((copy / "packs").iterdir())) == 1
     code, checked = check_store(type("D", (), {"data_dir": copy})())
     assert code == 0 and checked["sound"], checked
 

@@ -118,6 +118,10 @@ def test_damaged_packs_answer_storage_unavailable_and_check_finds_them(daemon_fa
         assert "missing" in err["message"]
         code, report = check_store(d)
         assert code == 4 and any(f["object"] == pack_b and "missing" in f["message"] for f in report["findings"]), report
+        # A backup will not copy a store that lacks a pack its notes need.
+        p = ctl("backup", "--data-dir", str(d.data_dir), str(d.data_dir.parent / "copy-of-damaged"))
+        assert p.returncode == 1 and pack_b in p.stderr and "missing" in p.stderr, p
+        assert not (d.data_dir.parent / "copy-of-damaged" / "trail.db").exists()
         assert conn.result("trail.get", {"ns": "alpha", "id": frames_a[spared][2]})["note"]["state"] == "archived"
 
 
