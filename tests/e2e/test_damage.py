@@ -143,6 +143,7 @@ def test_corrupt_database_page_answers_storage_unavailable_for_its_notes_only(da
                for i in range(60)]
     assert d.terminate() == 0
     db_path = d.data_dir / "trail.db"
+    assert check_store(d, "--quick")[0] == 0
     pages, page_size = leaf_pages(db_path, "note")
     assert len(pages) >= 10, pages
     victim = pages[len(pages) // 2]
@@ -150,6 +151,8 @@ def test_corrupt_database_page_answers_storage_unavailable_for_its_notes_only(da
         f.seek((victim - 1) * page_size)
         f.write(b"\xee" * 64)          # the page header and its first cell pointers
 
+    code, report = check_store(d, "--quick")
+    assert code == 4 and "quick_check" in report["findings"][0]["message"], report
     code, report = check_store(d)
     assert code == 4, report
     damage = [f for f in report["findings"] if f["severity"] == "damage"]
