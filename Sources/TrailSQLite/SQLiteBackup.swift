@@ -34,8 +34,11 @@ public enum SQLiteBackup {
     /// when absent. Costs a read of the whole database and of the packs
     /// its archived notes use; everything written is synced before it returns.
     /// Throws `StoreCheckFailure` with what went wrong; a failed backup
-    /// removes what it wrote.
-    public static func run(path: String, packDirectory: String, destination: String, attempts: Int = 5) throws(StoreCheckFailure) -> Report {
+    /// removes what it wrote. `pauseBeforePacks` is for tests only: the
+    /// first attempt waits that long between the database and the packs,
+    /// so that a test can sweep a pack away under it.
+    public static func run(path: String, packDirectory: String, destination: String, attempts: Int = 5,
+                           pauseBeforePacks: Double = 0) throws(StoreCheckFailure) -> Report {
         let started = Date()
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreCheckFailure("there is no database at \(path); give traild's --data-dir or --store sqlite:PATH")
@@ -60,7 +63,8 @@ public enum SQLiteBackup {
             let queue = try DatabaseQueue(path: path, configuration: config)
             defer { try? queue.close() }
             var vanished: String?
-            while let missing = try copy(queue, to: target, packs: source, into: targetPacks, report: &report) {
+            while let missing = try copy(queue, to: target, packs: source, into: targetPacks, report: &report,
+                                         pause: report.retries == 0 ? pauseBeforePacks : 0) {
                 // Gone from two snapshots running that both name it: not the sweep but damage.
                 guard missing != vanished else {
                     throw StoreCheckFailure("the archive pack \(source.path(missing)) that archived notes need is missing: "
@@ -89,7 +93,7 @@ public enum SQLiteBackup {
     /// names that is gone (the attempt's files are then removed), nil when
     /// the copy is whole.
     private static func copy(_ queue: DatabaseQueue, to target: String, packs source: ArchivePacks,
-                             into targetPacks: ArchivePacks, report: inout Report) throws -> String? {
+                             into targetPacks: ArchivePacks, report: inout Report, pause: Double) throws -> String? {
         let missing = try queue.read { db -> String? in
             // The first read starts the snapshot; the backup step and the
             // pack list below read the same one (the transaction stays open).
@@ -102,6 +106,7 @@ public enum SQLiteBackup {
                 SELECT name FROM pack p WHERE EXISTS (SELECT 1 FROM note n WHERE n.pack = p.rowid AND n.state = 2) ORDER BY rowid
                 """)
             report.packs = names.count
+            if pause > 0 { Thread.sleep(forTimeInterval: pause) }
             report.bytes = Int64(try Int.fetchOne(db, sql: "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size") ?? 0)
             for name in names {
                 guard let size = try copyFile(source.path(name), to: targetPacks.path(name)) else { return name }

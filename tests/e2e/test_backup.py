@@ -5,6 +5,7 @@ copied packs. For PostgreSQL the command refuses and points to pg_dump."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 
@@ -12,6 +13,7 @@ import pytest
 
 from test_damage import check_store, seed_archived
 from test_schemas import check as check_schema
+from test_trailctl import clean_env, trailctl_bin
 from test_trailctl import run as ctl
 
 
@@ -95,3 +97,32 @@ def test_backup_refuses_an_existing_store_and_postgres(daemon_factory, tmp_path)
     assert p.returncode == 3 and "no store" in p.stderr, p
     p = ctl("backup", "--store", "postgres://trail@127.0.0.1:5432/trail", str(tmp_path / "pg"))
     assert p.returncode == 2 and "pg_dump" in p.stderr, p
+
+
+@pytest.mark.engines("sqlite")
+def test_backup_takes_the_copy_again_when_a_pack_is_swept_under_it(daemon_factory, tmp_path):
+    d = daemon_factory("swept", extra=["--compaction-interval", "0"])
+    with d.connect() as conn:
+        gone = seed_archived(conn, "gone", 5, "swept note")
+        kept = seed_archived(conn, "kept", 5, "kept note")
+    # The first snapshot names both packs; while it waits before copying
+    # them, every note of one pack is revived and a compaction sweeps it away.
+    copy = tmp_path / "copy"
+    backup = subprocess.Popen([trailctl_bin(), "backup", "--data-dir", str(d.data_dir), str(copy), "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=clean_env(TRAIL_TEST_BACKUP_PAUSE="3"))
+    time.sleep(1)
+    with d.connect() as conn:
+        for nid in gone:
+            conn.result("trail.revive", {"ns": "gone", "id": nid})
+        packs_before = len(list((d.data_dir / "packs").iterdir()))
+        conn.result("trail.compact", {"ns": "kept"})
+        assert len(list((d.data_dir / "packs").iterdir())) == packs_before - 1
+    out, err = backup.communicate(timeout=60)
+    assert backup.returncode == 0, err
+    report = json.loads(out)
+    assert report["retries"] == 1 and report["packs"] == 1 and report["archived_notes"] == 5, report
+    c = daemon_factory("copy", data_dir=copy)
+    with c.connect() as conn:
+        assert {conn.result("trail.get", {"ns": "gone", "id": n})["note"]["state"] for n in gone} == {"live"}
+        assert {conn.result("trail.get", {"ns": "kept", "id": n})["note"]["state"] for n in kept} == {"archived"}

@@ -42,8 +42,12 @@ struct Backup: AsyncParsableCommand {
             throw CtlFailure(code: CtlFailure.unreachable, message: "there is no store at \(source); give traild's --data-dir or --store sqlite:PATH")
         }
         let destination = path
+        // Tests only: hold the first snapshot this long before copying its packs.
+        let pause = ProcessInfo.processInfo.environment["TRAIL_TEST_BACKUP_PAUSE"].flatMap(Double.init) ?? 0
         let result = await Task.detached { () -> Result<SQLiteBackup.Report, StoreCheckFailure> in
-            Result { () throws(StoreCheckFailure) in try SQLiteBackup.run(path: source, packDirectory: packs, destination: destination) }
+            Result { () throws(StoreCheckFailure) in
+                try SQLiteBackup.run(path: source, packDirectory: packs, destination: destination, pauseBeforePacks: pause)
+            }
         }.value
         let report: SQLiteBackup.Report
         switch result {
