@@ -101,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "trailctl",
             dependencies: [
-                "TrailClient", "TrailZstd",
+                "TrailClient", "TrailZstd", "TrailStore", "TrailSQLite", "TrailPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -15,6 +15,11 @@ public enum TrailError: Error, Equatable, Sendable {
     case overloaded
     /// The store cannot write or read.
     case storageUnavailable(String)
+    /// A file of the store is damaged (a truncated, corrupt or missing
+    /// archive pack, a corrupt database page; on PostgreSQL an archive block):
+    /// answered as `storage_unavailable` naming it, for the calls that touch
+    /// it; every other call goes on.
+    case storageDamaged(file: String, why: String)
     /// An id prefix names more than one note.
     case ambiguousID(prefix: String, matches: [String])
     /// No such subscription on this connection.
@@ -35,7 +40,7 @@ public enum TrailError: Error, Equatable, Sendable {
         case .permissionDenied: .permissionDenied
         case .invalidNamespace: .invalidNamespace
         case .overloaded: .overloaded
-        case .storageUnavailable: .storageUnavailable
+        case .storageUnavailable, .storageDamaged: .storageUnavailable
         case .ambiguousID: .ambiguousID
         case .unknownSubscription: .unknownSubscription
         case .retracted: .retracted
@@ -67,6 +72,8 @@ public enum TrailError: Error, Equatable, Sendable {
             "The daemon is busy; retry after a short pause."
         case let .storageUnavailable(why):
             "The store cannot complete this (\(why)); retry later and check the daemon's log and disk."
+        case let .storageDamaged(file, why):
+            "The store cannot read \(file) (\(why)); run `trailctl check` to see what is damaged, and restore the store from a backup."
         case let .ambiguousID(prefix, _):
             "The prefix \(prefix) matches more than one note; give more hex digits."
         case let .unknownSubscription(sub):

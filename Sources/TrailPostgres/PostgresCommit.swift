@@ -102,7 +102,8 @@ struct PostgresCommit: GroupApplier {
         switch error {
         case let trail as TrailError: trail
         case let failure as PostgresFailure: failure.trailError
-        case let archive as ArchiveError: .storageUnavailable("archive: \(archive.description)")
+        case let archive as ArchiveError:
+            archive.damage.map { TrailError.storageDamaged(file: $0.source, why: $0.why) } ?? .storageUnavailable("archive: \(archive.description)")
         default: .internal("\(error)")
         }
     }

@@ -81,6 +81,8 @@ public struct RPCError: Error, Sendable, Equatable {
         case let .permissionDenied(ns, right, _):
             data["ns"] = .string(ns)
             data["right"] = .string(right.description)
+        case let .storageDamaged(file, _):
+            data["file"] = .string(file)
         case .overloaded, .storageUnavailable, .semanticUnavailable, .internal:
             break
         }

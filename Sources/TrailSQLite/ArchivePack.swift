@@ -48,14 +48,27 @@ struct ArchivePacks {
     }
 
     /// The record of `id` in the frame at `offset`/`length` of pack `name`.
+    /// A pack that is missing or shorter than the frame is `unreadable`, a
+    /// frame that fails its checksum `damaged`: both name the pack's path.
     func read(id: String, pack name: String, offset: Int64, length: Int64) throws -> ArchivedNote {
-        let fd = open(path(name), O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ArchiveError.io("open pack \(name)", errno) }
+        let file = path(name)
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            throw ArchiveError.unreadable(file: file, why: code == ENOENT ? "it is missing" : String(cString: strerror(code)))
+        }
         defer { close(fd) }
         var frame = [UInt8](repeating: 0, count: Int(length))
         let n = frame.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Int(length), off_t(offset)) }
-        guard n == Int(length) else { throw ArchiveError.io("read pack \(name)", n < 0 ? errno : EIO) }
-        return try ArchiveFrames.record(id: id, in: frame, source: "pack \(name)")
+        guard n >= 0 else { throw ArchiveError.unreadable(file: file, why: String(cString: strerror(errno))) }
+        guard n == Int(length) else {
+            throw ArchiveError.unreadable(file: file, why: "it ends before the \(length)-byte frame at byte \(offset) that holds note \(id.prefix(12)): it is truncated")
+        }
+        do {
+            return try ArchiveFrames.record(id: id, in: frame, source: file)
+        } catch let ArchiveError.damaged(source, why) {
+            throw ArchiveError.damaged(source: source, why: "the frame at byte \(offset) holding note \(id.prefix(12)): \(why)")
+        }
     }
 
     /// Pack files in the folder (not temporary ones).

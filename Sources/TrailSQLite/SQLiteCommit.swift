@@ -39,7 +39,7 @@ struct SQLiteCommit: GroupApplier {
         } catch let refused as RefusedWrite {
             return [.failure(refused.error)]
         } catch {
-            let mapped = SQLiteStore.map(error)
+            let mapped = SQLiteStore.map(error, database: pool.path)
             return group.map { _ in .failure(mapped) }
         }
     }
@@ -71,9 +71,11 @@ struct SQLiteCommit: GroupApplier {
                             results.append(.success(try write.apply(job.write)))
                         }
                     } catch {
-                        let mapped = SQLiteStore.map(error)
-                        // A storage failure inside the transaction dooms the group.
+                        let mapped = SQLiteStore.map(error, database: pool.path)
+                        // A storage failure inside the transaction dooms the group;
+                        // a damaged archive pack fails only the write that reads it.
                         if case .storageUnavailable = mapped { throw error }
+                        if case .storageDamaged = mapped, !(error is ArchiveError) { throw error }
                         guard savepoints else { throw RefusedWrite(error: mapped) }
                         results.append(.failure(mapped))
                     }

@@ -66,7 +66,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
                 }
             }
         } catch {
-            throw Self.map(error)
+            throw Self.map(error, database: path)
         }
         committer = GroupCommit(SQLiteCommit(pool: pool, clock: clock, packs: packs, fault: fault))
         inline = InlineReaders(path: path, configuration: config)
@@ -339,7 +339,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
         do {
             return try await pool.read(body)
         } catch {
-            throw Self.map(error)
+            throw Self.map(error, database: path)
         }
     }
 
@@ -350,21 +350,27 @@ public final class SQLiteStore: TrailStore, InlineReads {
         do {
             return try inline.read(body)
         } catch {
-            throw Self.map(error)
+            throw Self.map(error, database: path)
         }
     }
 
-    /// The one place a storage failure becomes a contract error.
-    static func map(_ error: any Error) -> TrailError {
+    /// The one place a storage failure becomes a contract error; `database`
+    /// is the file a corrupt page is reported in.
+    static func map(_ error: any Error, database: String) -> TrailError {
         if let trail = error as? TrailError { return trail }
-        if let pack = error as? ArchiveError { return .storageUnavailable("archive pack: \(pack.description)") }
+        if let pack = error as? ArchiveError {
+            if let (file, why) = pack.damage { return .storageDamaged(file: file, why: why) }
+            return .storageUnavailable("archive pack: \(pack.description)")
+        }
         if let zstd = error as? ZstdError { return .storageUnavailable("archive pack: \(zstd.description)") }
         if let db = error as? DatabaseError {
             switch db.resultCode {
             case .SQLITE_FULL: return .storageUnavailable("the disk is full")
             case .SQLITE_READONLY: return .storageUnavailable("the database is read-only")
             case .SQLITE_BUSY, .SQLITE_LOCKED: return .storageUnavailable("the database is locked by another process")
-            case .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_PERM:
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+                return .storageDamaged(file: database, why: "SQLite: \(db.message ?? "\(db.resultCode)")")
+            case .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_PERM:
                 return .storageUnavailable("SQLite: \(db.message ?? "\(db.resultCode)")")
             default: return .internal("SQLite: \(db.message ?? "\(db.resultCode)")")
             }

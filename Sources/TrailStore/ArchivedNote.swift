@@ -177,10 +177,23 @@ public enum ArchiveError: Error, CustomStringConvertible {
     case corrupt(id: String, source: String)
     /// A frame that fails its checksum or whose records do not parse.
     case damaged(source: String, why: String)
+    /// A pack file that is missing, or ends before the frame a note is in.
+    case unreadable(file: String, why: String)
+
+    /// The file or object the failure is in, and what is wrong with it.
+    public var damage: (source: String, why: String)? {
+        switch self {
+        case let .damaged(source, why), let .unreadable(source, why): (source, why)
+        case let .missing(id, source): (source, "note \(id) is not in the frame its index row names")
+        case let .corrupt(id, source): (source, "the body of note \(id) does not match its id")
+        case .io: nil
+        }
+    }
 
     public var description: String {
         switch self {
         case let .damaged(source, why): "\(source) is damaged (\(why))"
+        case let .unreadable(file, why): "\(file) cannot be read (\(why))"
         case let .io(what, code): "\(what): \(String(cString: strerror(code)))"
         case let .missing(id, source): "note \(id) is not in \(source)"
         case let .corrupt(id, source): "the body of note \(id) in \(source) does not match its id"

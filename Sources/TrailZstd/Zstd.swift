@@ -28,6 +28,15 @@ public enum Zstd {
         return output
     }
 
+    /// The length of the zstd frame at the start of `input`, found by
+    /// walking its block headers (nothing is decompressed); nil when the
+    /// bytes are not a whole frame (truncated, or no zstd frame).
+    public static func frameLength(_ input: UnsafeRawBufferPointer) -> Int? {
+        guard let base = input.baseAddress, !input.isEmpty else { return nil }
+        let n = ZSTD_findFrameCompressedSize(base, input.count)
+        return ZSTD_isError(n) == 0 ? n : nil
+    }
+
     /// Decompresses one or more whole frames. Throws on corrupt or truncated
     /// input, and when the content would exceed `limit` bytes.
     public static func decompress(_ input: [UInt8], limit: Int = 1 << 30) throws(ZstdError) -> [UInt8] {

@@ -3,7 +3,8 @@ import TrailClient
 
 /// Why trailctl stops, with the exit code the contract gives it (SPEC.md §7):
 /// 1 the daemon answered with an error (or the work failed), 2 usage,
-/// 3 the daemon cannot be reached.
+/// 3 the daemon (or, for `check` and `backup`, the store) cannot be reached,
+/// 4 `check` found damage.
 struct CtlFailure: Error {
     var code: Int32
     var message: String
@@ -11,6 +12,7 @@ struct CtlFailure: Error {
     static let daemonError: Int32 = 1
     static let usage: Int32 = 2
     static let unreachable: Int32 = 3
+    static let damageFound: Int32 = 4
 
     /// A failure of the work itself (a corrupt file, a file that cannot be
     /// written): exit 1.
@@ -49,7 +51,7 @@ struct CtlFailure: Error {
 
     /// Prints the message on stderr and exits with the code.
     func exit() -> Never {
-        Terminal.printError(message)
+        if !message.isEmpty { Terminal.printError(message) }
         Foundation.exit(code)
     }
 }

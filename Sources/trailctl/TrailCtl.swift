@@ -22,7 +22,7 @@ struct TrailCtl: AsyncParsableCommand {
 
         Exit codes: 0 ok; 1 the daemon answered with an error (its message on stderr), or the \
         command could not do its work (a corrupt import file); 2 usage; 3 the daemon cannot \
-        be reached.
+        be reached (check, backup: the store cannot be opened); 4 check found damage.
 
         See docs/trailctl.md for every command with examples.
         """,
@@ -30,7 +30,7 @@ struct TrailCtl: AsyncParsableCommand {
         subcommands: [
             Deposit.self, Get.self, Sense.self, Reinforce.self, Repel.self, Link.self, Follow.self,
             Retract.self, Revive.self, Stats.self, Namespace.self, Compact.self, Watch.self, Status.self,
-            Export.self, Import.self, Graph.self,
+            Export.self, Import.self, Graph.self, Check.self, Backup.self,
         ])
 
     /// Runs the command and exits with the contract's codes: usage errors

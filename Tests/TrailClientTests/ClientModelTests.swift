@@ -25,7 +25,7 @@ struct ErrorTests {
         let samples: [TrailError] = [
             .invalidParams(field: nil, message: ""), .unknownNote(id: "", ns: ""), .noteTooLarge(size: 1, limit: 1),
             .permissionDenied(ns: "n", right: .write, peer: "uid 1"), .invalidNamespace(""), .overloaded, .storageUnavailable(""),
-            .ambiguousID(prefix: "", matches: []), .unknownSubscription(""),
+            .storageDamaged(file: "f", why: "w"), .ambiguousID(prefix: "", matches: []), .unknownSubscription(""),
             .retracted(id: "", retraction: Retraction(reason: "r", agent: nil, atMillis: 0)), .semanticUnavailable(""),
             .internal(""),
         ]

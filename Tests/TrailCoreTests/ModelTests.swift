@@ -89,6 +89,7 @@ struct ModelTests {
             (.invalidNamespace(""), -32004, "invalid_namespace"),
             (.overloaded, -32005, "overloaded"),
             (.storageUnavailable(""), -32006, "storage_unavailable"),
+            (.storageDamaged(file: "/data/packs/a.zst", why: "it is missing"), -32006, "storage_unavailable"),
             (.ambiguousID(prefix: "", matches: []), -32007, "ambiguous_id"),
             (.unknownSubscription(""), -32008, "unknown_subscription"),
             (.retracted(id: "", retraction: r), -32009, "retracted"),
