@@ -189,16 +189,19 @@ struct SenseReader {
         var arguments: [SQLArgument]
         var sql: String
         if matched > Self.candidates && matched <= Self.lookUpMatchesUpTo {
+            // The candidates and their scores from note_match_key alone; whole rows only for the page.
             arguments = [.double(decay.offset(at: now)), .text(match), .text(settings.name), .double(floorKey)]
             sql = """
-                SELECT \(noteColumns), pow(2.0, n.key - ?) * (1.0 + coalesce(n.rank, 0.0)) AS score
-                FROM (SELECT n.seq FROM (SELECT rowid AS seq FROM note_text WHERE note_text MATCH ?) t
-                      CROSS JOIN note n INDEXED BY note_match_key ON n.seq = t.seq
-                      WHERE n.ns = ? AND n.state = 0 AND n.key >= ?
+                WITH c AS (
+                    SELECT n.seq, pow(2.0, n.key - ?) * (1.0 + coalesce(n.rank, 0.0)) AS score
+                    FROM (SELECT rowid AS seq FROM note_text WHERE note_text MATCH ?) t
+                    CROSS JOIN note n INDEXED BY note_match_key ON n.seq = t.seq
+                    WHERE n.ns = ? AND n.state = 0 AND n.key >= ?
                 """
             sql += tagConditions(&arguments)
-            sql += " ORDER BY n.key DESC LIMIT ?) c JOIN note n ON n.seq = c.seq"
+            sql += " ORDER BY n.key DESC LIMIT ?)"
             arguments.append(.int(Int64(Self.candidates)))
+            sql += Self.pageOfCandidates(&arguments, offset: offset, count: count)
         } else if matched > Self.candidates {
             arguments = [.double(decay.offset(at: now)), .text(settings.name), .double(floorKey), .text(match)]
             sql = """
@@ -210,26 +213,42 @@ struct SenseReader {
             sql += tagConditions(&arguments)
             sql += " ORDER BY n.key DESC LIMIT ?) c JOIN note n ON n.seq = c.seq"
             arguments.append(.int(Int64(Self.candidates)))
+            sql += " ORDER BY score DESC, n.id ASC LIMIT ? OFFSET ?"
+            arguments += [.int(Int64(count)), .int(Int64(offset))]
         } else {
             arguments = [.double(decay.offset(at: now)), .text(match), .text(settings.name), .double(floorKey)]
             // CROSS JOIN keeps the matches outside: the planner would
             // otherwise walk every live note of the key index and ask the
             // full-text index about each one.
             sql = """
-                SELECT \(noteColumns),
-                       pow(2.0, n.key - ?) * (1.0 + max(0.0, -t.bm)) * (1.0 + coalesce(n.rank, 0.0)) AS score
-                FROM (SELECT rowid AS seq, rank AS bm FROM note_text WHERE note_text MATCH ?) t
-                CROSS JOIN note n ON n.seq = t.seq
-                WHERE n.ns = ? AND n.state = 0 AND n.key >= ?
+                WITH c AS (
+                    SELECT n.seq, pow(2.0, n.key - ?) * (1.0 + max(0.0, -t.bm)) * (1.0 + coalesce(n.rank, 0.0)) AS score
+                    FROM (SELECT rowid AS seq, rank AS bm FROM note_text WHERE note_text MATCH ?) t
+                    CROSS JOIN note n INDEXED BY note_match_key ON n.seq = t.seq
+                    WHERE n.ns = ? AND n.state = 0 AND n.key >= ?
                 """
             sql += tagConditions(&arguments)
+            sql += ")"
+            sql += Self.pageOfCandidates(&arguments, offset: offset, count: count)
         }
-        sql += " ORDER BY score DESC, n.id ASC LIMIT ? OFFSET ?"
-        arguments += [.int(Int64(count)), .int(Int64(offset))]
         var rows: [(NoteRow, Double)] = []
         try db.forEachRow(sql: sql, binding: arguments) { s in
             rows.append((NoteRow(columns: s), RawColumn.double(s, 15)))
         }
         return rows
+    }
+
+    /// The page `offset..<offset+count` of the candidates `c` (seq, score) in
+    /// score order, ties by id: only the notes scoring at least the page's
+    /// last score are read whole (every note tied with it too, so the id
+    /// order of a tie is exact), not every candidate's row.
+    private static func pageOfCandidates(_ arguments: inout [SQLArgument], offset: Int, count: Int) -> String {
+        arguments += [.int(Int64(offset + count - 1)), .int(Int64(count)), .int(Int64(offset))]
+        return """
+             , cut AS (SELECT score FROM c ORDER BY score DESC LIMIT 1 OFFSET ?)
+            SELECT \(noteColumns), c.score AS score FROM c CROSS JOIN note n ON n.seq = c.seq
+            WHERE c.score >= coalesce((SELECT score FROM cut), -1.0)
+            ORDER BY score DESC, n.id ASC LIMIT ? OFFSET ?
+            """
     }
 }
