@@ -64,8 +64,8 @@ extension Report {
 
             ### Memory: traild's resident set
 
-            Each cell is VmRSS (RssAnon); VmHWM is the peak since start. VmRSS counts the pages of the SQLite store that traild has
-            mapped (up to 1 GiB, `mmap_size`; the kernel drops them at will), RssAnon only its own memory: the shares below are RssAnon.
+            Each cell is VmRSS (RssAnon); VmHWM is the peak since start. VmRSS also counts file pages traild maps (the model's weights;
+            before issue 14 the SQLite store too), RssAnon only its own memory: the shares below are RssAnon.
             Without the model: traild `--no-semantic` on the same store after a sense and a stats. The model alone (traild with the
             model and no note, less without it): \(Format.kib(m.modelAlone?.anonKiB)). Recall by meaning's share: vectors loaded less without
             the model less the model alone (the index, the note map, and what loading left allocated). The index's arrays:
