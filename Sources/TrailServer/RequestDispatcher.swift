@@ -215,18 +215,10 @@ final class RequestDispatcher: ChannelDuplexHandler {
             return .now(id.map { .json(RPCResponse.failure(id: $0, error: error.rpcError)) })
         }
         if case let .hello(_, helloAgent?) = call { agent = helloAgent }
-        let rules = dispatcher.access.current
-        var grant: Grant?
-        if !rules.policy.isOpen {
-            let who = lookup.identity(of: peer!, generation: rules.generation)
-            if case let .right(right, ns) = call.accessNeed {
-                do {
-                    try rules.policy.require(right, in: ns, by: who)
-                } catch {
-                    return .now(answer(.failure(error)))
-                }
-            }
-            grant = Grant(policy: rules.policy, peer: who)
+        let grant: Grant?
+        switch admit(call) {
+        case let .success(admitted): grant = admitted
+        case let .failure(refusal): return .now(answer(.failure(refusal)))
         }
         if case let .importRecords(ns, records, stage?, commit, importAgent) = call {
             let held = (staged.removeValue(forKey: stage) ?? []) + records
@@ -269,6 +261,23 @@ final class RequestDispatcher: ChannelDuplexHandler {
             result = start.flatMap { loop.makeFutureWithTask { ReadResult.json(try await body()) } }
         }
         return .later(result.map { answer(.success($0)) }.recover { answer(.failure($0)) })
+    }
+
+    /// Checks `call` against the access rules in force (contract §10): the
+    /// rules and the peer it was let through under (nil when every peer may
+    /// do everything), or the refusal naming the namespace and the right.
+    private func admit(_ call: Call) -> Result<Grant?, TrailError> {
+        let rules = dispatcher.access.current
+        guard !rules.policy.isOpen else { return .success(nil) }
+        let who = lookup.identity(of: peer!, generation: rules.generation)
+        if case let .right(right, ns) = call.accessNeed {
+            do {
+                try rules.policy.require(right, in: ns, by: who)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return .success(Grant(policy: rules.policy, peer: who))
     }
 
     /// Runs an inline read, its failure as a plain `Error`.
