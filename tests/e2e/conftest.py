@@ -154,7 +154,42 @@ class Daemon:
         self._stderr.close()
 
 
-class Conn:
+class Calls:
+    """request/call/result/error over `send(obj)` and `recv()`: what every
+    kind of connection in the tests offers (a Conn here, a connection made
+    by another user in test_access.py)."""
+
+    next_id = 1
+
+    def request(self, method: str, params: dict[str, Any] | None = None) -> int:
+        rid = self.next_id
+        self.next_id += 1
+        msg: dict[str, Any] = {"jsonrpc": "2.0", "id": rid, "method": method}
+        if params is not None:
+            msg["params"] = params
+        self.send(msg)
+        return rid
+
+    def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Sends one request and returns the whole response (skipping notifications)."""
+        rid = self.request(method, params)
+        while True:
+            msg = self.recv()
+            if isinstance(msg, dict) and msg.get("id") == rid:
+                return msg
+
+    def result(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        resp = self.call(method, params)
+        assert "error" not in resp, resp
+        return resp["result"]
+
+    def error(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        resp = self.call(method, params)
+        assert "error" in resp, resp
+        return resp["error"]
+
+
+class Conn(Calls):
     """One JSON-RPC connection: newline-delimited JSON over the Unix socket."""
 
     def __init__(self, path: Path, timeout: float = 30.0) -> None:
@@ -196,32 +231,6 @@ class Conn:
             raise ConnectionError("connection closed by traild")
         return json.loads(line)
 
-    def request(self, method: str, params: dict[str, Any] | None = None) -> int:
-        rid = self.next_id
-        self.next_id += 1
-        msg: dict[str, Any] = {"jsonrpc": "2.0", "id": rid, "method": method}
-        if params is not None:
-            msg["params"] = params
-        self.send(msg)
-        return rid
-
-    def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Sends one request and returns the whole response (skipping notifications)."""
-        rid = self.request(method, params)
-        while True:
-            msg = self.recv()
-            if isinstance(msg, dict) and msg.get("id") == rid:
-                return msg
-
-    def result(self, method: str, params: dict[str, Any] | None = None) -> Any:
-        resp = self.call(method, params)
-        assert "error" not in resp, resp
-        return resp["result"]
-
-    def error(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        resp = self.call(method, params)
-        assert "error" in resp, resp
-        return resp["error"]
 
 
 # ---------------------------------------------------------------------------

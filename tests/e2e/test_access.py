@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import ROOT, assert_error, deposit
+from conftest import ROOT, Calls, deposit
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"),
                                 reason="needs root with useradd and runuser to make users and run clients as them")
@@ -76,7 +76,7 @@ def accounts() -> Iterator[Accounts]:
         a.remove()
 
 
-class PeerConn:
+class PeerConn(Calls):
     """A connection to traild opened by another user (tests/e2e/peer_client.py
     under runuser); the same call/result/error as conftest's Conn."""
 
@@ -105,28 +105,6 @@ class PeerConn:
 
     def recv(self, timeout: float = 30) -> Any:
         return json.loads(self._line(timeout))
-
-    def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        rid = self.next_id
-        self.next_id += 1
-        msg: dict[str, Any] = {"jsonrpc": "2.0", "id": rid, "method": method}
-        if params is not None:
-            msg["params"] = params
-        self.send(msg)
-        while True:
-            m = self.recv()
-            if m.get("id") == rid:
-                return m
-
-    def result(self, method: str, params: dict[str, Any] | None = None) -> Any:
-        resp = self.call(method, params)
-        assert "error" not in resp, resp
-        return resp["result"]
-
-    def error(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        resp = self.call(method, params)
-        assert "error" in resp, resp
-        return resp["error"]
 
     def close(self) -> None:
         if self.proc.stdin:
