@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the libFuzzer targets built into .build-fuzz (make fuzz builds them).
+#   Fuzz/run.sh SECONDS [TARGET...]        each target for SECONDS, on a scratch corpus that
+#                                           grows across runs (.build-fuzz/corpus/TARGET)
+#   FUZZ_SMOKE=1 Fuzz/run.sh SECONDS ...   the committed seeds only, nothing kept (make test)
+# A crash, hang or broken invariant stops that target with its input in
+# .build-fuzz/artifacts/TARGET/ and makes the script fail; docs/fuzzing.md says
+# how to turn one into a regression test.
+set -euo pipefail
+# Swift's own crash handler would take the signal from libFuzzer, which then writes no
+# artifact: off here (run a target on one input without it to see a Swift backtrace).
+export SWIFT_BACKTRACE=enable=no
+cd "$(dirname "$0")/.."
+seconds=$1
+shift
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(frame call export pack)
+bin=.build-fuzz/release
+failed=()
+for t in "${targets[@]}"; do
+    case $t in
+        frame | call) dict=Fuzz/dict/request.dict ;;
+        export | pack) dict=Fuzz/dict/archive.dict ;;
+        *) echo "unknown fuzz target $t (frame, call, export, pack)" >&2; exit 2 ;;
+    esac
+    artifacts=.build-fuzz/artifacts/$t
+    mkdir -p "$artifacts"
+    if [ -n "${FUZZ_SMOKE:-}" ]; then
+        work=$(mktemp -d)
+    else
+        work=.build-fuzz/corpus/$t
+        mkdir -p "$work"
+    fi
+    # A scratch copy: what the fuzzer adds never lands in the committed seeds.
+    cp -n Fuzz/corpus/$t/* "$work"/
+    log=.build-fuzz/fuzz-$t.log
+    echo "fuzz-$t: ${seconds}s"
+    if "$bin/fuzz-$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -dict="$dict" \
+        -artifact_prefix="$artifacts/" -print_final_stats=1 "$work" >"$log" 2>&1; then
+        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+        rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+        echo "fuzz-$t: ok, $runs executions ($rate/s), corpus $(ls "$work" | wc -l) inputs"
+    else
+        echo "fuzz-$t: FAILED; the input is in $artifacts/, the log in $log:" >&2
+        grep -E "fuzz invariant|Fatal error|ERROR: libFuzzer|SUMMARY|Test unit written" "$log" >&2 || tail -20 "$log" >&2
+        failed+=("$t")
+    fi
+    [ -z "${FUZZ_SMOKE:-}" ] || rm -rf "$work"
+done
+[ ${#failed[@]} -eq 0 ] || { echo "fuzz targets that failed: ${failed[*]}" >&2; exit 1; }
