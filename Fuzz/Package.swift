@@ -48,6 +48,7 @@ let package = Package(
             name: "fuzz-pack",
             dependencies: [
                 .product(name: "TrailCore", package: "trail"),
+                .product(name: "TrailProtocol", package: "trail"),
                 .product(name: "TrailStore", package: "trail"),
                 .product(name: "TrailZstd", package: "trail"),
             ]

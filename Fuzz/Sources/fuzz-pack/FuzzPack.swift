@@ -1,4 +1,5 @@
 import TrailCore
+import TrailProtocol
 import TrailStore
 import TrailZstd
 
@@ -7,8 +8,8 @@ import TrailZstd
 /// rows). The first byte chooses: even, the rest is the pack's bytes as
 /// stored (zstd frames); odd, the rest is a frame's content, compressed here
 /// first, so that mutations reach the record decoding behind zstd's checksum.
-/// Records read must each be found by id, and written again as a pack they
-/// must read back the same.
+/// Records read must each be found by id and be shown as `get` shows an
+/// archived note, and written again as a pack they must read back the same.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPack(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size >= 1 else { return 0 }
@@ -30,7 +31,9 @@ public func fuzzPack(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
         precondition(found == notes.first(where: { $0.id == note.id }), "record(id:) found another record")
         let settings = NamespaceSettings(name: "fuzz", landmark: 0)
-        _ = found.note(settings: settings, weight: found.decayed(found.weight, at: found.archivedAt + 60, halfLife: 604800))
+        // As `get` answers for an archived note.
+        let note = found.note(settings: settings, weight: found.decayed(found.weight, at: found.archivedAt + 60, halfLife: 604800))
+        _ = JSONWriter.bytes(Wire.note(note))
     }
     // Written again (the writer turns a non-finite number into 0), the records read back the same.
     let written: [[UInt8]]
