@@ -20,7 +20,7 @@ printed (`pytest -s` shows them).
 
 Runtime against the debug build on two cores: 100,000 fuzzed lines (and
 6,252 acknowledged deposits) on SQLite in about 50 s. PostgreSQL takes about
-three times as long for the same lines (160 s for 100,000), so it runs 40,000
+three times as long for the same lines (160 s for 100,000), so it runs 30,000
 by default to stay near a minute; `TRAIL_FUZZ_REQUESTS=100000` runs the full
 count there too.
 """
@@ -41,7 +41,7 @@ SEED = int(os.environ.get("TRAIL_FUZZ_SEED", "14"))
 # Fuzzed lines per run. PostgreSQL serves the debug build's mix about a third as
 # fast as SQLite (every mutated deposit that still parses is a write to the
 # server), so it gets fewer to stay near a minute; TRAIL_FUZZ_REQUESTS sets both.
-REQUESTS_PER_ENGINE = {"sqlite": 100_000, "postgres": 40_000}
+REQUESTS_PER_ENGINE = {"sqlite": 100_000, "postgres": 30_000}
 CONNECTIONS = 4
 WINDOW = 256         # lines sent on a connection before it waits for its sync answer
 VALID_EVERY = 16     # a valid, acknowledged deposit after this many fuzzed lines
