@@ -19,7 +19,7 @@ run: system-deps model release
 	exec .build/release/traild --model-dir $(CURDIR)/models/all-MiniLM-L6-v2
 
 ## test: install what is missing and run every test (Swift, Python end to end)
-test: deps model build swift-test e2e
+test: deps model build swift-test fuzz-smoke e2e
 
 deps: system-deps python-deps
 
@@ -89,3 +89,25 @@ bench-postgres: system-deps release
 
 clean:
 	rm -rf .build
+
+# --- Fuzzing (issue 14, docs/fuzzing.md) ---------------------------------------------------------
+# The libFuzzer targets live in Fuzz/ (a package of their own, built with -sanitize=fuzzer into
+# .build-fuzz so the main build is untouched); the seeds in Fuzz/corpus are copied to a scratch
+# corpus before each run. `make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS=export` runs one target longer.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_TARGETS ?= frame call export pack
+
+.PHONY: fuzz fuzz-build fuzz-smoke
+
+fuzz-build:
+	swift build --package-path Fuzz --scratch-path $(CURDIR)/.build-fuzz -c release --sanitize=fuzzer $(SWIFT_FLAGS)
+
+## fuzz: build the fuzz targets and run each for FUZZ_SECONDS (default 60) on a growing scratch corpus
+fuzz: fuzz-build
+	Fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The short run `make test` does: each target a fixed seed and count of runs (about 5 s) on the
+# committed seeds, capped at FUZZ_SMOKE_SECONDS.
+fuzz-smoke: fuzz-build
+	FUZZ_SMOKE=1 Fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)

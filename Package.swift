@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "TrailEmbedding", targets: ["TrailEmbedding"]),
         .library(name: "TrailServer", targets: ["TrailServer"]),
         .library(name: "TrailClient", targets: ["TrailClient"]),
+        // For the fuzz targets (Fuzz/Package.swift), which read zstd the way trailctl and the engines do.
+        .library(name: "TrailZstd", targets: ["TrailZstd"]),
         .executable(name: "traild", targets: ["traild"]),
         .executable(name: "trailctl", targets: ["trailctl"]),
         .executable(name: "trail-compactor", targets: ["trail-compactor"]),

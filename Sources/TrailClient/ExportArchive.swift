@@ -116,8 +116,10 @@ public enum ExportArchive {
                 guard value["end"] == .bool(true), let count = value["records"]?.number else {
                     throw ExportArchiveError(line: lineNumber, message: "the end line should be {\"end\": true, \"records\": N}")
                 }
-                guard Int(count) == records.count, count == count.rounded() else {
-                    throw ExportArchiveError(line: lineNumber, message: "the end line counts \(Int(count)) records but the file holds \(records.count): it is damaged")
+                // Compared as numbers: a count like 1e300 must be refused, not trap on its way to an Int.
+                guard count == Double(records.count) else {
+                    let written = String(decoding: JSONWriter.bytes(value["records"] ?? .null), as: UTF8.self)
+                    throw ExportArchiveError(line: lineNumber, message: "the end line counts \(written) records but the file holds \(records.count): it is damaged")
                 }
                 guard value["crc32"]?.string == checksum.hex else {
                     throw ExportArchiveError(line: lineNumber, message: "the checksum does not match the contents: the file is damaged")

@@ -11,8 +11,11 @@ public enum Timestamp {
     /// answer carries two of these; interpolating padded parts cost about
     /// 1 µs each).
     public static func rfc3339(millis: Int64) -> String {
-        var seconds = time_t(millis >= 0 ? millis / 1000 : (millis - 999) / 1000)
-        let ms = Int32(millis - Int64(seconds) * 1000)
+        // Floor division without `millis - 999`, which overflowed for the
+        // earliest Int64 (a damaged archive record's time; found with fuzz-pack).
+        let (q, r) = millis.quotientAndRemainder(dividingBy: 1000)
+        var seconds = time_t(r < 0 ? q - 1 : q)
+        let ms = Int32(r < 0 ? r + 1000 : r)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         let year = parts.tm_year + 1900

@@ -143,6 +143,21 @@ struct ExportArchiveTests {
         #expect(refusal(Array("{\"trail_export\":2}\n".utf8))?.message.contains("newer") == true)
         #expect(refusal(Array("not json\n".utf8))?.line == 1)
     }
+
+    /// Found by fuzz-export (issue 14): an end line whose count is beyond an
+    /// Int (1e300, 1e19, -1e300) trapped converting it; a fractional count was
+    /// refused only after the conversion. Each is a damaged file now.
+    @Test("an end line with a huge, negative or fractional count is refused, not a crash")
+    func hugeCount() throws {
+        let good = file([record("a")])
+        let header = Array(good.split(separator: UInt8(ascii: "\n"))[0]) + [UInt8(ascii: "\n")]
+        for count in ["1e300", "1e19", "-1e300", "9223372036854775808", "1.5", "-0.5"] {
+            let end = Array("{\"end\":true,\"records\":\(count),\"crc32\":\"00000000\"}\n".utf8)
+            let error = refusal(header + end)
+            #expect(error?.line == 2, "records \(count)")
+            #expect(error?.message.contains("records but the file holds 0: it is damaged") == true, "records \(count): \(String(describing: error))")
+        }
+    }
 }
 
 @Suite("Trail graph")

@@ -78,6 +78,19 @@ struct ModelTests {
         }
     }
 
+    /// An archived record's times come back from a pack file; a damaged one
+    /// (re-compressed, so its checksum holds) with `createdAt` of Int64.min
+    /// made `get` trap on `millis - 999` (issue 14, with the fuzz-pack harness).
+    @Test("the extreme Int64 times are written without a trap")
+    func extremeTimes() {
+        let earliest = Timestamp.rfc3339(millis: .min)
+        let latest = Timestamp.rfc3339(millis: .max)
+        #expect(earliest.hasPrefix("-") && earliest.hasSuffix(".192Z"), "\(earliest)")
+        #expect(latest.hasSuffix(".807Z"), "\(latest)")
+        #expect(Timestamp.rfc3339(millis: -1000) == "1969-12-31T23:59:59.000Z")
+        #expect(Timestamp.rfc3339(millis: -1001) == "1969-12-31T23:59:58.999Z")
+    }
+
     @Test("every error maps to its contract code")
     func errorCodes() {
         let r = Retraction(reason: "x", agent: nil, atMillis: 0)

@@ -666,6 +666,8 @@ def damaged_files(good: Path, tmp: Path) -> dict[str, Path]:
     files["forged-body"] = packed("forged", raw.replace(b"then check libzstd-dev", b"then check libzstd-dew"))
     files["changed-weight"] = packed("weight", re.sub(rb'"weight":(\d)', rb'"weight":9\1', raw, count=1))
     files["bad-record"] = packed("badrec", b"\n".join([lines[0], b'{"id": 5}', *lines[2:]]))
+    # A count beyond an Int crashed trailctl import (found by fuzz-export, issue 14).
+    files["huge-count"] = packed("hugecount", re.sub(rb'"records":\d+', rb'"records":1e300', raw))
     return files
 
 
