@@ -71,6 +71,10 @@ public struct DaemonConfiguration: Sendable {
     public var embeddingThreads: Int
     /// Connections served at once; one more is told `overloaded` and closed.
     public var maxConnections: Int
+    /// The HTTP listener (`--http`, config `http`): off when nil.
+    public var http: HTTPAddress?
+    /// Lets `http` be an address other hosts reach (config `http_remote`).
+    public var httpRemote: Bool
     /// Bytes of watch events one connection may leave unread before its
     /// events are dropped and counted (`watch_backlog_bytes`).
     public var watchBacklogBytes: Int
@@ -99,6 +103,8 @@ public struct DaemonConfiguration: Sendable {
         embeddingThreads = 1
         maxConnections = 1024
         watchBacklogBytes = Self.defaultWatchBacklogBytes
+        http = nil
+        httpRemote = false
     }
 
     /// `TRAIL_SOCKET`, else `$XDG_RUNTIME_DIR/trail/traild.sock`, else `/tmp/trail-$UID/traild.sock`.
@@ -113,6 +119,14 @@ public struct DaemonConfiguration: Sendable {
         if let d = environment["XDG_DATA_HOME"], !d.isEmpty { return "\(d)/trail" }
         let home = environment["HOME"] ?? NSHomeDirectory()
         return "\(home)/.local/share/trail"
+    }
+
+    /// Refuses an HTTP address other hosts could reach unless the config
+    /// says so: the listener serves the store's figures (and, with its
+    /// token, its notes).
+    public func checkHTTP() throws(ConfigurationError) {
+        guard let http, !http.isLoopback, !httpRemote else { return }
+        throw .invalid("the HTTP listener's address \(http) is not a loopback address; use 127.0.0.1 or [::1], or set \"http_remote\": true in the config to serve other hosts")
     }
 
     /// The socket's mode in force.
@@ -131,7 +145,7 @@ public struct DaemonConfiguration: Sendable {
         }
         let known: Set = ["socket", "data_dir", "store", "socket_group", "max_frame_bytes", "log_level",
                           "compaction_interval_s", "compaction_batch", "rebase_after_half_lives", "model_dir", "semantic",
-                          "embedding_threads", "max_connections", "socket_mode", "access", "watch_backlog_bytes"]
+                          "embedding_threads", "max_connections", "socket_mode", "access", "watch_backlog_bytes", "http", "http_remote"]
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw .invalid("the config file \(path) has an unknown key \(unknown.debugDescription); known keys: \(known.sorted().joined(separator: ", "))")
         }
@@ -158,6 +172,11 @@ public struct DaemonConfiguration: Sendable {
         if let v = object["max_connections"] {
             guard let n = v as? Int, (1...1_000_000).contains(n) else { throw .invalid("max_connections in \(path) must be a whole number from 1 to 1000000") }
             maxConnections = n
+        }
+        if let v = try string("http") { http = try HTTPAddress(parsing: v, what: "http in \(path)") }
+        if let v = object["http_remote"] {
+            guard let b = v as? Bool else { throw .invalid("http_remote in \(path) must be true or false") }
+            httpRemote = b
         }
         if let v = object["watch_backlog_bytes"] {
             guard let n = v as? Int, (4096...(1 << 30)).contains(n) else {

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
@@ -99,6 +100,14 @@ public final class TrailDaemon: Service {
             await store.close()
             throw error
         }
+        let web: (any Channel)?
+        do {
+            web = try await startHTTP(store: store, group: group)
+        } catch {
+            try? await server.close()
+            await store.close()
+            throw error
+        }
         // Trapped before the ready line, so a SIGHUP right after it never stops the daemon.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let reloads = Task { [logger, config] in await Self.reloadAccess(on: hangups, config: config, access: access, logger: logger) }
@@ -108,7 +117,8 @@ public final class TrailDaemon: Service {
             "access": "\(config.access.rules.map { "\($0.count) rules" } ?? "open to every peer that can connect")",
         ])
         let semantic = (try? recall.get()).map { $0.model } ?? "off"
-        ready("traild ready socket=\(config.socketPath) store=\(config.store) semantic=\(semantic) pid=\(getpid())")
+        let httpURL = web?.localAddress.map { " http=http://\(HTTPAddress(host: config.http?.host ?? "127.0.0.1", port: $0.port ?? 0))/" } ?? ""
+        ready("traild ready socket=\(config.socketPath) store=\(config.store) semantic=\(semantic)\(httpURL) pid=\(getpid())")
 
         // Runs until SIGTERM/SIGINT (the service group's graceful shutdown),
         // compacting in the background every `compactionInterval` seconds.
@@ -133,6 +143,7 @@ public final class TrailDaemon: Service {
 
         logger.info("shutting down: finishing queued writes")
         try? await server.close()
+        try? await web?.close()
         let open = children.all
         for child in open { _ = try? await child.setOption(ChannelOptions.autoRead, value: false).get() }
         indexer?.stop()
@@ -183,6 +194,35 @@ public final class TrailDaemon: Service {
             throw ConfigurationError.invalid("cannot create the folder \(path) (\(error.localizedDescription)); check its parent's permissions")
         }
         return true
+    }
+
+    /// The HTTP listener when the config asks for one: `/healthz` answers
+    /// whether the store does (a cheap read of it).
+    private func startHTTP(store: any TrailStore, group: any EventLoopGroup) async throws -> (any Channel)? {
+        guard let address = config.http else { return nil }
+        let probe: @Sendable () async -> String? = {
+            do {
+                _ = try await store.lastCompaction(ns: nil)
+                return nil
+            } catch {
+                return (error as? TrailError)?.message ?? "\(error)"
+            }
+        }
+        do {
+            return try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 64)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try channel.pipeline.syncOperations.addHandler(HTTPHandler(probe: probe))
+                    }
+                }
+                .bind(host: address.host, port: address.port)
+                .get()
+        } catch {
+            throw ConfigurationError.invalid("cannot listen for HTTP on \(address) (\(error)); choose another port or address")
+        }
     }
 
     /// SIGHUP re-reads the config file's access rules; connections stay. A

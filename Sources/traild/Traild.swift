@@ -44,6 +44,9 @@ struct Traild: AsyncParsableCommand {
     @Option(name: .customLong("max-connections"), help: "Connections served at once (default 1024); one more is told overloaded and closed.")
     var maxConnections: Int?
 
+    @Option(name: .customLong("http"), help: "Serve /healthz over HTTP on ADDR:PORT (loopback unless the config sets http_remote; port 0 takes a free one).")
+    var http: String?
+
     @Option(name: .customLong("embedding-threads"), help: "Threads that embed new notes in the background (default 1).")
     var embeddingThreads: Int?
 
@@ -74,6 +77,8 @@ struct Traild: AsyncParsableCommand {
                 }
                 configuration.maxConnections = maxConnections
             }
+            if let http { configuration.http = try HTTPAddress(parsing: http, what: "--http") }
+            try configuration.checkHTTP()
             if let embeddingThreads {
                 guard (1...64).contains(embeddingThreads) else {
                     throw ConfigurationError.invalid("--embedding-threads must be a whole number from 1 to 64")

@@ -109,6 +109,7 @@ class Daemon:
             if not line:
                 raise RuntimeError(f"traild exited with {self.proc.wait()} before ready:\n{self.stderr()}")
             if b"ready" in line:
+                self.ready_line = line.decode()
                 return
         raise RuntimeError("traild did not print ready in time")
 

@@ -1,0 +1,64 @@
+import NIOCore
+import NIOHTTP1
+
+/// Serves the daemon's HTTP listener (issue 15): `GET /healthz` answers 200
+/// while the store answers and 503 with the reason when it does not. Nothing
+/// is written through HTTP; anything else is 404 (405 for a method other
+/// than GET or HEAD).
+final class HTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// Whether the store answers now: nil, or why not.
+    private let probe: @Sendable () async -> String?
+    private var head: HTTPRequestHead?
+
+    init(probe: @escaping @Sendable () async -> String?) { self.probe = probe }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case let .head(request): head = request
+        case .body: break
+        case .end:
+            guard let request = head else { return }
+            head = nil
+            route(request, context: context)
+        }
+    }
+
+    private func route(_ request: HTTPRequestHead, context: ChannelHandlerContext) {
+        let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
+        guard request.method == .GET || request.method == .HEAD else {
+            return respond(.methodNotAllowed, "traild's HTTP listener only reads: use GET\n", to: request, context: context)
+        }
+        switch path {
+        case "/healthz":
+            let probe = self.probe
+            context.eventLoop.makeFutureWithTask { await probe() }.assumeIsolated().whenSuccess { why in
+                if let why {
+                    self.respond(.serviceUnavailable, "unavailable: \(why)\n", to: request, context: context)
+                } else {
+                    self.respond(.ok, "ok\n", to: request, context: context)
+                }
+            }
+        default:
+            respond(.notFound, "no such page: \(path)\n", to: request, context: context)
+        }
+    }
+
+    private func respond(_ status: HTTPResponseStatus, _ text: String, to request: HTTPRequestHead, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        headers.add(name: "Content-Length", value: String(text.utf8.count))
+        headers.add(name: "Cache-Control", value: "no-store")
+        let keepAlive = request.isKeepAlive
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+        if request.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
+        }
+    }
+}

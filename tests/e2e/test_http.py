@@ -1,0 +1,103 @@
+"""traild's HTTP listener (issue 15, first step): off by default, loopback
+unless the config says otherwise, /healthz answering whether the store does."""
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import traild_bin
+
+
+def http_url(d) -> tuple[str, int]:
+    m = re.search(r"http=http://(\S+):(\d+)/", d.ready_line)
+    assert m, d.ready_line
+    return m.group(1), int(m.group(2))
+
+
+def fetch(host: str, port: int, path: str, method: str = "GET") -> tuple[int, str]:
+    c = http.client.HTTPConnection(host, port, timeout=20)
+    try:
+        c.request(method, path)
+        r = c.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        c.close()
+
+
+def test_healthz_and_nothing_else(daemon_factory):
+    d = daemon_factory("web", extra=["--http", "127.0.0.1:0"])
+    host, port = http_url(d)
+    assert host == "127.0.0.1" and port > 0
+    assert fetch(host, port, "/healthz") == (200, "ok\n")
+    assert fetch(host, port, "/healthz?probe=1") == (200, "ok\n")
+    assert fetch(host, port, "/healthz", "HEAD") == (200, "")
+    status, body = fetch(host, port, "/nowhere")
+    assert status == 404 and "/nowhere" in body
+    status, body = fetch(host, port, "/healthz", "POST")
+    assert status == 405 and "only reads" in body
+    # Keep-alive: several requests on one connection.
+    c = http.client.HTTPConnection(host, port, timeout=20)
+    for _ in range(3):
+        c.request("GET", "/healthz")
+        r = c.getresponse()
+        assert r.status == 200 and r.read() == b"ok\n"
+    c.close()
+    # The socket is served as before.
+    assert d.result("trail.hello")["server"] == "traild"
+
+
+def test_off_by_default(daemon):
+    assert "http=" not in daemon.ready_line
+
+
+def test_http_in_the_config_and_beyond_loopback(daemon_factory, tmp_path):
+    cfg = tmp_path / "web.json"
+    cfg.write_text(json.dumps({"http": "0.0.0.0:0", "http_remote": True}))
+    d = daemon_factory("remote", extra=["--config", str(cfg)])
+    host, port = http_url(d)
+    assert host == "0.0.0.0"
+    assert fetch("127.0.0.1", port, "/healthz") == (200, "ok\n")
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--http", "0.0.0.0:0"], "is not a loopback address"),
+    (["--http", "127.0.0.1"], "--http must be ADDR:PORT"),
+    (["--http", "127.0.0.1:99999"], "--http must be ADDR:PORT"),
+    (["--http", ":8080"], "--http must be ADDR:PORT"),
+])
+def test_bad_http_addresses_stop_the_daemon_with_the_reason(tmp_path, args, says):
+    r = subprocess.run([traild_bin(), *args, "--socket", str(tmp_path / "x.sock"), "--data-dir", str(tmp_path / "x")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and says in r.stderr, r.stderr
+
+
+def test_a_port_in_use_is_refused_with_the_reason(daemon_factory):
+    first = daemon_factory("web1", extra=["--http", "127.0.0.1:0"])
+    _, port = http_url(first)
+    second = daemon_factory("web2", extra=["--http", f"127.0.0.1:{port}"], start=False)
+    with pytest.raises(RuntimeError) as failure:
+        second.start()
+    assert f"cannot listen for HTTP on 127.0.0.1:{port}" in str(failure.value)
+
+
+def test_healthz_says_503_while_the_database_is_down(pg_daemons):
+    d = pg_daemons("webpg", extra=["--http", "127.0.0.1:0"])
+    host, port = http_url(d)
+    assert fetch(host, port, "/healthz") == (200, "ok\n")
+    pg = d.pg
+    pg.stop_immediate()
+    try:
+        status, body = fetch(host, port, "/healthz")
+        assert status == 503 and body.startswith("unavailable: ") and "store" in body, body
+    finally:
+        pg.restart()
+    deadline = time.monotonic() + 60
+    while fetch(host, port, "/healthz")[0] != 200:
+        assert time.monotonic() < deadline, "healthz never came back"
+        time.sleep(0.2)
+    assert d.alive()
