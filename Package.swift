@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", exact: "0.12.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -44,7 +46,7 @@ let package = Package(
             dependencies: ["TrailCore", .product(name: "NIOCore", package: "swift-nio")]
         ),
         // The engine-neutral store: the protocol, what a write means, group commit, archive records.
-        .target(name: "TrailStore", dependencies: ["TrailCore", "TrailZstd"]),
+        .target(name: "TrailStore", dependencies: ["TrailCore", "TrailZstd", .product(name: "Metrics", package: "swift-metrics")]),
         // The embedded engine: one SQLite file (GRDB), archive packs beside it.
         .target(
             name: "TrailSQLite",
@@ -64,7 +66,9 @@ let package = Package(
         // Recall by meaning (contract §8): the tokenizer, the model, vector search.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "TrailEmbedding", dependencies: ["COpenBLAS"]),
-        .target(name: "TrailCompactor", dependencies: ["TrailCore", "TrailStore"]),
+        .target(name: "TrailCompactor", dependencies: [
+            "TrailCore", "TrailStore", .product(name: "Metrics", package: "swift-metrics"),
+        ]),
         .executableTarget(
             name: "trail-compactor",
             dependencies: [
@@ -82,12 +86,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .executableTarget(
             name: "traild",
             dependencies: [
                 "TrailServer",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

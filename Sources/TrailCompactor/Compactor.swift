@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import TrailCore
 import TrailStore
 
@@ -56,10 +57,14 @@ public struct Compactor: Sendable {
         if let ns { names = [ns] } else { names = try await store.namespaces().map(\.settings.name) }
         var reports: [CompactionReport] = []
         for name in names {
+            let started = DispatchTime.now()
             if let report = try await store.compacting(ns: name, wait: waitForOthers, { () async throws(TrailError) in
                 try await compactNamespace(name)
             }) {
                 reports.append(report)
+                // /metrics: runs and their durations, per namespace.
+                Counter(label: "trail_compactions_total", dimensions: [("ns", name)]).increment()
+                Timer(label: "trail_compaction_duration_seconds", dimensions: [("ns", name)]).recordInterval(since: started)
             }
         }
         return reports

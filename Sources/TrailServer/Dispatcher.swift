@@ -70,6 +70,8 @@ final class Dispatcher: Sendable {
     let hub: EventHub
     /// The access rules in force (contract §10).
     let access: AccessControl
+    /// What /metrics shows (off without an HTTP listener).
+    let metrics: DaemonMetrics
     let startedAt = Date()
     let connections = Atomic<Int>(0)
     /// Queued writes beyond which new writes are answered `overloaded`.
@@ -86,8 +88,10 @@ final class Dispatcher: Sendable {
     init(store: any TrailStore, maxFrameBytes: Int, compaction: CompactorSettings, maxQueuedWrites: Int = 100_000,
          recall: Result<Recall, SemanticOff> = .failure(SemanticOff("recall by meaning is turned off")),
          access: AccessControl = AccessControl(AccessPolicy(rules: nil, owner: getuid())),
-         watchBacklogBytes: Int = DaemonConfiguration.defaultWatchBacklogBytes) {
+         watchBacklogBytes: Int = DaemonConfiguration.defaultWatchBacklogBytes,
+         metrics: DaemonMetrics = DaemonMetrics(registry: nil)) {
         self.watchBacklogBytes = watchBacklogBytes
+        self.metrics = metrics
         self.store = store
         self.access = access
         hub = EventHub(access: access)

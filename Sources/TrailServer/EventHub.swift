@@ -1,3 +1,4 @@
+import Metrics
 import NIOCore
 import Synchronization
 import TrailCore
@@ -22,6 +23,8 @@ final class EventHub: Sendable {
     private let subscriptions = Mutex<[String: Subscription]>([:])
     private let counter = Atomic<UInt64>(0)
     private let droppedTotal = Atomic<Int>(0)
+    /// The same count in /metrics.
+    private let droppedCounter = Metrics.Counter(label: "trail_watch_events_dropped_total")
     private let access: AccessControl
 
     init(access: AccessControl) { self.access = access }
@@ -76,6 +79,7 @@ final class EventHub: Sendable {
                 guard sub.peer.backlog.reserve(size) else {
                     subs[id]!.dropped += 1
                     droppedTotal.add(1, ordering: .relaxed)
+                    droppedCounter.increment()
                     continue
                 }
                 targets.append((id, sub.channel, sub.peer.backlog, sub.dropped))

@@ -200,7 +200,9 @@ final class RequestDispatcher: ChannelDuplexHandler {
             return .now(.json(RPCResponse.failure(id: error.id, error: error.rpcError)))
         }
         let id = request.id
+        let method = DaemonMetrics.label(request.method), metrics = dispatcher.metrics, started = NIODeadline.now()
         @Sendable func answer(_ result: Result<ReadResult, any Error>) -> Outgoing? {
+            metrics.answered(method: method, outcome: Self.outcome(result), started: started)
             guard let id else { return nil }
             switch result {
             case let .success(result): return .success(id: id, result)
@@ -212,6 +214,7 @@ final class RequestDispatcher: ChannelDuplexHandler {
         do {
             call = try Call(method: request.method, params: request.params, agent: agent)
         } catch {
+            metrics.answered(method: method, outcome: error.rpcError.data["reason"]?.string ?? "error", started: started)
             return .now(id.map { .json(RPCResponse.failure(id: $0, error: error.rpcError)) })
         }
         if case let .hello(_, helloAgent?) = call { agent = helloAgent }
@@ -278,6 +281,15 @@ final class RequestDispatcher: ChannelDuplexHandler {
             }
         }
         return .success(Grant(policy: rules.policy, peer: who))
+    }
+
+    /// `ok`, or the contract's name of the error: the outcome label of /metrics.
+    private static func outcome(_ result: Result<ReadResult, any Error>) -> String {
+        switch result {
+        case .success: "ok"
+        case let .failure(error as TrailError): error.reason
+        case .failure: TrailErrorCode.internalError.name
+        }
     }
 
     /// Runs an inline read, its failure as a plain `Error`.

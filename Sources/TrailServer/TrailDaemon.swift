@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 import Synchronization
 import TrailCore
@@ -21,10 +22,14 @@ public final class TrailDaemon: Service {
     private let logger: Logger
     private let ready: @Sendable (String) -> Void
     private let children = ChannelRegistry()
+    private let registry: PrometheusCollectorRegistry?
 
     /// `ready` is called with a one-line message once the socket listens.
-    public init(config: DaemonConfiguration, logger: Logger, ready: @escaping @Sendable (String) -> Void) {
+    /// `registry` is where swift-metrics was bootstrapped to (for /metrics).
+    public init(config: DaemonConfiguration, logger: Logger, registry: PrometheusCollectorRegistry? = nil,
+                ready: @escaping @Sendable (String) -> Void) {
         self.config = config
+        self.registry = registry
         self.logger = logger
         self.ready = ready
     }
@@ -61,7 +66,8 @@ public final class TrailDaemon: Service {
         let indexer = (try? recall.get()).map { Indexer(recall: $0, threads: config.embeddingThreads) }
         let access = AccessControl(config.access)
         let dispatcher = Dispatcher(store: store, maxFrameBytes: config.maxFrameBytes, compaction: config.compaction, recall: recall,
-                                    access: access, watchBacklogBytes: config.watchBacklogBytes)
+                                    access: access, watchBacklogBytes: config.watchBacklogBytes,
+                                    metrics: DaemonMetrics(registry: config.http == nil ? nil : registry))
         indexer?.start()
         // Packs left by a crash between writing a pack and committing its index go now.
         _ = try? await store.write(.sweepPacks, by: Writer(agent: "traild"))
@@ -102,7 +108,7 @@ public final class TrailDaemon: Service {
         }
         let web: (any Channel)?
         do {
-            web = try await startHTTP(store: store, group: group)
+            web = try await startHTTP(dispatcher: dispatcher, group: group)
         } catch {
             try? await server.close()
             await store.close()
@@ -198,8 +204,10 @@ public final class TrailDaemon: Service {
 
     /// The HTTP listener when the config asks for one: `/healthz` answers
     /// whether the store does (a cheap read of it).
-    private func startHTTP(store: any TrailStore, group: any EventLoopGroup) async throws -> (any Channel)? {
+    private func startHTTP(dispatcher: Dispatcher, group: any EventLoopGroup) async throws -> (any Channel)? {
         guard let address = config.http else { return nil }
+        let store = dispatcher.store
+        let scrape: @Sendable () async -> [UInt8] = { await dispatcher.metrics.scrape(dispatcher: dispatcher) }
         let probe: @Sendable () async -> String? = {
             do {
                 _ = try await store.lastCompaction(ns: nil)
@@ -215,7 +223,7 @@ public final class TrailDaemon: Service {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                        try channel.pipeline.syncOperations.addHandler(HTTPHandler(probe: probe))
+                        try channel.pipeline.syncOperations.addHandler(HTTPHandler(probe: probe, scrape: scrape))
                     }
                 }
                 .bind(host: address.host, port: address.port)

@@ -1,3 +1,4 @@
+import Metrics
 import Dispatch
 import Synchronization
 import TrailCore
@@ -26,6 +27,10 @@ public protocol GroupApplier: Sendable {
 /// are then committed together by the engine's `GroupApplier`. A bulk write
 /// (compaction, import) is a group of its own.
 public final class GroupCommit<Applier: GroupApplier>: Sendable {
+    /// Writes per committed group (`trail_group_commit_writes`, a histogram
+    /// in /metrics).
+    static var groupSizes: Recorder { Recorder(label: "trail_group_commit_writes") }
+
     private struct Job: Sendable {
         var pending: PendingWrite
         var completion: @Sendable (Result<WriteOutcome, TrailError>) -> Void
@@ -112,6 +117,7 @@ public final class GroupCommit<Applier: GroupApplier>: Sendable {
                 return
             }
             let results = applier.commit(group.map(\.pending))
+            Self.groupSizes.record(group.count)
             depth.subtract(group.count, ordering: .relaxed)
             answers.async {
                 for (job, result) in zip(group, results) { job.completion(result) }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import TrailServer
 
@@ -97,7 +99,7 @@ struct Traild: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "traild")
-        let daemon = TrailDaemon(config: configuration, logger: logger) { line in
+        let daemon = TrailDaemon(config: configuration, logger: logger, registry: Self.bootstrapMetrics(configuration)) { line in
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }
         let group = ServiceGroup(
@@ -112,5 +114,25 @@ struct Traild: AsyncParsableCommand {
             logger.critical("\(error)")
             throw ExitCode(1)
         }
+    }
+
+    /// With an HTTP listener, swift-metrics reports to a Prometheus registry
+    /// that /metrics writes out; without one, metrics stay the no-op default.
+    private static func bootstrapMetrics(_ configuration: DaemonConfiguration) -> PrometheusCollectorRegistry? {
+        guard configuration.http != nil else { return nil }
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // traild answers in tens of microseconds: buckets from 25 µs to 10 s.
+        factory.durationHistogramBuckets["trail_request_duration_seconds"] = [
+            .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
+            .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(10),
+        ]
+        factory.durationHistogramBuckets["trail_compaction_duration_seconds"] = [
+            .milliseconds(10), .milliseconds(100), .seconds(1), .seconds(10), .seconds(60), .seconds(600),
+        ]
+        factory.valueHistogramBuckets["trail_group_commit_writes"] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+        MetricsSystem.bootstrap(factory)
+        return registry
     }
 }

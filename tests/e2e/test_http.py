@@ -101,3 +101,57 @@ def test_healthz_says_503_while_the_database_is_down(pg_daemons):
         assert time.monotonic() < deadline, "healthz never came back"
         time.sleep(0.2)
     assert d.alive()
+
+
+def scrape(host: str, port: int) -> dict[tuple[str, tuple], float]:
+    """/metrics through prometheus_client's own text parser: {(sample name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+    status, body = fetch(host, port, "/metrics")
+    assert status == 200
+    samples = {}
+    for family in text_string_to_metric_families(body):
+        for s in family.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return samples
+
+
+def test_metrics_count_what_the_test_did(daemon_factory):
+    d = daemon_factory("metrics", extra=["--http", "127.0.0.1:0"])
+    host, port = http_url(d)
+    with d.connect() as c:
+        ids = [c.result("trail.deposit", {"body": f"metric note {i}", "ns": "gauge"})["id"] for i in range(5)]
+        c.result("trail.retract", {"id": ids[0], "ns": "gauge", "reason": "wrong"})
+        for _ in range(3):
+            c.result("trail.sense", {"ns": "gauge"})
+        assert c.error("trail.get", {"id": "ab" * 32, "ns": "gauge"})["code"] == -32001
+        assert c.error("trail.no.such", {})["code"] == -32601
+        assert c.error("trail.deposit", {"body": ""})["code"] == -32602
+        c.result("trail.compact", {"ns": "gauge"})
+        c.result("trail.watch", {"ns": "gauge"})
+        m = scrape(host, port)
+
+        def req(method: str, outcome: str) -> float:
+            return m.get(("trail_requests_total", (("method", method), ("outcome", outcome))), 0)
+
+        assert req("trail.deposit", "ok") == 5
+        assert req("trail.deposit", "invalid_params") == 1
+        assert req("trail.sense", "ok") == 3
+        assert req("trail.get", "unknown_note") == 1
+        assert req("other", "method_not_found") == 1
+        assert req("trail.retract", "ok") == 1
+        assert m[("trail_request_duration_seconds_count", (("method", "trail.sense"),))] == 3
+        assert m[("trail_request_duration_seconds_count", (("method", "trail.deposit"),))] == 6
+        assert 0 < m[("trail_request_duration_seconds_sum", (("method", "trail.sense"),))] < 3
+        assert m[("trail_notes", (("ns", "gauge"), ("state", "live")))] == 4
+        assert m[("trail_notes", (("ns", "gauge"), ("state", "retracted")))] == 1
+        assert m[("trail_connections", ())] == 1
+        assert m[("trail_watchers", ())] == 1
+        assert m[("trail_write_queue_depth", ())] == 0
+        assert m[("trail_store_bytes", ())] == c.result("trail.stats", {"ns": "gauge"})["store_bytes"] or d.engine == "postgres"
+        assert m[("trail_compactions_total", (("ns", "gauge"),))] == 1
+        assert m[("trail_compaction_duration_seconds_count", (("ns", "gauge"),))] == 1
+        # Six writes of the test committed (and the compactor's own), in groups of at least one.
+        groups, writes = m[("trail_group_commit_writes_count", ())], m[("trail_group_commit_writes_sum", ())]
+        assert 1 <= groups <= writes and writes >= 6
+        # No bodies in the metrics.
+        assert "metric note" not in fetch(host, port, "/metrics")[1]

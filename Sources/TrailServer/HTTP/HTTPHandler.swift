@@ -2,7 +2,8 @@ import NIOCore
 import NIOHTTP1
 
 /// Serves the daemon's HTTP listener (issue 15): `GET /healthz` answers 200
-/// while the store answers and 503 with the reason when it does not. Nothing
+/// while the store answers and 503 with the reason when it does not;
+/// `GET /metrics` the Prometheus text of `DaemonMetrics`. Nothing
 /// is written through HTTP; anything else is 404 (405 for a method other
 /// than GET or HEAD).
 final class HTTPHandler: ChannelInboundHandler {
@@ -11,9 +12,14 @@ final class HTTPHandler: ChannelInboundHandler {
 
     /// Whether the store answers now: nil, or why not.
     private let probe: @Sendable () async -> String?
+    /// The Prometheus text of every metric, read now.
+    private let scrape: @Sendable () async -> [UInt8]
     private var head: HTTPRequestHead?
 
-    init(probe: @escaping @Sendable () async -> String?) { self.probe = probe }
+    init(probe: @escaping @Sendable () async -> String?, scrape: @escaping @Sendable () async -> [UInt8]) {
+        self.probe = probe
+        self.scrape = scrape
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -41,21 +47,31 @@ final class HTTPHandler: ChannelInboundHandler {
                     self.respond(.ok, "ok\n", to: request, context: context)
                 }
             }
+        case "/metrics":
+            let scrape = self.scrape
+            context.eventLoop.makeFutureWithTask { await scrape() }.assumeIsolated().whenSuccess { bytes in
+                self.respond(.ok, bytes, contentType: "text/plain; version=0.0.4; charset=utf-8", to: request, context: context)
+            }
         default:
             respond(.notFound, "no such page: \(path)\n", to: request, context: context)
         }
     }
 
     private func respond(_ status: HTTPResponseStatus, _ text: String, to request: HTTPRequestHead, context: ChannelHandlerContext) {
+        respond(status, Array(text.utf8), contentType: "text/plain; charset=utf-8", to: request, context: context)
+    }
+
+    private func respond(_ status: HTTPResponseStatus, _ body: [UInt8], contentType: String, to request: HTTPRequestHead,
+                         context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
-        headers.add(name: "Content-Length", value: String(text.utf8.count))
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: String(body.count))
         headers.add(name: "Cache-Control", value: "no-store")
         let keepAlive = request.isKeepAlive
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
         if request.method != .HEAD {
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
             if !keepAlive { context.close(promise: nil) }
