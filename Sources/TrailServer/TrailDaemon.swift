@@ -23,6 +23,10 @@ public final class TrailDaemon: Service {
     private let ready: @Sendable (String) -> Void
     private let children = ChannelRegistry()
     private let registry: PrometheusCollectorRegistry?
+    /// The HTTP listener's token, made at start.
+    private let httpToken = HTTPToken()
+    /// Where the token is written: beside the socket, 0600.
+    private var httpTokenPath: String { config.socketPath + ".http-token" }
 
     /// `ready` is called with a one-line message once the socket listens.
     /// `registry` is where swift-metrics was bootstrapped to (for /metrics).
@@ -123,7 +127,9 @@ public final class TrailDaemon: Service {
             "access": "\(config.access.rules.map { "\($0.count) rules" } ?? "open to every peer that can connect")",
         ])
         let semantic = (try? recall.get()).map { $0.model } ?? "off"
-        let httpURL = web?.localAddress.map { " http=http://\(HTTPAddress(host: config.http?.host ?? "127.0.0.1", port: $0.port ?? 0))/" } ?? ""
+        let httpURL = web?.localAddress.map {
+            " http=http://\(HTTPAddress(host: config.http?.host ?? "127.0.0.1", port: $0.port ?? 0))/?token=\(httpToken.value)"
+        } ?? ""
         ready("traild ready socket=\(config.socketPath) store=\(config.store) semantic=\(semantic)\(httpURL) pid=\(getpid())")
 
         // Runs until SIGTERM/SIGINT (the service group's graceful shutdown),
@@ -150,6 +156,7 @@ public final class TrailDaemon: Service {
         logger.info("shutting down: finishing queued writes")
         try? await server.close()
         try? await web?.close()
+        if web != nil { unlink(httpTokenPath) }
         let open = children.all
         for child in open { _ = try? await child.setOption(ChannelOptions.autoRead, value: false).get() }
         indexer?.stop()
@@ -206,8 +213,10 @@ public final class TrailDaemon: Service {
     /// whether the store does (a cheap read of it).
     private func startHTTP(dispatcher: Dispatcher, group: any EventLoopGroup) async throws -> (any Channel)? {
         guard let address = config.http else { return nil }
+        try httpToken.write(to: httpTokenPath)
         let store = dispatcher.store
         let scrape: @Sendable () async -> [UInt8] = { await dispatcher.metrics.scrape(dispatcher: dispatcher) }
+        let api = MapAPI(dispatcher: dispatcher), token = httpToken
         let probe: @Sendable () async -> String? = {
             do {
                 _ = try await store.lastCompaction(ns: nil)
@@ -223,7 +232,7 @@ public final class TrailDaemon: Service {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                        try channel.pipeline.syncOperations.addHandler(HTTPHandler(probe: probe, scrape: scrape))
+                        try channel.pipeline.syncOperations.addHandler(HTTPHandler(probe: probe, scrape: scrape, api: api, token: token))
                     }
                 }
                 .bind(host: address.host, port: address.port)

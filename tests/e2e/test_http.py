@@ -14,15 +14,19 @@ from conftest import traild_bin
 
 
 def http_url(d) -> tuple[str, int]:
-    m = re.search(r"http=http://(\S+):(\d+)/", d.ready_line)
+    m = re.search(r"http=http://(\S+):(\d+)/\?token=[0-9a-f]{64}\b", d.ready_line)
     assert m, d.ready_line
     return m.group(1), int(m.group(2))
 
 
-def fetch(host: str, port: int, path: str, method: str = "GET") -> tuple[int, str]:
+def http_token(d) -> str:
+    return re.search(r"\?token=([0-9a-f]{64})", d.ready_line).group(1)
+
+
+def fetch(host: str, port: int, path: str, method: str = "GET", headers: dict[str, str] | None = None) -> tuple[int, str]:
     c = http.client.HTTPConnection(host, port, timeout=20)
     try:
-        c.request(method, path)
+        c.request(method, path, headers=headers or {})
         r = c.getresponse()
         return r.status, r.read().decode()
     finally:
@@ -155,3 +159,54 @@ def test_metrics_count_what_the_test_did(daemon_factory):
         assert 1 <= groups <= writes and writes >= 6
         # No bodies in the metrics.
         assert "metric note" not in fetch(host, port, "/metrics")[1]
+
+
+def test_the_map_api_needs_the_token_and_reads_the_colony(daemon_factory):
+    import os
+    import stat
+    d = daemon_factory("api", extra=["--http", "127.0.0.1:0"])
+    host, port = http_url(d)
+    token = http_token(d)
+    # The token file: beside the socket, the owner's alone, the ready line's token.
+    token_file = str(d.socket_path) + ".http-token"
+    assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
+    assert open(token_file).read().strip() == token
+    # Without it, or with another: 401, and no note in the answer.
+    with d.connect() as c:
+        a = c.result("trail.deposit", {"body": "the map shows me", "ns": "map"})
+        b = c.result("trail.deposit", {"body": "and the note I came from", "ns": "map", "after": [a["id"]]})
+        c.result("trail.deposit", {"body": "a third, alone", "ns": "map"})
+        c.result("trail.link", {"from": a["id"], "to": b["id"], "ns": "map"})
+    for path in ("/api/namespaces", "/api/graph?ns=map", f"/api/note?ns=map&id={a['id']}", "/api/graph?ns=map&token=" + "0" * 64):
+        status, body = fetch(host, port, path)
+        assert status == 401 and "token" in body and "the map shows me" not in body, (path, status)
+    status, body = fetch(host, port, "/api/graph?ns=map", headers={"Authorization": "Bearer " + "f" * 64})
+    assert status == 401
+    # /healthz and /metrics need none (they show no bodies).
+    assert fetch(host, port, "/healthz")[0] == 200 and fetch(host, port, "/metrics")[0] == 200
+
+    def api(path: str) -> tuple[int, dict]:
+        status, body = fetch(host, port, path, headers={"Authorization": f"Bearer {token}"})
+        return status, json.loads(body)
+
+    status, ns = api("/api/namespaces")
+    assert status == 200 and "map" in [n["ns"] for n in ns["namespaces"]]
+    status, graph = api(f"/api/graph?ns=map&token={token}")
+    assert status == 200 and len(graph["notes"]) == 3
+    assert {(t["from"], t["to"]) for t in graph["trails"]} >= {(a["id"], b["id"])}
+    status, note = api(f"/api/note?ns=map&id={a['id'][:12]}")
+    assert status == 200 and note["note"]["body"] == "the map shows me" and note["history"]
+    status, found = api("/api/search?ns=map&q=alone")
+    assert status == 200 and [n["body"] for n in found["notes"]] == ["a third, alone"]
+    # Bad input: a clear error in the socket's shape, and the daemon still serving.
+    for path, code, http_status in (("/api/graph?ns=map&limit=0", -32602, 400), ("/api/graph?ns=Not%20valid", -32004, 400),
+                                    ("/api/note?ns=map&id=" + "ab" * 32, -32001, 404), ("/api/note?ns=map", -32602, 400),
+                                    ("/api/search?ns=map", -32602, 400), ("/api/search?ns=map&q=%20", -32602, 400),
+                                    ("/api/search?ns=map&similar=meaning", -32010, 501), ("/api/nothing", None, 404)):
+        status, body = fetch(host, port, path, headers={"Authorization": f"Bearer {token}"})
+        assert status == http_status, (path, status, body)
+        if code is not None:
+            assert json.loads(body)["error"]["code"] == code, (path, body)
+    assert d.result("trail.hello")["server"] == "traild"
+    d.terminate()
+    assert not os.path.exists(token_file)

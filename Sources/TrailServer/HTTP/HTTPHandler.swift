@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 
@@ -14,11 +15,16 @@ final class HTTPHandler: ChannelInboundHandler {
     private let probe: @Sendable () async -> String?
     /// The Prometheus text of every metric, read now.
     private let scrape: @Sendable () async -> [UInt8]
+    /// The trail map's JSON, behind `token`.
+    private let api: MapAPI
+    private let token: HTTPToken
     private var head: HTTPRequestHead?
 
-    init(probe: @escaping @Sendable () async -> String?, scrape: @escaping @Sendable () async -> [UInt8]) {
+    init(probe: @escaping @Sendable () async -> String?, scrape: @escaping @Sendable () async -> [UInt8], api: MapAPI, token: HTTPToken) {
         self.probe = probe
         self.scrape = scrape
+        self.api = api
+        self.token = token
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -33,7 +39,10 @@ final class HTTPHandler: ChannelInboundHandler {
     }
 
     private func route(_ request: HTTPRequestHead, context: ChannelHandlerContext) {
-        let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
+        let parts = URLComponents(string: request.uri)
+        let path = parts?.path ?? request.uri
+        var query: [String: String] = [:]
+        for item in parts?.queryItems ?? [] { query[item.name] = item.value ?? "" }
         guard request.method == .GET || request.method == .HEAD else {
             return respond(.methodNotAllowed, "traild's HTTP listener only reads: use GET\n", to: request, context: context)
         }
@@ -51,6 +60,19 @@ final class HTTPHandler: ChannelInboundHandler {
             let scrape = self.scrape
             context.eventLoop.makeFutureWithTask { await scrape() }.assumeIsolated().whenSuccess { bytes in
                 self.respond(.ok, bytes, contentType: "text/plain; version=0.0.4; charset=utf-8", to: request, context: context)
+            }
+        case _ where path.hasPrefix("/api/"):
+            // Note bodies: only with the token, which stands for the daemon's owner.
+            let presented = query["token"] ?? request.headers.first(name: "Authorization").flatMap {
+                $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil
+            }
+            guard let presented, token.matches(presented) else {
+                return respond(.unauthorized, "this page shows notes: give the token from traild's ready line (?token=... or Authorization: Bearer ...)\n",
+                               to: request, context: context)
+            }
+            let api = self.api, asked = query
+            context.eventLoop.makeFutureWithTask { await api.answer(path: path, query: asked) }.assumeIsolated().whenSuccess { a in
+                self.respond(a.status, a.body, contentType: a.contentType, to: request, context: context)
             }
         default:
             respond(.notFound, "no such page: \(path)\n", to: request, context: context)
