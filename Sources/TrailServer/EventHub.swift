@@ -1,5 +1,6 @@
 import Metrics
 import NIOCore
+import NIOHTTP1
 import Synchronization
 import TrailCore
 import TrailProtocol
@@ -9,10 +10,20 @@ import TrailProtocol
 /// subscription only while its peer may read the namespace: rules made
 /// stricter by SIGHUP stop the events of a watch made before.
 final class EventHub: Sendable {
+    /// How a subscription's events are written to its connection.
+    enum Format: Sendable {
+        /// `trail.event` notifications on the socket's JSON-RPC connection.
+        case notification
+        /// Server-sent events on an HTTP response (the trail map): `event:
+        /// trail`, `data:` the notification's params.
+        case serverSent
+    }
+
     private struct Subscription {
         var ns: String
         var tags: [String]
         var peer: Peer
+        var format: Format = .notification
         var lookup = PeerLookup()
         /// Events dropped since the last one sent (the connection did not read).
         var dropped = 0
@@ -30,9 +41,9 @@ final class EventHub: Sendable {
     init(access: AccessControl) { self.access = access }
 
     /// Registers a subscription for `peer`'s connection; returns its id.
-    func watch(ns: String, tags: [String], peer: Peer) -> String {
+    func watch(ns: String, tags: [String], peer: Peer, format: Format = .notification) -> String {
         let id = "s\(counter.add(1, ordering: .relaxed).newValue)"
-        subscriptions.withLock { $0[id] = Subscription(ns: ns, tags: tags, peer: peer) }
+        subscriptions.withLock { $0[id] = Subscription(ns: ns, tags: tags, peer: peer, format: format) }
         return id
     }
 
@@ -70,7 +81,7 @@ final class EventHub: Sendable {
         // What the event will take in memory until written: near its encoded size.
         let size = 512 + note.body.utf8.count + note.tags.reduce(0) { $0 + $1.utf8.count + 3 } + 70 * note.after.count
         let targets = subscriptions.withLock { subs in
-            var targets: [(id: String, channel: any Channel, backlog: EventBacklog, missed: Int)] = []
+            var targets: [(id: String, channel: any Channel, backlog: EventBacklog, missed: Int, format: Format)] = []
             for (id, sub) in subs where sub.ns == note.ns && sub.tags.allSatisfy(note.tags.contains) {
                 if !rules.policy.isOpen {
                     let peer = subs[id]!.lookup.identity(of: sub.peer, generation: rules.generation)
@@ -82,7 +93,7 @@ final class EventHub: Sendable {
                     droppedCounter.increment()
                     continue
                 }
-                targets.append((id, sub.channel, sub.peer.backlog, sub.dropped))
+                targets.append((id, sub.channel, sub.peer.backlog, sub.dropped, sub.format))
                 subs[id]!.dropped = 0
             }
             return targets
@@ -95,7 +106,14 @@ final class EventHub: Sendable {
             if target.missed > 0 { params["dropped"] = .int(target.missed) }
             let written = target.channel.eventLoop.makePromise(of: Void.self)
             written.futureResult.whenComplete { [backlog = target.backlog] _ in backlog.release(size) }
-            target.channel.writeAndFlush(Outgoing.json(RPCResponse.notification(method: TrailMethod.event, params: params)), promise: written)
+            switch target.format {
+            case .notification:
+                target.channel.writeAndFlush(Outgoing.json(RPCResponse.notification(method: TrailMethod.event, params: params)), promise: written)
+            case .serverSent:
+                let text = "event: trail\ndata: " + String(decoding: JSONWriter.bytes(.object(params)), as: UTF8.self) + "\n\n"
+                let part = HTTPServerResponsePart.body(.byteBuffer(target.channel.allocator.buffer(string: text)))
+                target.channel.writeAndFlush(part, promise: written)
+            }
         }
     }
 }

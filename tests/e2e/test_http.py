@@ -210,3 +210,43 @@ def test_the_map_api_needs_the_token_and_reads_the_colony(daemon_factory):
     assert d.result("trail.hello")["server"] == "traild"
     d.terminate()
     assert not os.path.exists(token_file)
+
+
+def test_events_stream_as_server_sent_events(daemon_factory):
+    d = daemon_factory("sse", extra=["--http", "127.0.0.1:0"])
+    host, port = http_url(d)
+    token = http_token(d)
+    assert fetch(host, port, "/api/events?ns=live")[0] == 401
+    status, body = fetch(host, port, "/api/events?ns=Bad%20ns", headers={"Authorization": f"Bearer {token}"})
+    assert status == 400 and json.loads(body)["error"]["code"] == -32004
+    c = http.client.HTTPConnection(host, port, timeout=20)
+    c.request("GET", f"/api/events?ns=live&token={token}")
+    r = c.getresponse()
+    assert r.status == 200 and r.getheader("Content-Type") == "text/event-stream"
+    assert r.readline() == b": watching live\n"
+
+    def next_event() -> dict:
+        lines = []
+        while True:
+            line = r.readline()
+            assert line, "the stream ended"
+            if line == b"\n" and lines:
+                break
+            if line.strip() and not line.startswith(b":"):
+                lines.append(line.decode().rstrip("\n"))
+        assert lines[0] == "event: trail", lines
+        return json.loads(lines[1].removeprefix("data: "))
+
+    with d.connect() as conn:
+        assert conn.result("trail.stats", {"ns": "live"})["watchers"] == 1
+        note = conn.result("trail.deposit", {"body": "seen live on the map", "ns": "live"})
+        conn.result("trail.deposit", {"body": "elsewhere", "ns": "other"})
+        conn.result("trail.retract", {"id": note["id"], "ns": "live", "reason": "shown, then taken back"})
+        first, second = next_event(), next_event()
+        assert (first["event"], first["note"]["body"]) == ("deposited", "seen live on the map")
+        assert (second["event"], second["note"]["state"]) == ("retracted", "retracted")
+        c.close()
+        deadline = time.monotonic() + 10
+        while conn.result("trail.stats", {"ns": "live"})["watchers"] != 0:
+            assert time.monotonic() < deadline, "the stream's subscription outlived it"
+            time.sleep(0.05)

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import TrailCore
 
 /// Serves the daemon's HTTP listener (issue 15): `GET /healthz` answers 200
 /// while the store answers and 503 with the reason when it does not;
@@ -19,6 +20,8 @@ final class HTTPHandler: ChannelInboundHandler {
     private let api: MapAPI
     private let token: HTTPToken
     private var head: HTTPRequestHead?
+    /// This connection holds a server-sent event stream.
+    private var streaming = false
 
     init(probe: @escaping @Sendable () async -> String?, scrape: @escaping @Sendable () async -> [UInt8], api: MapAPI, token: HTTPToken) {
         self.probe = probe
@@ -70,6 +73,9 @@ final class HTTPHandler: ChannelInboundHandler {
                 return respond(.unauthorized, "this page shows notes: give the token from traild's ready line (?token=... or Authorization: Bearer ...)\n",
                                to: request, context: context)
             }
+            if path == "/api/events" {
+                return streamEvents(query, to: request, context: context)
+            }
             let api = self.api, asked = query
             context.eventLoop.makeFutureWithTask { await api.answer(path: path, query: asked) }.assumeIsolated().whenSuccess { a in
                 self.respond(a.status, a.body, contentType: a.contentType, to: request, context: context)
@@ -77,6 +83,34 @@ final class HTTPHandler: ChannelInboundHandler {
         default:
             respond(.notFound, "no such page: \(path)\n", to: request, context: context)
         }
+    }
+
+    /// `GET /api/events?ns=`: the namespace's watch events as server-sent
+    /// events, until the client goes (the trail map's live view).
+    private func streamEvents(_ query: [String: String], to request: HTTPRequestHead, context: ChannelHandlerContext) {
+        let ns: String
+        do {
+            ns = try Validate.namespace(query["ns"] ?? "default")
+        } catch {
+            let a = HTTPAnswer.failure(error)
+            return respond(a.status, a.body, contentType: a.contentType, to: request, context: context)
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/event-stream")
+        headers.add(name: "Cache-Control", value: "no-store")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: .ok, headers: headers))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: ": watching \(ns)\n\n")))), promise: nil)
+        let dispatcher = api.dispatcher
+        // The token stands for the daemon's owner.
+        let peer = Peer(uid: getuid(), gid: getgid(), pid: nil, connection: ObjectIdentifier(self), channel: context.channel,
+                        backlog: EventBacklog(limit: dispatcher.watchBacklogBytes))
+        streaming = true
+        _ = dispatcher.hub.watch(ns: ns, tags: [], peer: peer, format: .serverSent)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if streaming { api.dispatcher.hub.closed(connection: ObjectIdentifier(self)) }
+        context.fireChannelInactive()
     }
 
     private func respond(_ status: HTTPResponseStatus, _ text: String, to request: HTTPRequestHead, context: ChannelHandlerContext) {
