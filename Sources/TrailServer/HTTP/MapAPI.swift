@@ -58,7 +58,7 @@ struct MapAPI: Sendable {
             Wire.counts(s.counts, into: &o)
             return .object(o)
         }
-        return .object(["namespaces": .array(list)])
+        return .object(["namespaces": .array(list), "semantic": (try? dispatcher.recall.get())?.hello ?? .null])
     }
 
     private func graph(_ query: [String: String]) async throws(TrailError) -> JSONValue {
