@@ -250,3 +250,31 @@ def test_events_stream_as_server_sent_events(daemon_factory):
         while conn.result("trail.stats", {"ns": "live"})["watchers"] != 0:
             assert time.monotonic() < deadline, "the stream's subscription outlived it"
             time.sleep(0.05)
+
+
+def test_with_the_model_the_map_searches_by_meaning_and_metrics_show_the_backlog(daemon_factory):
+    import os
+    from pathlib import Path
+    from conftest import ROOT
+    model = Path(os.environ.get("TRAIL_MODEL_DIR", ROOT / "models" / "all-MiniLM-L6-v2"))
+    if not (model / "model.safetensors").exists():
+        pytest.fail(f"the embedding model is not in {model}: run `make model`")
+    d = daemon_factory("webmodel", extra=["--http", "127.0.0.1:0", "--model-dir", str(model)])
+    host, port = http_url(d)
+    token = http_token(d)
+    with d.connect() as c:
+        for body in ("the build needs libzstd-dev installed", "postgres tests start a throwaway cluster", "agents should sense before they deposit"):
+            c.result("trail.deposit", {"body": body, "ns": "meaning"})
+        deadline = time.monotonic() + 60
+        while c.result("trail.stats", {"ns": "meaning"})["embedding"]["pending"] != 0:
+            assert time.monotonic() < deadline, "the notes were not embedded"
+            time.sleep(0.1)
+    m = scrape(host, port)
+    assert m[("trail_embedding_backlog", (("ns", "meaning"),))] == 0
+    status, body = fetch(host, port, "/api/namespaces", headers={"Authorization": f"Bearer {token}"})
+    assert status == 200 and json.loads(body)["semantic"]["dims"] == 384
+    status, body = fetch(host, port, "/api/search?ns=meaning&similar=which%20compression%20library%20must%20be%20present&limit=1",
+                         headers={"Authorization": f"Bearer {token}"})
+    assert status == 200, body
+    found = json.loads(body)["notes"]
+    assert found[0]["body"] == "the build needs libzstd-dev installed" and 0 < found[0]["similarity"] <= 1
