@@ -1,7 +1,8 @@
 """The trail map in a real headless browser (Debian's chromium and its driver,
 through selenium): it loads, shows the notes deposited, changes when a note
-is deposited or retracted, shows a note's details on a click, searches; a
-screenshot is saved as a test artefact (test-artifacts/trail-map.png)."""
+is deposited or retracted, shows a note's details on a click, searches,
+switches namespace, and fades a note as it decays; a screenshot is saved as
+a test artefact (test-artifacts/trail-map.png)."""
 from __future__ import annotations
 
 import os
@@ -90,4 +91,20 @@ def test_the_map_shows_the_colony_live(daemon_factory, browser):
         shot = ARTIFACTS / "trail-map.png"
         browser.save_screenshot(str(shot))
         assert shot.stat().st_size > 10_000
+
+        # The namespace picker, and weights fading as they decay (a 2-second half-life).
+        c.result("trail.namespace.configure", {"ns": "fast", "half_life_s": 2})
+        quick = c.result("trail.deposit", {"body": "a note that fades fast", "ns": "fast", "strength": 4})
+        browser.execute_script("location.reload()")
+        wait_for("the page again", lambda: browser.execute_script("return document.body.dataset.loaded") == "colony")
+        from selenium.webdriver.support.ui import Select
+        Select(browser.find_element(By.ID, "ns")).select_by_value("fast")
+        wait_for("the other namespace", lambda: browser.execute_script("return document.body.dataset.loaded") == "fast")
+        radius = lambda: float(wait_for("the fading note", lambda: next((el.get_attribute("r") for el in circles()
+                                                                          if el.get_attribute("data-id") == quick["id"]), None)))
+        first = radius()
+        time.sleep(2.5)
+        assert radius() < first * 0.85, "the note did not fade"
+        assert [el.get_attribute("data-id") for el in circles()] == [quick["id"]]
+
     assert d.alive()
