@@ -5,9 +5,11 @@ import TrailCore
 
 /// Serves the daemon's HTTP listener (issue 15): `GET /healthz` answers 200
 /// while the store answers and 503 with the reason when it does not;
-/// `GET /metrics` the Prometheus text of `DaemonMetrics`. Nothing
-/// is written through HTTP; anything else is 404 (405 for a method other
-/// than GET or HEAD).
+/// `GET /metrics` the Prometheus text of `DaemonMetrics`; with the token
+/// (`HTTPToken`), `/` the trail map (`MapPage`), `/api/events` a namespace's
+/// server-sent events and `/api/...` its JSON (`MapAPI`), 401 without it.
+/// Nothing is written through HTTP; anything else is 404 (405 for a method
+/// other than GET or HEAD).
 final class HTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
