@@ -278,3 +278,17 @@ def test_with_the_model_the_map_searches_by_meaning_and_metrics_show_the_backlog
     assert status == 200, body
     found = json.loads(body)["notes"]
     assert found[0]["body"] == "the build needs libzstd-dev installed" and 0 < found[0]["similarity"] <= 1
+
+
+@pytest.mark.parametrize("config, says", [
+    ({"http": 8377}, "http in"),
+    ({"http": "127.0.0.1:port"}, "must be ADDR:PORT"),
+    ({"http": "0.0.0.0:0"}, "is not a loopback address"),
+    ({"http": "0.0.0.0:0", "http_remote": "yes"}, "http_remote in"),
+])
+def test_bad_http_config_stops_the_daemon_with_the_reason(tmp_path, config, says):
+    cfg = tmp_path / "bad.json"
+    cfg.write_text(json.dumps(config))
+    r = subprocess.run([traild_bin(), "--config", str(cfg), "--socket", str(tmp_path / "x.sock"), "--data-dir", str(tmp_path / "x")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and says in r.stderr, r.stderr
