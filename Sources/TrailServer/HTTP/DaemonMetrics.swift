@@ -15,7 +15,10 @@ import TrailStore
 final class DaemonMetrics: Sendable {
     /// The registry `/metrics` writes out; nil when metrics are off (no HTTP listener).
     let registry: PrometheusCollectorRegistry?
-    private let requests = Mutex<[String: Metrics.Counter]>([:])
+    /// Errors by method and reason, made as they first happen.
+    private let failures = Mutex<[String: Metrics.Counter]>([:])
+    /// Successes and latency by method, made up front: no lock per request.
+    private let successes: [String: Metrics.Counter]
     private let latency: [String: Metrics.Timer]
 
     /// Label for methods not in the contract: keeps the series few.
@@ -23,11 +26,13 @@ final class DaemonMetrics: Sendable {
 
     init(registry: PrometheusCollectorRegistry?) {
         self.registry = registry
-        var latency: [String: Metrics.Timer] = [:]
+        var latency: [String: Metrics.Timer] = [:], successes: [String: Metrics.Counter] = [:]
         for method in TrailMethod.allCases.map(\.rawValue) + [Self.otherMethod] {
             latency[method] = Metrics.Timer(label: "trail_request_duration_seconds", dimensions: [("method", method)])
+            successes[method] = Metrics.Counter(label: "trail_requests_total", dimensions: [("method", method), ("outcome", "ok")])
         }
         self.latency = latency
+        self.successes = successes
     }
 
     /// The bounded label for `method`.
@@ -36,14 +41,14 @@ final class DaemonMetrics: Sendable {
     /// Counts one answered request and its time since `started`.
     func answered(method: String, outcome: String, started: NIODeadline) {
         guard registry != nil else { return }
-        let key = method + " " + outcome
-        let counter = requests.withLock { counters in
+        let counter = outcome == "ok" ? successes[method] : failures.withLock { counters in
+            let key = method + " " + outcome
             if let c = counters[key] { return c }
             let c = Metrics.Counter(label: "trail_requests_total", dimensions: [("method", method), ("outcome", outcome)])
             counters[key] = c
             return c
         }
-        counter.increment()
+        counter?.increment()
         latency[method]?.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
     }
 
