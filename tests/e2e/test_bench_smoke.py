@@ -4,7 +4,10 @@ Runs `trail-bench --smoke` (binary from $TRAIL_BENCH_BIN, else
 .build/debug/trail-bench), which starts and stops its own traild and
 redis-server, runs every workload on every system, and writes the table, the
 JSON and the chart. The figures themselves mean nothing at these sizes; the
-test checks that every workload produced its row for every system.
+test checks that every workload produced its row for every system, with
+answers counted: a window in which nothing finished (a debug build at 1,024
+requests in flight) is extended until something does, never written as a
+zero (`MeasuringWindow`), which `--duration 0.001` checks on purpose.
 
 Then `trail-bench --smoke --only postgres` (the postgres phase: a throwaway
 PostgreSQL cluster it makes and removes, traild on it with one and two
@@ -79,6 +82,8 @@ def test_json_has_every_workload_on_every_system(smoke: tuple[Path, Path, subpro
         for row in mine:
             trail = row["trail"]
             assert trail.get("value", 0) > 0 or trail["latency"]["p50"] > 0, (workload, trail)
+            if workload != "W7":
+                assert trail["latency"]["samples"] > 0, (workload, row["title"], trail)
             assert set(row["peers"]) == PEERS[workload], (workload, sorted(row["peers"]))
             for name, peer in row["peers"].items():
                 assert peer.get("value", 0) > 0 or peer["latency"]["p99"] > 0, (workload, name, peer)
@@ -112,6 +117,31 @@ def test_every_server_was_stopped(smoke: tuple[Path, Path, subprocess.CompletedP
     _, work, _ = smoke
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(work) not in ps, "a traild or redis-server of the smoke run is still running"
+
+
+def test_a_window_too_short_for_any_answer_is_extended_not_written_as_zero(tmp_path: Path) -> None:
+    """A measuring window of 1 ms is shorter than any answer of a debug
+    traild at 1,024 requests in flight: every timed run must stretch its
+    window until its first answers, give a figure above zero from real
+    latency samples, and say in the table that it did."""
+    out, work = tmp_path / "out", tmp_path / "work"
+    args = [bench_bin(), "--smoke", "--only", "writes", "--duration", "0.001", "--out", str(out), "--work-dir", str(work)]
+    if os.environ.get("TRAILD_BIN"):
+        args += ["--traild", os.environ["TRAILD_BIN"]]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, f"trail-bench failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
+    rows = json.loads((out / "latest.json").read_text())["rows"]
+    assert sorted(r["workload"] for r in rows) == ["W1", "W1", "W1", "W2"]
+    extended = 0
+    for row in rows:
+        trail = row["trail"]
+        assert trail["value"] > 0 and trail["latency"]["samples"] > 0, (row["title"], trail)
+        extended += "window extended from 0.00 s to" in trail["how"]
+        for name, peer in row["peers"].items():
+            assert peer["value"] > 0, (row["title"], name, peer)
+    assert extended >= 3, [r["trail"]["how"] for r in rows]
+    table = (out / "latest.md").read_text()
+    assert "## Measuring windows extended" in table and "W1 new deposits, 64 clients" in table
 
 
 # The postgres phase: which peers each of its workloads has.
@@ -164,6 +194,7 @@ def test_postgres_phase_has_every_workload_on_every_system(pg_smoke: tuple[Path,
         for row in mine:
             trail = row["trail"]
             assert trail.get("value", 0) > 0 or trail["latency"]["p50"] > 0, (workload, trail)
+            assert trail["latency"]["samples"] > 0, (workload, row["title"], trail)
             expected = set(peers)
             if workload == "W1" and row["title"] != "new deposits, 1 client, sequential":
                 expected.add("pg-2daemons")

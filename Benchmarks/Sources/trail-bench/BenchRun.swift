@@ -167,11 +167,11 @@ final class BenchRun {
         var trailW2 = Measure()
         try await withTrail("writes-trail") { trail in
             let seq = try await measure("W1-1", trail, plan) { c in DepositStream(run: "seq", connection: c) }
-            trailW1[1] = Measure(value: seq.perSecond, latency: Percentiles(seq.allLatency), how: "1 connection, 1 in flight")
+            trailW1[1] = Measure(seq, how: "1 connection, 1 in flight")
             log("W1 trail 1 client: \(Format.rate(seq.perSecond))/s")
             for c in clients {
                 let r = try await measure("W1-\(c)", trail, pipelined(c)) { conn in DepositStream(run: "p\(c)", connection: conn) }
-                trailW1[c] = Measure(value: r.perSecond, latency: Percentiles(r.allLatency), how: "\(c) connections, \(depthLabel) in flight each")
+                trailW1[c] = Measure(r, how: "\(c) connections, \(depthLabel) in flight each")
                 log("W1 trail \(c)x\(depthLabel): \(Format.rate(r.perSecond))/s")
             }
             try await trail.load(&hot, range: 0..<config.hotSet, ns: "hot", batch: config.loadBatch)
@@ -179,7 +179,7 @@ final class BenchRun {
             let r = try await measure("W2", trail, pipelined(many)) { c in
                 ReinforceStream(ns: "hot", ids: ids, rng: SplitMix64(seed: 200 &+ UInt64(c)))
             }
-            trailW2 = Measure(value: r.perSecond, latency: Percentiles(r.allLatency), how: "\(many) connections, \(depthLabel) in flight each")
+            trailW2 = Measure(r, how: "\(many) connections, \(depthLabel) in flight each")
             log("W2 trail \(many)x\(depthLabel): \(Format.rate(r.perSecond))/s")
         }
 
@@ -283,7 +283,7 @@ final class BenchRun {
             let lua = try redisBench(redis, ["FCALL_RO", "sense", "0", "10"], clients: 1, pipeline: 1, range: nil)
             let rawSense = try raw.senseLatency(ns: ns, warmup: config.warmup, duration: config.duration)
             rows.append(TableRow(workload: "W3", title: "sense top 10 by weight", notes: size, unit: "ms", better: .lower,
-                            trail: Measure(latency: Percentiles(sense.allLatency), how: "1 connection, sequential"),
+                            trail: Measure(sense, rate: false, how: "1 connection, sequential"),
                             peers: ["redis-zrevrange": Measure(latency: Percentiles(zrev), how: "ZREVRANGE weight 0 9 WITHSCORES"),
                                     "redis": Measure(latency: Percentiles(lua), how: "FCALL_RO sense: ZREVRANGEBYSCORE + HGETALL of each"),
                                     "sqlite": Measure(latency: Percentiles(rawSense), how: "traild's sense SQL, in process")]))
@@ -293,7 +293,7 @@ final class BenchRun {
             let query = try await measure("W4-\(size)", trail, plan) { c in QueryStream(ns: ns, rng: SplitMix64(seed: 400 &+ UInt64(c))) }
             let rawQuery = try raw.queryLatency(ns: ns, warmup: config.warmup, duration: config.duration)
             rows.append(TableRow(workload: "W4", title: "sense with a full-text query (one word), top 10", notes: size, unit: "ms",
-                            better: .lower, trail: Measure(latency: Percentiles(query.allLatency), how: "1 connection, sequential"),
+                            better: .lower, trail: Measure(query, rate: false, how: "1 connection, sequential"),
                             peers: ["sqlite": Measure(latency: Percentiles(rawQuery), how: "traild's FTS5 sense SQL, in process")]))
             log("W4 \(Format.count(size)): trail p99 \(Format.ms(Percentiles(query.allLatency).p99)), raw p99 \(Format.ms(Percentiles(rawQuery).p99))")
 
@@ -302,7 +302,7 @@ final class BenchRun {
             let redisFollow = try redisBench(redis, ["FCALL_RO", "follow", "1", "out:note:__rand_int__", "10"], clients: 1, pipeline: 1, range: size)
             let rawFollow = try raw.followLatency(ns: ns, ids: ids, warmup: config.warmup, duration: config.duration)
             rows.append(TableRow(workload: "W5", title: "follow, 10 strongest trails with their notes", notes: size, unit: "ms",
-                            better: .lower, trail: Measure(latency: Percentiles(follow.allLatency), how: "1 connection, sequential"),
+                            better: .lower, trail: Measure(follow, rate: false, how: "1 connection, sequential"),
                             peers: ["redis": Measure(latency: Percentiles(redisFollow), how: "FCALL_RO follow: ZREVRANGE out:<note> + HGETALL of each"),
                                     "sqlite": Measure(latency: Percentiles(rawFollow), how: "traild's follow SQL, in process")]))
             log("W5 \(Format.count(size)): trail p99 \(Format.ms(Percentiles(follow.allLatency).p99)), Redis p99 \(Format.ms(redisFollow.p99)), raw p99 \(Format.ms(Percentiles(rawFollow).p99))")
@@ -324,8 +324,7 @@ final class BenchRun {
                                       clients: many, pipeline: config.pipeline, range: freshKeys)
         rows.append(TableRow(workload: "W6", title: "90 % sense / 10 % deposit, \(many) clients × \(depthLabel)", notes: size,
                         unit: "requests/s", better: .higher,
-                        trail: Measure(value: mix.perSecond, latency: Percentiles(mix.allLatency),
-                                       how: "sense p99 \(Format.ms(Percentiles(mix.histogram("sense")).p99)) ms, deposit p99 \(Format.ms(Percentiles(mix.histogram("deposit")).p99)) ms"),
+                        trail: Measure(mix, how: "sense p99 \(Format.ms(Percentiles(mix.histogram("sense")).p99)) ms, deposit p99 \(Format.ms(Percentiles(mix.histogram("deposit")).p99)) ms"),
                         peers: ["redis": Measure(value: redisMix.perSecond, latency: Percentiles(redisMix),
                                                  how: "redis-benchmark -c \(many) -P \(depthLabel) FCALL mix")]))
         log("W6 \(Format.count(size)): trail \(Format.rate(mix.perSecond))/s, Redis \(Format.rate(redisMix.perSecond))/s")

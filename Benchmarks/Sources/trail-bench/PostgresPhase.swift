@@ -204,12 +204,12 @@ final class PostgresPhase {
         for c in counts {
             guard let (trail, _) = one[c] else { continue }
             var peers: [String: Measure] = [PostgresPeer.fsync: fsync]
-            if let t = two[c] { peers[PostgresPeer.twoDaemons] = Measure(value: t.perSecond, latency: Percentiles(t.allLatency), how: "two traild, \(c / 2) connections each") }
-            if let s = sqlite[c] { peers[PostgresPeer.sqlite] = Measure(value: s.perSecond, latency: Percentiles(s.allLatency), how: "traild on SQLite") }
+            if let t = two[c] { peers[PostgresPeer.twoDaemons] = Measure(t, how: "two traild, \(c / 2) connections each") }
+            if let s = sqlite[c] { peers[PostgresPeer.sqlite] = Measure(s, how: "traild on SQLite") }
             peers[PostgresPeer.raw] = Measure(value: rawRates[.engine], how: rawHow + ": " + Self.rawWhat[.engine]!)
             peers[PostgresPeer.rawPerDeposit] = Measure(value: rawRates[.perDeposit], how: rawHow + ": " + Self.rawWhat[.perDeposit]!)
             rows.append(TableRow(workload: "W1", title: title(c), unit: "writes/s", better: .higher,
-                                 trail: Measure(value: trail.perSecond, latency: Percentiles(trail.allLatency), how: "one traild on PostgreSQL"),
+                                 trail: Measure(trail, how: "one traild on PostgreSQL"),
                                  peers: peers))
         }
     }
@@ -259,7 +259,7 @@ final class PostgresPhase {
             groups = GroupSizes(sizes)
         }
         // The run's CPU over the deposits of the whole run (the rate times warm-up and window).
-        let all = max(1, result.perSecond * (plan.warmup + plan.duration))
+        let all = max(1, result.perSecond * result.elapsed)
         let cost = WriteCost(system: system, clients: clients, perSecond: result.perSecond, deposits: result.total, groups: groups,
                              traildMicros: daemonCPU / all * 1e6,
                              postgresMicros: server?.pid == nil ? nil : pgCPU / all * 1e6, benchMicros: myCPU / all * 1e6)
@@ -353,18 +353,18 @@ final class PostgresPhase {
             }
             let sqSense = try await costed("W3", "traild-sqlite", sqlite, nil, size, sequential) { _ in SenseStream(ns: ns) }
             rows.append(TableRow(workload: "W3", title: "sense top 10 by weight", notes: size, unit: "ms", better: .lower,
-                                 trail: Measure(latency: Percentiles(pgSense.allLatency), how: "traild on PostgreSQL, 1 connection, sequential"),
+                                 trail: Measure(pgSense, rate: false, how: "traild on PostgreSQL, 1 connection, sequential"),
                                  peers: [PostgresPeer.raw: Measure(latency: Percentiles(rawSense), how: "the engine's statement (clock, namespace and page in one round trip), in process"),
                                          PostgresPeer.rawTwo: Measure(latency: Percentiles(rawTwo), how: "the engine's statements before acd2809 (the clock and namespace, then the page: 2 round trips), in process"),
-                                         PostgresPeer.sqlite: Measure(latency: Percentiles(sqSense.allLatency), how: "traild on SQLite")]))
+                                         PostgresPeer.sqlite: Measure(sqSense, rate: false, how: "traild on SQLite")]))
             log("W3 \(Format.count(size)): traild PG p99 \(Format.ms(Percentiles(pgSense.allLatency).p99)), raw (engine's statement) p99 \(Format.ms(Percentiles(rawSense).p99)), raw (two statements) p99 \(Format.ms(Percentiles(rawTwo).p99)), traild SQLite p99 \(Format.ms(Percentiles(sqSense.allLatency).p99))")
 
             // W4: a one-word full-text query.
             let pgQuery = try await costed("W4", "traild-pg", pg, server, size, sequential) { c in QueryStream(ns: ns, rng: SplitMix64(seed: 400 &+ UInt64(c))) }
             let sqQuery = try await costed("W4", "traild-sqlite", sqlite, nil, size, sequential) { c in QueryStream(ns: ns, rng: SplitMix64(seed: 400 &+ UInt64(c))) }
             rows.append(TableRow(workload: "W4", title: "sense with a full-text query (one word), top 10", notes: size, unit: "ms", better: .lower,
-                                 trail: Measure(latency: Percentiles(pgQuery.allLatency), how: "traild on PostgreSQL (tsvector, GIN, ts_rank)"),
-                                 peers: [PostgresPeer.sqlite: Measure(latency: Percentiles(sqQuery.allLatency), how: "traild on SQLite (FTS5, bm25)")]))
+                                 trail: Measure(pgQuery, rate: false, how: "traild on PostgreSQL (tsvector, GIN, ts_rank)"),
+                                 peers: [PostgresPeer.sqlite: Measure(sqQuery, rate: false, how: "traild on SQLite (FTS5, bm25)")]))
             log("W4 \(Format.count(size)): traild PG p99 \(Format.ms(Percentiles(pgQuery.allLatency).p99)), traild SQLite p99 \(Format.ms(Percentiles(sqQuery.allLatency).p99))")
         }
 
@@ -380,8 +380,8 @@ final class PostgresPhase {
         }
         rows.append(TableRow(workload: "W6", title: "90 % sense / 10 % deposit, \(many) clients × \(depth)", notes: size,
                              unit: "requests/s", better: .higher,
-                             trail: Measure(value: pgMix.perSecond, latency: Percentiles(pgMix.allLatency), how: how(pgMix, "traild on PostgreSQL")),
-                             peers: [PostgresPeer.sqlite: Measure(value: sqMix.perSecond, latency: Percentiles(sqMix.allLatency), how: how(sqMix, "traild on SQLite"))]))
+                             trail: Measure(pgMix, how: how(pgMix, "traild on PostgreSQL")),
+                             peers: [PostgresPeer.sqlite: Measure(sqMix, how: how(sqMix, "traild on SQLite"))]))
         log("W6 \(Format.count(size)): traild PG \(Format.rate(pgMix.perSecond))/s, traild SQLite \(Format.rate(sqMix.perSecond))/s")
     }
 
@@ -394,7 +394,7 @@ final class PostgresPhase {
         pg.start()
         let name = "\(system == "traild-pg" ? "PG" : "SQ")-\(workload)-\(notes)"
         let result = try await measure(name, [trail], plan, stream: stream)
-        let all = max(1, result.perSecond * (plan.warmup + plan.duration))
+        let all = max(1, result.perSecond * result.elapsed)
         reads.append(ReadCost(workload: workload, system: system, notes: notes, perSecond: result.perSecond,
                               traildMicros: daemon.stop().cpu / all * 1e6,
                               postgresMicros: server?.pid == nil ? nil : pg.stop().cpu / all * 1e6, benchMicros: nil))

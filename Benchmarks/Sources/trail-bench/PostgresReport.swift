@@ -153,6 +153,7 @@ struct PostgresReport {
         for step in r.preload {
             s += "| \(Format.count(step.notes)) | \(Format.secs(step.postgresSeconds)) | \(Format.secs(step.sqliteSeconds)) |\n"
         }
+        s += extendedWindows(r.rows, duration: r.duration)
         s += "\n## Goals and comparisons\n\n"
         for goal in goals {
             let mark = goal.met.map { $0 ? " — met" : " — **not met**" } ?? ""

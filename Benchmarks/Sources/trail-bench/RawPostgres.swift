@@ -93,15 +93,13 @@ final class RawPostgres {
     func deposits(batch: Int, statements: Statements, warmup: Double, duration: Double) async throws -> (rate: Double, transactions: Int, deposits: Int) {
         var rng = SplitMix64(seed: statements == .engine ? 21 : 22)
         var n = 0
-        let start = monoNanos()
-        let countFrom = start + UInt64(warmup * 1e9)
-        let stopAt = countFrom + UInt64(duration * 1e9)
+        let window = MeasuringWindow(warmup: warmup, duration: duration)
         var counted = 0
         var transactions = 0
         var first: UInt64?
-        var last = countFrom
+        var last = window.countFrom
         let prefix = "raw pg \(statements.rawValue) "
-        while monoNanos() < stopAt {
+        while window.isOpen(at: monoNanos(), counted: first != nil) {
             let began = monoNanos()
             let bodies = (0..<batch).map { _ -> String in
                 n += 1
@@ -118,14 +116,14 @@ final class RawPostgres {
                 try? await link.run("ROLLBACK")
                 throw error
             }
-            if began >= countFrom {
+            if began >= window.countFrom {
                 if first == nil { first = began }
                 counted += bodies.count
                 transactions += 1
                 last = monoNanos()
             }
         }
-        guard let first, last > first else { return (0, 0, 0) }
+        guard let first, last > first else { throw window.nothingMeasured("raw PostgreSQL writes") }
         return (Double(counted) / (Double(last - first) / 1e9), transactions, counted)
     }
 
@@ -260,12 +258,10 @@ final class RawPostgres {
             """
         let pageSQL = "SELECT \(Self.noteColumns) FROM note n WHERE n.ns = $1 AND n.state = 0 AND n.key >= $2 ORDER BY n.key DESC, n.id ASC LIMIT $3"
         var h = makeHistogram()
-        let start = monoNanos()
-        let countFrom = start + UInt64(warmup * 1e9)
-        let stopAt = countFrom + UInt64(duration * 1e9)
+        let window = MeasuringWindow(warmup: warmup, duration: duration)
         while true {
             let t0 = monoNanos()
-            if t0 >= stopAt { break }
+            if !window.isOpen(at: t0, counted: h.totalCount > 0) { break }
             var binds = PostgresBindings()
             binds.append(ns)
             let rows: [PostgresRandomAccessRow]
@@ -303,8 +299,9 @@ final class RawPostgres {
             }
             let t1 = monoNanos()
             guard decoded == 10 else { throw BenchFailure("raw PostgreSQL: sense found \(decoded) notes, not 10; the data set is not loaded") }
-            if t0 >= countFrom { _ = h.record(t1 - t0) }
+            if t0 >= window.countFrom { _ = h.record(t1 - t0) }
         }
+        if h.totalCount == 0 { throw window.nothingMeasured("raw PostgreSQL sense") }
         return h
     }
 }

@@ -163,26 +163,24 @@ final class RawSQLite {
         }
     }
 
-    /// Runs `step` (which returns how many operations it did) until
-    /// `warmup + duration` seconds have passed; returns operations per second
-    /// over the steps that started after the warm-up.
+    /// Runs `step` (which returns how many operations it did) through a
+    /// `MeasuringWindow` of `warmup` and `duration` seconds; returns operations
+    /// per second over the steps that started after the warm-up.
     private func timed(warmup: Double, duration: Double, _ step: () throws -> Int) throws -> Double {
-        let start = monoNanos()
-        let countFrom = start + UInt64(warmup * 1e9)
-        let stopAt = countFrom + UInt64(duration * 1e9)
+        let window = MeasuringWindow(warmup: warmup, duration: duration)
         var counted = 0
         var first: UInt64?
-        var last = countFrom
-        while monoNanos() < stopAt {
+        var last = window.countFrom
+        while window.isOpen(at: monoNanos(), counted: first != nil) {
             let began = monoNanos()
             let n = try step()
-            if began >= countFrom {
+            if began >= window.countFrom {
                 if first == nil { first = began }
                 counted += n
                 last = monoNanos()
             }
         }
-        guard let first, last > first else { return 0 }
+        guard let first, last > first else { throw window.nothingMeasured("raw SQLite writes") }
         return Double(counted) / (Double(last - first) / 1e9)
     }
 
@@ -192,17 +190,16 @@ final class RawSQLite {
     /// seconds after `warmup`; returns the latencies.
     private func latency(warmup: Double, duration: Double, _ query: () throws -> Int) throws -> LatencyHistogram {
         var h = makeHistogram()
-        let start = monoNanos()
-        let countFrom = start + UInt64(warmup * 1e9)
-        let stopAt = countFrom + UInt64(duration * 1e9)
+        let window = MeasuringWindow(warmup: warmup, duration: duration)
         while true {
             let t0 = monoNanos()
-            if t0 >= stopAt { break }
+            if !window.isOpen(at: t0, counted: h.totalCount > 0) { break }
             let n = try db.transaction(write: false) { try query() }
             let t1 = monoNanos()
             if n == 0 { throw BenchFailure("raw SQLite: a read found nothing; the data set is not loaded") }
-            if t0 >= countFrom { _ = h.record(t1 - t0) }
+            if t0 >= window.countFrom { _ = h.record(t1 - t0) }
         }
+        if h.totalCount == 0 { throw window.nothingMeasured("raw SQLite reads") }
         return h
     }
 

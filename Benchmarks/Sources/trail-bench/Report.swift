@@ -132,6 +132,7 @@ struct Report {
         }
         }
         if ran.contains(.meaning) { s += meaningSection }
+        s += extendedWindows(r.rows, duration: r.duration)
         s += "\n## Goals\n\n"
         for goal in goals {
             let mark = goal.met.map { $0 ? "met" : "**not met**" } ?? "not measured in this run"
@@ -263,6 +264,29 @@ struct Report {
 func rateCell(_ m: Measure?) -> String {
     guard let v = m?.value else { return "—" }
     return Format.rate(v) + "/s"
+}
+
+/// The rows whose measuring window was extended (`MeasuringWindow`): a
+/// figure from a longer window than the run's, said in the report rather
+/// than hidden; empty when every window held.
+func extendedWindows(_ rows: [TableRow], duration: Double) -> String {
+    var lines: [String] = []
+    for row in rows {
+        for (name, m) in [("trail", row.trail)] + row.peers.sorted(by: { $0.key < $1.key }).map({ ($0.key, $0.value) }) {
+            guard let how = m.how, let range = how.range(of: "window extended") else { continue }
+            let note = how[range.lowerBound...].trimmingCharacters(in: CharacterSet(charactersIn: ")"))
+            lines.append("- \(row.workload) \(row.title)\(row.notes.map { " (\(Format.count($0)) notes)" } ?? ""), \(name): \(note)")
+        }
+    }
+    guard !lines.isEmpty else { return "" }
+    return """
+
+        ## Measuring windows extended
+
+        A window of \(Format.secs(duration)) in which nothing that started finished is stretched until something does
+        (at most \(Format.secs(MeasuringWindow.limit(duration: duration)))), so that a slow build or machine gives a slower figure, never a zero:
+
+        """ + lines.joined(separator: "\n") + "\n"
 }
 
 /// A latency cell: p50 / p99 / p99.9 in ms, or "—" when not measured.

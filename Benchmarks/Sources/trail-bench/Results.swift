@@ -110,3 +110,13 @@ struct BenchResults: Codable, Sendable {
     /// The meaning phase's figures (nil when it did not run).
     var meaning: MeaningResults?
 }
+
+extension Measure {
+    /// traild's figure from a timed run: its rate (unless `rate` is false:
+    /// latency rows), its latencies, and how it was taken, followed by the
+    /// window's note when the window had to be extended.
+    init(_ run: LoadResult, rate: Bool = true, how: String) {
+        self.init(value: rate ? run.perSecond : nil, latency: Percentiles(run.allLatency),
+                  how: run.windowNote.map { "\(how) (\($0))" } ?? how)
+    }
+}

@@ -56,6 +56,11 @@ struct LoadResult: Sendable {
     var firstError: String?
     /// With `keepAnswers`: per connection, each answer line by its request id (from 1, in the order sent).
     var answers: [[Int: String]] = []
+    /// Seconds from the start to the end of the window (warm-up included):
+    /// what the daemon's CPU per request is divided by.
+    var elapsed: Double = 0
+    /// Set when the window had to be extended (`MeasuringWindow.note`).
+    var windowNote: String?
 
     var total: Int { counted.reduce(0, +) }
     var perSecond: Double { seconds > 0 ? Double(total) / seconds : 0 }
@@ -112,13 +117,14 @@ enum TrailLoad {
             done.append(promise.futureResult)
         }
         let start = monoNanos()
-        let window = LoadWindow(
-            countFrom: start + UInt64(plan.warmup * 1e9),
-            stopAt: plan.requestsPerConnection == nil ? start + UInt64((plan.warmup + plan.duration) * 1e9) : .max)
-        for channel in channels { channel.pipeline.fireUserInboundEventTriggered(window) }
+        let timed = plan.requestsPerConnection == nil
+        let window = SharedWindow(
+            timed ? MeasuringWindow(warmup: plan.warmup, duration: plan.duration, start: start) : .unbounded(start: start),
+            kinds: plan.kinds.count)
+        for channel in channels { channel.pipeline.fireUserInboundEventTriggered(LoadStart(window: window)) }
         var result = LoadResult(kinds: plan.kinds, counted: Array(repeating: 0, count: plan.kinds.count),
                                 latency: plan.kinds.map { _ in makeHistogram() }, seconds: 0, errors: 0)
-        var lastAnswer = window.countFrom
+        var lastAnswer = window.window.countFrom
         for future in done {
             let tally = try await future.get()
             for k in 0..<plan.kinds.count {
@@ -131,20 +137,26 @@ enum TrailLoad {
             lastAnswer = max(lastAnswer, tally.lastAnswer)
         }
         for channel in channels { try? await channel.close() }
-        // Timed runs count answers in [countFrom, stopAt]; loads, from the start to the last answer.
-        if plan.requestsPerConnection == nil {
-            result.seconds = plan.duration
+        // Timed runs count answers in the window; loads, from the start to the last answer.
+        if timed {
+            guard window.complete else {
+                throw window.window.nothingMeasured("\(plan.connections) connection(s) × \(plan.depth) in flight")
+            }
+            let end = window.end
+            result.seconds = window.window.seconds(to: end)
+            result.elapsed = Double(end - start) / 1e9
+            result.windowNote = window.window.note(endedAt: end)
         } else {
             result.seconds = Double(lastAnswer - start) / 1e9
+            result.elapsed = result.seconds
         }
         return result
     }
 }
 
 /// Sent to every connection at once to start the run.
-struct LoadWindow: Sendable {
-    var countFrom: UInt64
-    var stopAt: UInt64
+struct LoadStart: Sendable {
+    var window: SharedWindow
 }
 
 /// One connection's share of a run.
@@ -164,7 +176,9 @@ final class LoadHandler: ChannelInboundHandler {
     private var stream: any RequestStream
     private let plan: LoadPlan
     private let done: EventLoopPromise<ConnectionTally>
-    private var window: LoadWindow?
+    private var window: SharedWindow?
+    /// Set once every kind of the run has a latency sample (no more need to tell the window).
+    private var windowSatisfied = false
     /// Requests in flight: id -> (time sent, kind).
     private var inFlight: [Int: (sent: UInt64, kind: Int)] = [:]
     private var nextID = 1
@@ -183,15 +197,15 @@ final class LoadHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard let start = event as? LoadWindow else { return context.fireUserInboundEventTriggered(event) }
-        window = start
+        guard let start = event as? LoadStart else { return context.fireUserInboundEventTriggered(event) }
+        window = start.window
         topUp(context: context)
     }
 
     private var mayStillSend: Bool {
         guard let window else { return false }
         if let limit = plan.requestsPerConnection, sent >= limit { return false }
-        return monoNanos() < window.stopAt
+        return window.isOpen(at: monoNanos())
     }
 
     private func topUp(context: ChannelHandlerContext) {
@@ -293,9 +307,12 @@ final class LoadHandler: ChannelInboundHandler {
         if plan.keepAnswers { tally.answers[id] = String(buffer: line) }
         // Throughput counts every answer that arrives inside the window;
         // latency, only requests sent inside it (none queued in the warm-up).
-        guard let window, now >= window.countFrom, now <= window.stopAt else { return }
+        guard let window, window.contains(now) else { return }
         tally.counted[request.kind] += 1
-        if request.sent >= window.countFrom { _ = tally.latency[request.kind].record(now - request.sent) }
+        if request.sent >= window.window.countFrom {
+            _ = tally.latency[request.kind].record(now - request.sent)
+            if !windowSatisfied { windowSatisfied = window.sampled(request.kind, at: now) }
+        }
     }
 }
 
