@@ -11,7 +11,7 @@ PGCLUSTER = $(PYTHON) tests/pgcluster.py run --
 # tests/pgcluster.py makes its own, so the install is told not to create one.
 PG_NO_MAIN := /etc/postgresql-common/createcluster.d/50-trail-no-main-cluster.conf
 
-.PHONY: run test deps system-deps python-deps model build release swift-test e2e bench bench-full bench-postgres clean
+.PHONY: run test deps system-deps python-deps model build release swift-test e2e bench bench-full bench-postgres bench-colony clean
 
 ## run: install what is missing, build release, start traild on the embedded SQLite store
 run: system-deps model release
@@ -72,7 +72,7 @@ e2e:
 	TRAIL_E2E_ENGINES=$(TRAIL_E2E_ENGINES) TRAILD_BIN=$(CURDIR)/.build/debug/traild TRAILCTL_BIN=$(CURDIR)/.build/debug/trailctl \
 	TRAIL_COMPACTOR_BIN=$(CURDIR)/.build/debug/trail-compactor TRAIL_MCP_BIN=$(CURDIR)/.build/debug/trail-mcp \
 	TRAIL_BENCH_BIN=$(CURDIR)/.build/debug/trail-bench \
-	$(PGCLUSTER) $(PYTHON) -m pytest -q tests/e2e Clients/python/tests
+	$(PGCLUSTER) $(PYTHON) -m pytest -q tests/e2e Clients/python/tests Benchmarks/colony/tests
 
 ## bench: traild beside Redis, raw SQLite, sqlite-vec and the disk, quick sizes (under 7 minutes): Benchmarks/results/latest.md
 bench: system-deps model release
@@ -86,6 +86,12 @@ bench-full: system-deps model release
 ## cluster in the work dir (about 4 minutes): Benchmarks/results/postgres.md
 bench-postgres: system-deps release
 	.build/release/trail-bench --quick --only postgres --out Benchmarks/results
+
+## bench-colony: the colony benchmark (Benchmarks/colony): does a colony of short-lived agents do better with trail
+## than with a hand-off note, a log or a plain vector memory? Every world, scenario, memory and rule on 30 paired
+## seeds against the release traild (about 40 minutes): Benchmarks/results/colony.md, colony.jsonl.zst and plots
+bench-colony: system-deps model release
+	PYTHONPATH=Benchmarks/colony $(PYTHON) -m colony --profile full --traild $(CURDIR)/.build/release/traild --out Benchmarks/results
 
 clean:
 	rm -rf .build

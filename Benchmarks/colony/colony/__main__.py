@@ -1,0 +1,118 @@
+"""`python3 -m colony`: runs the colony benchmark and writes its report.
+
+    PYTHONPATH=Benchmarks/colony python3 -m colony --profile full \\
+        [--traild .build/release/traild] [--model-dir models/all-MiniLM-L6-v2] \\
+        [--out Benchmarks/results] [--jobs 12]
+
+Writes OUT/colony.jsonl (the raw records: one line per instance, one per
+run, one meta line) and, from it, OUT/colony.md with its SVG plots
+(`colony.report`). `make bench-colony` runs the full profile; `make test`
+runs the quick one (tests/e2e/test_colony_benchmark.py), which checks the
+harness's invariants, not who wins.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from . import report, runner, stats
+from .daemon import ROOT, ColonyDaemon, find_traild
+
+
+def machine() -> dict[str, object]:
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
+            "load_average_start": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+
+
+def primary(world: str, run_lines: list[dict[str, object]]) -> float:
+    return float(run_lines[0]["primary"])  # type: ignore[arg-type]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python3 -m colony", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", choices=sorted(runner.PROFILES), default="full")
+    ap.add_argument("--traild", help="the traild binary (default: $TRAILD_BIN, else .build/release, else .build/debug)")
+    ap.add_argument("--model-dir", default=str(ROOT / "models" / "all-MiniLM-L6-v2"))
+    ap.add_argument("--out", default=str(ROOT / "Benchmarks" / "results"))
+    ap.add_argument("--jobs", type=int, help="runs at once (default: the profile's)")
+    ap.add_argument("--seeds", type=int, help="eval seeds (default: the profile's)")
+    ap.add_argument("--keep", action="store_true", help="keep the daemon's folder (data, log)")
+    args = ap.parse_args(argv)
+
+    profile = runner.PROFILES[args.profile]
+    if args.jobs:
+        profile = replace(profile, jobs=args.jobs)
+    if args.seeds:
+        profile = replace(profile, eval_seeds=profile.eval_seeds[:args.seeds])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    records = out / "colony.jsonl"
+    records.unlink(missing_ok=True)
+    if not Path(args.model_dir, "model.safetensors").exists():
+        print(f"colony: no embedding model in {args.model_dir}: `make model` fetches it "
+              "(recall by meaning is what the trail and vector memories read with)", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    daemon = ColonyDaemon(find_traild(args.traild), args.model_dir, keep=args.keep, rate=profile.rate)
+    daemon.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="colony-files-") as files:
+            run = runner.ColonyRunner(daemon.socket, Path(files), profile, records, rate=profile.rate)
+            run.emit({"kind": "meta", "profile": profile.name,
+                      "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                      "machine": machine(), "traild": daemon.version, "semantic": daemon.semantic,
+                      "clock": f"faketime x{profile.rate:g}: traild's wall clock runs {profile.rate:g} times faster than "
+                               "real time (libfaketime; its timers stay real); worlds tick in real milliseconds; "
+                               "half-lives are given in real seconds",
+                      "rate": profile.rate,
+                      "budget_bytes": profile.budget_bytes, "jobs": profile.jobs,
+                      "seeds": {"tuning": list(profile.tuning_seeds), "eval": list(profile.eval_seeds),
+                                "sweep": list(profile.sweep_seeds)},
+                      "predictions": "Benchmarks/colony/PREDICTIONS.md"})
+
+            def progress(phase: str):
+                def say(done: int, total: int) -> None:
+                    if done == total or done % 50 == 0:
+                        print(f"[{time.monotonic() - started:7.1f}s] {phase}: {done}/{total} runs", file=sys.stderr)
+                return say
+
+            tuning = run.run_all(runner.tuning_specs(profile), progress("tuning"))
+            knobs = runner.choose_knobs(profile, tuning, primary)
+            run.emit({"kind": "tuned", "knobs": [{"world": w, "memory": m, "knob": k} for (w, m), k in knobs.items()]})
+            evals = run.run_all(runner.eval_specs(profile, knobs), progress("eval"))
+            sweep = run.run_all(runner.sweep_specs(profile), progress("sweep"))
+    finally:
+        daemon.stop()
+    bad = runner.check_same_world(tuning + evals + sweep)
+    failed = [l for l in tuning + evals + sweep if not all(l["invariants"].values())]
+    paths = report.write_report(records, out / "colony.md", predictions=ROOT / "Benchmarks" / "colony" / "PREDICTIONS.md",
+                                command=f"python3 -m colony --profile {profile.name}")
+    print(f"colony: {len(tuning) + len(evals) + len(sweep)} runs in {time.monotonic() - started:.0f} s; "
+          f"wrote {records} and {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    for line in bad:
+        print(f"colony: invariant broken: {line}", file=sys.stderr)
+    for l in failed[:10]:
+        print(f"colony: invariant broken in {l['world']}/{l['scenario']}/{l['memory']} seed {l['seed']}: "
+              f"{l['invariants']} {l.get('errors')}", file=sys.stderr)
+    return 1 if bad or failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""The memories that live in a real traild, through the project's Python client.
+
+- `TrailMemory`: trail as an agent uses it. `read` senses by meaning
+  (`similar`: instances word the same problem differently) within the byte
+  budget; `write` deposits, with `after` = the notes it came from and the
+  notes it corrects (the practice), or bare with trail-mcp's default
+  `merge_similar` 0.9 (the careless habit); `confirm` reinforces; `refute`
+  repels, or retracts with the reason when the note did harm. The half-life
+  is the namespace's (decay off: a half-life of years).
+- `VectorMemory`: a plain vector memory on the same model: notes found by
+  meaning only. Every write is its own entry (as a vector store's `add` is),
+  all weights stay 1 and never decay, so the order is the similarity alone;
+  `confirm` and a plain `refute` do nothing (there is no weight to change),
+  a `refute` for harm deletes the entry (retract), as most memory libraries
+  let an agent delete.
+
+Each instance opens its own memory object (its own connection) and closes it
+when it ends.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+import sys
+import threading
+from pathlib import Path
+from typing import Optional, Sequence
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "Clients" / "python"))
+
+from trail_client import Trail  # noqa: E402
+from trail_client.errors import Retracted, TrailError, UnknownNote  # noqa: E402
+
+from .api import Note  # noqa: E402
+
+#: trail-mcp's default `merge_similar` for a bare deposit (Sources/TrailMCP/MergePlan.swift).
+CARELESS_MERGE = 0.9
+#: "Decay off": the longest half-life traild takes (100 years less a little), in the
+#: daemon's seconds: years of real time even on a clock sped up 20 times, against runs of seconds.
+NO_DECAY_HALF_LIFE_S = 3.0e9
+#: Notes a read may return before the byte budget stops it (the budget decides, not this).
+READ_LIMIT = 200
+#: Exact terms in a question: tokens with a digit (item-017, fix-3, 3.0.2).
+_EXACT = re.compile(r"[A-Za-z_./-]*\d[\w./-]*")
+
+
+def exact_terms(question: str) -> Optional[str]:
+    """The question's exact terms, for `query` beside `similar` (docs/agents.md,
+    "Both": a note with the exact term and one that only means the same both
+    come up); None when it has none."""
+    terms = _EXACT.findall(question)
+    return " ".join(terms) if terms else None
+
+
+def configure(socket: str, ns: str, half_life_s: float) -> None:
+    """Creates `ns` with its half-life before any instance runs."""
+    with Trail(socket, default_ns=ns, client_name="colony-bench") as t:
+        t.configure_namespace(ns, half_life_s=half_life_s)
+
+
+class TrailMemory:
+    """trail, one instance's connection to namespace `ns`."""
+
+    def __init__(self, socket: str, ns: str, *, careless: bool, agent: str,
+                 min_similarity: Optional[float] = None) -> None:
+        self.name = "trail"
+        self.ns = ns
+        self.careless = careless
+        self.min_similarity = min_similarity
+        self._t = Trail(socket, default_ns=ns, client_name="colony-bench", agent=agent)
+
+    def read(self, query: str, budget_bytes: int) -> list[Note]:
+        notes = self._t.sense(exact_terms(query), similar=query, min_similarity=self.min_similarity,
+                              budget_bytes=budget_bytes, limit=READ_LIMIT)["notes"]
+        return [Note(id=n["id"], text=n["body"], weight=float(n["weight"]),
+                     contested_by=tuple(n.get("contested_by") or ())) for n in notes]
+
+    def write(self, text: str, links: Sequence[str] = (), strength: float = 1.0,
+              corrects: Sequence[str] = ()) -> str:
+        if self.careless:
+            return self._t.deposit(text, strength=strength, merge_similar=CARELESS_MERGE)["id"]
+        # A note's id is the SHA-256 of its body: re-depositing a finding that
+        # the agent followed to it must not name the note as its own origin.
+        own = hashlib.sha256(text.encode()).hexdigest()
+        after = [i for i in dict.fromkeys([*links, *corrects]) if i != own][:32]
+        try:
+            return self._t.deposit(text, after=after or None, strength=strength)["id"]
+        except Retracted:
+            # The same finding was retracted by someone earlier and has now
+            # worked again: the daemon's error says to deposit with force,
+            # which revives it (with its history).
+            return self._t.deposit(text, after=after or None, strength=strength, force=True)["id"]
+
+    def confirm(self, id: str) -> None:
+        try:
+            self._t.reinforce(id)
+        except UnknownNote:
+            pass
+
+    def refute(self, id: str, reason: str, harm: bool = False) -> None:
+        try:
+            if harm:
+                self._t.retract(id, reason)
+            else:
+                self._t.repel(id)
+        except (UnknownNote, Retracted):
+            pass
+
+    def close(self) -> None:
+        self._t.close()
+
+
+class VectorMemory:
+    """A plain vector memory in namespace `ns` (half-life of years)."""
+
+    _counter = itertools.count(1)
+    _lock = threading.Lock()
+
+    def __init__(self, socket: str, ns: str, *, agent: str, min_similarity: Optional[float] = None) -> None:
+        self.name = "vector"
+        self.ns = ns
+        self.min_similarity = min_similarity
+        self._t = Trail(socket, default_ns=ns, client_name="colony-bench", agent=agent)
+
+    def read(self, query: str, budget_bytes: int) -> list[Note]:
+        notes = self._t.sense(similar=query, min_similarity=self.min_similarity,
+                              budget_bytes=budget_bytes, limit=READ_LIMIT)["notes"]
+        return [Note(id=n["id"], text=n["body"]) for n in notes]
+
+    def write(self, text: str, links: Sequence[str] = (), strength: float = 1.0,
+              corrects: Sequence[str] = ()) -> str:
+        with VectorMemory._lock:
+            n = next(VectorMemory._counter)
+        # An entry of its own: the same text twice is two entries, as in a
+        # vector store, so no note gains weight by being written again.
+        return self._t.deposit(f"{text} [entry {n}]")["id"]
+
+    def confirm(self, id: str) -> None:
+        pass
+
+    def refute(self, id: str, reason: str, harm: bool = False) -> None:
+        if not harm:
+            return
+        try:
+            self._t.retract(id, reason)
+        except TrailError:
+            pass
+
+    def close(self) -> None:
+        self._t.close()
+
+
+def pending_embeddings(socket: str, ns: Optional[str] = None) -> int:
+    """Notes of `ns` not yet embedded (0 without the model)."""
+    with Trail(socket, default_ns=ns, client_name="colony-bench") as t:
+        emb = t.stats(ns=ns).get("embedding") or {}
+        return int(emb.get("pending") or 0)

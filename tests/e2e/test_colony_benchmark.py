@@ -1,0 +1,119 @@
+"""The colony benchmark's quick profile (Benchmarks/colony), against a real
+traild with the real model: it checks the harness, not who wins.
+
+`python3 -m colony --profile quick` runs every world (in its breaking
+scenario, at a small size) with every memory on two seeds, then writes the
+raw records and the report. Held here:
+- every memory saw the same world on a seed (the world's fingerprint);
+- every started instance returned its record, and every deposit a daemon
+  memory acknowledged is there afterwards (`trail.get`);
+- the oracle is at least as good as every memory, per world, over the seeds;
+- the report and its plots are written from the records.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from conftest import traild_bin
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "models" / "all-MiniLM-L6-v2"
+MEMORIES = {"none", "handoff", "log-newest", "log-frequency", "vector", "trail-nodecay", "trail", "oracle"}
+WORLDS = {"flaky", "routes", "claims"}
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict], subprocess.CompletedProcess[str]]:
+    if not (MODEL / "model.safetensors").exists():
+        pytest.fail(f"the embedding model is not in {MODEL}: `make model` fetches it")
+    out = tmp_path_factory.mktemp("colony")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "Benchmarks" / "colony"))
+    proc = subprocess.run([sys.executable, "-m", "colony", "--profile", "quick", "--traild", traild_bin(),
+                           "--model-dir", str(MODEL), "--out", str(out)],
+                          capture_output=True, text=True, timeout=240, env=env, cwd=ROOT)
+    assert proc.returncode == 0, f"the quick colony run failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
+    lines = [json.loads(l) for l in (out / "colony.jsonl").read_text().splitlines()]
+    return out, lines, proc
+
+
+def runs(lines: list[dict]) -> list[dict]:
+    return [l for l in lines if l["kind"] == "run"]
+
+
+def test_every_world_ran_with_every_memory_on_every_seed(quick) -> None:
+    _, lines, _ = quick
+    meta = [l for l in lines if l["kind"] == "meta"]
+    assert len(meta) == 1 and meta[0]["profile"] == "quick" and "faketime x" in meta[0]["clock"]
+    seeds = set(meta[0]["seeds"]["eval"])
+    assert len(seeds) == 2
+    seen = {(r["world"], r["memory"], r["seed"]) for r in runs(lines)}
+    assert seen == {(w, m, s) for w in WORLDS for m in MEMORIES for s in seeds}
+    # trail is also run with the careless habit (a bare deposit with merge_similar 0.9)
+    assert {(r["world"], r["memory"]) for r in runs(lines) if r["habit"] == "careless"} == \
+        {(w, m) for w in WORLDS for m in ("trail", "trail-nodecay")}
+
+
+def test_every_memory_saw_the_same_world_on_a_seed(quick) -> None:
+    _, lines, _ = quick
+    prints: dict[tuple[str, str, int], set[str]] = defaultdict(set)
+    for r in runs(lines):
+        prints[(r["world"], r["scenario"], r["seed"])].add(r["world_fingerprint"])
+    assert prints and all(len(p) == 1 for p in prints.values()), prints
+    # and different seeds are different worlds
+    for w in WORLDS:
+        assert len({next(iter(p)) for k, p in prints.items() if k[0] == w}) == 2, w
+
+
+def test_every_instance_returned_and_every_acknowledged_deposit_is_there(quick) -> None:
+    _, lines, _ = quick
+    instances: dict[tuple, int] = defaultdict(int)
+    for l in lines:
+        if l["kind"] == "instance":
+            instances[(l["world"], l["memory"], l["habit"], l["seed"])] += 1
+    for r in runs(lines):
+        assert all(r["invariants"].values()), (r["world"], r["memory"], r["invariants"], r["errors"])
+        assert r["instances"] == instances[(r["world"], r["memory"], r["habit"], r["seed"])] > 0
+        if r["memory"] in ("trail", "trail-nodecay", "vector"):
+            assert r["acknowledged"] > 0 and r["ns"].startswith("colony-"), r
+
+
+def test_the_oracle_is_at_least_as_good_as_every_memory(quick) -> None:
+    _, lines, _ = quick
+    mean: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for r in runs(lines):
+        mean[(r["world"], r["memory"], r["habit"])].append(r["primary"])
+    for w in WORLDS:
+        oracle = sum(mean[(w, "oracle", "practice")]) / 2
+        for (world, memory, habit), values in mean.items():
+            if world == w and memory != "oracle":
+                assert oracle <= sum(values) / len(values), (w, memory, habit, oracle, values)
+
+
+def test_the_report_and_its_plots_are_written_from_the_records(quick) -> None:
+    out, _, proc = quick
+    report = (out / "colony.md").read_text()
+    for section in ("## 1. Headline", "## 2. Per cell", "Predictions", "flaky / breaking", "routes / breaking",
+                    "claims / breaking"):
+        assert section in report, section
+    svgs = sorted(out.glob("colony-*.svg"))
+    assert {p.name for p in svgs} >= {"colony-flaky-breaking.svg", "colony-routes-breaking.svg", "colony-claims-breaking.svg"}
+    for p in svgs:
+        assert ET.parse(p).getroot().tag.endswith("svg"), p
+    assert "runs in" in proc.stderr
+
+
+def test_without_the_model_it_says_how_to_get_it(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "Benchmarks" / "colony"))
+    proc = subprocess.run([sys.executable, "-m", "colony", "--profile", "quick", "--traild", traild_bin(),
+                           "--model-dir", str(tmp_path / "nothing"), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    assert proc.returncode == 2 and "make model" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out" / "colony.md").exists()
