@@ -117,3 +117,17 @@ def test_without_the_model_it_says_how_to_get_it(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
     assert proc.returncode == 2 and "make model" in proc.stderr, proc.stderr
     assert not (tmp_path / "out" / "colony.md").exists()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--phases", "tuning,nope"], "--phases takes tuning, eval and sweep"),
+    (["--worlds", "moon"], "--worlds takes flaky, routes, claims"),
+    (["--profile", "huge"], "invalid choice: 'huge'"),
+    (["--jobs", "many"], "invalid int value"),
+])
+def test_bad_arguments_are_refused_before_anything_runs(tmp_path: Path, args: list[str], says: str) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "Benchmarks" / "colony"))
+    proc = subprocess.run([sys.executable, "-m", "colony", "--out", str(tmp_path / "out"), *args],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+    assert not (tmp_path / "out" / "colony.jsonl").exists()

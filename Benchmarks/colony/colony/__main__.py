@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "Benchmarks" / "results"))
     ap.add_argument("--jobs", type=int, help="runs at once (default: the profile's)")
     ap.add_argument("--seeds", type=int, help="eval seeds (default: the profile's)")
+    ap.add_argument("--worlds", help="only these worlds, comma-separated (flaky, routes, claims)")
+    ap.add_argument("--phases", default="tuning,eval,sweep",
+                    help="phases to run, comma-separated (tuning, eval, sweep; without tuning, each knob is its grid's middle)")
     ap.add_argument("--keep", action="store_true", help="keep the daemon's folder (data, log)")
     args = ap.parse_args(argv)
 
@@ -61,6 +64,20 @@ def main(argv: list[str] | None = None) -> int:
         profile = replace(profile, jobs=args.jobs)
     if args.seeds:
         profile = replace(profile, eval_seeds=profile.eval_seeds[:args.seeds])
+    if args.worlds:
+        worlds = tuple(args.worlds.split(","))
+        if not set(worlds) <= set(runner.WORLDS):
+            ap.error(f"--worlds takes {', '.join(runner.WORLDS)}, comma-separated")
+        profile = replace(profile, worlds=worlds)
+    phases = set(args.phases.split(","))
+    if not phases <= {"tuning", "eval", "sweep"}:
+        ap.error("--phases takes tuning, eval and sweep, comma-separated")
+    if "tuning" not in phases:
+        profile = replace(profile, tuning_seeds=())
+    if "sweep" not in phases:
+        profile = replace(profile, sweep_seeds=())
+    if "eval" not in phases:
+        profile = replace(profile, eval_seeds=())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     records = out / "colony.jsonl"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import subprocess
 import json
 import math
 import re
@@ -237,11 +238,22 @@ def _attach_instances(runs: list[Run], pending: Mapping[tuple, _Pending],
 
 
 def read_records(path: Path | str) -> Records:
-    """Reads a JSONL records file line by line, noting its name and SHA-256
-    so the report names exactly the data it was made from."""
+    """Reads a JSONL records file line by line (zstd-compressed when its name
+    ends in .zst, as the committed records are: read through the `zstd`
+    command), noting its name and the SHA-256 of its lines so the report names
+    exactly the data it was made from."""
     digest = hashlib.sha256()
 
     def lines() -> Iterable[str]:
+        if str(path).endswith(".zst"):
+            proc = subprocess.Popen(["zstd", "-dc", "--", str(path)], stdout=subprocess.PIPE)
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                digest.update(raw)
+                yield raw.decode("utf-8")
+            if proc.wait() != 0:
+                raise ValueError(f"{path}: zstd could not decompress it")
+            return
         with open(path, "rb") as f:
             for raw in f:
                 digest.update(raw)

@@ -40,6 +40,8 @@ from .api import SCENARIOS, Memory, Note, Record
 from .trail_memory import NO_DECAY_HALF_LIFE_S, TrailMemory, VectorMemory, configure
 from .worlds import WORLDS, make_world
 
+__all__ = ["WORLDS", "MEMORIES", "PROFILES", "ColonyRunner", "tuning_specs", "eval_specs", "sweep_specs"]
+
 #: The memories, as the report names them. "oracle" runs rule "oracle" (reads
 #: and writes nothing; the upper bound).
 MEMORIES = ("none", "handoff", "log-newest", "log-frequency", "vector", "trail-nodecay", "trail", "oracle")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -279,3 +280,20 @@ def test_write_report_is_deterministic_and_the_cli_writes_beside(tmp_path: Path)
     assert text.split("## 6.")[0] == first["colony.md"].split("## 6.")[0]
     assert "all 242 checks held" in text  # 8 memories x 30 seeds, and 2 tuning runs
     assert "SHA-256" in text and "tuning**: 2 runs" in text
+
+
+def test_compressed_records_give_the_same_report(tmp_path: Path):
+    """The committed records are zstd-compressed: read through `zstd -dc`,
+    they give the report the plain file gives, and the same digest."""
+    plain = tmp_path / "colony.jsonl"
+    plain.write_text("".join(l + "\n" for l in synthetic_lines(scenarios=("breaking",), sweep=False)))
+    packed = tmp_path / "colony.jsonl.zst"
+    subprocess.run(["zstd", "-q", "-19", str(plain), "-o", str(packed)], check=True)
+    a, b = report.read_records(plain), report.read_records(packed)
+    assert a.sha256 == b.sha256
+    # the same figures; only the file's name differs
+    assert report.build_report(a).markdown == report.build_report(b).markdown.replace("colony.jsonl.zst", "colony.jsonl")
+    broken = tmp_path / "broken.jsonl.zst"
+    broken.write_bytes(packed.read_bytes()[:40])
+    with pytest.raises(ValueError, match="could not decompress"):
+        report.read_records(broken)
