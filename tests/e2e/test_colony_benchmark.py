@@ -131,3 +131,56 @@ def test_bad_arguments_are_refused_before_anything_runs(tmp_path: Path, args: li
                           capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
     assert proc.returncode == 2 and says in proc.stderr, proc.stderr
     assert not (tmp_path / "out" / "colony.jsonl").exists()
+
+
+def test_the_llm_mode_runs_through_the_command_against_a_scripted_endpoint(tmp_path: Path) -> None:
+    """No model runs here: a scripted chat-completions server plays every
+    instance (read, try the first option, write, finish) through the same
+    tools for trail and for the log; the records say rule `llm` and the
+    endpoint; without the endpoint's variables the command says what it needs."""
+    import json as _json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = _json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body)
+            turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
+            option = body["messages"][0]["content"].split("Options you may try: ")[1].split(", ")[0]
+            name, args = [("memory_read", {"query": "what worked?"}), ("try_option", {"option": option}),
+                          ("memory_write", {"text": f"{option} was tried first"}), ("finish", {})][min(turn, 3)]
+            data = _json.dumps({"choices": [{"message": {"role": "assistant", "tool_calls": [
+                {"id": f"c{turn}", "type": "function", "function": {"name": name, "arguments": _json.dumps(args)}}]}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "Benchmarks" / "colony"),
+               COLONY_LLM_BASE_URL=f"http://127.0.0.1:{server.server_port}/v1", COLONY_LLM_MODEL="scripted")
+    args = [sys.executable, "-m", "colony", "--profile", "quick", "--llm", "--worlds", "flaky", "--memories",
+            "log-newest,trail", "--seeds", "1", "--traild", traild_bin(), "--model-dir", str(MODEL), "--out", str(tmp_path)]
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=180, env=env, cwd=ROOT)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(l) for l in (tmp_path / "colony.jsonl").read_text().splitlines()]
+    assert [l["llm"] for l in lines if l["kind"] == "meta"] == [{"base_url": env["COLONY_LLM_BASE_URL"], "model": "scripted"}]
+    run_lines = [l for l in lines if l["kind"] == "run"]
+    assert {(l["memory"], l["rule"]) for l in run_lines} == {("log-newest", "llm"), ("trail", "llm")}
+    assert all(l["invariants"]["instances_complete"] and l["instances"] == 40 for l in run_lines), run_lines
+    assert all(l["acknowledged"] == 40 for l in run_lines)  # every instance wrote its note
+    assert len(seen) == 2 * 40 * 4 and all(b["model"] == "scripted" for b in seen)
+    del env["COLONY_LLM_MODEL"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    assert proc.returncode == 2 and "needs COLONY_LLM_MODEL" in proc.stderr, proc.stderr

@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--worlds", help="only these worlds, comma-separated (flaky, routes, claims)")
     ap.add_argument("--phases", default="tuning,eval,sweep",
                     help="phases to run, comma-separated (tuning, eval, sweep; without tuning, each knob is its grid's middle)")
+    ap.add_argument("--memories", help="only these memories, comma-separated (" + ", ".join(runner.MEMORIES) + ")")
+    ap.add_argument("--llm", action="store_true",
+                    help="a real model plays the instances (rule llm; flaky and routes): an OpenAI-compatible endpoint "
+                         "named by COLONY_LLM_BASE_URL, COLONY_LLM_MODEL and COLONY_LLM_API_KEY (colony/llm.py)")
     ap.add_argument("--keep", action="store_true", help="keep the daemon's folder (data, log)")
     args = ap.parse_args(argv)
 
@@ -69,6 +73,21 @@ def main(argv: list[str] | None = None) -> int:
         if not set(worlds) <= set(runner.WORLDS):
             ap.error(f"--worlds takes {', '.join(runner.WORLDS)}, comma-separated")
         profile = replace(profile, worlds=worlds)
+    if args.memories:
+        memories = tuple(args.memories.split(","))
+        if not set(memories) <= set(runner.MEMORIES):
+            ap.error(f"--memories takes {', '.join(runner.MEMORIES)}, comma-separated")
+        profile = replace(profile, memories=memories)
+    endpoint = None
+    if args.llm:
+        from .llm import Endpoint, LLMUnavailable
+        try:
+            endpoint = Endpoint.from_environment()
+        except LLMUnavailable as exc:
+            ap.error(str(exc))
+        # The model decides how it writes: one habit; it plays the choice worlds only.
+        profile = replace(profile, rules=("llm",), worlds=tuple(w for w in profile.worlds if w != "claims"),
+                          tuning_seeds=(), sweep_seeds=())
     phases = set(args.phases.split(","))
     if not phases <= {"tuning", "eval", "sweep"}:
         ap.error("--phases takes tuning, eval and sweep, comma-separated")
@@ -91,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     daemon.start()
     try:
         with tempfile.TemporaryDirectory(prefix="colony-files-") as files:
-            run = runner.ColonyRunner(daemon.socket, Path(files), profile, records, rate=profile.rate)
+            run = runner.ColonyRunner(daemon.socket, Path(files), profile, records, rate=profile.rate, endpoint=endpoint)
             run.emit({"kind": "meta", "profile": profile.name,
                       "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                       "machine": machine(), "traild": daemon.version, "semantic": daemon.semantic,
@@ -102,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                       "budget_bytes": profile.budget_bytes, "jobs": profile.jobs,
                       "seeds": {"tuning": list(profile.tuning_seeds), "eval": list(profile.eval_seeds),
                                 "sweep": list(profile.sweep_seeds)},
-                      "predictions": "Benchmarks/colony/PREDICTIONS.md"})
+                      "predictions": "Benchmarks/colony/PREDICTIONS.md",
+                      "llm": {"base_url": endpoint.base_url, "model": endpoint.model} if endpoint else None})
 
             def progress(phase: str):
                 def say(done: int, total: int) -> None:

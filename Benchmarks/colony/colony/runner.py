@@ -182,8 +182,10 @@ class ColonyRunner:
     _ns_counter = itertools.count(1)
 
     def __init__(self, socket: Optional[str], workdir: Path, profile: Profile, out: Path,
-                 rate: float = 1.0) -> None:
+                 rate: float = 1.0, endpoint: Any = None) -> None:
         self.socket = socket
+        #: The chat-completions endpoint of rule "llm" (`colony.llm.Endpoint`), when given.
+        self.endpoint = endpoint
         #: How much faster than real time the daemon's clock runs: knobs are in
         #: real seconds, the namespace gets half_life_s × rate of the daemon's.
         self.rate = rate
@@ -269,7 +271,11 @@ class ColonyRunner:
                     return
                 memory = Acknowledged(factory(i), acknowledged, ack_lock)
                 try:
-                    rec = run_instance(world, memory, i, s.rule, s.habit, self.profile.budget_bytes)
+                    if s.rule == "llm":
+                        from .llm import run_llm_instance
+                        rec = run_llm_instance(world, memory, i, self.endpoint, self.profile.budget_bytes)
+                    else:
+                        rec = run_instance(world, memory, i, s.rule, s.habit, self.profile.budget_bytes)
                     with lock:
                         records[i] = rec
                 except Exception as exc:  # a failed instance fails the run's invariant, loudly
@@ -369,7 +375,7 @@ def eval_specs(p: Profile, knobs: dict[tuple[str, str], dict[str, Any]]) -> list
                 for m in p.memories:
                     rules = ("oracle",) if m == "oracle" else p.rules
                     for rule in rules:
-                        for habit in HABITS_OF[m]:
+                        for habit in (HABITS_OF[m] if rule != "llm" else ("practice",)):
                             out.append(spec(w, sc, m, rule, habit, seed, knobs[(w, m)], "eval"))
     return out
 

@@ -46,6 +46,17 @@ READ_LIMIT = 200
 _EXACT = re.compile(r"[A-Za-z_./-]*\d[\w./-]*")
 
 
+_TAG = re.compile(r"^[a-z0-9][a-z0-9._:/-]{0,63}$")
+
+
+def identifier_tags(text: str) -> list[str]:
+    """The identifiers a note names (tokens with a digit: item-017, fix-3),
+    as tags: what the practice tags a note with so that others find it by
+    its name ("each with tags others will search by", docs/agents.md)."""
+    tags = [t.lower().strip("./-") for t in _EXACT.findall(text)]
+    return list(dict.fromkeys(t for t in tags if _TAG.match(t)))[:16]
+
+
 def exact_terms(question: str) -> Optional[str]:
     """The question's exact terms, for `query` beside `similar` (docs/agents.md,
     "Both": a note with the exact term and one that only means the same both
@@ -72,31 +83,50 @@ class TrailMemory:
         self._t = Trail(socket, default_ns=ns, client_name="colony-bench", agent=agent)
 
     def read(self, query: str, budget_bytes: int) -> list[Note]:
-        notes = self._t.sense(exact_terms(query), similar=query, min_similarity=self.min_similarity,
-                              budget_bytes=budget_bytes, limit=READ_LIMIT)["notes"]
+        """A question that names identifiers looks them up by tag first (the
+        notes that name them, by meaning among those), then fills what is
+        left of the budget by meaning; any other question reads by meaning
+        and its exact terms."""
+        tags = identifier_tags(query)
+        found: list[dict] = []
+        if tags:
+            found = self._t.sense(any_tags=tags, similar=query, min_similarity=self.min_similarity,
+                                  budget_bytes=budget_bytes, limit=READ_LIMIT)["notes"]
+        left = budget_bytes - sum(len(n["body"].encode()) for n in found)
+        if left > 0:
+            seen = {n["id"] for n in found}
+            more = self._t.sense(exact_terms(query), similar=query, min_similarity=self.min_similarity,
+                                 budget_bytes=left, limit=READ_LIMIT)["notes"]
+            found += [n for n in more if n["id"] not in seen]
         return [Note(id=n["id"], text=n["body"], weight=float(n["weight"]),
-                     contested_by=tuple(n.get("contested_by") or ())) for n in notes]
+                     contested_by=tuple(n.get("contested_by") or ())) for n in found]
 
     def write(self, text: str, links: Sequence[str] = (), strength: float = 1.0,
               corrects: Sequence[str] = ()) -> str:
         if self.careless:
-            return self._t.deposit(text, strength=strength, merge_similar=CARELESS_MERGE)["id"]
+            try:
+                return self._t.deposit(text, strength=strength, merge_similar=CARELESS_MERGE)["id"]
+            except Retracted:
+                # as the error says: force deposits it again
+                return self._t.deposit(text, strength=strength, merge_similar=CARELESS_MERGE, force=True)["id"]
         # A note's id is the SHA-256 of its body: re-depositing a finding that
         # the agent followed to it must not name the note as its own origin.
         own = hashlib.sha256(text.encode()).hexdigest()
         after = [i for i in dict.fromkeys([*links, *corrects]) if i != own][:32]
+        tags = identifier_tags(text) or None
         try:
-            return self._t.deposit(text, after=after or None, strength=strength)["id"]
+            return self._t.deposit(text, tags=tags, after=after or None, strength=strength)["id"]
         except Retracted:
             # The same finding was retracted by someone earlier and has now
             # worked again: the daemon's error says to deposit with force,
             # which revives it (with its history).
-            return self._t.deposit(text, after=after or None, strength=strength, force=True)["id"]
+            return self._t.deposit(text, tags=tags, after=after or None, strength=strength, force=True)["id"]
 
     def confirm(self, id: str) -> None:
         try:
             self._t.reinforce(id)
-        except UnknownNote:
+        except (UnknownNote, Retracted):
+            # Retracted since it was read (another instance found it false): nothing to confirm.
             pass
 
     def refute(self, id: str, reason: str, harm: bool = False) -> None:
