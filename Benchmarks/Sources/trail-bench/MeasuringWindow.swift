@@ -11,7 +11,6 @@ import Synchronization
 /// Used by every timed loop of the harness (traild through `TrailLoad`, raw
 /// SQLite, raw PostgreSQL), so they all end their windows by one rule.
 struct MeasuringWindow: Sendable {
-    let start: UInt64
     /// Operations that start before this are not counted.
     let countFrom: UInt64
     /// The planned end of the window.
@@ -24,14 +23,12 @@ struct MeasuringWindow: Sendable {
     static func limit(duration: Double) -> Double { max(20, 4 * duration) }
 
     init(warmup: Double, duration: Double, start: UInt64 = monoNanos()) {
-        self.start = start
         countFrom = start + UInt64(warmup * 1e9)
         plannedStop = countFrom + UInt64(duration * 1e9)
         hardStop = countFrom + UInt64(Self.limit(duration: duration) * 1e9)
     }
 
-    private init(start: UInt64, countFrom: UInt64, plannedStop: UInt64, hardStop: UInt64) {
-        self.start = start
+    private init(countFrom: UInt64, plannedStop: UInt64, hardStop: UInt64) {
         self.countFrom = countFrom
         self.plannedStop = plannedStop
         self.hardStop = hardStop
@@ -40,7 +37,7 @@ struct MeasuringWindow: Sendable {
     /// A window without an end, for runs that stop after a number of
     /// requests instead (loading): everything from `start` counts.
     static func unbounded(start: UInt64) -> MeasuringWindow {
-        MeasuringWindow(start: start, countFrom: start, plannedStop: .max, hardStop: .max)
+        MeasuringWindow(countFrom: start, plannedStop: .max, hardStop: .max)
     }
 
     /// Whether another operation may start at `now`, given whether anything
@@ -98,7 +95,7 @@ final class SharedWindow: Sendable {
 
     private var satisfiedAt: UInt64? { state.withLock { $0.satisfiedAt } }
 
-    /// Whether a request may be sent at `now`.
+    /// Whether a request may be sent at `now` (before the planned stop without taking the lock).
     func isOpen(at now: UInt64) -> Bool {
         now < window.plannedStop || window.isOpen(at: now, counted: satisfiedAt != nil)
     }

@@ -273,8 +273,7 @@ func extendedWindows(_ rows: [TableRow], duration: Double) -> String {
     var lines: [String] = []
     for row in rows {
         for (name, m) in [("trail", row.trail)] + row.peers.sorted(by: { $0.key < $1.key }).map({ ($0.key, $0.value) }) {
-            guard let how = m.how, let range = how.range(of: "window extended") else { continue }
-            let note = how[range.lowerBound...].trimmingCharacters(in: CharacterSet(charactersIn: ")"))
+            guard let note = m.window else { continue }
             lines.append("- \(row.workload) \(row.title)\(row.notes.map { " (\(Format.count($0)) notes)" } ?? ""), \(name): \(note)")
         }
     }

@@ -31,6 +31,8 @@ struct Measure: Codable, Sendable {
     var latency: Percentiles?
     /// How the figure was taken, e.g. the command redis-benchmark ran.
     var how: String?
+    /// Set when the run's measuring window had to be stretched (`MeasuringWindow.note`).
+    var window: String?
 }
 
 /// How a row's figures compare: higher throughput is better, lower time is.
@@ -117,6 +119,6 @@ extension Measure {
     /// window's note when the window had to be extended.
     init(_ run: LoadResult, rate: Bool = true, how: String) {
         self.init(value: rate ? run.perSecond : nil, latency: Percentiles(run.allLatency),
-                  how: run.windowNote.map { "\(how) (\($0))" } ?? how)
+                  how: run.windowNote.map { "\(how) (\($0))" } ?? how, window: run.windowNote)
     }
 }

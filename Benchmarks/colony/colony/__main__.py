@@ -23,7 +23,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from . import report, runner, stats
+from . import report, runner
 from .daemon import ROOT, ColonyDaemon, find_traild
 
 
@@ -38,10 +38,6 @@ def machine() -> dict[str, object]:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
             "load_average_start": " ".join(f"{x:.2f}" for x in os.getloadavg())}
-
-
-def primary(world: str, run_lines: list[dict[str, object]]) -> float:
-    return float(run_lines[0]["primary"])  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 return say
 
             tuning = run.run_all(runner.tuning_specs(profile), progress("tuning"))
-            knobs = runner.choose_knobs(profile, tuning, primary)
+            knobs = runner.choose_knobs(profile, tuning)
             run.emit({"kind": "tuned", "knobs": [{"world": w, "memory": m, "knob": k} for (w, m), k in knobs.items()]})
             evals = run.run_all(runner.eval_specs(profile, knobs), progress("eval"))
             sweep = run.run_all(runner.sweep_specs(profile), progress("sweep"))

@@ -37,10 +37,8 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 from . import baselines, stats
 from .agents import run_instance
 from .api import SCENARIOS, Memory, Note, Record
-from .trail_memory import NO_DECAY_HALF_LIFE_S, TrailMemory, VectorMemory, configure
+from .trail_memory import NO_DECAY_HALF_LIFE_S, Trail, TrailMemory, VectorMemory, configure
 from .worlds import WORLDS, make_world
-
-__all__ = ["WORLDS", "MEMORIES", "PROFILES", "ColonyRunner", "tuning_specs", "eval_specs", "sweep_specs"]
 
 #: The memories, as the report names them. "oracle" runs rule "oracle" (reads
 #: and writes nothing; the upper bound).
@@ -305,7 +303,7 @@ class ColonyRunner:
         primary = stats.run_metrics(s.world, rows, world.change_at).primary if rows else float("nan")
         line = {"kind": "run", **s.keys(), "seconds": round(seconds, 3), "instances": len(ordered), "primary": primary,
                 "change_at": world.change_at, "invariants": invariants, "world_fingerprint": fp,
-                "world": s.world, "errors": errors[:5], "acknowledged": len(acknowledged), **where}
+                "errors": errors[:5], "acknowledged": len(acknowledged), **where}
         if world.name == "claims":
             line["claims"] = world.summary()
         self.emit(line)
@@ -315,7 +313,6 @@ class ColonyRunner:
         """Every acknowledged write of a daemon memory is there afterwards."""
         if ns is None or self.socket is None:
             return True
-        from trail_client import Trail
         with Trail(self.socket, default_ns=ns, client_name="colony-bench") as t:
             for id in dict.fromkeys(ids):
                 try:
@@ -351,7 +348,7 @@ def tuning_specs(p: Profile) -> list[RunSpec]:
     return out
 
 
-def choose_knobs(p: Profile, runs: list[dict[str, Any]], primary: Callable[[str, list[dict[str, Any]]], float]) -> dict[tuple[str, str], dict[str, Any]]:
+def choose_knobs(p: Profile, runs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
     """The knob with the best (lowest) mean primary metric per world and
     memory over the tuning runs; the middle of the grid when not tuned."""
     chosen: dict[tuple[str, str], dict[str, Any]] = {}
@@ -362,7 +359,7 @@ def choose_knobs(p: Profile, runs: list[dict[str, Any]], primary: Callable[[str,
             for knob in grid:
                 mine = [r for r in runs if r["world"] == w and r["memory"] == m and r["knob"] == knob]
                 if mine:
-                    scores.append((sum(primary(w, [r]) for r in mine) / len(mine), grid.index(knob)))
+                    scores.append((sum(r["primary"] for r in mine) / len(mine), grid.index(knob)))
             chosen[(w, m)] = grid[min(scores)[1]] if scores else grid[(len(grid) - 1) // 2]
     return chosen
 

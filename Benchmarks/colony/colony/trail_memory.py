@@ -22,18 +22,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
-import sys
 import threading
-from pathlib import Path
 from typing import Optional, Sequence
 
-ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT / "Clients" / "python"))
+from trail_client import Trail
+from trail_client.errors import Retracted, TrailError, UnknownNote
 
-from trail_client import Trail  # noqa: E402
-from trail_client.errors import Retracted, TrailError, UnknownNote  # noqa: E402
-
-from .api import Note  # noqa: E402
+from .api import Note
 
 #: trail-mcp's default `merge_similar` for a bare deposit (Sources/TrailMCP/MergePlan.swift).
 CARELESS_MERGE = 0.9
@@ -181,9 +176,3 @@ class VectorMemory:
     def close(self) -> None:
         self._t.close()
 
-
-def pending_embeddings(socket: str, ns: Optional[str] = None) -> int:
-    """Notes of `ns` not yet embedded (0 without the model)."""
-    with Trail(socket, default_ns=ns, client_name="colony-bench") as t:
-        emb = t.stats(ns=ns).get("embedding") or {}
-        return int(emb.get("pending") or 0)
