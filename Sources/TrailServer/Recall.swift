@@ -26,6 +26,11 @@ final class Recall: Sendable {
     let work = IndexerWork()
     /// Merges by meaning run one at a time per namespace (see `merge`).
     private let mergeLanes = NamespaceLanes()
+    /// The vectors of the questions (`similar`) and merged bodies embedded
+    /// lately: a colony asks the same question many times.
+    let recent = RecentVectors(capacity: Recall.recentVectors)
+    /// Vectors `recent` holds at most (about 1.5 MiB at 384 dimensions).
+    static let recentVectors = 1024
 
     /// The model's name, as `trail.hello` and the store's vectors name it.
     var model: String { encoder.name }
@@ -112,12 +117,16 @@ final class Recall: Sendable {
     /// `semantic` of `trail.hello`.
     var hello: JSONValue { .object(["model": .string(model), "dims": .int(encoder.dimensions)]) }
 
-    /// The unit vector of `text`, computed on NIO's blocking pool (a few
-    /// milliseconds of one core), never on an event loop.
+    /// The unit vector of `text`: from the vectors embedded lately, else
+    /// computed on NIO's blocking pool (a few milliseconds of one core),
+    /// never on an event loop.
     func embed(_ text: String) async throws(TrailError) -> [Float] {
+        if let known = recent.lookup(text) { return known }
         let encoder = self.encoder
         do {
-            return try await NIOThreadPool.singleton.runIfActive { encoder.embed(text) }
+            let vector = try await NIOThreadPool.singleton.runIfActive { encoder.embed(text) }
+            recent.keep(text, vector)
+            return vector
         } catch {
             throw .internal("embedding failed: \(error)")
         }

@@ -83,6 +83,28 @@ def test_every_instance_returned_and_every_acknowledged_deposit_is_there(quick) 
         assert r["instances"] == instances[(r["world"], r["memory"], r["habit"], r["seed"])] > 0
         if r["memory"] in ("trail", "trail-nodecay", "vector"):
             assert r["acknowledged"] > 0 and r["ns"].startswith("colony-"), r
+            # Reads waited for the daemon's embedding; the record says how long and how far behind it was.
+            assert r["embedding_wait_s"] >= 0 and r["embedding_backlog"]["samples"] > 0, r
+
+
+def test_what_a_daemon_memory_was_given_is_read_back_by_later_instances(quick) -> None:
+    """The first whole eval seed found every practiced trail and vector run
+    scoring exactly as no memory: the indexer was behind and reads by
+    meaning found nothing. Reads now wait for the notes there when they
+    begin; past the first wave of each run, every reader of a memory whose
+    notes never fade reads something (trail's own notes may fade away: a
+    read of nothing can be right there)."""
+    late: dict[tuple, list[int]] = defaultdict(list)
+    for l in lines_of(quick, "instance"):
+        if l["memory"] in ("trail-nodecay", "vector") and l["instance"] >= 16:
+            late[(l["world"], l["scenario"], l["memory"], l["habit"], l["seed"])].append(l["bytes_read"])
+    assert late
+    for cell, read in late.items():
+        assert all(b > 0 for b in read), (cell, read)
+
+
+def lines_of(quick, kind: str) -> list[dict]:
+    return [l for l in quick[1] if l["kind"] == kind]
 
 
 def test_the_oracle_is_at_least_as_good_as_every_memory(quick) -> None:

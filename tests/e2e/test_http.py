@@ -278,6 +278,17 @@ def test_with_the_model_the_map_searches_by_meaning_and_metrics_show_the_backlog
     assert status == 200, body
     found = json.loads(body)["notes"]
     assert found[0]["body"] == "the build needs libzstd-dev installed" and 0 < found[0]["similarity"] <= 1
+    # The same question again is answered from the vectors embedded lately: the same answer, one hit more.
+    before = scrape(host, port)
+    status, again = fetch(host, port, "/api/search?ns=meaning&similar=which%20compression%20library%20must%20be%20present&limit=1",
+                          headers={"Authorization": f"Bearer {token}"})
+    # The same note at the same similarity (its weight, and so its score, decays between the two).
+    assert status == 200
+    assert [(n["id"], n["similarity"]) for n in json.loads(again)["notes"]] == [(n["id"], n["similarity"]) for n in found]
+    after = scrape(host, port)
+    hit, miss = ("trail_embedding_cache_lookups", (("outcome", "hit"),)), ("trail_embedding_cache_lookups", (("outcome", "miss"),))
+    assert before[miss] >= 1
+    assert (after[hit] - before[hit], after[miss] - before[miss]) == (1, 0)
 
 
 @pytest.mark.parametrize("config, says", [

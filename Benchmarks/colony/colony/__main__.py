@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -103,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.monotonic()
     daemon = ColonyDaemon(find_traild(args.traild), args.model_dir, keep=args.keep, rate=profile.rate)
+    # A benchmark stopped by a signal still stops its daemon (the `finally` below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     daemon.start()
     try:
         with tempfile.TemporaryDirectory(prefix="colony-files-") as files:

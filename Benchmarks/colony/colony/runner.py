@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 from . import baselines, stats
 from .agents import run_instance
 from .api import SCENARIOS, Memory, Note, Record
-from .trail_memory import NO_DECAY_HALF_LIFE_S, Trail, TrailMemory, VectorMemory, configure
+from .trail_memory import NO_DECAY_HALF_LIFE_S, Trail, TrailMemory, VectorMemory, configure, waited
 from .worlds import WORLDS, make_world
 
 #: The memories, as the report names them. "oracle" runs rule "oracle" (reads
@@ -283,11 +283,13 @@ class ColonyRunner:
                     memory.close()
 
         threads = [threading.Thread(target=worker, name=f"colony-{s.world}-{i}") for i in range(world.concurrency)]
+        backlog = BacklogSampler(self.socket, where.get("ns"))
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         seconds = time.monotonic() - started
+        backlog.stop()
         ordered = [records[i] for i in sorted(records)]
         if world.name == "claims":
             world.settle(ordered)
@@ -304,6 +306,10 @@ class ColonyRunner:
         line = {"kind": "run", **s.keys(), "seconds": round(seconds, 3), "instances": len(ordered), "primary": primary,
                 "change_at": world.change_at, "invariants": invariants, "world_fingerprint": fp,
                 "errors": errors[:5], "acknowledged": len(acknowledged), **where}
+        if backlog.samples:
+            line["embedding_backlog"] = backlog.summary()
+        if where.get("ns"):
+            line["embedding_wait_s"] = round(waited(where["ns"]), 3)
         if world.name == "claims":
             line["claims"] = world.summary()
         self.emit(line)
@@ -332,6 +338,42 @@ class ColonyRunner:
                 if progress:
                     progress(done, len(specs))
         return lines
+
+
+class BacklogSampler:
+    """Samples, every `PERIOD` seconds of a daemon memory's run, how many of
+    the namespace's live notes traild has still to embed (`trail.stats`,
+    `embedding.pending`): a note is found by meaning only once embedded
+    (contract §8), so a run whose backlog grows measures a daemon that is
+    behind, not the memory (reads wait for it: `trail_memory.until_embedded`).
+    The run line records the largest and the mean, as a reader of the
+    record can check how far the daemon was behind between reads."""
+
+    PERIOD = 0.1
+
+    def __init__(self, socket: Optional[str], ns: Optional[str]) -> None:
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        if socket is None or ns is None:
+            return
+        self._thread = threading.Thread(target=self._sample, args=(socket, ns), name=f"backlog-{ns}", daemon=True)
+        self._thread.start()
+
+    def _sample(self, socket: str, ns: str) -> None:
+        with Trail(socket, default_ns=ns, client_name="colony-bench") as t:
+            while not self._stop.wait(self.PERIOD):
+                embedding = t.stats().get("embedding") or {}
+                self.samples.append(int(embedding.get("pending", 0)))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def summary(self) -> dict[str, float]:
+        return {"max": max(self.samples), "mean": round(sum(self.samples) / len(self.samples), 2),
+                "samples": len(self.samples)}
 
 
 def tuning_specs(p: Profile) -> list[RunSpec]:

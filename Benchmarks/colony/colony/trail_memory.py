@@ -16,6 +16,13 @@
 
 Each instance opens its own memory object (its own connection) and closes it
 when it ends.
+
+Both read only once traild has embedded the notes of the namespace that
+were there when the read began (`until_embedded`): traild embeds a note after it acknowledges the deposit
+(contract §8), a few milliseconds of work, and the worlds compress an
+agent's minutes into milliseconds, so without the wait the benchmark would
+measure an indexer that is behind, not the memory. The time waited is
+recorded per namespace (`waited`).
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ import hashlib
 import itertools
 import re
 import threading
+import time
 from typing import Optional, Sequence
 
 from trail_client import Trail
@@ -37,6 +45,8 @@ CARELESS_MERGE = 0.9
 NO_DECAY_HALF_LIFE_S = 3.0e9
 #: Notes a read may return before the byte budget stops it (the budget decides, not this).
 READ_LIMIT = 200
+#: How long a read waits at most for the namespace's notes to be embedded.
+EMBEDDED_WAIT_S = 60.0
 #: Exact terms in a question: tokens with a digit (item-017, fix-3, 3.0.2).
 _EXACT = re.compile(r"[A-Za-z_./-]*\d[\w./-]*")
 
@@ -58,6 +68,38 @@ def exact_terms(question: str) -> Optional[str]:
     come up); None when it has none."""
     terms = _EXACT.findall(question)
     return " ".join(terms) if terms else None
+
+
+_waited: dict[str, float] = {}
+_waited_lock = threading.Lock()
+
+
+def waited(ns: str) -> float:
+    """Seconds the reads in `ns` waited for notes to be embedded."""
+    with _waited_lock:
+        return _waited.get(ns, 0.0)
+
+
+def until_embedded(t: Trail, ns: str) -> None:
+    """Returns once traild has embedded the notes of `ns` that were there
+    when the call began (`trail.stats`: `embedding.embedded` has reached
+    what `embedded + pending` was then, or nothing is pending), as an agent
+    reading seconds after its colleagues wrote would find them. Notes that
+    others deposit meanwhile are not waited for. Raises TimeoutError after
+    EMBEDDED_WAIT_S."""
+    started = time.monotonic()
+    first = t.stats().get("embedding") or {}
+    target = first.get("embedded", 0) + first.get("pending", 0)
+    now = first
+    pause = 0.002
+    while now.get("pending", 0) > 0 and now.get("embedded", 0) < target:
+        if time.monotonic() - started > EMBEDDED_WAIT_S:
+            raise TimeoutError(f"traild had notes of {ns} to embed for {EMBEDDED_WAIT_S} s")
+        time.sleep(pause)
+        pause = min(2 * pause, 0.02)
+        now = t.stats().get("embedding") or {}
+    with _waited_lock:
+        _waited[ns] = _waited.get(ns, 0.0) + time.monotonic() - started
 
 
 def configure(socket: str, ns: str, half_life_s: float) -> None:
@@ -82,6 +124,7 @@ class TrailMemory:
         notes that name them, by meaning among those), then fills what is
         left of the budget by meaning; any other question reads by meaning
         and its exact terms."""
+        until_embedded(self._t, self.ns)
         tags = identifier_tags(query)
         found: list[dict] = []
         if tags:
@@ -150,6 +193,7 @@ class VectorMemory:
         self._t = Trail(socket, default_ns=ns, client_name="colony-bench", agent=agent)
 
     def read(self, query: str, budget_bytes: int) -> list[Note]:
+        until_embedded(self._t, self.ns)
         notes = self._t.sense(similar=query, min_similarity=self.min_similarity,
                               budget_bytes=budget_bytes, limit=READ_LIMIT)["notes"]
         return [Note(id=n["id"], text=n["body"]) for n in notes]

@@ -61,6 +61,11 @@ final class DaemonMetrics: Sendable {
         Metrics.Gauge(label: "trail_write_queue_depth").record(store.pendingWrites)
         Metrics.Gauge(label: "trail_store_bytes").record(Int(store.storeBytes()))
         let recall = try? dispatcher.recall.get()
+        if let recall {
+            let counts = recall.recent.counts
+            Metrics.Gauge(label: "trail_embedding_cache_lookups", dimensions: [("outcome", "hit")]).record(counts.hits)
+            Metrics.Gauge(label: "trail_embedding_cache_lookups", dimensions: [("outcome", "miss")]).record(counts.misses)
+        }
         if let namespaces = try? await store.namespaces() {
             for n in namespaces {
                 let ns = n.settings.name
