@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import NIOPosix
 import Synchronization
 import TrailCore
 import TrailEmbedding
@@ -31,6 +30,8 @@ final class Recall: Sendable {
     let recent = RecentVectors(capacity: Recall.recentVectors)
     /// Vectors `recent` holds at most (about 1.5 MiB at 384 dimensions).
     static let recentVectors = 1024
+    /// Passes of the model for the texts requests ask (texts asked at once share one).
+    let queue: EmbeddingQueue
 
     /// The model's name, as `trail.hello` and the store's vectors name it.
     var model: String { encoder.name }
@@ -40,6 +41,7 @@ final class Recall: Sendable {
         self.store = store
         self.logger = logger
         index = VectorIndex(dimensions: encoder.dimensions)
+        queue = EmbeddingQueue(encoder: encoder)
     }
 
     /// Loads the model in `directory`, or says why there is none (logged by
@@ -118,15 +120,16 @@ final class Recall: Sendable {
     var hello: JSONValue { .object(["model": .string(model), "dims": .int(encoder.dimensions)]) }
 
     /// The unit vector of `text`: from the vectors embedded lately, else
-    /// computed on NIO's blocking pool (a few milliseconds of one core),
-    /// never on an event loop.
+    /// from the next pass of the model (`EmbeddingQueue`: on NIO's blocking
+    /// pool, never on an event loop; texts asked at once share a pass).
     func embed(_ text: String) async throws(TrailError) -> [Float] {
         if let known = recent.lookup(text) { return known }
-        let encoder = self.encoder
         do {
-            let vector = try await NIOThreadPool.singleton.runIfActive { encoder.embed(text) }
+            let vector = try await queue.embed(text)
             recent.keep(text, vector)
             return vector
+        } catch let error as TrailError {
+            throw error
         } catch {
             throw .internal("embedding failed: \(error)")
         }

@@ -289,6 +289,9 @@ def test_with_the_model_the_map_searches_by_meaning_and_metrics_show_the_backlog
     hit, miss = ("trail_embedding_cache_lookups", (("outcome", "hit"),)), ("trail_embedding_cache_lookups", (("outcome", "miss"),))
     assert before[miss] >= 1
     assert (after[hit] - before[hit], after[miss] - before[miss]) == (1, 0)
+    # Every miss was embedded by a pass of the model (texts asked at once share one).
+    assert after[("trail_embedding_request_texts", ())] == after[miss]
+    assert 1 <= after[("trail_embedding_request_passes", ())] <= after[miss]
 
 
 @pytest.mark.parametrize("config, says", [

@@ -349,7 +349,7 @@ class BacklogSampler:
     The run line records the largest and the mean, as a reader of the
     record can check how far the daemon was behind between reads."""
 
-    PERIOD = 0.1
+    PERIOD = 0.25
 
     def __init__(self, socket: Optional[str], ns: Optional[str]) -> None:
         self.samples: list[int] = []

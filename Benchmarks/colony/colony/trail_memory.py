@@ -91,12 +91,14 @@ def until_embedded(t: Trail, ns: str) -> None:
     first = t.stats().get("embedding") or {}
     target = first.get("embedded", 0) + first.get("pending", 0)
     now = first
-    pause = 0.002
+    # trail.stats counts the namespace's notes (a few scans of it): asked often by
+    # every waiting reader, it would cost the daemon more than the embedding.
+    pause = 0.005
     while now.get("pending", 0) > 0 and now.get("embedded", 0) < target:
         if time.monotonic() - started > EMBEDDED_WAIT_S:
             raise TimeoutError(f"traild had notes of {ns} to embed for {EMBEDDED_WAIT_S} s")
         time.sleep(pause)
-        pause = min(2 * pause, 0.02)
+        pause = min(2 * pause, 0.05)
         now = t.stats().get("embedding") or {}
     with _waited_lock:
         _waited[ns] = _waited.get(ns, 0.0) + time.monotonic() - started
