@@ -104,6 +104,10 @@ class Run:
     declared_instances: Optional[int] = None
     invariants: dict[str, bool] = field(default_factory=dict)
     instances: list[dict[str, Any]] = field(default_factory=list)
+    #: Seconds the run's reads waited for traild to embed notes, and the
+    #: largest backlog sampled (daemon memories only).
+    embedding_wait_s: Optional[float] = None
+    embedding_backlog_max: Optional[int] = None
 
     @property
     def display(self) -> str:
@@ -189,7 +193,9 @@ def parse_records(lines: Iterable[str]) -> Records:
                 knob=dict(line.get("knob") or {}), phase=str(line.get("phase", "eval")),
                 seconds=line.get("seconds"), change_at=line.get("change_at"),
                 declared_instances=line.get("instances"),
-                invariants={str(k): bool(v) for k, v in (line.get("invariants") or {}).items()}))
+                invariants={str(k): bool(v) for k, v in (line.get("invariants") or {}).items()},
+                embedding_wait_s=line.get("embedding_wait_s"),
+                embedding_backlog_max=(line.get("embedding_backlog") or {}).get("max")))
         elif kind == "meta":
             meta = line
         else:
@@ -1239,6 +1245,7 @@ def _how_section(analysis: Analysis, predictions: Optional[str], predictions_nam
         seconds = sum(float(r.seconds or 0.0) for r in runs)
         out.append(f"- **{phase}**: {len(runs):,} runs, {sum(len(r.instances) for r in runs):,} instances, "
                    f"{fmt(seconds)} s of run time")
+    out += _waiting_lines(records.runs)
     out += ["", "Knobs of the eval runs (tuned on the tuning seeds); memories without a knob are not listed:", ""]
     knobs: dict[tuple[str, str], set[str]] = {}
     for run in by_phase.get("eval", []):
@@ -1271,6 +1278,36 @@ def _how_section(analysis: Analysis, predictions: Optional[str], predictions_nam
             "(with `Benchmarks/colony` on the Python path); the same command on the same file gives the same "
             "figures.", ""]
     return out
+
+
+def _waiting_lines(runs: Sequence[Run]) -> list[str]:
+    """How long the daemon memories' reads waited for traild to embed what
+    was written (reads wait for the notes there when they begin: see the
+    README), per memory and world: the mean per run, and the largest backlog
+    sampled in any run."""
+    waits: dict[tuple[str, str], list[Run]] = {}
+    for r in runs:
+        if r.embedding_wait_s is not None:
+            waits.setdefault((r.memory, r.world), []).append(r)
+    if not waits:
+        return []
+    worlds = _order({w for _, w in waits}, WORLD_ORDER)
+    memories = sorted({m for m, _ in waits}, key=lambda m: (_rank(display_name(m), MEMORY_ORDER), m))
+    rows = []
+    for m in memories:
+        row = [display_name(m)]
+        for w in worlds:
+            mine = waits.get((m, w), [])
+            if not mine:
+                row.append("—")
+                continue
+            mean = sum(float(r.embedding_wait_s or 0.0) for r in mine) / len(mine)
+            backlog = max((int(r.embedding_backlog_max) for r in mine if r.embedding_backlog_max is not None), default=0)
+            row.append(f"{fmt(mean)} s; {backlog}")
+        rows.append(row)
+    return ["", "Reads waited for traild to embed the notes there when they began (time summed over a run's "
+                "readers, mean per run; the largest backlog of notes to embed sampled in any run):", ""] \
+        + _table(["memory"] + worlds, rows)
 
 
 def _seed_list(seeds: Optional[Sequence[int]]) -> str:

@@ -297,3 +297,21 @@ def test_compressed_records_give_the_same_report(tmp_path: Path):
     broken.write_bytes(packed.read_bytes()[:40])
     with pytest.raises(ValueError, match="could not decompress"):
         report.read_records(broken)
+
+
+def test_the_time_reads_waited_for_embedding_is_reported_per_memory_and_world(tmp_path: Path):
+    lines = [json.loads(l) for l in synthetic_lines(scenarios=("breaking",), sweep=False)]
+    for l in lines:
+        if l["kind"] == "run" and l["memory"] in ("vector", "trail"):
+            l["embedding_wait_s"] = 2.0 if l["memory"] == "trail" else 4.0
+            l["embedding_backlog"] = {"max": 7 if l["seed"] % 2 else 3, "mean": 1.5, "samples": 10}
+    path = tmp_path / "records.jsonl"
+    path.write_text("".join(json.dumps(l) + "\n" for l in lines))
+    out = tmp_path / "colony.md"
+    report.write_report(path, out, None, command=None)
+    section = out.read_text().split("## 6.")[1]
+    assert "Reads waited for traild to embed" in section
+    table = section.split("Reads waited for traild to embed")[1].split("Knobs of the eval runs")[0]
+    assert "| trail | 2.00 s; 7 |" in table and "| vector | 4.00 s; 7 |" in table
+    # Only the memories that wait (the others have no daemon to wait for).
+    assert "| trail-nodecay |" not in table and "| log" not in table and "| none |" not in table
