@@ -89,9 +89,10 @@ bench-postgres: system-deps release
 
 ## bench-colony: the colony benchmark (Benchmarks/colony): does a colony of short-lived agents do better with trail
 ## than with a hand-off note, a log or a plain vector memory? Every world, scenario, memory and rule on 30 paired
-## seeds against the release traild (about 40 minutes): Benchmarks/results/colony.md, colony.jsonl.zst and plots
+## seeds against the release traild (hours on 2 cores: Benchmarks/colony/README.md): Benchmarks/results/colony.md,
+## colony.jsonl and plots. Stopped (Ctrl-C, SIGTERM), `make bench-colony RESUME=1` goes on from its records.
 bench-colony: system-deps model release
-	PYTHONPATH=Benchmarks/colony $(PYTHON) -m colony --profile full --traild $(CURDIR)/.build/release/traild --out Benchmarks/results
+	PYTHONPATH=Benchmarks/colony $(PYTHON) -m colony --profile full --traild $(CURDIR)/.build/release/traild --out Benchmarks/results $(if $(RESUME),--resume)
 
 clean:
 	rm -rf .build

@@ -206,3 +206,76 @@ def test_the_llm_mode_runs_through_the_command_against_a_scripted_endpoint(tmp_p
     del env["COLONY_LLM_MODEL"]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
     assert proc.returncode == 2 and "needs COLONY_LLM_MODEL" in proc.stderr, proc.stderr
+
+
+def _colony_traild_pids() -> set[int]:
+    """traild processes started by a colony run (their socket is under a colony- folder)."""
+    pids = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if cmd and cmd[0].endswith(b"traild") and any(b"/colony-" in a for a in cmd):
+                pids.add(int(proc.name))
+    return pids
+
+
+def test_a_run_stopped_by_sigterm_stops_its_daemon_and_resumes_to_the_same_runs(tmp_path: Path) -> None:
+    """Stopped half-way, the run leaves whole runs only and no daemon; `--resume`
+    runs what is missing, each run once, and says in the report that it resumed.
+    The same records again with other code (another traild binary) are refused."""
+    import signal
+    import time
+    if not (MODEL / "model.safetensors").exists():
+        pytest.fail(f"the embedding model is not in {MODEL}: `make model` fetches it")
+    sys.path.insert(0, str(ROOT / "Benchmarks" / "colony"))
+    from colony import runner
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "Benchmarks" / "colony"))
+    args = [sys.executable, "-m", "colony", "--profile", "quick", "--traild", traild_bin(),
+            "--model-dir", str(MODEL), "--out", str(out), "--worlds", "flaky,routes", "--jobs", "2"]
+    before = _colony_traild_pids()
+    first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    records = out / "colony.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if records.exists() and records.read_text().count('"kind": "run"') >= 6:
+            break
+        assert first.poll() is None, first.communicate()[1][-3000:]
+        time.sleep(0.05)
+    else:
+        pytest.fail("the quick run wrote no 6 runs in 120 s")
+    first.send_signal(signal.SIGTERM)
+    _, stderr = first.communicate(timeout=60)
+    assert first.returncode == 143, stderr[-3000:]
+    assert not (_colony_traild_pids() - before), "the stopped run left its traild running"
+    lines = [json.loads(l) for l in records.read_text().splitlines()]
+    stopped_runs = [l for l in lines if l["kind"] == "run"]
+    profile = runner.PROFILES["quick"]
+    expected = len(runner.eval_specs(profile, runner.choose_knobs(profile, []))) * 2 // 3  # 2 of the 3 worlds
+    assert 6 <= len(stopped_runs) < expected
+
+    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=240, env=env, cwd=ROOT)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    lines = [json.loads(l) for l in records.read_text().splitlines()]
+    keys = [(l["world"], l["scenario"], l["memory"], l["rule"], l["habit"], l["seed"], l["phase"])
+            for l in lines if l["kind"] == "run"]
+    assert len(keys) == len(set(keys)) == expected
+    assert [l["kind"] for l in lines].count("meta") == 1 and [l["kind"] for l in lines].count("resumed") == 1
+    assert all(all(l["invariants"].values()) for l in lines if l["kind"] == "run")
+    instances = defaultdict(int)
+    for l in lines:
+        if l["kind"] == "instance":
+            instances[(l["world"], l["scenario"], l["memory"], l["rule"], l["habit"], l["seed"], l["phase"])] += 1
+    assert all(instances[k] == l["instances"] for k, l in zip(keys, [l for l in lines if l["kind"] == "run"]))
+    assert "**Resumed** 1 time(s)" in (out / "colony.md").read_text()
+
+    other = tmp_path / "traild"
+    other.write_bytes(Path(traild_bin()).read_bytes() + b"\0")
+    other.chmod(0o755)
+    with_other = [str(other) if a == traild_bin() else a for a in args]
+    refused = subprocess.run([*with_other, "--resume"], capture_output=True, text=True,
+                             timeout=60, env=env, cwd=ROOT)
+    assert refused.returncode == 2 and "cannot resume" in refused.stderr and "another code" in refused.stderr

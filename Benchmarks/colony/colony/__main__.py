@@ -6,7 +6,8 @@
 
 Writes OUT/colony.jsonl (the raw records: one line per instance, one per
 run, one meta line) and, from it, OUT/colony.md with its SVG plots
-(`colony.report`). `make bench-colony` runs the full profile; `make test`
+(`colony.report`). Stopped by SIGTERM or Ctrl-C, it stops its daemon and
+leaves whole runs only; `--resume` goes on from them (`colony.resume`). `make bench-colony` runs the full profile; `make test`
 runs the quick one (tests/e2e/test_colony_benchmark.py), which checks the
 harness's invariants, not who wins.
 """
@@ -24,7 +25,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from . import report, runner
+from . import report, resume, runner
 from .daemon import ROOT, ColonyDaemon, find_traild
 
 
@@ -58,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="a real model plays the instances (rule llm; flaky and routes): an OpenAI-compatible endpoint "
                          "named by COLONY_LLM_BASE_URL, COLONY_LLM_MODEL and COLONY_LLM_API_KEY (colony/llm.py)")
     ap.add_argument("--keep", action="store_true", help="keep the daemon's folder (data, log)")
+    ap.add_argument("--resume", action="store_true",
+                    help="go on from OUT/colony.jsonl, made by the same code and profile, instead of starting afresh "
+                         "(runs already there are not run again; colony/resume.py)")
     args = ap.parse_args(argv)
 
     profile = runner.PROFILES[args.profile]
@@ -97,50 +101,83 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     records = out / "colony.jsonl"
-    records.unlink(missing_ok=True)
     if not Path(args.model_dir, "model.safetensors").exists():
         print(f"colony: no embedding model in {args.model_dir}: `make model` fetches it "
               "(recall by meaning is what the trail and vector memories read with)", file=sys.stderr)
         return 2
+    traild = find_traild(args.traild)
+    code = resume.fingerprint(traild)
+    seeds = {"tuning": list(profile.tuning_seeds), "eval": list(profile.eval_seeds), "sweep": list(profile.sweep_seeds)}
+    progress = resume.Progress()
+    if args.resume:
+        progress = resume.Progress.load(records)
+        try:
+            progress.check({"code": code, "profile": profile.name, "rate": profile.rate,
+                            "budget_bytes": profile.budget_bytes, "seeds": seeds})
+        except resume.CannotResume as exc:
+            print(f"colony: cannot resume {records}: {exc}", file=sys.stderr)
+            return 2
+    else:
+        records.unlink(missing_ok=True)
     started = time.monotonic()
-    daemon = ColonyDaemon(find_traild(args.traild), args.model_dir, keep=args.keep, rate=profile.rate)
-    # A benchmark stopped by a signal still stops its daemon (the `finally` below).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    daemon = ColonyDaemon(traild, args.model_dir, keep=args.keep, rate=profile.rate)
+    stopping: list[runner.ColonyRunner] = []
+
+    def stop(*_: object) -> None:
+        # Runs still going write nothing (a resume runs them again); the daemon stops now.
+        for r in stopping:
+            r.stopping.set()
+        daemon.stop()
+        sys.exit(143)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     daemon.start()
     try:
         with tempfile.TemporaryDirectory(prefix="colony-files-") as files:
             run = runner.ColonyRunner(daemon.socket, Path(files), profile, records, rate=profile.rate, endpoint=endpoint)
-            run.emit({"kind": "meta", "profile": profile.name,
-                      "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                      "machine": machine(), "traild": daemon.version, "semantic": daemon.semantic,
-                      "clock": f"faketime x{profile.rate:g}: traild's wall clock runs {profile.rate:g} times faster than "
-                               "real time (libfaketime; its timers stay real); worlds tick in real milliseconds; "
-                               "half-lives are given in real seconds",
-                      "rate": profile.rate,
-                      "budget_bytes": profile.budget_bytes, "jobs": profile.jobs,
-                      "seeds": {"tuning": list(profile.tuning_seeds), "eval": list(profile.eval_seeds),
-                                "sweep": list(profile.sweep_seeds)},
-                      "predictions": "Benchmarks/colony/PREDICTIONS.md",
-                      "llm": {"base_url": endpoint.base_url, "model": endpoint.model} if endpoint else None})
+            stopping.append(run)
+            now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+            if progress.meta is None:
+                run.emit({"kind": "meta", "profile": profile.name, "started_at": now, "code": code,
+                          "machine": machine(), "traild": daemon.version, "semantic": daemon.semantic,
+                          "clock": f"faketime x{profile.rate:g}: traild's wall clock runs {profile.rate:g} times faster "
+                                   "than real time (libfaketime; its timers stay real); worlds tick in real "
+                                   "milliseconds; half-lives are given in real seconds",
+                          "rate": profile.rate,
+                          "budget_bytes": profile.budget_bytes, "jobs": profile.jobs, "seeds": seeds,
+                          "predictions": "Benchmarks/colony/PREDICTIONS.md",
+                          "llm": {"base_url": endpoint.base_url, "model": endpoint.model} if endpoint else None})
+            else:
+                run.emit({"kind": "resumed", "at": now, "runs_before": len(progress.runs),
+                          "dropped_lines": progress.dropped_lines, "jobs": profile.jobs, "machine": machine()})
 
-            def progress(phase: str):
+            def progress_of(phase: str):
                 def say(done: int, total: int) -> None:
                     if done == total or done % 50 == 0:
                         print(f"[{time.monotonic() - started:7.1f}s] {phase}: {done}/{total} runs", file=sys.stderr)
                 return say
 
-            tuning = run.run_all(runner.tuning_specs(profile), progress("tuning"))
-            knobs = runner.choose_knobs(profile, tuning)
-            run.emit({"kind": "tuned", "knobs": [{"world": w, "memory": m, "knob": k} for (w, m), k in knobs.items()]})
-            evals = run.run_all(runner.eval_specs(profile, knobs), progress("eval"))
-            sweep = run.run_all(runner.sweep_specs(profile), progress("sweep"))
+            done = progress.done
+            earlier = progress.runs
+            if progress.tuned is not None:
+                knobs = {(k["world"], k["memory"]): k["knob"] for k in progress.tuned["knobs"]}
+            else:
+                tuning = run.run_all(runner.tuning_specs(profile), progress_of("tuning"), done)
+                knobs = runner.choose_knobs(profile, tuning + [r for r in earlier if r["phase"] == "tuning"])
+                run.emit({"kind": "tuned",
+                          "knobs": [{"world": w, "memory": m, "knob": k} for (w, m), k in knobs.items()]})
+            run.run_all(runner.eval_specs(profile, knobs), progress_of("eval"), done)
+            run.run_all(runner.sweep_specs(profile), progress_of("sweep"), done)
     finally:
         daemon.stop()
-    bad = runner.check_same_world(tuning + evals + sweep)
-    failed = [l for l in tuning + evals + sweep if not all(l["invariants"].values())]
+    lines = resume.Progress.load(records).runs
+    bad = runner.check_same_world(lines)
+    failed = [l for l in lines if not all(l["invariants"].values())]
     paths = report.write_report(records, out / "colony.md", predictions=ROOT / "Benchmarks" / "colony" / "PREDICTIONS.md",
                                 command=f"python3 -m colony --profile {profile.name}")
-    print(f"colony: {len(tuning) + len(evals) + len(sweep)} runs in {time.monotonic() - started:.0f} s; "
+    print(f"colony: {len(lines) - len(progress.runs)} runs in {time.monotonic() - started:.0f} s "
+          f"({len(lines)} in the records); "
           f"wrote {records} and {', '.join(str(p) for p in paths)}", file=sys.stderr)
     for line in bad:
         print(f"colony: invariant broken: {line}", file=sys.stderr)

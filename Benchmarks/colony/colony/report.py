@@ -123,6 +123,8 @@ class Records:
     notes: list[str]
     source: Optional[str] = None
     sha256: Optional[str] = None
+    #: The `resumed` lines: each time the run went on from its records (`--resume`).
+    resumed: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _knob_key(knob: Any) -> Any:
@@ -174,6 +176,7 @@ def parse_records(lines: Iterable[str]) -> Records:
     runs: list[Run] = []
     pending: dict[tuple, _Pending] = {}
     notes: list[str] = []
+    resumed: list[dict[str, Any]] = []
     for number, text in enumerate(lines, 1):
         if not text.strip():
             continue
@@ -198,6 +201,10 @@ def parse_records(lines: Iterable[str]) -> Records:
                 embedding_backlog_max=(line.get("embedding_backlog") or {}).get("max")))
         elif kind == "meta":
             meta = line
+        elif kind == "resumed":
+            resumed.append(line)
+        elif kind == "tuned":
+            pass  # the knobs the eval runs name themselves
         else:
             notes.append(f"line {number}: unknown kind {kind!r}, skipped")
     _attach_instances(runs, pending, meta, notes)
@@ -209,7 +216,7 @@ def parse_records(lines: Iterable[str]) -> Records:
         if run.declared_instances is not None and run.declared_instances != len(run.instances):
             notes.append(f"{_run_label(run)}: run line says {run.declared_instances} instances, "
                          f"{len(run.instances)} instance lines found")
-    return Records(meta=meta, runs=runs, notes=notes)
+    return Records(meta=meta, runs=runs, notes=notes, resumed=resumed)
 
 
 def _attach_instances(runs: list[Run], pending: Mapping[tuple, _Pending],
@@ -1234,6 +1241,10 @@ def _how_section(analysis: Analysis, predictions: Optional[str], predictions_nam
     if overlap:
         out.append(f"- **Warning**: tuning and eval seeds overlap ({_seed_list(sorted(overlap))}): "
                    "the knobs were tuned on some of the seeds they are judged on")
+    if records.resumed:
+        out.append(f"- **Resumed** {len(records.resumed)} time(s) from its records (`--resume`, the same code): "
+                   + "; ".join(f"{r.get('at', '?')} after {r.get('runs_before', '?')} runs, {r.get('jobs', '?')} at once"
+                               for r in records.resumed))
     if meta.get("predictions"):
         out.append(f"- **Predictions** named by the run: `{meta['predictions']}`"
                    + (f"; read from `{predictions_name}`" if predictions is not None and predictions_name else ""))

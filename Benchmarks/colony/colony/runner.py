@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
-from . import baselines, stats
+from . import baselines, resume, stats
 from .agents import run_instance
 from .api import SCENARIOS, Memory, Note, Record
 from .trail_memory import NO_DECAY_HALF_LIFE_S, Trail, TrailMemory, VectorMemory, configure, waited
@@ -196,13 +196,20 @@ class ColonyRunner:
         self._write_lock = threading.Lock()
         self._fingerprints: dict[tuple[str, str, int], str] = {}
         self._fp_lock = threading.Lock()
+        #: Set when the benchmark is being stopped: runs still going write nothing
+        #: (a resume runs them again), and runs not started do not start.
+        self.stopping = threading.Event()
 
     # --- records ------------------------------------------------------------------
 
     def emit(self, obj: dict[str, Any]) -> None:
-        line = json.dumps(obj, sort_keys=True)
+        self.emit_all([obj])
+
+    def emit_all(self, objs: Sequence[dict[str, Any]]) -> None:
+        """Appends `objs` as JSONL lines in one write (a run's lines land whole or not at all)."""
+        text = "".join(json.dumps(o, sort_keys=True) + "\n" for o in objs)
         with self._write_lock, open(self.out, "a") as f:
-            f.write(line + "\n")
+            f.write(text)
 
     def world_fingerprint(self, s: RunSpec) -> str:
         key = (s.world, s.scenario, s.seed)
@@ -249,8 +256,11 @@ class ColonyRunner:
 
     # --- one run ------------------------------------------------------------------
 
-    def run(self, s: RunSpec) -> dict[str, Any]:
-        """Runs one spec; emits its instance lines and its run line; returns the run line."""
+    def run(self, s: RunSpec) -> Optional[dict[str, Any]]:
+        """Runs one spec; emits its instance lines and its run line together;
+        returns the run line, or None when the benchmark is being stopped."""
+        if self.stopping.is_set():
+            return None
         params = self.profile.world_params.get(s.world, {})
         world = make_world(s.world, s.scenario, s.seed, **params)
         factory, where = self.memory_factory(s, world)
@@ -293,6 +303,8 @@ class ColonyRunner:
             t.join()
         seconds = time.monotonic() - started
         backlog.stop()
+        if self.stopping.is_set():
+            return None
         ordered = [records[i] for i in sorted(records)]
         if world.name == "claims":
             world.settle(ordered)
@@ -303,8 +315,6 @@ class ColonyRunner:
         }
         fp = self.world_fingerprint(s)
         rows = [asdict(r) for r in ordered]
-        for r in rows:
-            self.emit({"kind": "instance", **s.keys(), **r})
         primary = stats.run_metrics(s.world, rows, world.change_at).primary if rows else float("nan")
         line = {"kind": "run", **s.keys(), "seconds": round(seconds, 3), "instances": len(ordered), "primary": primary,
                 "change_at": world.change_at, "invariants": invariants, "world_fingerprint": fp,
@@ -315,7 +325,9 @@ class ColonyRunner:
             line["embedding_wait_s"] = round(waited(where["ns"]), 3)
         if world.name == "claims":
             line["claims"] = world.summary()
-        self.emit(line)
+        if self.stopping.is_set():
+            return None
+        self.emit_all([{"kind": "instance", **s.keys(), **r} for r in rows] + [line])
         return line
 
     def read_back(self, s: RunSpec, ns: Optional[str], ids: list[str]) -> bool:
@@ -330,16 +342,20 @@ class ColonyRunner:
                     return False
         return True
 
-    def run_all(self, specs: Iterable[RunSpec], progress: Optional[Callable[[int, int], None]] = None) -> list[dict[str, Any]]:
-        specs = list(specs)
+    def run_all(self, specs: Iterable[RunSpec], progress: Optional[Callable[[int, int], None]] = None,
+                done: Optional[set[tuple]] = None) -> list[dict[str, Any]]:
+        """Runs `specs` (`jobs` at once), leaving out those whose key (see
+        `resume.run_key`) is in `done`; returns the run lines written."""
+        specs = [s for s in specs if done is None or resume.run_key(s.keys()) not in done]
         lines: list[dict[str, Any]] = []
-        done = 0
+        finished = 0
         with ThreadPoolExecutor(max_workers=self.profile.jobs) as pool:
             for line in pool.map(self.run, specs):
-                lines.append(line)
-                done += 1
+                if line is not None:
+                    lines.append(line)
+                finished += 1
                 if progress:
-                    progress(done, len(specs))
+                    progress(finished, len(specs))
         return lines
 
 

@@ -1,0 +1,102 @@
+"""Resuming a colony run that was stopped (`python3 -m colony --resume`).
+
+A full run takes hours on a small machine; stopped (SIGTERM, or a session
+that ends), it goes on later from its records instead of from the start.
+What makes that sound:
+
+- Every run writes its instance lines and its run line in one write, after
+  it ended; a run stopped before that writes nothing. So a record file holds
+  whole runs, and at most a torn last line when the process was killed
+  outright, which `Progress.load` drops (with any instance line left without
+  its run line) when it rewrites the file.
+- The records name the code that made them (`fingerprint`: the colony
+  package, the flaky corpus and the traild binary, hashed): a resume with
+  other code is refused, because figures of two programs would be mixed.
+- The knobs are tuned once: a resumed run reuses the `tuned` line when there
+  is one, and otherwise tunes on every tuning run, earlier ones included.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+def fingerprint(traild: str) -> str:
+    """SHA-256 over the colony package's sources, its data files and the traild binary."""
+    h = hashlib.sha256()
+    files = sorted(p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix in (".py", ".json"))
+    for p in files + [Path(traild)]:
+        h.update(str(p.relative_to(PACKAGE) if p.is_relative_to(PACKAGE) else p.name).encode())
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def run_key(line: dict[str, Any]) -> tuple:
+    """What names one run: its cell, seed, knob and phase."""
+    return (line["world"], line["scenario"], line["memory"], line["rule"], line["habit"], int(line["seed"]),
+            json.dumps(line.get("knob") or {}, sort_keys=True), line["phase"])
+
+
+class CannotResume(Exception):
+    """The records cannot be continued (the reason is the message)."""
+
+
+@dataclass
+class Progress:
+    """What a record file already holds."""
+    meta: Optional[dict[str, Any]] = None
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    tuned: Optional[dict[str, Any]] = None
+    dropped_lines: int = 0
+
+    @property
+    def done(self) -> set[tuple]:
+        return {run_key(r) for r in self.runs}
+
+    @staticmethod
+    def load(path: Path) -> "Progress":
+        """Reads `path` and rewrites it with whole runs only (see the module doc)."""
+        progress = Progress()
+        if not path.exists():
+            return progress
+        kept: list[str] = []
+        instances: dict[tuple, list[str]] = {}
+        for text in path.read_text().splitlines():
+            if not text.strip():
+                continue
+            try:
+                line = json.loads(text)
+            except json.JSONDecodeError:
+                progress.dropped_lines += 1  # torn by a kill mid-write
+                continue
+            kind = line.get("kind")
+            if kind == "instance":
+                instances.setdefault(run_key(line), []).append(text)
+                continue
+            if kind == "run":
+                kept += instances.pop(run_key(line), [])
+                progress.runs.append(line)
+            elif kind == "meta":
+                progress.meta = progress.meta or line
+            elif kind == "tuned":
+                progress.tuned = line
+            kept.append(text)
+        progress.dropped_lines += sum(len(v) for v in instances.values())
+        path.write_text("".join(t + "\n" for t in kept))
+        return progress
+
+    def check(self, meta: dict[str, Any]) -> None:
+        """Refuses to continue records made by other code or another profile."""
+        if self.meta is None:
+            return
+        for key in ("code", "profile", "rate", "budget_bytes", "seeds"):
+            if self.meta.get(key) != meta.get(key):
+                raise CannotResume(f"the records were made with another {key} "
+                                   f"({self.meta.get(key)!r}, now {meta.get(key)!r}): start afresh without --resume")
