@@ -9,8 +9,9 @@ import Synchronization
 /// half the capacity it becomes the old one and the old one is dropped. A
 /// text found only in the old generation moves to the young one. That keeps
 /// what is in use, forgets what is not, costs O(1) per call, and never holds
-/// more than `capacity` vectors (a 384-dimension vector is 1.5 KiB: 1,024
-/// of them are 1.5 MiB).
+/// more than `capacity` vectors. Only texts of at most `longestText` bytes
+/// are kept (questions are short; a long text is rarely asked twice), so
+/// 1,024 vectors of 384 dimensions with their texts stay under 2.5 MiB.
 ///
 /// A cached vector is the one the model gave for exactly this text (the key
 /// is the whole text, not a digest), so an answer from the cache is the
@@ -25,19 +26,14 @@ public final class RecentVectors: Sendable {
 
     /// At most this many vectors are held.
     public let capacity: Int
+    /// Texts longer than this (in UTF-8 bytes) are not kept.
+    public let longestText: Int
     private let state = Mutex(Generations())
 
     /// `capacity` below 2 holds nothing (every lookup misses).
-    public init(capacity: Int) {
+    public init(capacity: Int, longestText: Int = 1024) {
         self.capacity = capacity
-    }
-
-    /// The vector of `text`, from the cache or from `compute` (whose answer is kept).
-    public func vector(for text: String, _ compute: () throws -> [Float]) rethrows -> [Float] {
-        if let found = lookup(text) { return found }
-        let computed = try compute()
-        keep(text, computed)
-        return computed
+        self.longestText = longestText
     }
 
     /// The cached vector of `text`, or nil (counted as a miss).
@@ -57,11 +53,10 @@ public final class RecentVectors: Sendable {
         }
     }
 
-    /// Keeps `vector` as the vector of `text`.
+    /// Keeps `vector` as the vector of `text` (unless the text is longer than `longestText`).
     public func keep(_ text: String, _ vector: [Float]) {
-        let half = capacity / 2
-        guard half > 0 else { return }
-        state.withLock { Self.insert(text, vector, into: &$0, half: half) }
+        guard text.utf8.count <= longestText else { return }
+        state.withLock { Self.insert(text, vector, into: &$0, half: capacity / 2) }
     }
 
     /// Lookups answered from the cache and lookups that were not, since the start.

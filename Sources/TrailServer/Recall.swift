@@ -28,7 +28,7 @@ final class Recall: Sendable {
     /// The vectors of the questions (`similar`) and merged bodies embedded
     /// lately: a colony asks the same question many times.
     let recent = RecentVectors(capacity: Recall.recentVectors)
-    /// Vectors `recent` holds at most (about 1.5 MiB at 384 dimensions).
+    /// Vectors `recent` holds at most (under 2.5 MiB with their texts at 384 dimensions).
     static let recentVectors = 1024
     /// Passes of the model for the texts requests ask (texts asked at once share one).
     let queue: EmbeddingQueue

@@ -2,14 +2,20 @@ import Testing
 @testable import TrailEmbedding
 
 @Suite struct RecentVectorsTests {
-    @Test func aTextAskedAgainIsAnsweredWithoutComputing() {
+    @Test func aTextAskedAgainIsFoundAndCounted() {
         let recent = RecentVectors(capacity: 8)
-        var computed = 0
-        let first = recent.vector(for: "where is the build cache") { computed += 1; return [1, 0] }
-        let second = recent.vector(for: "where is the build cache") { computed += 1; return [0, 1] }
-        #expect(first == [1, 0] && second == [1, 0])
-        #expect(computed == 1)
+        #expect(recent.lookup("where is the build cache") == nil)
+        recent.keep("where is the build cache", [1, 0])
+        #expect(recent.lookup("where is the build cache") == [1, 0])
         #expect(recent.counts == (hits: 1, misses: 1))
+    }
+
+    @Test func aLongTextIsNotKept() {
+        let recent = RecentVectors(capacity: 8, longestText: 16)
+        recent.keep(String(repeating: "a", count: 17), [1])
+        recent.keep(String(repeating: "b", count: 16), [2])
+        #expect(recent.count == 1)
+        #expect(recent.lookup(String(repeating: "b", count: 16)) == [2])
     }
 
     @Test func theKeyIsTheWholeText() {
