@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 from . import baselines, resume, stats
 from .agents import run_instance
 from .api import SCENARIOS, Memory, Note, Record
-from .trail_memory import NO_DECAY_HALF_LIFE_S, Trail, TrailMemory, VectorMemory, configure, waited
+from .trail_memory import NO_DECAY_HALF_LIFE_S, Trail, TrailError, TrailMemory, VectorMemory, configure, waited
 from .worlds import WORLDS, make_world
 
 #: The memories, as the report names them. "oracle" runs rule "oracle" (reads
@@ -380,10 +380,17 @@ class BacklogSampler:
         self._thread.start()
 
     def _sample(self, socket: str, ns: str) -> None:
-        with Trail(socket, default_ns=ns, client_name="colony-bench") as t:
-            while not self._stop.wait(self.PERIOD):
-                embedding = t.stats().get("embedding") or {}
-                self.samples.append(int(embedding.get("pending", 0)))
+        """Samples at the start, then every PERIOD until stopped; a daemon
+        that is gone (the benchmark being stopped) ends the sampling."""
+        try:
+            with Trail(socket, default_ns=ns, client_name="colony-bench") as t:
+                while True:
+                    embedding = t.stats().get("embedding") or {}
+                    self.samples.append(int(embedding.get("pending", 0)))
+                    if self._stop.wait(self.PERIOD):
+                        return
+        except (OSError, TrailError):
+            return
 
     def stop(self) -> None:
         self._stop.set()

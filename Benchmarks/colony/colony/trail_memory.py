@@ -18,11 +18,11 @@ Each instance opens its own memory object (its own connection) and closes it
 when it ends.
 
 Both read only once traild has embedded the notes of the namespace that
-were there when the read began (`until_embedded`): traild embeds a note after it acknowledges the deposit
-(contract §8), a few milliseconds of work, and the worlds compress an
-agent's minutes into milliseconds, so without the wait the benchmark would
-measure an indexer that is behind, not the memory. The time waited is
-recorded per namespace (`waited`).
+were there when the read began (`until_embedded`): traild embeds a note
+after it acknowledges the deposit (contract §8), a few milliseconds of
+work, and the worlds compress an agent's minutes into milliseconds, so
+without the wait the benchmark would measure an indexer that is behind, not
+the memory. The time waited is recorded per namespace (`waited`).
 """
 from __future__ import annotations
 
