@@ -162,7 +162,7 @@ def test_the_llm_mode_runs_through_the_command_against_a_scripted_endpoint(tmp_p
     endpoint; without the endpoint's variables the command says what it needs."""
     import json as _json
     import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     seen: list[dict] = []
 
@@ -184,7 +184,14 @@ def test_the_llm_mode_runs_through_the_command_against_a_scripted_endpoint(tmp_p
         def log_message(self, *args: object) -> None:
             pass
 
-    server = HTTPServer(("127.0.0.1", 0), Handler)
+    class Endpoint(ThreadingHTTPServer):
+        # Instances of two runs call at once. A server answering one call at a
+        # time behind http.server's listen backlog of 5 overflowed on a loaded
+        # CI machine, and the kernel reset a connection (40 callers: 98 of 800
+        # calls reset; threads and a backlog of 128: none).
+        request_queue_size = 128
+
+    server = Endpoint(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env = dict(os.environ, PYTHONPATH=str(ROOT / "Benchmarks" / "colony"),
                COLONY_LLM_BASE_URL=f"http://127.0.0.1:{server.server_port}/v1", COLONY_LLM_MODEL="scripted")
