@@ -269,6 +269,7 @@ class ColonyRunner:
         records: dict[int, Record] = {}
         errors: list[str] = []
         next_instance = itertools.count(0)
+        begun: set[int] = set()
         lock = threading.Lock()
         started = time.monotonic()
 
@@ -278,10 +279,14 @@ class ColonyRunner:
                     if world.name == "claims" and world.finished:
                         return
                     i = next(next_instance)
-                if i >= world.instances:
-                    return
-                memory = Acknowledged(factory(i), acknowledged, ack_lock)
+                    if i >= world.instances:
+                        return
+                    begun.add(i)
+                memory: Optional[Acknowledged] = None
                 try:
+                    # Inside the try: an instance whose memory cannot connect is
+                    # a failed instance, not a dead thread that loses it quietly.
+                    memory = Acknowledged(factory(i), acknowledged, ack_lock)
                     if s.rule == "llm":
                         from .llm import run_llm_instance
                         rec = run_llm_instance(world, memory, i, self.endpoint, self.profile.budget_bytes)
@@ -293,7 +298,8 @@ class ColonyRunner:
                     with lock:
                         errors.append(f"instance {i}: {type(exc).__name__}: {exc}")
                 finally:
-                    memory.close()
+                    if memory is not None:
+                        memory.close()
 
         threads = [threading.Thread(target=worker, name=f"colony-{s.world}-{i}") for i in range(world.concurrency)]
         backlog = BacklogSampler(self.socket, where.get("ns"))
@@ -310,7 +316,7 @@ class ColonyRunner:
             world.settle(ordered)
         invariants = {
             "same_world": True,  # filled by check_same_world across memories
-            "instances_complete": not errors,
+            "instances_complete": not errors and set(records) == begun,
             "deposits_read_back": self.read_back(s, where.get("ns"), acknowledged),
         }
         fp = self.world_fingerprint(s)
