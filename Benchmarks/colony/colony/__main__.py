@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             run.run_all(runner.sweep_specs(profile), progress_of("sweep"), done)
     finally:
         daemon.stop()
-    lines = resume.Progress.load(records).runs
+    lines = resume.Progress.read(records).runs
     bad = runner.check_same_world(lines)
     failed = [l for l in lines if not all(l["invariants"].values())]
     paths = report.write_report(records, out / "colony.md", predictions=ROOT / "Benchmarks" / "colony" / "PREDICTIONS.md",

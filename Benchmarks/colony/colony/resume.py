@@ -55,18 +55,19 @@ class Progress:
     runs: list[dict[str, Any]] = field(default_factory=list)
     tuned: Optional[dict[str, Any]] = None
     dropped_lines: int = 0
+    #: The lines of whole runs (and meta and tuned lines), in file order.
+    _kept: list[str] = field(default_factory=list, repr=False)
 
     @property
     def done(self) -> set[tuple]:
         return {run_key(r) for r in self.runs}
 
     @staticmethod
-    def load(path: Path) -> "Progress":
-        """Reads `path` and rewrites it with whole runs only (see the module doc)."""
+    def read(path: Path) -> "Progress":
+        """Reads `path`, whole runs only (see the module doc), and leaves the file as it is."""
         progress = Progress()
         if not path.exists():
             return progress
-        kept: list[str] = []
         instances: dict[tuple, list[str]] = {}
         for text in path.read_text().splitlines():
             if not text.strip():
@@ -81,15 +82,26 @@ class Progress:
                 instances.setdefault(run_key(line), []).append(text)
                 continue
             if kind == "run":
-                kept += instances.pop(run_key(line), [])
+                progress._kept += instances.pop(run_key(line), [])
                 progress.runs.append(line)
             elif kind == "meta":
                 progress.meta = progress.meta or line
             elif kind == "tuned":
                 progress.tuned = line
-            kept.append(text)
+            progress._kept.append(text)
         progress.dropped_lines += sum(len(v) for v in instances.values())
-        path.write_text("".join(t + "\n" for t in kept))
+        return progress
+
+    @staticmethod
+    def load(path: Path) -> "Progress":
+        """Reads `path` as `read` does and, when it dropped lines, rewrites the
+        file with whole runs only (through a new file renamed over it), so that
+        a resumed run appends after whole runs."""
+        progress = Progress.read(path)
+        if progress.dropped_lines:
+            fresh = path.with_name(path.name + ".repaired")
+            fresh.write_text("".join(t + "\n" for t in progress._kept))
+            fresh.replace(path)
         return progress
 
     def check(self, meta: dict[str, Any]) -> None:

@@ -35,6 +35,16 @@ def test_whole_runs_are_kept_and_a_cut_run_and_a_torn_line_are_dropped(tmp_path:
     assert again.dropped_lines == 0 and [json.loads(l) for l in path.read_text().splitlines()] == kept
 
 
+def test_reading_the_records_leaves_them_as_they_are(tmp_path: Path) -> None:
+    """Only a resume repairs the file; the report reads it as it is."""
+    path = tmp_path / "colony.jsonl"
+    text = "\n".join([*_run_lines(1001), *_run_lines(1002)[:-1]]) + "\n" + '{"kind": "inst'
+    path.write_text(text)
+    progress = resume.Progress.read(path)
+    assert [r["seed"] for r in progress.runs] == [1001] and progress.dropped_lines == 3
+    assert path.read_text() == text
+
+
 def test_the_key_of_a_spec_is_the_key_of_its_run_line() -> None:
     s = runner.spec("claims", "silent", "vector", "strongest", "practice", 1007, {"min_similarity": None}, "eval")
     line = json.loads(json.dumps({"kind": "run", **s.keys()}))
