@@ -96,6 +96,8 @@ class Writers:
         self.calls: list[list[tuple[float, float, str, dict[str, Any], dict[str, Any] | None]]] = [[] for _ in range(count)]
         self.threads = [threading.Thread(target=self._run, args=(k,), name=f"{name}-{k}", daemon=True)
                         for k in range(count)]
+        #: (thread name, method, started, ended, the exception) of each call whose connection broke.
+        self.broken: list[tuple[str, str, float, float, BaseException]] = []
 
     def start(self) -> "Writers":
         for t in self.threads:
@@ -116,8 +118,10 @@ class Writers:
                 started = time.monotonic()
                 try:
                     resp = conn.call(method, params)
-                except (OSError, ConnectionError, ValueError):
-                    log.append((started, time.monotonic(), method, params, None))
+                except (OSError, ConnectionError, ValueError) as exc:
+                    ended = time.monotonic()
+                    log.append((started, ended, method, params, None))
+                    self.broken.append((threading.current_thread().name, method, started, ended, exc))
                     return
                 log.append((started, time.monotonic(), method, params, resp))
                 if "error" in resp:
@@ -423,7 +427,11 @@ def test_database_stopped_under_load(pg_daemon_pair):
     for w in load:
         w.join()
     calls = [c for w in load for c in w.all()]
-    assert all(r is not None for *_, r in calls), "a writer's connection broke: a daemon died"
+    broken = [f"{name} {method} began {t0 - stopped_at:+.2f} s from the stop, took {t1 - t0:.2f} s: {exc!r}"
+              for w in load for name, method, t0, t1, exc in w.broken]
+    assert not broken, ("a writer's connection broke (the restart began "
+                        f"{restarted_at - stopped_at:.2f} s after the stop): " + "; ".join(broken)
+                        + "\n" + "\n".join(d.stderr()[-2000:] for d in (a, b)))
     codes = {r["error"]["code"] for *_, r in calls if "error" in r}
     assert codes <= {STORAGE_UNAVAILABLE}, codes
     failed = [(t0, t1) for t0, t1, _, _, r in calls if "error" in r]
