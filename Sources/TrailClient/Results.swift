@@ -70,6 +70,10 @@ public struct Deposited: Sendable {
     public var merged: Bool?
     /// The cosine similarity of the body with the note it was merged into.
     public var similarity: Double?
+    /// The near notes the body disagrees with on a decisive token, nearest
+    /// first, when that kept it from a merge (a correction is never
+    /// merged); empty otherwise.
+    public var contests: [NoteID]
 
     init(_ o: WireObject) throws(WireDecodingError) {
         id = try o.id("id")
@@ -79,6 +83,7 @@ public struct Deposited: Sendable {
         deposits = try o.int("deposits")
         merged = try o.optionalBool("merged")
         similarity = try o.optionalDouble("similarity")
+        contests = try o.ids("contests")
     }
 }
 

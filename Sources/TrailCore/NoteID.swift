@@ -55,6 +55,9 @@ public struct IDPrefix: Hashable, Sendable, CustomStringConvertible {
         self.hex = String(decoding: lowered, as: UTF8.self)
     }
 
+    /// The whole of `id`, as a prefix.
+    public init(_ id: NoteID) { self.hex = id.hex }
+
     /// True when this is a whole id rather than a prefix.
     public var isComplete: Bool { hex.utf8.count == 64 }
 

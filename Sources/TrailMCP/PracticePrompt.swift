@@ -70,9 +70,10 @@ public enum PracticePrompt {
            - never secrets, tokens or personal data: everyone in the namespace reads them, and history keeps them.
         When the daemon compares meanings, a note that says what a live note already says in other words is \
         merged into it (trail_deposit tells you, and shows that note): the lesson gains weight instead of a \
-        near-duplicate. A correction, or a note that differs from another only in a place, version or value, \
-        reads as close to it as a rewording does, so for such a note pass merge_similar: 0 (a note deposited \
-        `after` the one it would merge into is kept apart anyway).
+        near-duplicate. A correction reads as close to what it corrects as a rewording does; the daemon keeps \
+        it apart when the two differ in a number, version, name, path, flag or a negation, and says which note \
+        it contests. Still deposit a correction `after` the note it corrects (never merged into), and when you \
+        differ only in a word the daemon cannot weigh (Redis against Memcached), pass merge_similar: 0.
         Do not save it all for one long hand-off at the end: a session can end at any moment, and notes \
         deposited as you go are already safe. A long note is all or nothing in a reader's budget; small ones \
         are ranked and reinforced one by one.

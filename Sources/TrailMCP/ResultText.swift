@@ -62,7 +62,12 @@ enum ResultText {
         }
         var what = d.created ? "Deposited a new note" : "The body was already there: reinforced the existing note"
         what += " in ns \(quoted(d.ns))."
-        if let held = merge.heldBack {
+        if !d.contests.isEmpty {
+            what += " Not merged: your note is close to \(d.contests.map(id).joined(separator: ", ")) but disagrees with "
+                + "\(d.contests.count == 1 ? "it" : "them") on a decisive token (a number, version, name, path, flag or a negation), "
+                + "so it stands on its own, after \(d.contests.count == 1 ? "it" : "them"). The two now contest each other: "
+                + "whoever tries the advice reinforces the note that held and repels the one that misled."
+        } else if let held = merge.heldBack {
             what += " Not merged into \(id(held.note.id)) (similarity \(held.similarity.map(weight) ?? "?")): your note comes `after` it, "
                 + "so it stands on its own as a follow-up or correction."
         } else if d.created, d.merged == false, let t = merge.threshold {

@@ -135,7 +135,8 @@ final class Dispatcher: Sendable {
             let who = writer(agent)
             return .read { [self] () async throws(TrailError) -> JSONValue in
                 guard !writesFull else { throw TrailError.overloaded }
-                return finish(try await recall.merge(d, threshold: threshold, writer: who), mergeAsked: true)
+                let merged = try await recall.merge(d, threshold: threshold, writer: who)
+                return finish(merged.write, mergeAsked: true, contests: merged.contests)
             }
         case let .reinforce(id, ns, delta, agent): return .write(.reinforce(id: id, ns: ns, delta: delta), writer(agent))
         case let .link(from, to, ns, delta, agent): return .write(.link(from: from, to: to, ns: ns, delta: delta), writer(agent))
@@ -249,8 +250,9 @@ final class Dispatcher: Sendable {
     var writesFull: Bool { store.pendingWrites >= maxQueuedWrites }
 
     /// The result of a committed write; also tells the watchers and the
-    /// index. A deposit that asked `merge_similar` says whether it merged.
-    func finish(_ outcome: WriteOutcome, mergeAsked: Bool = false) -> JSONValue {
+    /// index. A deposit that asked `merge_similar` says whether it merged,
+    /// and which near notes it contests when it was kept from a merge.
+    func finish(_ outcome: WriteOutcome, mergeAsked: Bool = false, contests: [NoteID] = []) -> JSONValue {
         (try? recall.get())?.observe(outcome)
         switch outcome {
         case let .merged(note, similarity):
@@ -263,6 +265,7 @@ final class Dispatcher: Sendable {
             var o: JSONObject = ["id": .string(note.id.hex), "ns": .string(note.ns), "created": .bool(created),
                                  "weight": .double(note.weight), "deposits": .int(note.deposits)]
             if mergeAsked { o["merged"] = false }
+            if !contests.isEmpty { o["contests"] = .array(contests.map { .string($0.hex) }) }
             return .object(o)
         case let .reinforced(note):
             hub.publish("reinforced", note: note)

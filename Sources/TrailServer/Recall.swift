@@ -142,30 +142,43 @@ final class Recall: Sendable {
     /// threshold the deposit lands on it; otherwise it is an ordinary deposit,
     /// whose vector is stored and indexed before the answer.
     ///
-    /// The notes the deposit names in `after` are never merged into: a
-    /// correction deposited after the note it corrects reads almost like it
-    /// (all-MiniLM-L6-v2 puts "X works on NFS" and "X does not work on NFS"
-    /// at 0.99), and must stay a note of its own.
+    /// A correction is never merged: when the nearest note at or above the
+    /// threshold disagrees with the body on a decisive token
+    /// (`DecisiveTokens`: "fix-3 resolved it" against "fix-5 resolved it",
+    /// 0.99 apart), the body is deposited as its own note, after (linked
+    /// from) every note at or above the threshold that it disagrees with, and
+    /// those notes are the result's `contests`.
+    ///
+    /// The notes the deposit names in `after` are never merged into either:
+    /// a deposit that names what it follows is a note of its own.
     ///
     /// Merges of a namespace run one at a time, each seeing every merge
     /// before it: two paraphrases deposited at once with `merge_similar`
     /// make one note (the first to arrive) and a merge into it.
-    func merge(_ d: Deposit, threshold: Double, writer: Writer) async throws(TrailError) -> WriteOutcome {
+    func merge(_ d: Deposit, threshold: Double, writer: Writer) async throws(TrailError) -> MergeOutcome {
         let vector = try await embed(d.body)
-        return try await mergeLanes.run(ns: d.ns) { () async throws(TrailError) -> WriteOutcome in
+        return try await mergeLanes.run(ns: d.ns) { () async throws(TrailError) -> MergeOutcome in
             let candidates = index.nearest(ns: d.ns, to: vector, k: 16)
             let rows = candidates.isEmpty ? []
                 : try await store.meaningRows(ns: d.ns, .handles(candidates.map(\.handle)), model: model)
-            // A note the deposit comes after is what it follows (a fix of a note reads almost
-            // like the note itself): never merged into.
-            let best = rows.compactMap { row -> (note: Note, similarity: Double)? in
+            let near = rows.compactMap { row -> (note: Note, similarity: Double)? in
                 guard row.note.id != d.id, row.note.state != .retracted, let v = row.vector, v.count == vector.count,
                       !d.after.contains(where: { row.note.id.hex.hasPrefix($0.hex) }) else { return nil }
                 return (row.note, Self.cosine(vector, v))
-            }.min { $0.similarity != $1.similarity ? $0.similarity > $1.similarity : $0.note.id < $1.note.id }
+            }.sorted { $0.similarity != $1.similarity ? $0.similarity > $1.similarity : $0.note.id < $1.note.id }
             let outcome: WriteOutcome
-            if let best, best.similarity >= threshold {
-                outcome = try await store.write(.merge(d, into: best.note.id, similarity: best.similarity), by: writer)
+            var contests: [NoteID] = []
+            if let best = near.first, best.similarity >= threshold {
+                let tokens = DecisiveTokens(d.body)
+                if tokens.disagrees(with: DecisiveTokens(best.note.body)) {
+                    contests = near.filter { $0.similarity >= threshold && tokens.disagrees(with: DecisiveTokens($0.note.body)) }
+                        .map(\.note.id)
+                    var own = d
+                    own.after += contests.prefix(max(0, Limits.maxAfter - d.after.count)).map(IDPrefix.init)
+                    outcome = try await store.write(.deposit(own), by: writer)
+                } else {
+                    outcome = try await store.write(.merge(d, into: best.note.id, similarity: best.similarity), by: writer)
+                }
             } else {
                 outcome = try await store.write(.deposit(d), by: writer)
             }
@@ -176,8 +189,15 @@ final class Recall: Sendable {
                                           by: Writer(agent: "traild"))
                 insert(ns: note.ns, handle: row.handle, id: note.id, vector: vector)
             }
-            return outcome
+            return MergeOutcome(write: outcome, contests: contests)
         }
+    }
+
+    /// What a deposit with `merge_similar` did: the write, and the near
+    /// notes it disagrees with (empty unless it was kept from a merge).
+    struct MergeOutcome: Sendable {
+        let write: WriteOutcome
+        let contests: [NoteID]
     }
 
     /// The cosine of two unit vectors: their dot product.

@@ -155,6 +155,21 @@ struct MeaningToolTests {
         #expect(r.structuredContent?.objectValue?["merged"] == true && r.structuredContent?.objectValue?["similarity"] == .double(0.949))
     }
 
+    @Test("a correction kept from a merge: the text names the contested note and says to try, then reinforce one and repel the other")
+    func contested() async throws {
+        let daemon = meaningDaemon(semantic: true) { _ in
+            .success(.object(["id": .string(idA), "ns": "colony", "created": true, "weight": 1.0, "deposits": 1,
+                              "merged": false, "contests": .array([.string(idB)])]))
+        }
+        let r = try await toolbox(daemon).call("trail_deposit", arguments: ["body": "The flaky build on NFS -- fix-5 resolved it."])
+        let t = text(r)
+        #expect(t.hasPrefix("Deposited a new note in ns \"colony\". Not merged: your note is close to \(idB.prefix(12))"), "\(t)")
+        #expect(t.contains("disagrees with it on a decisive token") && t.contains("reinforces the note that held and repels the one that misled"))
+        #expect(!t.contains("No note was as similar"))
+        #expect(daemon.calls("trail.get").isEmpty)
+        #expect(r.structuredContent?.objectValue?["contests"] == .array([.string(idB)]))
+    }
+
     @Test("the daemon lost its model since hello: a default merge gives way and the deposit goes through as written")
     func modelGone() async throws {
         let daemon = meaningDaemon(semantic: true) { params in

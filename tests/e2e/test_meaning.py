@@ -169,7 +169,8 @@ def test_similar_with_query_fuses_the_two_orders(mconn):
 def test_merge_similar_lands_on_the_note_and_keeps_the_body_in_history(mconn):
     first = deposit(mconn, NOTES[0], tags=["build"])
     embedded(mconn, count=1)
-    para = "A new computer cannot compile the project until the zstd development package is added."
+    # A paraphrase keeps the decisive tokens (libzstd-dev): see the corrections below.
+    para = "A new computer fails to compile the project until libzstd-dev is added."
     r = deposit(mconn, para, merge_similar=0.6, tags=["setup"], agent="ant-2")
     assert r["merged"] is True and r["created"] is False, r
     assert r["id"] == first["id"] and 0.6 <= r["similarity"] <= 1
@@ -359,6 +360,70 @@ def test_a_correction_deposited_after_its_note_is_never_merged_into_it(mconn):
     # Without after, the same body would have merged: the two read alike.
     other = deposit(mconn, "SQLite in WAL mode is fine on NFS shares.", merge_similar=0.5)
     assert other["merged"] is True
+
+
+def test_a_correction_is_never_merged_but_deposited_contesting_the_near_note(mconn):
+    """Contract §8: a body close to a note (0.99 here) that disagrees with it on
+    a decisive token is deposited as its own note, after the note it contests,
+    and the result names that note in `contests`; a paraphrase that keeps the
+    tokens still merges."""
+    stale = deposit(mconn, "The flaky build on the NFS runners -- fix-3 resolved it.")
+    embedded(mconn, count=1)
+    correction = "The flaky build on the NFS runners -- fix-5 resolved it."
+    r = deposit(mconn, correction, merge_similar=0.9, agent="ant-2")
+    assert r["merged"] is False and r["created"] is True and r["id"] == sha(correction), r
+    assert r["contests"] == [stale["id"]]
+    got = mconn.result("trail.get", {"id": r["id"]})
+    assert got["note"]["body"] == correction and got["note"]["after"] == [stale["id"]]
+    # The stale note keeps its body, gains no deposit, and leads to the correction.
+    old = mconn.result("trail.get", {"id": stale["id"]})["note"]
+    assert old["body"] == "The flaky build on the NFS runners -- fix-3 resolved it." and old["deposits"] == 1
+    assert r["id"] in [t["to"] for t in mconn.result("trail.follow", {"from": stale["id"]})["trails"]]
+    # A paraphrase keeping fix-5 and its outcome merges into the correction, not the stale note.
+    para = "On the NFS runners the flaky build was resolved by fix-5."
+    m = deposit(mconn, para, merge_similar=0.8)
+    assert m["merged"] is True and m["id"] == r["id"] and "contests" not in m, m
+    # A third fix contests both near notes that name another fix.
+    third = deposit(mconn, "The flaky build on the NFS runners -- fix-7 resolved it.", merge_similar=0.9)
+    assert third["merged"] is False and sorted(third["contests"]) == sorted([stale["id"], r["id"]]), third
+    # Negation and failure flip it too; an ordinary deposit has no `contests`.
+    fails = deposit(mconn, "The flaky build on the NFS runners -- fix-7 did not resolve it.", merge_similar=0.9)
+    assert fails["merged"] is False and third["id"] in fails["contests"], fails
+    assert "contests" not in deposit(mconn, "Invoices in Japan are rounded to whole yen.", merge_similar=0.9)
+
+
+def test_corrections_of_the_corpus_never_merge_and_rewordings_merge_as_before(mconn, capsys):
+    """corrections.json: each note in a namespace of its own, then its
+    correction or rewording deposited with merge_similar 0.9. No correction
+    merges (each contests its note); a rewording merges exactly when its
+    similarity reaches 0.9, as it did before the rule (read with a sense by
+    meaning), so the rule costs rewordings nothing."""
+    import json
+    corpus = json.loads((Path(__file__).parent / "corrections.json").read_text())
+    pairs = [("c", p["note"], p["correction"]) for p in corpus["corrections"]] + \
+            [("r", p["note"], p["rewording"]) for p in corpus["rewordings"]]
+    for n, (kind, note, _) in enumerate(pairs):
+        deposit(mconn, note, ns=f"{kind}{n}")
+    for n, (kind, _, _) in enumerate(pairs):
+        embedded(mconn, ns=f"{kind}{n}", count=1)
+    outcome = {"c": [], "r": []}
+    for n, (kind, note, other) in enumerate(pairs):
+        ns = f"{kind}{n}"
+        near = similar(mconn, other, ns=ns, limit=1)[0]["similarity"]
+        r = deposit(mconn, other, ns=ns, merge_similar=0.9)
+        outcome[kind].append((near, r, other))
+    corrections, rewordings = outcome["c"], outcome["r"]
+    merged = [o for _, r, o in corrections if r["merged"]]
+    assert not merged, merged
+    near_enough = [(sim, r) for sim, r, _ in corrections if sim >= 0.9]
+    assert all(r["contests"] == [sha(p["note"])] for (sim, r), p in zip(
+        [(s_, r_) for s_, r_, _ in corrections], corpus["corrections"]) if sim >= 0.9)
+    wrong = [(round(sim, 3), o) for sim, r, o in rewordings if r["merged"] != (sim >= 0.9) or "contests" in r]
+    assert not wrong, wrong
+    with capsys.disabled():
+        print(f"\ncorrections ({len(corrections)}): merged 0 (at or above 0.9, so merged before the rule: "
+              f"{len(near_enough)}); rewordings ({len(rewordings)}): merged "
+              f"{sum(1 for _, r, _ in rewordings if r['merged'])}, as before")
 
 
 def test_paraphrases_are_found_by_meaning_not_by_words(mconn, capsys):

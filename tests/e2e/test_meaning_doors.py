@@ -220,6 +220,18 @@ def test_trailctl_sense_refuses_bad_values(meaning):
     assert p.returncode == 2 and "--similar" in p.stderr
 
 
+def test_trailctl_deposit_shows_a_correction_kept_from_a_merge_and_the_note_it_contests(meaning):
+    stale = "the flaky NFS build: fix-3 resolved it"
+    seed(meaning, "default", [stale])
+    fix = "the flaky NFS build: fix-5 resolved it"
+    out = ok(meaning, "deposit", fix, "--merge-similar", "0.9")
+    first, second = out.splitlines()
+    assert first.startswith(f"created  {sha(fix)[:12]}  ") and "(not merged: it disagrees with a near note" in first, out
+    assert second == f"  contests  {sha(stale)[:12]}  {stale}", out
+    d = js(meaning, "deposit", "the flaky NFS build: fix-7 resolved it", "--merge-similar", "0.9")
+    assert d["merged"] is False and sorted(d["contests"]) == sorted([sha(stale), sha(fix)]), d
+
+
 def test_trailctl_deposit_merges_rewordings_and_get_shows_them(meaning):
     seed(meaning, "default", [WAL, SUGAR])
     out = ok(meaning, "deposit", WAL_REWORDED, "--merge-similar", "0.9", "--agent", "scout-2")

@@ -93,8 +93,12 @@ def deposit(c: Base, body: str, *, ns: Optional[str] = None, tags: Optional[Tags
     another body has a cosine similarity of at least ``merge_similar`` with
     this one, the deposit goes to that note (its body stays; this one is kept
     in its history). The result then also has ``merged`` (bool) and, when
-    merged, ``similarity``, with that note's ``id``. Raises
-    :class:`SemanticUnavailable` on a daemon without its embedding model."""
+    merged, ``similarity``, with that note's ``id``. A correction is never
+    merged: when that note disagrees on a decisive token (a number, version,
+    name, path, flag, quoted string or a negation), the body is deposited as
+    its own note after it, and ``contests`` lists the notes it disagrees
+    with. Raises :class:`SemanticUnavailable` on a daemon without its
+    embedding model."""
     return Request("trail.deposit", _params(body=body, ns=c._ns(ns), tags=_strs(tags), after=_strs(after),
                                             agent=agent, strength=strength, force=force,
                                             merge_similar=merge_similar))

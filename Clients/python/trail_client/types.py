@@ -104,10 +104,14 @@ class _DepositBase(TypedDict):
 class DepositResult(_DepositBase, total=False):
     """``merged`` is there only when ``merge_similar`` was given: True when
     the deposit went to another note of similar meaning (``id`` is then that
-    note's, ``created`` False), with ``similarity`` the cosine between them."""
+    note's, ``created`` False), with ``similarity`` the cosine between them.
+    ``contests`` (ids, nearest first) is there when the nearest note
+    disagreed on a decisive token: a correction is never merged, so the body
+    is a note of its own, after the notes it contests."""
 
     merged: bool
     similarity: float
+    contests: list[str]
 
 
 class NoteTrail(TypedDict):

@@ -66,12 +66,20 @@ struct Deposit: AsyncParsableCommand {
         let text = body == "-" ? try StandardInput.readNote(keepNewline: raw) : body
         let request = DepositRequest(body: text, ns: global.ns, tags: tags, after: after, agent: writer.resolved,
                                      strength: strength, force: force, mergeSimilar: mergeSimilar)
-        let (raw, into) = try await global.withConnection { c in
+        let (raw, into, contested) = try await global.withConnection { c in
             let raw = try await c.call(request)
+            guard !global.json else { return (raw, nil as Note?, [Note]()) }
             // A merged deposit lands on a note with another body: fetch it, to
             // show what the deposit was merged into.
-            guard !global.json, raw["merged"] == true, let id = raw["id"]?.string else { return (raw, nil as Note?) }
-            return (raw, try? await c.send(GetRequest(id: id, ns: global.ns)).note)
+            if raw["merged"] == true, let id = raw["id"]?.string {
+                return (raw, try? await c.send(GetRequest(id: id, ns: global.ns)).note, [])
+            }
+            // A correction kept from a merge: fetch the notes it contests, to show both sides.
+            var contested: [Note] = []
+            for case let .string(id) in raw["contests"]?.array ?? [] {
+                if let note = try? await c.send(GetRequest(id: id, ns: global.ns)).note { contested.append(note) }
+            }
+            return (raw, nil, contested)
         }
         if global.json {
             global.printJSON(raw)
@@ -79,12 +87,16 @@ struct Deposit: AsyncParsableCommand {
         }
         let d: Deposited
         do { d = try request.decode(raw) } catch { throw CtlFailure(.protocolViolation(error.description), socket: global.location) }
-        for line in Self.lines(d, into: into, mergeSimilar: mergeSimilar, .forStdout) { Terminal.printOut(line) }
+        for line in Self.lines(d, into: into, contested: contested, mergeSimilar: mergeSimilar, .forStdout) {
+            Terminal.printOut(line)
+        }
     }
 
     /// `created`, `reinforced` or `merged` (with the similarity, and the body
-    /// of the note merged into when known), the note, its weight and deposits.
-    static func lines(_ d: Deposited, into: Note?, mergeSimilar: Double?, _ p: Painter) -> [String] {
+    /// of the note merged into when known), the note, its weight and deposits;
+    /// for a correction kept from a merge, each note it contests (its body
+    /// when `contested` has it).
+    static func lines(_ d: Deposited, into: Note?, contested: [Note] = [], mergeSimilar: Double?, _ p: Painter) -> [String] {
         let id = p.paint(Format.id(d.id), .cyan)
         let figures = "weight \(p.paint(Format.weight(d.weight), .bold))  deposits \(d.deposits)  ns \(d.ns)"
         if d.merged == true {
@@ -94,6 +106,15 @@ struct Deposit: AsyncParsableCommand {
         }
         let verb = d.created ? p.paint("created", .green) : p.paint("reinforced", .yellow)
         // Say that no note was close enough, so a merge that did not happen is not mistaken for one.
+        if !d.contests.isEmpty {
+            // A correction is never merged: show the other side of each contest.
+            var lines = ["\(verb)  \(id)  \(figures)\(p.paint("  (not merged: it disagrees with a near note on a decisive token)", .dim))"]
+            for other in d.contests {
+                let body = contested.first { $0.id == other }.map { "  \(Format.excerpt($0.body, max: 200))" } ?? ""
+                lines.append("  \(p.paint("contests", .red))  \(p.paint(Format.id(other), .cyan))\(body)")
+            }
+            return lines
+        }
         let tried = d.created && d.merged == false ? p.paint("  (no note as similar as \(Format.weight(mergeSimilar)) to merge into)", .dim) : ""
         return ["\(verb)  \(id)  \(figures)\(tried)"]
     }
