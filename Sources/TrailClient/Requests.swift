@@ -285,11 +285,15 @@ public struct ConfigureRequest: TrailRequest {
     public var halfLife: Double?
     public var evaporateBelow: Double?
     public var maxNoteBytes: Int?
-    public init(ns: String, halfLife: Double? = nil, evaporateBelow: Double? = nil, maxNoteBytes: Int? = nil) {
+    /// In (0, 1]: how close two notes that disagree must be to contest each other.
+    public var contestSimilarity: Double?
+    public init(ns: String, halfLife: Double? = nil, evaporateBelow: Double? = nil, maxNoteBytes: Int? = nil,
+                contestSimilarity: Double? = nil) {
         self.ns = ns
         self.halfLife = halfLife
         self.evaporateBelow = evaporateBelow
         self.maxNoteBytes = maxNoteBytes
+        self.contestSimilarity = contestSimilarity
     }
     public var method: String { "trail.namespace.configure" }
     public var params: JSONObject {
@@ -297,6 +301,7 @@ public struct ConfigureRequest: TrailRequest {
         p.put("half_life_s", halfLife)
         p.put("evaporate_below", evaporateBelow)
         p.put("max_note_bytes", maxNoteBytes)
+        p.put("contest_similarity", contestSimilarity)
         return p
     }
     public func decode(_ result: JSONValue) throws(WireDecodingError) -> NamespaceConfig {

@@ -151,12 +151,16 @@ public struct NamespaceConfig: Sendable, Equatable {
     public var halfLife: Double
     public var evaporateBelow: Double
     public var maxNoteBytes: Int
+    /// How close two notes that disagree on a decisive token must be to
+    /// contest each other; nil from a daemon (or an export) older than contests.
+    public var contestSimilarity: Double?
 
-    public init(name: String?, halfLife: Double, evaporateBelow: Double, maxNoteBytes: Int) {
+    public init(name: String?, halfLife: Double, evaporateBelow: Double, maxNoteBytes: Int, contestSimilarity: Double? = nil) {
         self.name = name
         self.halfLife = halfLife
         self.evaporateBelow = evaporateBelow
         self.maxNoteBytes = maxNoteBytes
+        self.contestSimilarity = contestSimilarity
     }
 
     init(_ o: WireObject, name: String?) throws(WireDecodingError) {
@@ -164,11 +168,15 @@ public struct NamespaceConfig: Sendable, Equatable {
         halfLife = try o.double("half_life_s")
         evaporateBelow = try o.double("evaporate_below")
         maxNoteBytes = try o.int("max_note_bytes")
+        contestSimilarity = try o.optionalDouble("contest_similarity")
     }
 
     /// The members `trail.namespace.configure` takes, without `ns`.
     public var params: JSONObject {
-        ["half_life_s": .double(halfLife), "evaporate_below": .double(evaporateBelow), "max_note_bytes": .int(maxNoteBytes)]
+        var p: JSONObject = ["half_life_s": .double(halfLife), "evaporate_below": .double(evaporateBelow),
+                             "max_note_bytes": .int(maxNoteBytes)]
+        p.put("contest_similarity", contestSimilarity)
+        return p
     }
 }
 

@@ -32,6 +32,9 @@ public enum Limits {
 
     /// Default half-life of a namespace: 7 days.
     public static let defaultHalfLife = 604_800.0
+    /// A namespace's `contest_similarity` unless configured (contract §8):
+    /// notes at least this close that disagree on a decisive token contest each other.
+    public static let defaultContestSimilarity = 0.9
     /// Default evaporation threshold of a namespace.
     public static let defaultEvaporateBelow = 0.05
     /// Shortest and longest half-life a namespace may have (1 s to 100 years).

@@ -41,6 +41,9 @@ public struct Note: Sendable, Equatable {
     public var createdAtMillis: Int64
     public var updatedAtMillis: Int64
     public var retraction: Retraction?
+    /// The live notes that contest this one (contract §8), strongest first;
+    /// filled by `sense` and `get`, empty elsewhere.
+    public var contestedBy: [NoteID] = []
 
     public init(
         id: NoteID, ns: String, body: String, tags: [String], after: [NoteID], weight: Double,
@@ -105,15 +108,20 @@ public struct NamespaceSettings: Sendable, Equatable {
     public var maxNoteBytes: Int
     /// Landmark `L` of the forward decay, seconds since 1970.
     public var landmark: Double
+    /// How close (cosine) two notes that disagree on a decisive token must
+    /// be to contest each other (contract §8), in (0, 1].
+    public var contestSimilarity: Double
 
     public init(name: String, halfLife: Double = Limits.defaultHalfLife,
                 evaporateBelow: Double = Limits.defaultEvaporateBelow,
-                maxNoteBytes: Int = Limits.defaultMaxNoteBytes, landmark: Double) {
+                maxNoteBytes: Int = Limits.defaultMaxNoteBytes, landmark: Double,
+                contestSimilarity: Double = Limits.defaultContestSimilarity) {
         self.name = name
         self.halfLife = halfLife
         self.evaporateBelow = evaporateBelow
         self.maxNoteBytes = maxNoteBytes
         self.landmark = landmark
+        self.contestSimilarity = contestSimilarity
     }
 
     /// The decay of this namespace's weights.

@@ -34,11 +34,14 @@ public struct NamespaceChange: Sendable {
     public var halfLife: Double?
     public var evaporateBelow: Double?
     public var maxNoteBytes: Int?
-    public init(ns: String, halfLife: Double? = nil, evaporateBelow: Double? = nil, maxNoteBytes: Int? = nil) {
+    public var contestSimilarity: Double?
+    public init(ns: String, halfLife: Double? = nil, evaporateBelow: Double? = nil, maxNoteBytes: Int? = nil,
+                contestSimilarity: Double? = nil) {
         self.ns = ns
         self.halfLife = halfLife
         self.evaporateBelow = evaporateBelow
         self.maxNoteBytes = maxNoteBytes
+        self.contestSimilarity = contestSimilarity
     }
 }
 

@@ -80,6 +80,17 @@ enum ResultText {
         """
     }
 
+    /// The line under a contested note's summary (contract §8).
+    static func contested(_ n: Note) -> String {
+        "CONTESTED by \(n.contestedBy.map(id).joined(separator: ", ")): \(n.contestedBy.count == 1 ? "a note" : "notes") close to this one "
+            + "that \(n.contestedBy.count == 1 ? "disagrees" : "disagree") with it on a decisive token (a number, version, name, path, flag or a negation)"
+    }
+
+    /// What to do about a contest, said once per answer.
+    static let contestAdvice = "Contested notes disagree: do not trust either blindly. Read both sides (trail_get the other id), try the "
+        + "advice, then trail_reinforce the note that held and trail_repel the one that misled (trail_retract it, with a reason, "
+        + "if it would send the next agent into a wall)."
+
     static func sensed(_ notes: [ScoredNote], ns: String, query: String?, limit: Int?, budget: Int,
                        similar: String? = nil, minSimilarity: Double? = nil) -> String {
         var matching = query.map { " matching \(quoted($0))" } ?? ""
@@ -107,7 +118,11 @@ enum ResultText {
             lines.append("")
             let shownSimilarity = similar == nil ? nil : (s.similarity.map(weight) ?? "- (not embedded yet)")
             lines.append(summary(s.note, score: query == nil && similar == nil ? nil : s.score, similarity: shownSimilarity))
+            if !s.note.contestedBy.isEmpty { lines.append(contested(s.note)) }
             lines += indented(s.note.body)
+        }
+        if notes.contains(where: { !$0.note.contestedBy.isEmpty }) {
+            lines += ["", contestAdvice]
         }
         if notes.count == (limit ?? 10) {
             lines += ["", "(limit \(notes.count) reached: raise `limit`, or narrow with `query` or `tags`, to see others)"]
@@ -126,6 +141,7 @@ enum ResultText {
         if let r = n.retraction {
             lines.append("RETRACTED by \(r.agent ?? "an unnamed agent") at \(time(r.atMillis)): \(r.reason)")
         }
+        if !n.contestedBy.isEmpty { lines += [contested(n), contestAdvice] }
         lines.append("body:")
         lines += indented(n.body)
         if d.trails.isEmpty {

@@ -46,7 +46,7 @@ struct DepositBatch {
             case .configure, .rebase:
                 return nil
             case .restore, .markEvaporating, .evaporate, .dropDeadTrails, .sweepPacks, .setRanks, .recordCompaction, .maintainText,
-                 .storeVectors:
+                 .storeVectors, .recordContests:
                 break
             }
         }

@@ -20,6 +20,7 @@ extension PostgresWrites {
         // GIN keeps the words of the rows that are there: an archived row's are NULL.
         case .maintainText: .textMaintained(rebuilt: false)
         case let .storeVectors(model, vectors): .vectorsStored(try storeVectors(model: model, vectors: vectors))
+        case let .recordContests(ns, pairs): .contestsRecorded(try recordContests(ns: ns, pairs: pairs))
         case .deposit, .reinforce, .link, .retract, .revive, .configure, .rebase, .restore, .merge:
             throw TrailError.internal("NoteWrites did not apply \(write)")
         }

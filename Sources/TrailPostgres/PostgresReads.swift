@@ -63,7 +63,9 @@ struct PostgresReads {
         let seq: Int64
         switch try await locate(id, ns: ns) {
         case let .hot(row):
-            note = row.note(ns: settings, at: now)
+            var hot = row.note(ns: settings, at: now)
+            hot.contestedBy = try await contestRows(ns: ns, ids: [hot.id]).contestedBy()[hot.id] ?? []
+            note = hot
             seq = row.seq
             for (far, near, direction) in [("dst", "src", TrailDirection.forward), ("src", "dst", .backward)] {
                 for row in try await rows("""
@@ -166,7 +168,8 @@ struct PostgresReads {
             }
             walk.take(scored, asked: want, settings: settings, at: now)
         }
-        return walk.taken
+        let notes = walk.taken
+        return notes.contested(by: try await contestRows(ns: query.ns, ids: notes.map(\.note.id)).contestedBy())
     }
 
     /// The first page of a sense by weight with the database's clock and
@@ -194,7 +197,8 @@ struct PostgresReads {
             """, binds: binds))
         guard let head = rows.first else { return nil }
         let settings = try NamespaceSettings(postgres: head, at: 1)
-        let notes = try rows.compactMap { row in try row[6].decode(Int64?.self) == nil ? nil : try NoteRow(postgres: row, at: 6) }
+        let first = 1 + NamespaceSettings.postgresColumnCount  // after the clock and the settings
+        let notes = try rows.compactMap { row in try row[first].decode(Int64?.self) == nil ? nil : try NoteRow(postgres: row, at: first) }
         return (try head[0].decode(Double.self), settings, notes)
     }
 

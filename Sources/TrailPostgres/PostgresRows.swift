@@ -54,12 +54,15 @@ extension LocatedRow {
 
 extension NamespaceSettings {
     /// The columns `NamespaceSettings(postgres:at:)` reads, from `offset` on.
-    static let postgresColumns = "name, half_life_s, evaporate_below, max_note_bytes, landmark"
+    static let postgresColumns = "name, half_life_s, evaporate_below, max_note_bytes, landmark, contest_similarity"
+    /// How many they are: what a query reading columns after them skips.
+    static let postgresColumnCount = 6
 
     init(postgres row: PostgresRandomAccessRow, at offset: Int = 0) throws {
         self.init(name: try row[offset].decode(String.self), halfLife: try row[offset + 1].decode(Double.self),
                   evaporateBelow: try row[offset + 2].decode(Double.self),
-                  maxNoteBytes: Int(try row[offset + 3].decode(Int64.self)), landmark: try row[offset + 4].decode(Double.self))
+                  maxNoteBytes: Int(try row[offset + 3].decode(Int64.self)), landmark: try row[offset + 4].decode(Double.self),
+                  contestSimilarity: try row[offset + 5].decode(Double.self))
     }
 }
 

@@ -129,5 +129,21 @@ enum PostgresSchema {
             );
             CREATE INDEX note_vector_by_stamp ON note_vector (model, stamp);
             """),
+        (3, "contested notes", """
+            -- How close two notes that disagree on a decisive token must be to contest each other (§8).
+            ALTER TABLE namespace ADD COLUMN contest_similarity double precision NOT NULL DEFAULT 0.9;
+            -- Two notes that contest each other, found when one was embedded: a < b (note.seq). A row
+            -- stays while either note is retracted, archived or repelled to zero (the contest is over
+            -- while it is: readers show only contests of two live notes).
+            CREATE TABLE contest (
+                a bigint NOT NULL REFERENCES note (seq) ON DELETE CASCADE,
+                b bigint NOT NULL REFERENCES note (seq) ON DELETE CASCADE,
+                ns text NOT NULL,
+                similarity double precision NOT NULL,
+                created_at bigint NOT NULL,
+                PRIMARY KEY (a, b)
+            );
+            CREATE INDEX contest_by_b ON contest (b, a);
+            """),
     ]
 }

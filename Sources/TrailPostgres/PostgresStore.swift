@@ -141,6 +141,14 @@ public final class PostgresStore: TrailStore {
         try await read { try await $0.meaningRows(ns: ns, keys, model: model) }
     }
 
+    public func settings(ns: String) async throws(TrailError) -> NamespaceSettings? {
+        try await read { try await $0.clock(ns: ns).settings }
+    }
+
+    public func contestRows(ns: String, ids: [NoteID]) async throws(TrailError) -> [ContestRow] {
+        try await read { try await $0.contestRows(ns: ns, ids: ids) }
+    }
+
     /// Always: other daemons may deposit to the database and store vectors
     /// any time, whether or not they do.
     public var hasOtherWriters: Bool { true }

@@ -112,10 +112,11 @@ extension PostgresReads {
         guard let head = rows.first else { return [] }
         let now = try head[0].decode(Double.self)
         let settings = try NamespaceSettings(postgres: head, at: 1)
-        let vectorColumn = 6 + 17   // after the clock, the settings and noteColumns
+        let first = 1 + NamespaceSettings.postgresColumnCount  // after the clock and the settings
+        let vectorColumn = first + 17   // and noteColumns
         return try rows.compactMap { row in
-            guard try row[6].decode(Int64?.self) != nil else { return nil }   // the namespace has none of them
-            let note = try NoteRow(postgres: row, at: 6)
+            guard try row[first].decode(Int64?.self) != nil else { return nil }   // the namespace has none of them
+            let note = try NoteRow(postgres: row, at: first)
             let vector = try row[vectorColumn].decode(ByteBuffer?.self).flatMap(Self.vector)
             return MeaningRow(handle: note.seq, note: note.note(ns: settings, at: now), vector: vector)
         }

@@ -88,9 +88,9 @@ struct PostgresWrites: WriteTransaction {
     func createNamespace(_ settings: NamespaceSettings) throws -> NamespaceSettings {
         // Another daemon may create it at the same moment: the one stored wins.
         try db.rows("""
-            INSERT INTO namespace (name, half_life_s, evaporate_below, max_note_bytes, landmark, created_at)
+            INSERT INTO namespace (name, half_life_s, evaporate_below, max_note_bytes, landmark, created_at, contest_similarity)
             VALUES (\(settings.name), \(settings.halfLife), \(settings.evaporateBelow), \(Int64(settings.maxNoteBytes)),
-                    \(settings.landmark), \(nowMillis))
+                    \(settings.landmark), \(nowMillis), \(settings.contestSimilarity))
             ON CONFLICT (name) DO NOTHING
             """)
         guard let stored = try existingNamespace(settings.name) else {
@@ -102,7 +102,8 @@ struct PostgresWrites: WriteTransaction {
     func saveNamespace(_ settings: NamespaceSettings) throws {
         try db.rows("""
             UPDATE namespace SET half_life_s = \(settings.halfLife), evaporate_below = \(settings.evaporateBelow),
-                max_note_bytes = \(Int64(settings.maxNoteBytes)), landmark = \(settings.landmark)
+                max_note_bytes = \(Int64(settings.maxNoteBytes)), landmark = \(settings.landmark),
+                contest_similarity = \(settings.contestSimilarity)
             WHERE name = \(settings.name)
             """)
         state.namespaces[settings.name] = settings

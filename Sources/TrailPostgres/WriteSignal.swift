@@ -31,8 +31,9 @@ struct WriteSignal: Equatable {
         // Watchers see a merge as the deposit it is (contract §8).
         case let .merged(note, _): return ["\(daemon) deposited \(note.ns) \(note.id.hex)"]
         // Other daemons' indexes read new vectors by stamp (`TrailStore.vectors`).
+        // Contests are read where they are stored, with the notes that show them.
         case .configured, .restored, .evaporated, .marked, .trailsDropped, .swept, .ranked, .rebased, .recorded, .textMaintained,
-             .vectorsStored:
+             .vectorsStored, .contestsRecorded:
             return []
         }
     }

@@ -128,6 +128,12 @@ public enum Call: Sendable {
                 change.evaporateBelow = e
             }
             change.maxNoteBytes = try p.optionalInt("max_note_bytes", in: 1...Limits.maxNoteBytesCap)
+            if let c = try p.optionalDouble("contest_similarity") {
+                guard c.isFinite, c > 0, c <= 1 else {
+                    throw .invalidParams(field: "contest_similarity", message: "contest_similarity must be a cosine similarity in (0, 1], such as 0.9.")
+                }
+                change.contestSimilarity = c
+            }
             return .configure(change, agent: try p.agent(default: agent))
         case .listNamespaces:
             return .listNamespaces

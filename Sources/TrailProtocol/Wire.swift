@@ -9,8 +9,9 @@ public enum Wire {
         .object(["reason": .string(r.reason), "agent": r.agent.map(JSONValue.string) ?? .null, "at": time(r.atMillis)])
     }
 
+    /// A note's members; `contested_by` only when some live note contests it.
     public static func noteObject(_ n: Note) -> JSONObject {
-        [
+        var o: JSONObject = [
             "id": .string(n.id.hex),
             "ns": .string(n.ns),
             "body": .string(n.body),
@@ -25,6 +26,8 @@ public enum Wire {
             "updated_at": time(n.updatedAtMillis),
             "retraction": n.retraction.map(retraction) ?? .null,
         ]
+        if !n.contestedBy.isEmpty { o["contested_by"] = .array(n.contestedBy.map { .string($0.hex) }) }
+        return o
     }
 
     public static func note(_ n: Note) -> JSONValue { .object(noteObject(n)) }
@@ -70,6 +73,7 @@ public enum Wire {
             "half_life_s": .double(s.halfLife),
             "evaporate_below": .double(s.evaporateBelow),
             "max_note_bytes": .int(s.maxNoteBytes),
+            "contest_similarity": .double(s.contestSimilarity),
         ]
     }
 
@@ -113,6 +117,7 @@ public enum Wire {
             "half_life_s": .double(Limits.defaultHalfLife),
             "evaporate_below": .double(Limits.defaultEvaporateBelow),
             "max_note_bytes": .int(Limits.defaultMaxNoteBytes),
+            "contest_similarity": .double(Limits.defaultContestSimilarity),
         ])
     }
 }

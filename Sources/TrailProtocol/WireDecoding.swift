@@ -166,13 +166,15 @@ public enum WireDecode {
         guard let state = NoteState(rawValue: stateText) else {
             throw WireDecodingError(path: o.at("state"), expected: "live, faded, archived or retracted")
         }
-        return Note(
+        var note = Note(
             id: try o.id("id"), ns: try o.string("ns"), body: try o.string("body"),
             tags: try o.strings("tags"), after: try o.ids("after"), weight: try o.double("weight"),
             rank: try o.optionalDouble("rank"), deposits: try o.int("deposits"), agent: try o.optionalString("agent"),
             state: state, createdAtMillis: try o.time("created_at"), updatedAtMillis: try o.time("updated_at"),
             retraction: try o.optionalObject("retraction").map { r throws(WireDecodingError) in try retraction(r) }
         )
+        note.contestedBy = try o.ids("contested_by")
+        return note
     }
 
     /// A note of a `sense` answer: a note object plus `score`.

@@ -21,8 +21,12 @@ extension NoteRow {
 }
 
 extension NamespaceSettings {
-    /// Reads a `namespace` row: name, half_life_s, evaporate_below, max_note_bytes, landmark.
+    /// The columns of a `namespace` row that `init(row:)` reads, in its order.
+    static let sqliteColumns = "name, half_life_s, evaporate_below, max_note_bytes, landmark, contest_similarity"
+
+    /// Reads a `namespace` row of `sqliteColumns`.
     init(row: Row) {
-        self.init(name: row[0], halfLife: row[1], evaporateBelow: row[2], maxNoteBytes: row[3], landmark: row[4])
+        self.init(name: row[0], halfLife: row[1], evaporateBelow: row[2], maxNoteBytes: row[3], landmark: row[4],
+                  contestSimilarity: row[5])
     }
 }

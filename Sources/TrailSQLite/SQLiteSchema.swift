@@ -194,6 +194,25 @@ enum SQLiteSchema {
                 CREATE INDEX note_match_key ON note(seq, ns, state, key, rank);
                 """)
         }
+        migrator.registerMigration("v5 contested notes") { db in
+            try db.execute(sql: """
+                -- How close two notes that disagree on a decisive token must be to contest each other (§8).
+                ALTER TABLE namespace ADD COLUMN contest_similarity REAL NOT NULL DEFAULT 0.9;
+
+                -- Two notes that contest each other, found when one was embedded: a < b (note.seq).
+                -- A row stays while either note is retracted, archived or repelled to zero (the
+                -- contest is over while it is: readers show only contests of two live notes).
+                CREATE TABLE contest (
+                    a INTEGER NOT NULL,
+                    b INTEGER NOT NULL,
+                    ns TEXT NOT NULL,
+                    similarity REAL NOT NULL,
+                    created_at INTEGER NOT NULL,   -- ms since 1970
+                    PRIMARY KEY (a, b)
+                ) STRICT, WITHOUT ROWID;
+                CREATE INDEX contest_by_b ON contest(b, a);
+                """)
+        }
         return migrator
     }
 }

@@ -101,7 +101,9 @@ public final class SQLiteStore: TrailStore, InlineReads {
             var evaporation: HistoryEntry?
             switch try SQLiteWrites.locate(db, id, ns: ns) {
             case let .hot(row):
-                note = row.note(ns: settings, at: now)
+                var hot = row.note(ns: settings, at: now)
+                hot.contestedBy = try SQLiteContests.rows(db, ns: ns, ids: [hot.id]).contestedBy()[hot.id] ?? []
+                note = hot
                 seq = row.seq
                 let decay = settings.decay
                 for (sql, direction) in [
@@ -145,7 +147,8 @@ public final class SQLiteStore: TrailStore, InlineReads {
         return { db in
             guard let settings = try SQLiteWrites.existingNamespace(db, query.ns) else { return [] }
             var reader = SenseReader(db: db, settings: settings, query: query, now: now)
-            return try reader.run()
+            let notes = try reader.run()
+            return notes.contested(by: try SQLiteContests.rows(db, ns: query.ns, ids: notes.map(\.note.id)).contestedBy())
         }
     }
 
@@ -179,7 +182,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
     public func namespaces() async throws(TrailError) -> [NamespaceSummary] {
         let now = clock.now()
         return try await read { db in
-            let rows = try db.rows(sql: "SELECT name, half_life_s, evaporate_below, max_note_bytes, landmark FROM namespace ORDER BY name")
+            let rows = try db.rows(sql: "SELECT \(NamespaceSettings.sqliteColumns) FROM namespace ORDER BY name")
             return try rows.map { row in
                 let settings = NamespaceSettings(row: row)
                 return NamespaceSummary(settings: settings, counts: try Self.counts(db, settings, at: now))

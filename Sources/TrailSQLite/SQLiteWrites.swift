@@ -30,6 +30,7 @@ struct SQLiteWrites: WriteTransaction {
         case let .recordCompaction(report): try { try recordCompaction(report); return .recorded }()
         case .maintainText: .textMaintained(rebuilt: try rebuildTextIfStale())
         case let .storeVectors(model, vectors): .vectorsStored(try storeVectors(model: model, vectors))
+        case let .recordContests(ns, pairs): .contestsRecorded(try recordContests(ns: ns, pairs))
         }
     }
 
@@ -128,10 +129,11 @@ struct SQLiteWrites: WriteTransaction {
 
     static func existingNamespace(_ db: Database, _ name: String) throws -> NamespaceSettings? {
         var settings: NamespaceSettings?
-        try db.forEachRow(sql: "SELECT name, half_life_s, evaporate_below, max_note_bytes, landmark FROM namespace WHERE name = ?",
+        try db.forEachRow(sql: "SELECT \(NamespaceSettings.sqliteColumns) FROM namespace WHERE name = ?",
                           binding: [.text(name)]) { s in
             settings = NamespaceSettings(name: RawColumn.text(s, 0), halfLife: RawColumn.double(s, 1), evaporateBelow: RawColumn.double(s, 2),
-                                         maxNoteBytes: Int(RawColumn.int64(s, 3)), landmark: RawColumn.double(s, 4))
+                                         maxNoteBytes: Int(RawColumn.int64(s, 3)), landmark: RawColumn.double(s, 4),
+                                         contestSimilarity: RawColumn.double(s, 5))
         }
         return settings
     }
@@ -146,8 +148,10 @@ struct SQLiteWrites: WriteTransaction {
 
     func saveNamespace(_ settings: NamespaceSettings) throws {
         try db.run(sql: """
-            UPDATE namespace SET half_life_s = ?, evaporate_below = ?, max_note_bytes = ?, landmark = ? WHERE name = ?
-            """, arguments: [settings.halfLife, settings.evaporateBelow, settings.maxNoteBytes, settings.landmark, settings.name])
+            UPDATE namespace SET half_life_s = ?, evaporate_below = ?, max_note_bytes = ?, landmark = ?, contest_similarity = ?
+            WHERE name = ?
+            """, arguments: [settings.halfLife, settings.evaporateBelow, settings.maxNoteBytes, settings.landmark,
+                             settings.contestSimilarity, settings.name])
     }
 
     func rebase(_ settings: NamespaceSettings, to now: Double) throws {
@@ -199,10 +203,10 @@ struct SQLiteWrites: WriteTransaction {
     /// Creates a namespace with `settings` (it does not exist: one writer).
     static func createNamespace(_ db: Database, _ settings: NamespaceSettings, at now: Double) throws -> NamespaceSettings {
         try db.run(sql: """
-            INSERT INTO namespace (name, half_life_s, evaporate_below, max_note_bytes, landmark, created_at)
-            VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO namespace (name, half_life_s, evaporate_below, max_note_bytes, landmark, created_at, contest_similarity)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
             """, arguments: [settings.name, settings.halfLife, settings.evaporateBelow, settings.maxNoteBytes,
-                             settings.landmark, Timestamp.millis(now)])
+                             settings.landmark, Timestamp.millis(now), settings.contestSimilarity])
         return settings
     }
 }

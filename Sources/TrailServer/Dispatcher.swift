@@ -285,7 +285,7 @@ final class Dispatcher: Sendable {
         case let .restored(report):
             return .object(["ns": .string(report.ns), "notes": .int(report.notes), "created": .int(report.created),
                             "trails": .int(report.trails)])
-        case .evaporated, .marked, .trailsDropped, .swept, .ranked, .rebased, .recorded, .textMaintained, .vectorsStored:
+        case .evaporated, .marked, .trailsDropped, .swept, .ranked, .rebased, .recorded, .textMaintained, .vectorsStored, .contestsRecorded:
             // The compactor's own writes: never the answer to a client's call.
             return .null
         }

@@ -125,14 +125,30 @@ final class Indexer: Sendable {
         }
     }
 
-    /// Stores `vectors` durably, then puts them into memory.
+    /// Stores `vectors` durably, then puts them into memory and records the
+    /// contests of their notes.
     private func keep(_ vectors: [(ns: String, handle: Int64, id: NoteID, vector: [Float])]) throws(TrailError) {
         let (model, writes) = (self.model, vectors.map { VectorWrite(handle: $0.handle, vector: $0.vector) })
         _ = try blocking { [store] () async throws(TrailError) -> WriteOutcome in
             try await store.write(.storeVectors(model: model, vectors: writes), by: Writer(agent: "traild-indexer"))
         }
         for (ns, group) in Dictionary(grouping: vectors, by: \.ns) {
-            recall.insert(ns: ns, group.map { (handle: $0.handle, id: $0.id, vector: $0.vector) })
+            let entries = group.map { (handle: $0.handle, id: $0.id, vector: $0.vector) }
+            recall.insert(ns: ns, entries)
+            recordContests(ns: ns, of: entries)
+        }
+    }
+
+    /// `Recall.recordContests` from this thread. A failure is logged, not
+    /// thrown: the vectors are stored, and embedding them again would not
+    /// bring the contests back (see docs/decisions.md).
+    private func recordContests(ns: String, of entries: [(handle: Int64, id: NoteID, vector: [Float])]) {
+        do {
+            try blocking { [recall] () async throws(TrailError) in try await recall.recordContests(ns: ns, of: entries) }
+        } catch {
+            recall.logger.warning("could not record the contests of notes just embedded", metadata: [
+                "ns": "\(ns)", "notes": "\(entries.count)", "error": "\(error)",
+            ])
         }
     }
 
@@ -184,7 +200,12 @@ final class Indexer: Sendable {
                 // contract for `vectors`): nothing before `stamp` can still appear.
                 if store.hasOtherWriters, Date().timeIntervalSince(lastLook) >= 1 {
                     lastLook = Date()
-                    if try loadVectors(after: &stamp).count == Self.page { continue }
+                    let page = try loadVectors(after: &stamp)
+                    // Their notes may contest ours (or each other): the pair is found here too.
+                    for (ns, group) in Dictionary(grouping: page, by: \.ns) {
+                        recordContests(ns: ns, of: group.map { (handle: $0.handle, id: $0.id, vector: $0.vector) })
+                    }
+                    if page.count == Self.page { continue }
                 }
             } catch {
                 recall.logger.warning("the indexer could not read or write the store; it tries again", metadata: ["error": "\(error)"])

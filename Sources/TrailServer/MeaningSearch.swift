@@ -13,7 +13,13 @@ extension Recall {
     /// Candidates asked of the index at first, per note the list needs.
     static let widening = 4
 
+    /// The notes `q` finds by meaning, each with its `contested_by` (contract §8).
     func sense(_ q: SenseQuery) async throws(TrailError) -> [ScoredNote] {
+        let notes = try await notesByMeaning(q)
+        return notes.contested(by: try await store.contestRows(ns: q.ns, ids: notes.map(\.note.id)).contestedBy())
+    }
+
+    private func notesByMeaning(_ q: SenseQuery) async throws(TrailError) -> [ScoredNote] {
         guard let similar = q.similar else { throw .internal("a search by meaning without similar") }
         if similar.utf8.count > Limits.defaultMaxNoteBytes {
             let limit = try await store.summary(ns: q.ns).settings.maxNoteBytes

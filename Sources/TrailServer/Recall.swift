@@ -188,6 +188,7 @@ final class Recall: Sendable {
                 _ = try await store.write(.storeVectors(model: model, vectors: [VectorWrite(handle: row.handle, vector: vector)]),
                                           by: Writer(agent: "traild"))
                 insert(ns: note.ns, handle: row.handle, id: note.id, vector: vector)
+                try await recordContests(ns: note.ns, of: [(handle: row.handle, id: note.id, vector: vector)])
             }
             return MergeOutcome(write: outcome, contests: contests)
         }
@@ -199,6 +200,52 @@ final class Recall: Sendable {
         let write: WriteOutcome
         let contests: [NoteID]
     }
+
+    // MARK: contested notes
+
+    /// Finds and records the contests of notes just put into the index
+    /// (contract §8): for each, the live notes of `ns` at least the
+    /// namespace's `contest_similarity` close that disagree with it on a
+    /// decisive token (`DecisiveTokens`). Run for every note embedded here
+    /// and every vector another daemon stored, so that two notes deposited
+    /// through two daemons at once still meet: the daemon that learns of the
+    /// second finds the pair (recording a pair twice is a no-op).
+    ///
+    /// Costs a nearest search in memory per note and one read of the
+    /// candidates' bodies and vectors for the batch.
+    func recordContests(ns: String, of entries: [(handle: Int64, id: NoteID, vector: [Float])]) async throws(TrailError) {
+        guard !entries.isEmpty, let settings = try await store.settings(ns: ns) else { return }
+        let threshold = settings.contestSimilarity
+        var near: [Int64: [Int64]] = [:]
+        var handles = Set(entries.map(\.handle))
+        for e in entries {
+            // The int8 codes may put a pair a little under its exact cosine: look a little lower.
+            let found = index.nearest(ns: ns, to: e.vector, k: Self.contestCandidates)
+                .filter { $0.handle != e.handle && Double($0.similarity) >= threshold - 0.02 }.map(\.handle)
+            near[e.handle] = found
+            handles.formUnion(found)
+        }
+        guard near.values.contains(where: { !$0.isEmpty }) else { return }
+        let rows = try await store.meaningRows(ns: ns, .handles(Array(handles)), model: model)
+        let byHandle = Dictionary(rows.map { ($0.handle, $0) }, uniquingKeysWith: { a, _ in a })
+        var pairs = Set<ContestPair>()
+        for e in entries {
+            guard let mine = byHandle[e.handle], mine.note.state != .retracted else { continue }
+            let tokens = DecisiveTokens(mine.note.body)
+            for h in near[e.handle] ?? [] {
+                guard let other = byHandle[h], other.note.state != .retracted, let v = other.vector, v.count == e.vector.count else { continue }
+                let similarity = Self.cosine(e.vector, v)
+                if similarity >= threshold, tokens.disagrees(with: DecisiveTokens(other.note.body)) {
+                    pairs.insert(ContestPair(e.handle, h, similarity: similarity))
+                }
+            }
+        }
+        guard !pairs.isEmpty else { return }
+        _ = try await store.write(.recordContests(ns: ns, pairs: Array(pairs)), by: Writer(agent: "traild"))
+    }
+
+    /// Notes a new note is compared with for contests: its nearest.
+    static let contestCandidates = 16
 
     /// The cosine of two unit vectors: their dot product.
     static func cosine(_ a: [Float], _ b: [Float]) -> Double {

@@ -84,5 +84,13 @@ extension JSONText {
         string(Timestamp.rfc3339(millis: n.updatedAtMillis))
         append(",\"retraction\":")
         if let r = n.retraction { write(Wire.retraction(r)) } else { append("null") }
+        if !n.contestedBy.isEmpty {
+            append(",\"contested_by\":[")
+            for (i, id) in n.contestedBy.enumerated() {
+                if i > 0 { append(byte: UInt8(ascii: ",")) }
+                string(id.hex)
+            }
+            append(byte: UInt8(ascii: "]"))
+        }
     }
 }

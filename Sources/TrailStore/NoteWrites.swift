@@ -27,7 +27,8 @@ public struct NoteWrites<Tx: WriteTransaction> {
         case let .rebase(ns, bound): .rebased(try rebase(ns: ns, bound: bound))
         case let .restore(ns, records): .restored(try restore(ns: ns, records: records))
         case let .merge(deposit, into, similarity): try merge(deposit, into: into, similarity: similarity)
-        case .markEvaporating, .evaporate, .dropDeadTrails, .sweepPacks, .setRanks, .recordCompaction, .maintainText, .storeVectors: nil
+        case .markEvaporating, .evaporate, .dropDeadTrails, .sweepPacks, .setRanks, .recordCompaction, .maintainText, .storeVectors,
+             .recordContests: nil
         }
     }
 
@@ -271,9 +272,11 @@ public struct NoteWrites<Tx: WriteTransaction> {
         }
         if let e = change.evaporateBelow { settings.evaporateBelow = e }
         if let m = change.maxNoteBytes { settings.maxNoteBytes = m }
+        if let c = change.contestSimilarity { settings.contestSimilarity = c }
         try tx.saveNamespace(settings)
         try tx.log(ns: change.ns, op: "configure", note: nil, other: nil, delta: nil,
-                   detail: "half_life_s=\(settings.halfLife) evaporate_below=\(settings.evaporateBelow) max_note_bytes=\(settings.maxNoteBytes)")
+                   detail: "half_life_s=\(settings.halfLife) evaporate_below=\(settings.evaporateBelow) max_note_bytes=\(settings.maxNoteBytes)"
+                       + " contest_similarity=\(settings.contestSimilarity)")
         return settings
     }
 

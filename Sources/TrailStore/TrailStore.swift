@@ -36,13 +36,17 @@ public enum WriteRequest: Sendable {
     /// longer live, or the deposited body is itself a note of the namespace,
     /// it is an ordinary deposit.
     case merge(Deposit, into: NoteID, similarity: Double)
+    /// Record that the notes of each pair contest each other (contract §8);
+    /// a pair already recorded, or naming a note no longer there, is skipped.
+    case recordContests(ns: String, pairs: [ContestPair])
 }
 
 extension WriteRequest {
     /// Writes that touch many rows: each is committed in a transaction of its own.
     public var isBulk: Bool {
         switch self {
-        case .restore, .markEvaporating, .evaporate, .dropDeadTrails, .sweepPacks, .setRanks, .rebase, .maintainText, .storeVectors: true
+        case .restore, .markEvaporating, .evaporate, .dropDeadTrails, .sweepPacks, .setRanks, .rebase, .maintainText, .storeVectors,
+             .recordContests: true
         case .deposit, .reinforce, .link, .retract, .revive, .configure, .recordCompaction, .merge: false
         }
     }
@@ -66,6 +70,8 @@ public enum WriteOutcome: Sendable {
     case recorded
     case textMaintained(rebuilt: Bool)
     case vectorsStored(Int)
+    /// Contest pairs recorded (new ones only).
+    case contestsRecorded(Int)
     /// A `merge_similar` deposit landed on `note`, found at `similarity`.
     case merged(note: Note, similarity: Double)
 
@@ -75,7 +81,7 @@ public enum WriteOutcome: Sendable {
         case let .deposited(note, _), let .reinforced(note), let .retracted(note), let .revived(note), let .merged(note, _): note
         case let .linked(_, to, _): to
         case .configured, .restored, .evaporated, .marked, .trailsDropped, .swept, .ranked, .rebased, .recorded, .textMaintained,
-             .vectorsStored: nil
+             .vectorsStored, .contestsRecorded: nil
         }
     }
 }
@@ -256,6 +262,16 @@ public protocol TrailStore: Sendable {
     /// Whether processes other than this one write to the store (several
     /// daemons over one database): then the indexer looks for their notes.
     var hasOtherWriters: Bool { get }
+
+    // MARK: contested notes (contract §8)
+
+    /// A namespace's settings alone (nil when it does not exist): a cheap read.
+    func settings(ns: String) async throws(TrailError) -> NamespaceSettings?
+
+    /// The stored contests of the notes of `ns` that `ids` name, each side
+    /// with where it stands (`ContestRow`); `contestedBy()` makes them the
+    /// `contested_by` of each note.
+    func contestRows(ns: String, ids: [NoteID]) async throws(TrailError) -> [ContestRow]
 }
 
 /// Short reads answered on the calling thread, without a hop to another

@@ -151,6 +151,38 @@ struct ToolboxTests {
         #expect(daemon.calls[1].params["budget_bytes"] == .int(100) && daemon.calls[1].params["limit"] == .int(5))
     }
 
+    @Test("contested notes: sense marks each and says once what to do; get says who contests the note")
+    func contested() async throws {
+        let daemon = ScriptedDaemon { method, _ in
+            func contested(_ id: String, body: String, by other: String) -> JSONValue {
+                guard case var .object(o) = note(id, body: body) else { return .null }
+                o["contested_by"] = .array([.string(other)])
+                o["score"] = 1.0
+                return .object(o)
+            }
+            switch method {
+            case "trail.sense":
+                return .success(.object(["notes": .array([contested(idA, body: "fix-3 resolved it", by: idB),
+                                                          contested(idB, body: "fix-5 resolved it", by: idA)])]))
+            case "trail.get":
+                guard case var .object(n) = note(idA, body: "fix-3 resolved it") else { return .success(.null) }
+                n["contested_by"] = .array([.string(idB)])
+                return .success(.object(["note": .object(n), "trails": .array([]), "history": .array([])]))
+            default:
+                return happy(method, [:])
+            }
+        }
+        let sensed = text(try await toolbox(daemon).call("trail_sense", arguments: nil))
+        #expect(sensed.contains("CONTESTED by \(idB.prefix(12)): a note close to this one that disagrees with it on a decisive token"))
+        #expect(sensed.contains("CONTESTED by \(idA.prefix(12))"))
+        #expect(sensed.components(separatedBy: "Contested notes disagree").count == 2, "the advice once: \(sensed)")
+        #expect(sensed.contains("trail_reinforce the note that held and trail_repel the one that misled"))
+        let got = text(try await toolbox(daemon).call("trail_get", arguments: ["id": .string(idA)]))
+        #expect(got.contains("CONTESTED by \(idB.prefix(12))") && got.contains("Contested notes disagree"))
+        let plain = text(try await toolbox(ScriptedDaemon(answer: happy)).call("trail_sense", arguments: nil))
+        #expect(!plain.contains("CONTESTED") && !plain.contains("Contested notes disagree"))
+    }
+
     @Test("repel sends a negative delta; an amount that is not positive is refused before any call")
     func repel() async throws {
         let daemon = ScriptedDaemon(answer: happy)

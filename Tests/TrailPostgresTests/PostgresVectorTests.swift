@@ -45,7 +45,7 @@ struct PostgresVectorTests {
         let db = try ScratchDatabase()
         let store = try await blocking { try db.store() }
         let versions = try db.rows("SELECT version FROM trail_migration ORDER BY version").map { try $0[0].decode(Int.self) }
-        #expect(versions == [1, 2])
+        #expect(versions == PostgresSchema.migrations.map(\.version) && versions.prefix(2) == [1, 2])
         let a = try await store.deposit("alpha")
         #expect(try await self.store(store, [(try seq(db, a.note.id), [1, 2])]) == 1)
         _ = try db.rows("DELETE FROM note WHERE id = '\(a.note.id.hex)'")

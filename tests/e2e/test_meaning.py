@@ -426,6 +426,65 @@ def test_corrections_of_the_corpus_never_merge_and_rewordings_merge_as_before(mc
               f"{sum(1 for _, r, _ in rewordings if r['merged'])}, as before")
 
 
+def contested_by(c, id_, ns="default"):
+    return c.result("trail.get", {"id": id_, "ns": ns})["note"].get("contested_by")
+
+
+def test_notes_that_disagree_contest_each_other_in_get_and_every_sense_until_one_side_is_out(mconn):
+    """Contract §8, contested notes: two notes close in meaning that disagree
+    on a decisive token, deposited plainly (no merge asked), contest each
+    other once embedded: `contested_by` in get and in sense by weight, by
+    words and by meaning, strongest first; it ends when one side is repelled
+    to zero or retracted; an unrelated note and a paraphrase show nothing."""
+    a = deposit(mconn, "The flaky build on the NFS runners -- fix-3 resolved it.")["id"]
+    b = deposit(mconn, "The flaky build on the NFS runners -- fix-5 resolved it.")["id"]
+    other = deposit(mconn, "Invoices in Japan are rounded to whole yen.")["id"]
+    embedded(mconn, count=3)
+    assert contested_by(mconn, a) == [b] and contested_by(mconn, b) == [a]
+    assert contested_by(mconn, other) is None
+    for params in ({}, {"query": "flaky build"}, {"similar": "which fix resolves the flaky NFS build?"}):
+        notes = {n["id"]: n for n in mconn.result("trail.sense", params)["notes"]}
+        assert notes[a]["contested_by"] == [b] and notes[b]["contested_by"] == [a], params
+        assert "contested_by" not in notes.get(other, {}), params
+    # A third side, weaker than b: strongest first.
+    mconn.result("trail.reinforce", {"id": b, "delta": 4})
+    c = deposit(mconn, "The flaky build on the NFS runners -- fix-7 resolved it.")["id"]
+    embedded(mconn, count=4)
+    assert contested_by(mconn, a) == [b, c] and contested_by(mconn, c) == [b, a]
+    # A paraphrase of a keeps its tokens: it contests b and c, not a.
+    p = deposit(mconn, "On the NFS runners, the flaky build was resolved by fix-3.")["id"]
+    embedded(mconn, count=5)
+    assert a not in (contested_by(mconn, p) or []) and p not in (contested_by(mconn, a) or [])
+    # A correction that names what it corrects in `after` contests it all the same.
+    d = deposit(mconn, "The flaky build on the NFS runners -- fix-9 resolved it.", after=[a])["id"]
+    embedded(mconn, count=6)
+    assert d in contested_by(mconn, a) and a in contested_by(mconn, d)
+    assert mconn.result("trail.get", {"id": d})["note"]["after"] == [a]
+    # Repelled to zero: out of the contest while at zero; retracted: out.
+    mconn.result("trail.reinforce", {"id": c, "delta": -10})
+    assert c not in contested_by(mconn, a) and contested_by(mconn, c) is None
+    mconn.result("trail.retract", {"id": b, "reason": "fix-5 was a red herring: it only masked the race"})
+    assert contested_by(mconn, b) is None and b not in (contested_by(mconn, a) or [])
+
+
+def test_contest_similarity_is_a_namespace_setting(mconn):
+    """`contest_similarity` in namespace.configure: shown in the settings;
+    at 1.0 the same pair does not contest; every bad value refused by name."""
+    got = mconn.result("trail.namespace.configure", {"ns": "strict", "contest_similarity": 1.0})
+    assert got["contest_similarity"] == 1.0
+    listed = {n["ns"]: n for n in mconn.result("trail.namespace.list", {})["namespaces"]}
+    assert listed["strict"]["contest_similarity"] == 1.0
+    a = deposit(mconn, "Set the request timeout to 30 s or uploads abort.", ns="strict")["id"]
+    b = deposit(mconn, "Set the request timeout to 60 s or uploads abort.", ns="strict")["id"]
+    embedded(mconn, ns="strict", count=2)
+    assert contested_by(mconn, a, ns="strict") is None and contested_by(mconn, b, ns="strict") is None
+    assert mconn.result("trail.hello", {})["defaults"]["contest_similarity"] == 0.9
+    for bad in (0, -0.1, 1.5, 1.0000001, "0.9", True, [0.9]):
+        assert_error(mconn.call("trail.namespace.configure", {"ns": "strict", "contest_similarity": bad}), -32602,
+                     "invalid_params", field="contest_similarity")
+    assert mconn.result("trail.namespace.configure", {"ns": "strict"})["contest_similarity"] == 1.0
+
+
 def test_paraphrases_are_found_by_meaning_not_by_words(mconn, capsys):
     """The 48 pairs of paraphrases.json (no content word shared): each note
     deposited, each paraphrase sensed by meaning and by words; top-1 and top-3
@@ -471,6 +530,38 @@ def test_two_daemons_on_one_database_find_each_others_notes_by_meaning(pg_daemon
                     merge_similar=0.5)
         assert r["merged"] is True and r["id"] == sha(NOTES[2]), r
         assert ca.result("trail.get", {"id": sha(NOTES[2])})["note"]["deposits"] == 2
+
+
+def test_notes_deposited_through_two_daemons_at_once_contest_each_other_on_both(pg_daemons):
+    """Contested notes across daemons on one database (contract §8): two
+    notes that disagree, deposited at the same moment through two daemons,
+    are one stored pair, shown by both daemons; a retraction through one
+    ends the contest for the other."""
+    import threading
+    a = pg_daemons("ca", db="contest", extra=["--model-dir", str(MODEL)])
+    b = pg_daemons("cb", db="contest", extra=["--model-dir", str(MODEL)])
+    one, two = "The flaky NFS build: fix-3 resolved it.", "The flaky NFS build: fix-5 resolved it."
+    with a.connect() as ca, b.connect() as cb:
+        go = threading.Barrier(2)
+        def put(c, body):
+            go.wait()
+            deposit(c, body)
+        threads = [threading.Thread(target=put, args=(ca, one)), threading.Thread(target=put, args=(cb, two))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        embedded(ca, count=2, timeout=15)
+        embedded(cb, count=2, timeout=15)
+        deadline = time.monotonic() + 15
+        while contested_by(ca, sha(one)) is None or contested_by(cb, sha(two)) is None:
+            assert time.monotonic() < deadline, "the two daemons never saw the contest"
+            time.sleep(0.1)
+        for c in (ca, cb):
+            assert contested_by(c, sha(one)) == [sha(two)] and contested_by(c, sha(two)) == [sha(one)]
+        assert len(store_rows(a, "SELECT a, b FROM contest")) == 1
+        ca.result("trail.retract", {"id": sha(two), "reason": "fix-5 only hid the race"})
+        assert contested_by(cb, sha(one)) is None
 
 
 def test_a_damaged_stored_vector_is_embedded_again(daemon_factory):

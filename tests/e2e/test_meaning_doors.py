@@ -232,6 +232,25 @@ def test_trailctl_deposit_shows_a_correction_kept_from_a_merge_and_the_note_it_c
     assert d["merged"] is False and sorted(d["contests"]) == sorted([sha(stale), sha(fix)]), d
 
 
+def test_trailctl_shows_contested_notes_and_the_other_side(meaning):
+    """Two plain deposits that disagree on a decisive token: sense marks both
+    `contested` and says who contests whom; get lists the other side with its
+    body; --json carries `contested_by`; ns configure takes
+    --contest-similarity."""
+    one, two = "the flaky NFS build: fix-3 resolved it", "the flaky NFS build: fix-5 resolved it"
+    seed(meaning, "default", [one, two])
+    out = ok(meaning, "sense")
+    assert out.count("live contested") == 2, out
+    assert f"{sha(one)[:12]} is contested by {sha(two)[:12]}" in out and f"{sha(two)[:12]} is contested by {sha(one)[:12]}" in out
+    got = ok(meaning, "get", sha(one)[:12])
+    assert re.search(r"contested by\s+" + sha(two)[:12], got), got
+    assert f"  {sha(two)[:12]}  weight 1.000  {two}" in got, got
+    assert js(meaning, "get", sha(one)[:12])["note"]["contested_by"] == [sha(two)]
+    conf = js(meaning, "ns", "configure", "strict", "--contest-similarity", "0.95")
+    assert conf["contest_similarity"] == 0.95
+    assert re.search(r"contest similarity\s+0\.950", ok(meaning, "ns", "configure", "strict"))
+
+
 def test_trailctl_deposit_merges_rewordings_and_get_shows_them(meaning):
     seed(meaning, "default", [WAL, SUGAR])
     out = ok(meaning, "deposit", WAL_REWORDED, "--merge-similar", "0.9", "--agent", "scout-2")

@@ -282,7 +282,7 @@ def next_event(c: Any, sub: str | None = None, timeout: float = 10.0) -> dict[st
 def test_hello(conn: Any) -> None:
     r = call(conn, "trail.hello", {"client": "test_schemas/1", "agent": "schema-checker"})
     assert r["limits"]["max_limit"] == 1000 and r["limits"]["min_id_prefix"] == 8
-    assert r["defaults"] == {"half_life_s": 604800, "evaporate_below": 0.05, "max_note_bytes": 4096}
+    assert r["defaults"] == {"half_life_s": 604800, "evaporate_below": 0.05, "max_note_bytes": 4096, "contest_similarity": 0.9}
     call(conn, "trail.hello", {})
     call(conn, "trail.hello")
 
@@ -378,7 +378,8 @@ def test_namespaces(conn: Any) -> None:
     c = conn
     r = call(c, "trail.namespace.configure", {"ns": "colony-7", "half_life_s": 3600, "evaporate_below": 0.01,
                                               "max_note_bytes": 65536})
-    assert r == {"ns": "colony-7", "half_life_s": 3600, "evaporate_below": 0.01, "max_note_bytes": 65536}
+    assert r == {"ns": "colony-7", "half_life_s": 3600, "evaporate_below": 0.01, "max_note_bytes": 65536,
+                 "contest_similarity": 0.9}
     call(c, "trail.namespace.configure", {"ns": "colony-7"})
     call(c, "trail.namespace.configure", {"ns": "bounds", "half_life_s": 3.15e9, "evaporate_below": 1e6,
                                           "max_note_bytes": 1})

@@ -303,7 +303,8 @@ def test_ns_list_and_configure(daemon):
     out = ok("ns", "configure", "colony-7", "--half-life", "1h", "--max-note-bytes", "8192", daemon=daemon)
     assert "colony-7" in out and "1h" in out and "8192" in out
     conf = js("ns", "configure", "colony-7", "--evaporate-below", "0.1", daemon=daemon)
-    assert conf == {"ns": "colony-7", "half_life_s": 3600, "evaporate_below": 0.1, "max_note_bytes": 8192}
+    assert conf == {"ns": "colony-7", "half_life_s": 3600, "evaporate_below": 0.1, "max_note_bytes": 8192,
+                    "contest_similarity": 0.9}
     assert js("--ns", "colony-8", "ns", "configure", "--half-life", "2d", daemon=daemon)["half_life_s"] == 172800
     assert js("ns", "configure", "colony-9", "--half-life", "90", daemon=daemon)["half_life_s"] == 90
     deposit(daemon, "in colony 7", "--ns", "colony-7")
@@ -572,6 +573,7 @@ def test_export_import_round_trip_between_two_daemons(daemon_factory, tmp_path):
     src = daemon_factory("src")
     dst = daemon_factory("dst")
     ids = seed_colony(src)
+    ok("ns", "configure", "colony", "--contest-similarity", "0.95", daemon=src)
     path = tmp_path / "colony.ndjson.zst"
     out = ok("--ns", "colony", "export", "-o", str(path), "--page-size", "4", daemon=src)
     assert "exported 18 notes of colony" in out and path.exists()
@@ -579,13 +581,14 @@ def test_export_import_round_trip_between_two_daemons(daemon_factory, tmp_path):
     text = subprocess.run(["zstd", "-dc", str(path)], capture_output=True, check=True).stdout.decode()
     lines = [json.loads(l) for l in text.splitlines()]
     assert lines[0]["trail_export"] == 1 and lines[0]["ns"] == "colony"
-    assert lines[0]["settings"] == {"half_life_s": 86400, "evaporate_below": 0.2, "max_note_bytes": 8192}
+    assert lines[0]["settings"] == {"half_life_s": 86400, "evaporate_below": 0.2, "max_note_bytes": 8192, "contest_similarity": 0.95}
     assert lines[-1]["end"] is True and lines[-1]["records"] == 18 and len(lines) == 20
     states = {l["id"]: l["state"] for l in lines[1:-1]}
     assert states[ids["bad"]] == "retracted" and states[ids["gone"]] == "archived"
 
     out = ok("import", str(path), daemon=dst)
     assert "imported 18 notes into colony: 18 new" in out and "namespace created" in out
+    assert js("ns", "configure", "colony", daemon=dst)["contest_similarity"] == 0.95, "the settings come along"
     before = all_records(src, "colony")
     after = all_records(dst, "colony")
     assert_same_notes(before, after)

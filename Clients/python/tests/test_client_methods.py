@@ -136,7 +136,7 @@ def test_stats(client: Any, ns: str) -> None:
 def test_configure_and_list_namespaces(client: Any, ns: str) -> None:
     colony = ns + "-colony"
     res = client.configure_namespace(colony, half_life_s=3600, evaporate_below=0.1)
-    assert res == {"ns": colony, "half_life_s": 3600, "evaporate_below": 0.1, "max_note_bytes": 4096}
+    assert res == {"ns": colony, "half_life_s": 3600, "evaporate_below": 0.1, "max_note_bytes": 4096, "contest_similarity": 0.9}
     assert client.configure_namespace(colony, max_note_bytes=100)["half_life_s"] == 3600
     listed = {n["ns"]: n for n in client.list_namespaces()["namespaces"]}
     assert "default" in listed

@@ -188,12 +188,16 @@ def stats(c: Base, *, ns: Optional[str] = None) -> Request[StatsResult]:
 
 def configure_namespace(c: Base, ns: str, *, half_life_s: Optional[float] = None,
                         evaporate_below: Optional[float] = None,
-                        max_note_bytes: Optional[int] = None) -> Request[NamespaceSettings]:
+                        max_note_bytes: Optional[int] = None,
+                        contest_similarity: Optional[float] = None) -> Request[NamespaceSettings]:
     """trail.namespace.configure: creates a namespace or changes its settings
-    (those left out keep their value). Returns the settings."""
+    (those left out keep their value). ``contest_similarity`` (0 < x <= 1,
+    default 0.9) is how close two notes that disagree on a decisive token
+    must be to contest each other. Returns the settings."""
     return Request("trail.namespace.configure", _params(ns=ns, half_life_s=half_life_s,
                                                         evaporate_below=evaporate_below,
-                                                        max_note_bytes=max_note_bytes))
+                                                        max_note_bytes=max_note_bytes,
+                                                        contest_similarity=contest_similarity))
 
 
 def list_namespaces(c: Base) -> Request[NamespaceListResult]:

@@ -19,7 +19,7 @@ class Retraction(TypedDict):
     at: str
 
 
-class Note(TypedDict):
+class _NoteBase(TypedDict):
     id: str
     ns: str
     body: str
@@ -33,6 +33,16 @@ class Note(TypedDict):
     created_at: str
     updated_at: str
     retraction: Optional[Retraction]
+
+
+class Note(_NoteBase, total=False):
+    """A note. ``contested_by`` is there (in ``sense`` and ``get``) on a live
+    note that live notes contest: close in meaning, they disagree with it on
+    a decisive token (a number, version, name, path, flag, quoted string or
+    a negation). Their ids, strongest first: try, then reinforce the one
+    that holds and repel the other."""
+
+    contested_by: list[str]
 
 
 class _SensedNoteBase(Note):
@@ -67,6 +77,7 @@ class NamespaceSettings(TypedDict):
     half_life_s: float
     evaporate_below: float
     max_note_bytes: int
+    contest_similarity: float
 
 
 class SemanticModel(TypedDict):

@@ -25,8 +25,19 @@ struct Get: AsyncParsableCommand {
 
     func run() async throws {
         let requests = ids.map { GetRequest(id: $0, ns: global.ns) }
-        let answers = try await global.withConnection { c in
-            await c.pipeline(requests.map { (method: $0.method, params: $0.params) })
+        let (answers, contesting) = try await global.withConnection { c in
+            let answers = await c.pipeline(requests.map { (method: $0.method, params: $0.params) })
+            // The notes that contest those asked for, to show both sides.
+            var others: [String] = []
+            for (n, answer) in answers.enumerated() where !global.json {
+                guard case let .success(raw) = answer, let d = try? requests[n].decode(raw) else { continue }
+                others += d.note.contestedBy.map(\.hex).filter { !others.contains($0) }
+            }
+            var contesting: [Note] = []
+            for id in others {
+                if let note = try? await c.send(GetRequest(id: id, ns: global.ns)).note { contesting.append(note) }
+            }
+            return (answers, contesting)
         }
         var failure: CtlFailure?
         let painter = Painter.forStdout
@@ -40,7 +51,7 @@ struct Get: AsyncParsableCommand {
                 let details: NoteDetails
                 do { details = try requests[n].decode(raw) } catch { throw CtlFailure.failed("traild broke the protocol: \(error)") }
                 if n > 0 { Terminal.printOut("") }
-                for line in NoteView.details(details, painter, width: Terminal.width) { Terminal.printOut(line) }
+                for line in NoteView.details(details, painter, width: Terminal.width, contesting: contesting) { Terminal.printOut(line) }
             case let .failure(error):
                 let f = CtlFailure(error, socket: global.location)
                 if f.code != CtlFailure.daemonError { throw f }

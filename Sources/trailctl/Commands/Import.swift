@@ -108,7 +108,8 @@ struct Import: AsyncParsableCommand {
         progress.clear()
         if isNew {
             let s = contents.header.settings
-            _ = try await c.send(ConfigureRequest(ns: target, halfLife: s.halfLife, evaporateBelow: s.evaporateBelow, maxNoteBytes: s.maxNoteBytes))
+            _ = try await c.send(ConfigureRequest(ns: target, halfLife: s.halfLife, evaporateBelow: s.evaporateBelow, maxNoteBytes: s.maxNoteBytes,
+                                                  contestSimilarity: s.contestSimilarity))
         }
         guard let last = chunks.last else {
             let raw: JSONValue = .object(["ns": .string(target), "notes": 0, "created": 0, "trails": 0])

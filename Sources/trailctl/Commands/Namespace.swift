@@ -65,17 +65,23 @@ struct Namespace: AsyncParsableCommand {
         @Option(name: .customLong("max-note-bytes"), help: ArgumentHelp("Largest body accepted, in UTF-8 bytes (1 to 65536).", valueName: "n"))
         var maxNoteBytes: Int?
 
+        @Option(name: .customLong("contest-similarity"),
+                help: ArgumentHelp("How close (cosine, 0 to 1) two notes that disagree on a decisive token must be to contest each other.", valueName: "x"))
+        var contestSimilarity: Double?
+
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
             let ns = name ?? global.ns ?? "default"
-            let request = ConfigureRequest(ns: ns, halfLife: halfLife?.value, evaporateBelow: evaporateBelow, maxNoteBytes: maxNoteBytes)
+            let request = ConfigureRequest(ns: ns, halfLife: halfLife?.value, evaporateBelow: evaporateBelow, maxNoteBytes: maxNoteBytes,
+                                           contestSimilarity: contestSimilarity)
             try await global.perform(request) { c, p in
                 var d = Details()
                 d.add("namespace", c.name ?? ns, .bold)
                 d.add("half-life", "\(Format.duration(c.halfLife)) (\(Int(c.halfLife))s)")
                 d.add("evaporate below", Format.weight(c.evaporateBelow))
                 d.add("max note bytes", String(c.maxNoteBytes))
+                if let x = c.contestSimilarity { d.add("contest similarity", Format.weight(x)) }
                 return d.render(p)
             }
         }

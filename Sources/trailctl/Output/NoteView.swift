@@ -28,12 +28,25 @@ enum NoteView {
         if let r = n.retraction {
             d.add("retracted", "\(r.reason) (by \(r.agent ?? "unknown") at \(Format.time(r.atMillis)))", .red)
         }
+        if !n.contestedBy.isEmpty {
+            d.add("contested by", n.contestedBy.map(Format.id).joined(separator: " "), .red)
+        }
         return d.render(painter) + [""] + n.body.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     }
 
-    /// `get`'s answer: the note, then its trails and its latest history.
-    static func details(_ d: NoteDetails, _ painter: Painter, width: Int?) -> [String] {
+    /// `get`'s answer: the note, then the notes that contest it (their
+    /// bodies when `contesting` has them), its trails and its latest history.
+    static func details(_ d: NoteDetails, _ painter: Painter, width: Int?, contesting: [Note] = []) -> [String] {
         var lines = details(d.note, painter)
+        if !d.note.contestedBy.isEmpty {
+            lines += ["", painter.paint("contested by", .bold)
+                + painter.paint("  (these disagree with it on a decisive token: try, then reinforce the one that holds and repel the other)", .dim)]
+            for other in d.note.contestedBy {
+                let found = contesting.first { $0.id == other }
+                lines.append("  \(painter.paint(Format.id(other), .cyan))  "
+                    + (found.map { "weight \(Format.weight($0.weight))  \(Format.excerpt($0.body, max: 200))" } ?? ""))
+            }
+        }
         if !d.trails.isEmpty {
             lines += ["", painter.paint("trails", .bold)]
             var t = Table([.init(title: "DIR"), .init(title: "OTHER"), .init(title: "WEIGHT", alignment: .right)])
@@ -88,10 +101,17 @@ enum NoteView {
         for s in notes {
             var row: [Table.Cell] = [.init(Format.id(s.note.id), .cyan), .init(Format.weight(s.score), .bold)]
             if similarity { row.append(.init(Format.weight(s.similarity))) }
-            row += [.init(Format.weight(s.note.weight)), .init(s.note.state.rawValue, stateStyle(s.note.state)),
+            let contested = !s.note.contestedBy.isEmpty
+            row += [.init(Format.weight(s.note.weight)),
+                    .init(s.note.state.rawValue + (contested ? " contested" : ""), contested ? .red : stateStyle(s.note.state)),
                     .init(Format.tags(s.note.tags)), .init(Format.excerpt(s.note.body, max: 200))]
             t.add(row)
         }
-        return t.render(painter, width: width)
+        // The other side of each contest, by id (it may be further down the ranking, or out of it).
+        let contests = notes.filter { !$0.note.contestedBy.isEmpty }.map {
+            "\(painter.paint(Format.id($0.note.id), .cyan)) is contested by \($0.note.contestedBy.map { painter.paint(Format.id($0), .cyan) }.joined(separator: ", "))"
+        }
+        return t.render(painter, width: width) + (contests.isEmpty ? [] : [""] + contests
+            + [painter.paint("(contested notes disagree on a decisive token: try, then reinforce the one that holds and repel the other)", .dim)])
     }
 }

@@ -1,0 +1,72 @@
+import TrailCore
+
+/// Two notes of a namespace that contest each other (contract §8): close in
+/// meaning, disagreeing on a decisive token. Named by handles, the smaller
+/// first, so that a pair is stored once whichever note found the other.
+public struct ContestPair: Sendable, Hashable {
+    public let a: Int64
+    public let b: Int64
+    /// The cosine similarity of the two notes' embeddings.
+    public let similarity: Double
+
+    public init(_ x: Int64, _ y: Int64, similarity: Double) {
+        (a, b) = x < y ? (x, y) : (y, x)
+        self.similarity = similarity
+    }
+}
+
+/// One side of a stored contest as a reader finds it: a note asked about,
+/// the note contesting it, and where each stands.
+public struct ContestRow: Sendable {
+    public var note: NoteID
+    public var noteState: StoredState
+    public var noteKey: Double
+    public var other: NoteID
+    public var otherState: StoredState
+    public var otherKey: Double
+
+    public init(note: NoteID, noteState: StoredState, noteKey: Double, other: NoteID, otherState: StoredState, otherKey: Double) {
+        self.note = note
+        self.noteState = noteState
+        self.noteKey = noteKey
+        self.other = other
+        self.otherState = otherState
+        self.otherKey = otherKey
+    }
+
+    /// Whether a note in this state and at this key takes part in a
+    /// contest: it is live (faded ones included) and not repelled to zero.
+    /// A contest is over while one side is retracted, archived (evaporated)
+    /// or at weight zero.
+    static func inPlay(_ state: StoredState, _ key: Double) -> Bool {
+        (state == .live || state == .evaporating) && key > ForwardDecay.zeroKey
+    }
+}
+
+extension Sequence where Element == ContestRow {
+    /// `contested_by` of each note (contract §8): the notes contesting it
+    /// while both are in play, strongest first (a higher key is a higher
+    /// weight within a namespace), ties by id. Notes without are left out.
+    public func contestedBy() -> [NoteID: [NoteID]] {
+        var sides: [NoteID: [(id: NoteID, key: Double)]] = [:]
+        for row in self where ContestRow.inPlay(row.noteState, row.noteKey) && ContestRow.inPlay(row.otherState, row.otherKey) {
+            if sides[row.note]?.contains(where: { $0.id == row.other }) == true { continue }
+            sides[row.note, default: []].append((row.other, row.otherKey))
+        }
+        return sides.mapValues { others in
+            others.sorted { $0.key != $1.key ? $0.key > $1.key : $0.id < $1.id }.map(\.id)
+        }
+    }
+}
+
+extension Array where Element == ScoredNote {
+    /// The same notes, each with `contestedBy` from `contests`.
+    public func contested(by contests: [NoteID: [NoteID]]) -> [ScoredNote] {
+        guard !contests.isEmpty else { return self }
+        return map { n in
+            var n = n
+            n.note.contestedBy = contests[n.note.id] ?? []
+            return n
+        }
+    }
+}
