@@ -1,3 +1,4 @@
+import Foundation
 import PostgresNIO
 import TrailCore
 import TrailStore
@@ -9,7 +10,7 @@ extension PostgresReads {
     /// Each stored contest of the notes of `ns` that `ids` name, both ways
     /// round, with where each side stands: one round trip.
     func contestRows(ns: String, ids: [NoteID]) async throws -> [ContestRow] {
-        guard !ids.isEmpty else { return [] }
+        guard !ids.isEmpty, try await mayHaveContests(ns) else { return [] }
         let rows = try await self.rows("""
             SELECT n.id, n.state, n.key, o.id, o.state, o.key
             FROM note n JOIN contest c ON c.a = n.seq OR c.b = n.seq
@@ -22,6 +23,21 @@ extension PostgresReads {
                        other: NoteID(trustedHex: try row[3].decode(String.self)),
                        otherState: StoredState(rawValue: try row[4].decode(Int64.self)) ?? .live, otherKey: try row[5].decode(Double.self))
         }
+    }
+}
+
+extension PostgresReads {
+    /// Whether `ns` may hold contests: the set of such namespaces, read
+    /// from the database when it is more than a second old. A namespace
+    /// without contests costs no lookup; one whose first contest another
+    /// daemon recorded shows it within a second.
+    func mayHaveContests(_ ns: String) async throws -> Bool {
+        let now = Date().timeIntervalSince1970
+        if contested.isOlder(than: 1, at: now) {
+            let names = try await rows("SELECT DISTINCT ns FROM contest").map { try $0[0].decode(String.self) }
+            contested.replace(with: Set(names), at: now)
+        }
+        return contested.mayHave(ns)
     }
 }
 

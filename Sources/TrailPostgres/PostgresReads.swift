@@ -11,6 +11,8 @@ import TrailStore
 struct PostgresReads {
     let connection: PostgresConnection
     let logger: Logger
+    /// The namespaces that may hold contests (see `contestRows`).
+    let contested: ContestedNamespaces
 
     @discardableResult
     func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {

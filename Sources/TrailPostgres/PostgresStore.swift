@@ -24,6 +24,10 @@ public final class PostgresStore: TrailStore {
     /// Names this daemon in the write log and in the signals of its writes.
     private let daemon: String
     private let logger: Logger
+    /// The namespaces whose notes `sense` and `get` look up contests for,
+    /// read again from the database at most every second (other daemons
+    /// record contests too).
+    private let contested = ContestedNamespaces()
     /// The task that listens for other daemons' writes, once asked to.
     private let listener = Mutex<Task<Void, Never>?>(nil)
 
@@ -58,6 +62,7 @@ public final class PostgresStore: TrailStore {
 
     public func submit(_ write: WriteRequest, by writer: Writer,
                        completion: @escaping @Sendable (Result<WriteOutcome, TrailError>) -> Void) {
+        if case let .recordContests(ns, _) = write { contested.add(ns) }
         committer.submit(write, by: writer, completion: completion)
     }
 
@@ -165,7 +170,7 @@ public final class PostgresStore: TrailStore {
     /// again at once, then after 0.25 s, 0.5 s, ... up to 5 s between tries.
     public func forwardEvents(watching: @escaping @Sendable (String) -> Bool, to deliver: @escaping @Sendable (StoreEvent) -> Void) {
         let listening = PostgresConnector(location: location, applicationName: "traild-listen", logger: logger)
-        let (daemon, logger, pool, location) = (self.daemon, self.logger, self.pool, self.location)
+        let (daemon, logger, pool, location, contested) = (self.daemon, self.logger, self.pool, self.location, self.contested)
         let task = Task.detached {
             var pause = 0.25
             while !Task.isCancelled {
@@ -177,7 +182,7 @@ public final class PostgresStore: TrailStore {
                             for try await notification in notifications {
                                 guard let signal = WriteSignal(notification.payload), signal.daemon != daemon, watching(signal.ns) else { continue }
                                 do {
-                                    let events = try await pool.withConnection { try await PostgresReads(connection: $0, logger: logger).events(for: signal) }
+                                    let events = try await pool.withConnection { try await PostgresReads(connection: $0, logger: logger, contested: contested).events(for: signal) }
                                     events.forEach(deliver)
                                 } catch {
                                     logger.warning("could not read a write another daemon signalled", metadata: ["signal": "\(notification.payload)", "error": "\(error)"])
@@ -220,7 +225,7 @@ public final class PostgresStore: TrailStore {
         let logger = connector.logger
         do {
             return try await pool.withConnection { connection in
-                try await body(PostgresReads(connection: connection, logger: logger))
+                try await body(PostgresReads(connection: connection, logger: logger, contested: contested))
             }
         } catch {
             throw PostgresCommit.map(error)

@@ -53,6 +53,7 @@ extension SQLiteStore {
     }
 
     public func contestRows(ns: String, ids: [NoteID]) async throws(TrailError) -> [ContestRow] {
-        try await read { db in try SQLiteContests.rows(db, ns: ns, ids: ids) }
+        guard contested.mayHave(ns) else { return [] }
+        return try await read { db in try SQLiteContests.rows(db, ns: ns, ids: ids) }
     }
 }

@@ -20,6 +20,8 @@ public final class SQLiteStore: TrailStore, InlineReads {
     let packs: ArchivePacks
     private let committer: GroupCommit<SQLiteCommit>
     let inline: InlineReaders
+    /// The namespaces whose notes `sense` and `get` look up contests for.
+    let contested = ContestedNamespaces()
 
     /// Opens (creating if needed) the store at `path` and runs its migrations.
     /// Archive packs live in `packDirectory` (default: `packs/` beside the
@@ -65,6 +67,9 @@ public final class SQLiteStore: TrailStore, InlineReads {
                     _ = try SQLiteWrites.createNamespace(db, NamespaceSettings(name: "default", landmark: now), at: now)
                 }
             }
+            // One process writes a SQLite store: the set read here, and grown before
+            // each write of contests, is the truth.
+            contested.replace(with: Set(try pool.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT ns FROM contest") }), at: now)
         } catch {
             throw Self.map(error, database: path)
         }
@@ -74,6 +79,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
 
     public func submit(_ write: WriteRequest, by writer: Writer,
                        completion: @escaping @Sendable (Result<WriteOutcome, TrailError>) -> Void) {
+        if case let .recordContests(ns, _) = write { contested.add(ns) }
         committer.submit(write, by: writer, completion: completion)
     }
 
@@ -91,6 +97,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
     private func getBody(_ id: IDPrefix, ns: String) -> @Sendable (Database) throws -> NoteDetails {
         let now = clock.now()
         let packs = self.packs
+        let contested = self.contested
         return { db in
             guard let settings = try SQLiteWrites.existingNamespace(db, ns) else {
                 throw TrailError.unknownNote(id: id.hex, ns: ns)
@@ -102,7 +109,9 @@ public final class SQLiteStore: TrailStore, InlineReads {
             switch try SQLiteWrites.locate(db, id, ns: ns) {
             case let .hot(row):
                 var hot = row.note(ns: settings, at: now)
-                hot.contestedBy = try SQLiteContests.rows(db, ns: ns, ids: [hot.id]).contestedBy()[hot.id] ?? []
+                if contested.mayHave(ns) {
+                    hot.contestedBy = try SQLiteContests.rows(db, ns: ns, ids: [hot.id]).contestedBy()[hot.id] ?? []
+                }
                 note = hot
                 seq = row.seq
                 let decay = settings.decay
@@ -144,10 +153,12 @@ public final class SQLiteStore: TrailStore, InlineReads {
     /// `sense` as a read of one transaction, at the time of the call.
     private func senseBody(_ query: SenseQuery) -> @Sendable (Database) throws -> [ScoredNote] {
         let now = clock.now()
+        let contested = self.contested
         return { db in
             guard let settings = try SQLiteWrites.existingNamespace(db, query.ns) else { return [] }
             var reader = SenseReader(db: db, settings: settings, query: query, now: now)
             let notes = try reader.run()
+            guard contested.mayHave(query.ns) else { return notes }
             return notes.contested(by: try SQLiteContests.rows(db, ns: query.ns, ids: notes.map(\.note.id)).contestedBy())
         }
     }
