@@ -13,10 +13,15 @@ struct PostgresReads {
     let logger: Logger
     /// The namespaces that may hold contests (see `contestRows`).
     let contested: ContestedNamespaces
+    /// The bound on each statement: past it the connection is closed and the
+    /// read fails with `StatementTimedOut` (the pool replaces the connection).
+    /// Without it, a read sent as the server died could wait forever: seen
+    /// as a sense unanswered for 30 s in the end-to-end database-stop test.
+    let timeout: Duration
 
     @discardableResult
     func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
-        try await connection.query(query, logger: logger).get().rows.map { $0.makeRandomAccess() }
+        try await connection.query(query, timeout: TimeAmount(timeout), logger: logger).get().rows.map { $0.makeRandomAccess() }
     }
 
     /// The database's clock and a namespace's settings in one round trip

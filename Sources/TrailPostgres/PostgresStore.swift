@@ -182,7 +182,10 @@ public final class PostgresStore: TrailStore {
                             for try await notification in notifications {
                                 guard let signal = WriteSignal(notification.payload), signal.daemon != daemon, watching(signal.ns) else { continue }
                                 do {
-                                    let events = try await pool.withConnection { try await PostgresReads(connection: $0, logger: logger, contested: contested).events(for: signal) }
+                                    let events = try await pool.withConnection {
+                                        try await PostgresReads(connection: $0, logger: logger, contested: contested, timeout: pool.statementTimeout)
+                                            .events(for: signal)
+                                    }
                                     events.forEach(deliver)
                                 } catch {
                                     logger.warning("could not read a write another daemon signalled", metadata: ["signal": "\(notification.payload)", "error": "\(error)"])
@@ -222,11 +225,13 @@ public final class PostgresStore: TrailStore {
 
     /// Runs `body` on a connection of the pool, mapping every failure to a `TrailError`.
     private func read<T: Sendable>(_ body: @Sendable (PostgresReads) async throws -> T) async throws(TrailError) -> T {
-        let logger = connector.logger
+        let (logger, timeout) = (connector.logger, pool.statementTimeout)
         do {
             return try await pool.withConnection { connection in
-                try await body(PostgresReads(connection: connection, logger: logger, contested: contested))
+                try await body(PostgresReads(connection: connection, logger: logger, contested: contested, timeout: timeout))
             }
+        } catch is StatementTimedOut {
+            throw PostgresFailure.unavailable("The database at \(location.redacted) did not answer a read within \(timeout); traild closed that connection and opens another on demand.").trailError
         } catch {
             throw PostgresCommit.map(error)
         }

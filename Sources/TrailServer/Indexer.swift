@@ -125,8 +125,8 @@ final class Indexer: Sendable {
         }
     }
 
-    /// Stores `vectors` durably, then puts them into memory and records the
-    /// contests of their notes.
+    /// Stores `vectors` durably, records the contests of their notes, then
+    /// puts them into memory.
     private func keep(_ vectors: [(ns: String, handle: Int64, id: NoteID, vector: [Float])]) throws(TrailError) {
         let (model, writes) = (self.model, vectors.map { VectorWrite(handle: $0.handle, vector: $0.vector) })
         _ = try blocking { [store] () async throws(TrailError) -> WriteOutcome in
@@ -134,8 +134,9 @@ final class Indexer: Sendable {
         }
         for (ns, group) in Dictionary(grouping: vectors, by: \.ns) {
             let entries = group.map { (handle: $0.handle, id: $0.id, vector: $0.vector) }
-            recall.insert(ns: ns, entries)
+            // Contests first: a note counted as embedded has its contests recorded.
             recordContests(ns: ns, of: entries)
+            recall.insert(ns: ns, entries)
         }
     }
 

@@ -187,8 +187,9 @@ final class Recall: Sendable {
                let row = try await store.meaningRows(ns: note.ns, .ids([note.id]), model: model).first {
                 _ = try await store.write(.storeVectors(model: model, vectors: [VectorWrite(handle: row.handle, vector: vector)]),
                                           by: Writer(agent: "traild"))
-                insert(ns: note.ns, handle: row.handle, id: note.id, vector: vector)
+                // Contests first: a note counted as embedded has its contests recorded.
                 try await recordContests(ns: note.ns, of: [(handle: row.handle, id: note.id, vector: vector)])
+                insert(ns: note.ns, handle: row.handle, id: note.id, vector: vector)
             }
             return MergeOutcome(write: outcome, contests: contests)
         }
@@ -211,6 +212,11 @@ final class Recall: Sendable {
     /// through two daemons at once still meet: the daemon that learns of the
     /// second finds the pair (recording a pair twice is a no-op).
     ///
+    /// Called with vectors already stored and, for notes embedded here,
+    /// before they enter the index: a note that `trail.stats` counts as
+    /// embedded has its contests recorded. The notes of one batch are
+    /// compared with each other as well as with the index.
+    ///
     /// Costs a nearest search in memory per note and one read of the
     /// candidates' bodies and vectors for the batch.
     func recordContests(ns: String, of entries: [(handle: Int64, id: NoteID, vector: [Float])]) async throws(TrailError) {
@@ -220,8 +226,11 @@ final class Recall: Sendable {
         var handles = Set(entries.map(\.handle))
         for e in entries {
             // The int8 codes may put a pair a little under its exact cosine: look a little lower.
-            let found = index.nearest(ns: ns, to: e.vector, k: Self.contestCandidates)
+            var found = index.nearest(ns: ns, to: e.vector, k: Self.contestCandidates)
                 .filter { $0.handle != e.handle && Double($0.similarity) >= threshold - 0.02 }.map(\.handle)
+            // The notes of the same batch are not in the index yet: compared directly.
+            found += entries.filter { $0.handle != e.handle && !found.contains($0.handle) && Self.cosine(e.vector, $0.vector) >= threshold }
+                .map(\.handle)
             near[e.handle] = found
             handles.formUnion(found)
         }
