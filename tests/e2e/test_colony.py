@@ -460,6 +460,46 @@ def test_database_stopped_under_load(pg_daemon_pair):
           f"a's watcher heard b again {heard_at:.2f} s after")
 
 
+def test_a_database_that_stops_answering_gets_storage_unavailable_within_the_read_timeout(pg_daemon_pair):
+    """Every PostgreSQL process frozen (SIGSTOP), so that a read sent on an
+    open connection gets no answer and no error: the call answers -32006
+    within the read pool's statement timeout (10 s) instead of waiting, and
+    the daemon serves again once the server answers."""
+    import os
+    import signal
+    a, _ = pg_daemon_pair
+    pg = a.pg
+    with a.connect() as c:
+        deposit(c, "before the freeze")
+        c.result("trail.sense", {})  # the read pool has an open connection
+        postmaster = pg.postmaster_pid()
+        assert postmaster is not None
+        children = []
+        for stat in glob.glob("/proc/[0-9]*/stat"):
+            try:
+                fields = open(stat).read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:
+                children.append(int(stat.split("/")[2]))
+        frozen = [postmaster, *children]
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            resp = c.call("trail.sense", {})
+            took = time.monotonic() - t0
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+        err = resp.get("error")
+        assert err is not None and err["code"] == STORAGE_UNAVAILABLE, resp
+        assert "did not answer a read within" in err["message"], err
+        assert 9 < took < 14, f"answered after {took:.1f} s"
+        wait_until("serving again", lambda: "error" not in c.call("trail.sense", {}), timeout=30)
+    assert a.alive()
+
+
 # ---------------------------------------------------------------------------
 # compaction by several at once
 # ---------------------------------------------------------------------------
