@@ -143,9 +143,9 @@ final class Indexer: Sendable {
     /// `Recall.recordContests` from this thread. A failure is logged, not
     /// thrown: the vectors are stored, and embedding them again would not
     /// bring the contests back (see docs/decisions.md).
-    private func recordContests(ns: String, of entries: [(handle: Int64, id: NoteID, vector: [Float])]) {
+    private func recordContests(ns: String, of entries: [(handle: Int64, id: NoteID, vector: [Float])], inIndex: Bool = false) {
         do {
-            try blocking { [recall] () async throws(TrailError) in try await recall.recordContests(ns: ns, of: entries) }
+            try blocking { [recall] () async throws(TrailError) in try await recall.recordContests(ns: ns, of: entries, inIndex: inIndex) }
         } catch {
             recall.logger.warning("could not record the contests of notes just embedded", metadata: [
                 "ns": "\(ns)", "notes": "\(entries.count)", "error": "\(error)",
@@ -204,7 +204,7 @@ final class Indexer: Sendable {
                     let page = try loadVectors(after: &stamp)
                     // Their notes may contest ours (or each other): the pair is found here too.
                     for (ns, group) in Dictionary(grouping: page, by: \.ns) {
-                        recordContests(ns: ns, of: group.map { (handle: $0.handle, id: $0.id, vector: $0.vector) })
+                        recordContests(ns: ns, of: group.map { (handle: $0.handle, id: $0.id, vector: $0.vector) }, inIndex: true)
                     }
                     if page.count == Self.page { continue }
                 }

@@ -219,7 +219,12 @@ final class Recall: Sendable {
     ///
     /// Costs a nearest search in memory per note and one read of the
     /// candidates' bodies and vectors for the batch.
-    func recordContests(ns: String, of entries: [(handle: Int64, id: NoteID, vector: [Float])]) async throws(TrailError) {
+    ///
+    /// `inIndex`: the entries are in the index already (vectors other
+    /// daemons stored, up to a page of 10,000): each search finds the others,
+    /// and comparing every pair of the batch directly would cost n² cosines.
+    func recordContests(ns: String, of entries: [(handle: Int64, id: NoteID, vector: [Float])],
+                        inIndex: Bool = false) async throws(TrailError) {
         guard !entries.isEmpty, let settings = try await store.settings(ns: ns) else { return }
         let threshold = settings.contestSimilarity
         var near: [Int64: [Int64]] = [:]
@@ -229,8 +234,10 @@ final class Recall: Sendable {
             var found = index.nearest(ns: ns, to: e.vector, k: Self.contestCandidates)
                 .filter { $0.handle != e.handle && Double($0.similarity) >= threshold - 0.02 }.map(\.handle)
             // The notes of the same batch are not in the index yet: compared directly.
-            found += entries.filter { $0.handle != e.handle && !found.contains($0.handle) && Self.cosine(e.vector, $0.vector) >= threshold }
-                .map(\.handle)
+            if !inIndex {
+                found += entries.filter { $0.handle != e.handle && !found.contains($0.handle) && Self.cosine(e.vector, $0.vector) >= threshold }
+                    .map(\.handle)
+            }
             near[e.handle] = found
             handles.formUnion(found)
         }
