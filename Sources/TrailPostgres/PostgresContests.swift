@@ -10,11 +10,15 @@ extension PostgresReads {
     /// Each stored contest of the notes of `ns` that `ids` name, both ways
     /// round, with where each side stands: one round trip.
     func contestRows(ns: String, ids: [NoteID]) async throws -> [ContestRow] {
-        guard !ids.isEmpty, try await mayHaveContests(ns) else { return [] }
+        guard !ids.isEmpty, contested.mayHave(ns) else { return [] }
+        // One direction per branch, each on an index: `a` on the primary key, `b` on contest_by_b.
         let rows = try await self.rows("""
             SELECT n.id, n.state, n.key, o.id, o.state, o.key
-            FROM note n JOIN contest c ON c.a = n.seq OR c.b = n.seq
-            JOIN note o ON o.seq = (CASE WHEN c.a = n.seq THEN c.b ELSE c.a END)
+            FROM note n JOIN contest c ON c.a = n.seq JOIN note o ON o.seq = c.b
+            WHERE n.ns = \(ns) AND n.id = ANY(\(ids.map(\.hex))::text[])
+            UNION ALL
+            SELECT n.id, n.state, n.key, o.id, o.state, o.key
+            FROM note n JOIN contest c ON c.b = n.seq JOIN note o ON o.seq = c.a
             WHERE n.ns = \(ns) AND n.id = ANY(\(ids.map(\.hex))::text[])
             """)
         return try rows.map { row in
@@ -24,20 +28,12 @@ extension PostgresReads {
                        otherState: StoredState(rawValue: try row[4].decode(Int64.self)) ?? .live, otherKey: try row[5].decode(Double.self))
         }
     }
-}
 
-extension PostgresReads {
-    /// Whether `ns` may hold contests: the set of such namespaces, read
-    /// from the database when it is more than a second old. A namespace
-    /// without contests costs no lookup; one whose first contest another
-    /// daemon recorded shows it within a second.
-    func mayHaveContests(_ ns: String) async throws -> Bool {
-        let now = Date().timeIntervalSince1970
-        if contested.isOlder(than: 1, at: now) {
-            let names = try await rows("SELECT DISTINCT ns FROM contest").map { try $0[0].decode(String.self) }
-            contested.replace(with: Set(names), at: now)
-        }
-        return contested.mayHave(ns)
+    /// The namespaces that hold contests: one probe of `contest_by_ns` per namespace.
+    static let contestedNamespacesSQL = "SELECT name FROM namespace WHERE EXISTS (SELECT 1 FROM contest WHERE contest.ns = namespace.name)"
+
+    func contestedNamespaces() async throws -> Set<String> {
+        Set(try await rows(PostgresQuery(unsafeSQL: Self.contestedNamespacesSQL)).map { try $0[0].decode(String.self) })
     }
 }
 

@@ -145,5 +145,9 @@ enum PostgresSchema {
             );
             CREATE INDEX contest_by_b ON contest (b, a);
             """),
+        (4, "namespaces with contests", """
+            -- Every daemon asks each second which namespaces hold contests: one probe per namespace.
+            CREATE INDEX contest_by_ns ON contest (ns);
+            """),
     ]
 }

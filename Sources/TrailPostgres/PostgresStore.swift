@@ -24,9 +24,10 @@ public final class PostgresStore: TrailStore {
     /// Names this daemon in the write log and in the signals of its writes.
     private let daemon: String
     private let logger: Logger
-    /// The namespaces whose notes `sense` and `get` look up contests for,
-    /// read again from the database at most every second (other daemons
-    /// record contests too).
+    /// The namespaces whose notes `sense` and `get` look up contests for:
+    /// read at start, grown before this daemon writes a contest, and read
+    /// again in the background at most every second (other daemons record
+    /// contests too), never on a read's path.
     private let contested = ContestedNamespaces()
     /// The task that listens for other daemons' writes, once asked to.
     private let listener = Mutex<Task<Void, Never>?>(nil)
@@ -51,7 +52,10 @@ public final class PostgresStore: TrailStore {
             try session.begin()
             let now = try session.rows("SELECT extract(epoch FROM clock_timestamp())::float8")[0][0].decode(Double.self)
             _ = try PostgresWrites(db: session, now: now, writer: Writer(), daemon: daemon, state: TransactionState()).namespace("default")
+            let withContests = try session.rows(PostgresQuery(unsafeSQL: PostgresReads.contestedNamespacesSQL)).map { try $0[0].decode(String.self) }
             try session.commit()
+            contested.add(Set(withContests))
+            _ = contested.claimRead(every: 0, at: ProcessInfo.processInfo.systemUptime)
         } catch {
             session.rollback()
             throw PostgresCommit.map(error)
@@ -62,18 +66,38 @@ public final class PostgresStore: TrailStore {
 
     public func submit(_ write: WriteRequest, by writer: Writer,
                        completion: @escaping @Sendable (Result<WriteOutcome, TrailError>) -> Void) {
-        if case let .recordContests(ns, _) = write { contested.add(ns) }
+        for ns in write.contestedNamespaces { contested.add(ns) }
         committer.submit(write, by: writer, completion: completion)
     }
 
     public var pendingWrites: Int { committer.pending }
 
     public func get(_ id: IDPrefix, ns: String) async throws(TrailError) -> NoteDetails {
-        try await read { try await $0.get(id, ns: ns) }
+        await readContestedNamespacesIfDue()
+        return try await read { try await $0.get(id, ns: ns) }
     }
 
     public func sense(_ query: SenseQuery) async throws(TrailError) -> [ScoredNote] {
-        try await read { try await $0.sense(query) }
+        await readContestedNamespacesIfDue()
+        return try await read { try await $0.sense(query) }
+    }
+
+    /// Reads the namespaces with contests again when the last read is a
+    /// second old: in a task of its own while it is under two seconds old
+    /// (reads keep coming: none waits), before this read once it is older
+    /// (the daemon was idle: one read pays a round trip). Either way a
+    /// contest another daemon records shows here within two seconds.
+    private func readContestedNamespacesIfDue() async {
+        guard let age = contested.claimRead(every: 1, at: ProcessInfo.processInfo.systemUptime) else { return }
+        let (contested, logger) = (self.contested, self.logger)
+        let reading = Task {
+            do throws(TrailError) {
+                contested.add(try await self.read { try await $0.contestedNamespaces() })
+            } catch {
+                logger.debug("could not read the namespaces with contests; read again within a second", metadata: ["error": "\(error)"])
+            }
+        }
+        if age >= 2 { await reading.value }
     }
 
     public func follow(_ query: FollowQuery) async throws(TrailError) -> FollowResult {

@@ -72,7 +72,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
             // each write of contests, is the truth. Read on the writer: read through
             // a reader connection opened here, the pool's close at shutdown left the
             // WAL behind, uncheckpointed (a 3.7 MB WAL beside a 4 KB database).
-            contested.replace(with: Set(withContests), at: now)
+            contested.add(Set(withContests))
         } catch {
             throw Self.map(error, database: path)
         }
@@ -82,7 +82,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
 
     public func submit(_ write: WriteRequest, by writer: Writer,
                        completion: @escaping @Sendable (Result<WriteOutcome, TrailError>) -> Void) {
-        if case let .recordContests(ns, _) = write { contested.add(ns) }
+        for ns in write.contestedNamespaces { contested.add(ns) }
         committer.submit(write, by: writer, completion: completion)
     }
 

@@ -29,7 +29,12 @@ struct SQLiteWrites: WriteTransaction {
         case let .setRanks(ns, ranks): .ranked(try setRanks(ns: ns, ranks: ranks))
         case let .recordCompaction(report): try { try recordCompaction(report); return .recorded }()
         case .maintainText: .textMaintained(rebuilt: try rebuildTextIfStale())
-        case let .storeVectors(model, vectors): .vectorsStored(try storeVectors(model: model, vectors))
+        case let .storeVectors(model, vectors, contests):
+            .vectorsStored(try { () throws -> Int in
+                let stored = try storeVectors(model: model, vectors)
+                for c in contests { _ = try recordContests(ns: c.ns, c.pairs) }
+                return stored
+            }())
         case let .recordContests(ns, pairs): .contestsRecorded(try recordContests(ns: ns, pairs))
         }
     }

@@ -106,11 +106,13 @@ final class Indexer: Sendable {
 
     /// The next page of stored vectors after `stamp`, put into memory; moves
     /// `stamp` past them. Returns how many there were.
-    private func loadVectors(after stamp: inout Int64) throws(TrailError) -> [StoredVector] {
+    /// `new`: the handles of the page whose vectors the index did not hold.
+    private func loadVectors(after stamp: inout Int64, new: inout Set<Int64>) throws(TrailError) -> [StoredVector] {
         let (model, after) = (self.model, stamp)
         let page = try blocking { [store] () async throws(TrailError) -> [StoredVector] in
             try await store.vectors(model: model, after: after, limit: Self.page)
         }
+        new = Set(page.filter { !recall.isIndexed(ns: $0.ns, id: $0.id) }.map(\.handle))
         for (ns, group) in Dictionary(grouping: page, by: \.ns) {
             recall.insert(ns: ns, group.map { (handle: $0.handle, id: $0.id, vector: $0.vector) })
         }
@@ -125,31 +127,44 @@ final class Indexer: Sendable {
         }
     }
 
-    /// Stores `vectors` durably, records the contests of their notes, then
-    /// puts them into memory.
+    /// Finds the contests of the notes of `vectors`, stores the vectors and
+    /// records the contests in one transaction, then puts the vectors into
+    /// memory. A failure throws before anything is stored: the notes are
+    /// embedded again on the next pass.
     private func keep(_ vectors: [(ns: String, handle: Int64, id: NoteID, vector: [Float])]) throws(TrailError) {
+        let groups = Dictionary(grouping: vectors, by: \.ns).mapValues { $0.map { (handle: $0.handle, id: $0.id, vector: $0.vector) } }
+        let contests = try blocking { [recall] () async throws(TrailError) -> [NamespaceContests] in
+            var found: [NamespaceContests] = []
+            for (ns, entries) in groups { found.append(try await recall.contests(ns: ns, of: entries)) }
+            return found
+        }
         let (model, writes) = (self.model, vectors.map { VectorWrite(handle: $0.handle, vector: $0.vector) })
         _ = try blocking { [store] () async throws(TrailError) -> WriteOutcome in
-            try await store.write(.storeVectors(model: model, vectors: writes), by: Writer(agent: "traild-indexer"))
+            try await store.write(.storeVectors(model: model, vectors: writes, contests: contests), by: Writer(agent: "traild-indexer"))
         }
-        for (ns, group) in Dictionary(grouping: vectors, by: \.ns) {
-            let entries = group.map { (handle: $0.handle, id: $0.id, vector: $0.vector) }
-            // Contests first: a note counted as embedded has its contests recorded.
-            recordContests(ns: ns, of: entries)
-            recall.insert(ns: ns, entries)
-        }
+        for (ns, entries) in groups { recall.insert(ns: ns, entries) }
     }
 
-    /// `Recall.recordContests` from this thread. A failure is logged, not
-    /// thrown: the vectors are stored, and embedding them again would not
-    /// bring the contests back (see docs/decisions.md).
-    private func recordContests(ns: String, of entries: [(handle: Int64, id: NoteID, vector: [Float])], inIndex: Bool = false) {
-        do {
-            try blocking { [recall] () async throws(TrailError) in try await recall.recordContests(ns: ns, of: entries, inIndex: inIndex) }
-        } catch {
-            recall.logger.warning("could not record the contests of notes just embedded", metadata: [
-                "ns": "\(ns)", "notes": "\(entries.count)", "error": "\(error)",
-            ])
+    /// Records the contests of vectors other daemons stored that this
+    /// daemon's index did not hold (its own come back by stamp too, and
+    /// were compared when kept). A failure is logged, not thrown: the
+    /// vectors are stored, and the daemon that stored them compared them
+    /// with the notes it held.
+    private func recordContests(of page: [StoredVector], new: Set<Int64>) {
+        for (ns, group) in Dictionary(grouping: page.filter { new.contains($0.handle) }, by: \.ns) {
+            let entries = group.map { (handle: $0.handle, id: $0.id, vector: $0.vector) }
+            do {
+                try blocking { [recall, store] () async throws(TrailError) in
+                    let found = try await recall.contests(ns: ns, of: entries, inIndex: true)
+                    if !found.pairs.isEmpty {
+                        _ = try await store.write(.recordContests(ns: ns, pairs: found.pairs), by: Writer(agent: "traild-indexer"))
+                    }
+                }
+            } catch {
+                recall.logger.warning("could not record the contests of vectors other daemons stored", metadata: [
+                    "ns": "\(ns)", "notes": "\(entries.count)", "error": "\(error)",
+                ])
+            }
         }
     }
 
@@ -166,7 +181,8 @@ final class Indexer: Sendable {
             let namespaces = try blocking { [store] () async throws(TrailError) -> [NamespaceSummary] in try await store.namespaces() }
             for n in namespaces { recall.index.reserve(ns: n.settings.name, capacity: n.counts.live + n.counts.faded) }
             while !recall.work.isStopped {
-                let page = try loadVectors(after: &stamp)
+                var new = Set<Int64>()
+                let page = try loadVectors(after: &stamp, new: &new)
                 loaded += page.count
                 highestLoaded = max(highestLoaded, page.map(\.handle).max() ?? 0)
                 if page.count < Self.page { break }
@@ -201,11 +217,10 @@ final class Indexer: Sendable {
                 // contract for `vectors`): nothing before `stamp` can still appear.
                 if store.hasOtherWriters, Date().timeIntervalSince(lastLook) >= 1 {
                     lastLook = Date()
-                    let page = try loadVectors(after: &stamp)
+                    var new = Set<Int64>()
+                    let page = try loadVectors(after: &stamp, new: &new)
                     // Their notes may contest ours (or each other): the pair is found here too.
-                    for (ns, group) in Dictionary(grouping: page, by: \.ns) {
-                        recordContests(ns: ns, of: group.map { (handle: $0.handle, id: $0.id, vector: $0.vector) }, inIndex: true)
-                    }
+                    recordContests(of: page, new: new)
                     if page.count == Self.page { continue }
                 }
             } catch {

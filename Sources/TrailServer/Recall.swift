@@ -25,6 +25,8 @@ final class Recall: Sendable {
     let work = IndexerWork()
     /// Merges by meaning run one at a time per namespace (see `merge`).
     private let mergeLanes = NamespaceLanes()
+    /// Each namespace's `contest_similarity`, read at most once a second.
+    let contestThresholds = ContestThresholds()
     /// The vectors of the questions (`similar`) and merged bodies embedded
     /// lately: a colony asks the same question many times.
     let recent = RecentVectors(capacity: Recall.recentVectors)
@@ -100,6 +102,7 @@ final class Recall: Sendable {
         case let .deposited(note, created: false), let .revived(note):
             if !isIndexed(ns: note.ns, id: note.id) { work.adopt(ns: note.ns, id: note.id) }
         case let .retracted(note): remove(ns: note.ns, id: note.id)
+        case let .configured(settings): contestThresholds.keep(settings.contestSimilarity, ns: settings.name)
         default: break
         }
     }
@@ -158,21 +161,22 @@ final class Recall: Sendable {
     func merge(_ d: Deposit, threshold: Double, writer: Writer) async throws(TrailError) -> MergeOutcome {
         let vector = try await embed(d.body)
         return try await mergeLanes.run(ns: d.ns) { () async throws(TrailError) -> MergeOutcome in
-            let candidates = index.nearest(ns: d.ns, to: vector, k: 16)
+            let candidates = index.nearest(ns: d.ns, to: vector, k: Self.contestCandidates)
             let rows = candidates.isEmpty ? []
                 : try await store.meaningRows(ns: d.ns, .handles(candidates.map(\.handle)), model: model)
-            let near = rows.compactMap { row -> (note: Note, similarity: Double)? in
-                guard row.note.id != d.id, row.note.state != .retracted, let v = row.vector, v.count == vector.count,
-                      !d.after.contains(where: { row.note.id.hex.hasPrefix($0.hex) }) else { return nil }
-                return (row.note, Self.cosine(vector, v))
+            // Every live note near, with its similarity: the notes `after` names contest too.
+            let all = rows.compactMap { row -> NearNote? in
+                guard row.note.id != d.id, let v = row.vector, v.count == vector.count else { return nil }
+                return NearNote(handle: row.handle, note: row.note, similarity: Self.cosine(vector, v))
             }.sorted { $0.similarity != $1.similarity ? $0.similarity > $1.similarity : $0.note.id < $1.note.id }
+            let near = all.filter { n in !d.after.contains(where: { n.note.id.hex.hasPrefix($0.hex) }) }
+            let tokens = DecisiveTokens(d.body)
             let outcome: WriteOutcome
             var contests: [NoteID] = []
             if let best = near.first, best.similarity >= threshold {
-                let tokens = DecisiveTokens(d.body)
                 if tokens.disagrees(with: DecisiveTokens(best.note.body)) {
-                    contests = near.filter { $0.similarity >= threshold && tokens.disagrees(with: DecisiveTokens($0.note.body)) }
-                        .map(\.note.id)
+                    contests = [best.note.id] + near.dropFirst().prefix { $0.similarity >= threshold }
+                        .filter { tokens.disagrees(with: DecisiveTokens($0.note.body)) }.map(\.note.id)
                     var own = d
                     own.after += contests.prefix(max(0, Limits.maxAfter - d.after.count)).map(IDPrefix.init)
                     outcome = try await store.write(.deposit(own), by: writer)
@@ -185,14 +189,22 @@ final class Recall: Sendable {
             // The note written is found by meaning before the next merge looks.
             if case let .deposited(note, _) = outcome, !isIndexed(ns: note.ns, id: note.id),
                let row = try await store.meaningRows(ns: note.ns, .ids([note.id]), model: model).first {
-                _ = try await store.write(.storeVectors(model: model, vectors: [VectorWrite(handle: row.handle, vector: vector)]),
+                // Its contests are among the notes just read: recorded with its vector.
+                let pairs = try await contestPairs(ns: note.ns, handle: row.handle, tokens: tokens, near: all)
+                _ = try await store.write(.storeVectors(model: model, vectors: [VectorWrite(handle: row.handle, vector: vector)],
+                                                        contests: [NamespaceContests(ns: note.ns, pairs: pairs)]),
                                           by: Writer(agent: "traild"))
-                // Contests first: a note counted as embedded has its contests recorded.
-                try await recordContests(ns: note.ns, of: [(handle: row.handle, id: note.id, vector: vector)])
                 insert(ns: note.ns, handle: row.handle, id: note.id, vector: vector)
             }
             return MergeOutcome(write: outcome, contests: contests)
         }
+    }
+
+    /// A live note near another, with the cosine of their vectors.
+    struct NearNote {
+        let handle: Int64
+        let note: Note
+        let similarity: Double
     }
 
     /// What a deposit with `merge_similar` did: the write, and the near
@@ -201,67 +213,6 @@ final class Recall: Sendable {
         let write: WriteOutcome
         let contests: [NoteID]
     }
-
-    // MARK: contested notes
-
-    /// Finds and records the contests of notes just put into the index
-    /// (contract §8): for each, the live notes of `ns` at least the
-    /// namespace's `contest_similarity` close that disagree with it on a
-    /// decisive token (`DecisiveTokens`). Run for every note embedded here
-    /// and every vector another daemon stored, so that two notes deposited
-    /// through two daemons at once still meet: the daemon that learns of the
-    /// second finds the pair (recording a pair twice is a no-op).
-    ///
-    /// Called with vectors already stored and, for notes embedded here,
-    /// before they enter the index: a note that `trail.stats` counts as
-    /// embedded has its contests recorded. The notes of one batch are
-    /// compared with each other as well as with the index.
-    ///
-    /// Costs a nearest search in memory per note and one read of the
-    /// candidates' bodies and vectors for the batch.
-    ///
-    /// `inIndex`: the entries are in the index already (vectors other
-    /// daemons stored, up to a page of 10,000): each search finds the others,
-    /// and comparing every pair of the batch directly would cost n² cosines.
-    func recordContests(ns: String, of entries: [(handle: Int64, id: NoteID, vector: [Float])],
-                        inIndex: Bool = false) async throws(TrailError) {
-        guard !entries.isEmpty, let settings = try await store.settings(ns: ns) else { return }
-        let threshold = settings.contestSimilarity
-        var near: [Int64: [Int64]] = [:]
-        var handles = Set(entries.map(\.handle))
-        for e in entries {
-            // The int8 codes may put a pair a little under its exact cosine: look a little lower.
-            var found = index.nearest(ns: ns, to: e.vector, k: Self.contestCandidates)
-                .filter { $0.handle != e.handle && Double($0.similarity) >= threshold - 0.02 }.map(\.handle)
-            // The notes of the same batch are not in the index yet: compared directly.
-            if !inIndex {
-                found += entries.filter { $0.handle != e.handle && !found.contains($0.handle) && Self.cosine(e.vector, $0.vector) >= threshold }
-                    .map(\.handle)
-            }
-            near[e.handle] = found
-            handles.formUnion(found)
-        }
-        guard near.values.contains(where: { !$0.isEmpty }) else { return }
-        let rows = try await store.meaningRows(ns: ns, .handles(Array(handles)), model: model)
-        let byHandle = Dictionary(rows.map { ($0.handle, $0) }, uniquingKeysWith: { a, _ in a })
-        var pairs = Set<ContestPair>()
-        for e in entries {
-            guard let mine = byHandle[e.handle], mine.note.state != .retracted else { continue }
-            let tokens = DecisiveTokens(mine.note.body)
-            for h in near[e.handle] ?? [] {
-                guard let other = byHandle[h], other.note.state != .retracted, let v = other.vector, v.count == e.vector.count else { continue }
-                let similarity = Self.cosine(e.vector, v)
-                if similarity >= threshold, tokens.disagrees(with: DecisiveTokens(other.note.body)) {
-                    pairs.insert(ContestPair(e.handle, h, similarity: similarity))
-                }
-            }
-        }
-        guard !pairs.isEmpty else { return }
-        _ = try await store.write(.recordContests(ns: ns, pairs: Array(pairs)), by: Writer(agent: "traild"))
-    }
-
-    /// Notes a new note is compared with for contests: its nearest.
-    static let contestCandidates = 16
 
     /// The cosine of two unit vectors: their dot product.
     static func cosine(_ a: [Float], _ b: [Float]) -> Double {

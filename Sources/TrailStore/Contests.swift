@@ -16,6 +16,17 @@ public struct ContestPair: Sendable, Hashable {
     }
 }
 
+/// The contest pairs found in one namespace.
+public struct NamespaceContests: Sendable {
+    public let ns: String
+    public let pairs: [ContestPair]
+
+    public init(ns: String, pairs: [ContestPair]) {
+        self.ns = ns
+        self.pairs = pairs
+    }
+}
+
 /// One side of a stored contest as a reader finds it: a note asked about,
 /// the note contesting it, and where each stands.
 public struct ContestRow: Sendable {
@@ -77,10 +88,13 @@ extension Array where Element == ScoredNote {
 /// nothing more (measured: two lookups a sense took W6's mix from 35k to
 /// 24k operations a second on SQLite).
 ///
-/// A namespace is added before a contest of it is written (a reader may
-/// look for nothing, never miss one) and stays until `replace`.
+/// The set only grows: a namespace is added before a contest of it is
+/// written and by each read of the namespaces with contests, so a reader
+/// may look for nothing, never miss a contest this daemon wrote. (A
+/// namespace whose contests all went with their notes stays: it costs
+/// lookups that find nothing.)
 public final class ContestedNamespaces: Sendable {
-    private let names = Mutex<(set: Set<String>, loadedAt: Double)>(([], 0))
+    private let names = Mutex<(set: Set<String>, readAt: Double)>(([], -.infinity))
 
     public init() {}
 
@@ -88,10 +102,19 @@ public final class ContestedNamespaces: Sendable {
 
     public func add(_ ns: String) { _ = names.withLock { $0.set.insert(ns) } }
 
-    /// The namespaces the contest table holds, read at `now`.
-    public func replace(with all: Set<String>, at now: Double) { names.withLock { $0 = (all, now) } }
+    /// Adds the namespaces a read of the contest table found.
+    public func add(_ all: Set<String>) { names.withLock { $0.set.formUnion(all) } }
 
-    /// Whether the set was read from the store more than `seconds` before
-    /// `now` (several daemons on one database record contests).
-    public func isOlder(than seconds: Double, at now: Double) -> Bool { names.withLock { now - $0.loadedAt > seconds } }
+    /// Whether it is time to read the contest table again (several daemons
+    /// on one database record contests), and how: `nil` while the last read
+    /// is less than `seconds` old; else the age of the last read, to one
+    /// caller at a time, which reads and `add`s what it found.
+    public func claimRead(every seconds: Double, at now: Double) -> Double? {
+        names.withLock { n in
+            let age = now - n.readAt
+            guard age >= seconds else { return nil }
+            n.readAt = now
+            return age
+        }
+    }
 }

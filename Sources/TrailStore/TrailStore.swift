@@ -28,8 +28,11 @@ public enum WriteRequest: Sendable {
     /// Rebuild the full-text index if evaporation left too much behind in it.
     case maintainText
     /// Store the vectors of `model` for notes still there (a note gone since
-    /// is skipped); storing a note's vector again gives it a new stamp.
-    case storeVectors(model: String, vectors: [VectorWrite])
+    /// is skipped); storing a note's vector again gives it a new stamp. The
+    /// contests found for these notes are recorded in the same transaction
+    /// (as `.recordContests`), so a note whose vector is stored has its
+    /// contests recorded, whatever stops the daemon.
+    case storeVectors(model: String, vectors: [VectorWrite], contests: [NamespaceContests] = [])
     /// `merge_similar` found `into` (a live note of another body) at
     /// `similarity`: the deposit lands on it, as a re-deposit that keeps its
     /// body and puts the deposited body in its history. When `into` is no
@@ -39,6 +42,18 @@ public enum WriteRequest: Sendable {
     /// Record that the notes of each pair contest each other (contract §8);
     /// a pair already recorded, or naming a note no longer there, is skipped.
     case recordContests(ns: String, pairs: [ContestPair])
+}
+
+extension WriteRequest {
+    /// The namespaces this write records contests in (a store adds them to
+    /// its `ContestedNamespaces` before the write commits).
+    public var contestedNamespaces: [String] {
+        switch self {
+        case let .recordContests(ns, pairs): pairs.isEmpty ? [] : [ns]
+        case let .storeVectors(_, _, contests): contests.filter { !$0.pairs.isEmpty }.map(\.ns)
+        default: []
+        }
+    }
 }
 
 extension WriteRequest {

@@ -468,21 +468,38 @@ def test_notes_that_disagree_contest_each_other_in_get_and_every_sense_until_one
 
 
 def test_contest_similarity_is_a_namespace_setting(mconn):
-    """`contest_similarity` in namespace.configure: shown in the settings;
-    at 1.0 the same pair does not contest; every bad value refused by name."""
+    """`contest_similarity` in namespace.configure: shown in the settings; a
+    pair that contests at the default 0.9 does not at 1.0; lowered, it takes
+    effect for the next note at once (this daemon's configure, not a value
+    read a second before); null leaves it as it is; every bad value refused
+    by name."""
+    timeout30, timeout60 = "Set the request timeout to 30 s or uploads abort.", "Set the request timeout to 60 s or uploads abort."
+    a0 = deposit(mconn, timeout30, ns="loose")["id"]
+    b0 = deposit(mconn, timeout60, ns="loose")["id"]
+    embedded(mconn, ns="loose", count=2)
+    assert contested_by(mconn, a0, ns="loose") == [b0] and contested_by(mconn, b0, ns="loose") == [a0]
+
     got = mconn.result("trail.namespace.configure", {"ns": "strict", "contest_similarity": 1.0})
     assert got["contest_similarity"] == 1.0
     listed = {n["ns"]: n for n in mconn.result("trail.namespace.list", {})["namespaces"]}
-    assert listed["strict"]["contest_similarity"] == 1.0
-    a = deposit(mconn, "Set the request timeout to 30 s or uploads abort.", ns="strict")["id"]
-    b = deposit(mconn, "Set the request timeout to 60 s or uploads abort.", ns="strict")["id"]
+    assert listed["strict"]["contest_similarity"] == 1.0 and listed["loose"]["contest_similarity"] == 0.9
+    a = deposit(mconn, timeout30, ns="strict")["id"]
+    b = deposit(mconn, timeout60, ns="strict")["id"]
     embedded(mconn, ns="strict", count=2)
     assert contested_by(mconn, a, ns="strict") is None and contested_by(mconn, b, ns="strict") is None
+
+    assert mconn.result("trail.namespace.configure", {"ns": "strict", "contest_similarity": None})["contest_similarity"] == 1.0
+    assert mconn.result("trail.namespace.configure", {"ns": "strict", "contest_similarity": 0.85})["contest_similarity"] == 0.85
+    c = deposit(mconn, "Set the request timeout to 90 s or uploads abort.", ns="strict")["id"]
+    embedded(mconn, ns="strict", count=3)
+    assert sorted(contested_by(mconn, c, ns="strict")) == sorted([a, b])
+    assert contested_by(mconn, a, ns="strict") == [c], "a and b were embedded at 1.0: compared going forward only"
+
     assert mconn.result("trail.hello", {})["defaults"]["contest_similarity"] == 0.9
     for bad in (0, -0.1, 1.5, 1.0000001, "0.9", True, [0.9]):
         assert_error(mconn.call("trail.namespace.configure", {"ns": "strict", "contest_similarity": bad}), -32602,
                      "invalid_params", field="contest_similarity")
-    assert mconn.result("trail.namespace.configure", {"ns": "strict"})["contest_similarity"] == 1.0
+    assert mconn.result("trail.namespace.configure", {"ns": "strict"})["contest_similarity"] == 0.85
 
 
 def test_paraphrases_are_found_by_meaning_not_by_words(mconn, capsys):
