@@ -108,3 +108,50 @@ def test_the_map_shows_the_colony_live(daemon_factory, browser):
         assert [el.get_attribute("data-id") for el in circles()] == [quick["id"]]
 
     assert d.alive()
+
+
+@pytest.mark.engines("sqlite")
+def test_the_map_draws_contested_notes_and_drops_a_contest_when_a_side_is_retracted(daemon_factory, browser):
+    """Two notes that disagree (30 s against 60 s) contest each other: the map
+    joins them with a dashed contest line, rings both, and a click on one
+    shows the other's body under "Contested by"; a third note contesting
+    them, deposited while the page is open, joins live; a retraction ends
+    its contests on the map. A paraphrase pair that agrees draws no contest."""
+    from selenium.webdriver.common.by import By
+    from test_meaning import MODEL
+    d = daemon_factory("mapc", extra=["--http", "127.0.0.1:0", "--model-dir", str(MODEL)])
+    host, port = http_url(d)
+    token = http_token(d)
+    with d.connect() as c:
+        a = c.result("trail.deposit", {"body": "Set the request timeout to 30 s or uploads abort.", "ns": "c"})["id"]
+        b = c.result("trail.deposit", {"body": "Set the request timeout to 60 s or uploads abort.", "ns": "c"})["id"]
+        c.result("trail.deposit", {"body": "The nightly job rebuilds the search index.", "ns": "c"})
+        c.result("trail.deposit", {"body": "The search index is rebuilt by the nightly job.", "ns": "c"})
+        wait_for("four notes embedded", lambda: c.result("trail.stats", {"ns": "c"})["embedding"]["embedded"] == 4)
+
+        browser.get(f"http://{host}:{port}/?token={token}&ns=c")
+        wait_for("the namespace to load", lambda: browser.execute_script("return document.body.dataset.loaded") == "c")
+        contest_lines = lambda: sorted(tuple(sorted((el.get_attribute("data-a"), el.get_attribute("data-b"))))
+                                       for el in browser.find_elements(By.CSS_SELECTOR, "#graph line.contest"))
+        ringed = lambda: sorted(el.get_attribute("data-id") for el in browser.find_elements(By.CSS_SELECTOR, "#graph circle.contested"))
+        wait_for("the contest drawn", lambda: contest_lines() == [tuple(sorted((a, b)))])
+        assert ringed() == sorted([a, b])
+        assert "1 contested" in browser.find_element(By.ID, "status").text
+
+        next(el for el in browser.find_elements(By.CSS_SELECTOR, "#graph circle") if el.get_attribute("data-id") == a).click()
+        details = lambda: browser.find_element(By.ID, "details").text
+        wait_for("the other side's body", lambda: "Set the request timeout to 60 s or uploads abort." in details())
+        assert "Contested by 1" in details() and "reinforce the note that held" in details()
+
+        # Live: a third value contests both.
+        third = c.result("trail.deposit", {"body": "Set the request timeout to 90 s or uploads abort.", "ns": "c"})["id"]
+        wait_for("the new contests drawn", lambda: len(contest_lines()) == 3, timeout=30)
+        assert ringed() == sorted([a, b, third])
+        ARTIFACTS.mkdir(exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "trail-map-contests.png"))
+
+        # Retracted: its circle and its contests leave the map; the other two still contest each other.
+        c.result("trail.retract", {"id": third, "ns": "c", "reason": "90 s was never tried"})
+        wait_for("the retracted note's contests gone", lambda: contest_lines() == [tuple(sorted((a, b)))], timeout=30)
+        wait_for("its ring gone", lambda: ringed() == sorted([a, b]))
+    assert d.alive()

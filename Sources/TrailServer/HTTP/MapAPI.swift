@@ -73,7 +73,14 @@ struct MapAPI: Sendable {
                 edges.append(.object(["from": .string(scored.note.id.hex), "to": .string(step.to.hex), "weight": .double(step.weight)]))
             }
         }
-        return .object(["ns": .string(ns), "notes": .array(notes.map(Wire.scored)), "trails": .array(edges)])
+        // Contests between notes shown (contract §8), each pair once: the page draws them apart from trails.
+        var contests: [JSONValue] = []
+        for scored in notes {
+            for other in scored.note.contestedBy where shown.contains(other) && scored.note.id < other {
+                contests.append(.object(["a": .string(scored.note.id.hex), "b": .string(other.hex)]))
+            }
+        }
+        return .object(["ns": .string(ns), "notes": .array(notes.map(Wire.scored)), "trails": .array(edges), "contests": .array(contests)])
     }
 
     private func note(_ query: [String: String]) async throws(TrailError) -> JSONValue {
