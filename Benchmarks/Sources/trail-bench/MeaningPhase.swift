@@ -70,6 +70,7 @@ final class MeaningPhase {
         var results = MeaningResults(model: encoder.name, dimensions: encoder.dimensions, baseVectors: 0,
                                      queries: questions.count, queryEmbedding: queryEmbedding)
         results.throughput = try await throughput()
+        results.contested = try await contestedSense()
         results.modelAlone = try await modelAlone()
         try await ladder(questions: questions, questionVectors: questionVectors, warmup: warmup, queryRows: queryRows, into: &results)
         results.remarks = remarks
@@ -131,6 +132,64 @@ final class MeaningPhase {
                 throw BenchFailure("traild embedded \(embedded) of \(notes) notes (\(pending) pending) in \(Int(timeout)) s")
             }
             try await Task.sleep(for: .seconds(poll))
+        }
+    }
+
+    // MARK: contested notes
+
+    /// What contested notes cost a sense (contract §8): two namespaces of
+    /// `embedNotesSmall` notes in pairs that differ in a few words, in one
+    /// traild with the model. In `contested` the two notes of a pair differ
+    /// in a number (30 MB against 31 MB): each note is contested by the
+    /// other. In `agreeing` they differ in words that decide nothing: no
+    /// contest. Then `trail.sense` top 10 by weight in each, one connection
+    /// sequential and 16 connections pipelined, the namespaces taking turns.
+    private func contestedSense() async throws -> ContestedSense {
+        let pairs = max(2, config.embedNotesSmall / 2)
+        func bodies(contested: Bool) -> [String] {
+            (0..<pairs).flatMap { i -> [String] in
+                let base = Prose.note(i, bytes: 100, salt: "contest")
+                let mb = 10 + 2 * i
+                return contested ? [base + " Keep the cache under \(mb) MB.", base + " Keep the cache under \(mb + 1) MB."]
+                    : [base + " Keep the cache under \(mb) MB.", base + " Keep the cache under \(mb) MB, as before."]
+            }
+        }
+        return try await withTrail("contested", ["--model-dir", modelDir]) { trail in
+            var shownContested: [String: Int] = [:]
+            for (ns, contested) in [("contested", true), ("agreeing", false)] {
+                let set = bodies(contested: contested)
+                let done = try await trail.run(LoadPlan(connections: 1, depth: 16, warmup: 0, duration: 0, requestsPerConnection: set.count)) { _ in
+                    DepositBodiesStream(ns: ns, bodies: set)
+                }
+                guard done.total == set.count else { throw BenchFailure("traild answered \(done.total) of \(set.count) deposits") }
+                try await waitEmbedded(trail, ns: ns, notes: set.count, poll: 0.05, timeout: 600)
+            }
+            // What the sense reads: how many of the top 10 are contested in each namespace.
+            for ns in ["contested", "agreeing"] {
+                let top = try await trail.call("trail.sense", ["ns": .string(ns), "limit": 10])
+                shownContested[ns] = top["notes"]?.array?.filter { $0["contested_by"] != nil }.count ?? 0
+            }
+            guard shownContested["contested"] == 10, shownContested["agreeing"] == 0 else {
+                throw BenchFailure("of a sense's top 10, \(shownContested["contested"] ?? 0) notes show contested_by in the contested namespace and \(shownContested["agreeing"] ?? 0) in the agreeing one (10 and 0 expected): the measurement would not compare what it says")
+            }
+            var latency = ["contested": makeHistogram(), "agreeing": makeHistogram()]
+            var rate = ["contested": 0.0, "agreeing": 0.0]
+            let sequential = LoadPlan(connections: 1, depth: 1, warmup: config.warmup, duration: config.duration)
+            let pipelined = LoadPlan(connections: 16, depth: config.pipeline, warmup: config.warmup, duration: config.duration)
+            for round in 0..<2 {
+                for ns in round == 0 ? ["agreeing", "contested"] : ["contested", "agreeing"] {
+                    let one = try await trail.run(sequential) { _ in SenseStream(ns: ns) }
+                    let many = try await trail.run(pipelined) { _ in SenseStream(ns: ns) }
+                    guard one.errors == 0, many.errors == 0 else { throw BenchFailure("sense in \(ns) answered errors: \(one.firstError ?? many.firstError ?? "?")") }
+                    latency[ns]!.add(one.allLatency)
+                    rate[ns]! += many.perSecond / 2
+                }
+            }
+            let result = ContestedSense(notes: 2 * pairs, contestedInTop10: 10, agreeingContestedInTop10: 0,
+                                        contested: Percentiles(latency["contested"]!), agreeing: Percentiles(latency["agreeing"]!),
+                                        contestedPerSecond: rate["contested"]!, agreeingPerSecond: rate["agreeing"]!)
+            log("meaning: sense top 10 by weight at \(Format.count(result.notes)) notes, agreeing / contested: 1 connection p50 \(Format.ms(result.agreeing.p50)) / \(Format.ms(result.contested.p50)) ms, p99 \(Format.ms(result.agreeing.p99)) / \(Format.ms(result.contested.p99)) ms; 16 × \(config.pipeline) \(Format.rate(result.agreeingPerSecond)) / \(Format.rate(result.contestedPerSecond)) senses/s")
+            return result
         }
     }
 

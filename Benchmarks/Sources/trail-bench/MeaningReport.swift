@@ -24,6 +24,24 @@ extension Report {
             s += "| \(Format.count(t.notes)) of ~\(Format.count(t.targetBytes)) bytes (mean \(Format.count(Int(t.meanBytes.rounded())))) | \(t.threads) | "
             s += "\(Format.rate(t.traildPerSecond)) notes/s | \(Format.secs(t.depositSeconds)) | \(Format.rate(t.inProcessPerSecond)) notes/s | \(Format.ratio(ratio)) |\n"
         }
+        if let c = m.contested {
+            s += """
+
+                ### Contested notes: what they cost a sense by weight
+
+                One traild with the model, two namespaces of \(Format.count(c.notes)) notes in pairs that differ in a few words:
+                in *contested* the two notes of a pair differ in a number, so each is contested by the other (\(c.contestedInTop10) of a
+                sense's top 10 show `contested_by`); in *agreeing* they differ in words that decide nothing (\(c.agreeingContestedInTop10)
+                of 10). `trail.sense` top 10 by weight, two rounds each, the namespaces taking turns; × is agreeing ÷ contested for
+                latency, contested ÷ agreeing for the rate (under 1.00x: contests cost that much).
+
+                | | agreeing | contested | × |
+                |---|---:|---:|---:|
+                | 1 connection, p50 / p99 (ms) | \(Format.ms(c.agreeing.p50)) / \(Format.ms(c.agreeing.p99)) | \(Format.ms(c.contested.p50)) / \(Format.ms(c.contested.p99)) | \(Format.ratio(c.agreeing.p50 / c.contested.p50)) / \(Format.ratio(c.agreeing.p99 / c.contested.p99)) |
+                | 16 connections × \(results.pipeline) pipelined (senses/s) | \(Format.rate(c.agreeingPerSecond)) | \(Format.rate(c.contestedPerSecond)) | \(Format.ratio(c.contestedPerSecond / max(c.agreeingPerSecond, 1e-9))) |
+
+                """
+        }
         s += """
 
             ### Sense by meaning, top 10: traild beside sqlite-vec (1 client, sequential; ms)

@@ -13,6 +13,8 @@ struct MeaningResults: Codable, Sendable {
     /// One question embedded alone in this process (SentenceEncoder, one thread): what each sense pays first.
     var queryEmbedding: Percentiles
     var throughput: [EmbeddingThroughput] = []
+    /// Sense by weight where every note is contested, beside where none is.
+    var contested: ContestedSense?
     var ladder: [MeaningStep] = []
     /// traild's resident set with the model and no note, over the same without the model (KiB).
     var modelAlone: MemoryPair?
@@ -47,6 +49,24 @@ struct EmbeddingThroughput: Codable, Sendable {
         traildPerSecond = traildSeconds > 0 ? Double(notes) / traildSeconds : 0
         inProcessPerSecond = inProcessSeconds > 0 ? Double(notes) / inProcessSeconds : 0
     }
+}
+
+/// `trail.sense` top 10 by weight in a namespace where every note is
+/// contested, beside one of the same size and shape where none is (the
+/// contest lookups a sense makes: contract §8). Two rounds each, the
+/// namespaces taking turns; the latencies of both rounds together, the rate
+/// their mean.
+struct ContestedSense: Codable, Sendable {
+    var notes: Int
+    /// Notes of a sense's top 10 that showed `contested_by`, in each namespace (10 and 0, or the run stops).
+    var contestedInTop10: Int
+    var agreeingContestedInTop10: Int
+    /// One connection, one sense at a time (ms).
+    var contested: Percentiles
+    var agreeing: Percentiles
+    /// 16 connections, pipelined: senses answered per second.
+    var contestedPerSecond: Double
+    var agreeingPerSecond: Double
 }
 
 /// Resident set (VmRSS), its anonymous part (RssAnon: without the store's
