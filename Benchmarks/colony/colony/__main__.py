@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model-dir", default=str(ROOT / "models" / "all-MiniLM-L6-v2"))
     ap.add_argument("--out", default=str(ROOT / "Benchmarks" / "results"))
     ap.add_argument("--jobs", type=int, help="runs at once (default: the profile's)")
-    ap.add_argument("--seeds", type=int, help="eval seeds (default: the profile's)")
+    ap.add_argument("--seeds", help="eval seeds: the profile's first N, or A-B (those of the profile from A to B; "
+                                    "default: all the profile's)")
     ap.add_argument("--worlds", help="only these worlds, comma-separated (flaky, routes, claims)")
     ap.add_argument("--phases", default="tuning,eval,sweep",
                     help="phases to run, comma-separated (tuning, eval, sweep; without tuning, each knob is its grid's middle)")
@@ -68,7 +69,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs:
         profile = replace(profile, jobs=args.jobs)
     if args.seeds:
-        profile = replace(profile, eval_seeds=profile.eval_seeds[:args.seeds])
+        try:
+            if "-" in args.seeds:
+                low, high = (int(x) for x in args.seeds.split("-", 1))
+                chosen = tuple(s for s in profile.eval_seeds if low <= s <= high)
+            else:
+                chosen = profile.eval_seeds[:int(args.seeds)]
+        except ValueError:
+            ap.error("--seeds takes a count (5) or a range of the profile's seeds (1011-1020)")
+        if not chosen:
+            ap.error(f"--seeds {args.seeds} names none of the profile's eval seeds "
+                     f"({profile.eval_seeds[0]}-{profile.eval_seeds[-1]})")
+        profile = replace(profile, eval_seeds=chosen)
     if args.worlds:
         worlds = tuple(args.worlds.split(","))
         if not set(worlds) <= set(runner.WORLDS):

@@ -1,8 +1,11 @@
 """Two runs of the colony benchmark side by side, paired by seed: what a
 change to traild (or to the agents) did, cell by cell.
 
-    python3 -m colony.compare BEFORE.jsonl AFTER.jsonl --out FILE.md \\
+    python3 -m colony.compare BEFORE.jsonl[,MORE.jsonl] AFTER.jsonl[,MORE.jsonl] --out FILE.md \\
         [--title TEXT] [--before-label TEXT] [--after-label TEXT]
+
+A side may be several record files (comma-separated: runs of other seeds of
+the same cells); a seed run twice on one side is refused.
 
 A cell is a world, scenario, memory, decision rule, habit and knob; only
 eval runs count, and only cells both files ran with the same knob. For each
@@ -59,8 +62,23 @@ def _cells(records: report.Records) -> dict[Cell, dict[int, stats.RunMetrics]]:
         if run.phase != "eval" or not run.instances:
             continue
         cell = Cell(run.world, run.scenario, run.memory, run.rule, run.habit, repr(sorted(run.knob.items())))
-        out.setdefault(cell, {})[run.seed] = stats.run_metrics(run.world, run.instances, run.change_at)
+        seeds = out.setdefault(cell, {})
+        if run.seed in seeds:
+            raise ValueError(f"{cell.label} {cell.knob}: seed {run.seed} was run twice on one side")
+        seeds[run.seed] = stats.run_metrics(run.world, run.instances, run.change_at)
     return out
+
+
+def read_side(paths: list[str]) -> report.Records:
+    """The runs of several record files as one: the first file's meta, each
+    file's name and code listed in `source`."""
+    parts = [report.read_records(p) for p in paths]
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    codes = sorted({str(p.meta.get("code", "?"))[:12] for p in parts})
+    return report.Records(meta={**first.meta, "code": " + ".join(codes)}, runs=[r for p in parts for r in p.runs],
+                          notes=[n for p in parts for n in p.notes], source=", ".join(str(p.source) for p in parts))
 
 
 def compare(before: report.Records, after: report.Records) -> tuple[list[Row], list[str]]:
@@ -91,8 +109,8 @@ def _fmt(x: Optional[float], digits: int = 3) -> str:
 def markdown(rows: list[Row], notes: list[str], before: report.Records, after: report.Records,
              title: str, before_label: str, after_label: str) -> str:
     lines = [f"# {title}", "",
-             f"- **Before**: {before_label} (code {before.meta.get('code', '?')[:12]}, {before.source})",
-             f"- **After**: {after_label} (code {after.meta.get('code', '?')[:12]}, {after.source})",
+             f"- **Before**: {before_label} (code {str(before.meta.get('code', '?'))[:27]}; {before.source})",
+             f"- **After**: {after_label} (code {str(after.meta.get('code', '?'))[:27]}; {after.source})",
              "- Paired by seed; differences are after minus before (lower is better for both metrics); bootstrap 95 % "
              "intervals; Wilcoxon signed-rank p with Holm's adjustment over the cells of each metric.", ""]
     names = {"stale": "Stale advice followed per instance", "primary": "Primary metric (flaky: tries per ticket; "
@@ -122,8 +140,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--before-label", default="before")
     ap.add_argument("--after-label", default="after")
     args = ap.parse_args(argv)
-    before, after = report.read_records(args.before), report.read_records(args.after)
-    rows, notes = compare(before, after)
+    before, after = read_side(args.before.split(",")), read_side(args.after.split(","))
+    try:
+        rows, notes = compare(before, after)
+    except ValueError as exc:
+        print(f"colony.compare: {exc}", file=sys.stderr)
+        return 2
     if not rows:
         print("colony.compare: no cell was run by both (eval runs, same knob)", file=sys.stderr)
         return 2

@@ -78,3 +78,19 @@ def test_the_command_writes_the_table_and_refuses_when_nothing_pairs(tmp_path):
     other = _lines(lambda h, s, i: 0, lambda s, i: 3, knob={"half_life_s": 9.0})
     (tmp_path / "c.jsonl").write_text("\n".join(other) + "\n")
     assert compare.main([str(tmp_path / "a.jsonl"), str(tmp_path / "c.jsonl"), "--out", str(tmp_path / "x.md")]) == 2
+
+
+def test_a_side_may_be_several_files_of_other_seeds_but_not_the_same_seed_twice(tmp_path):
+    stale = lambda h, s, i: int(h == "careless" and i == 0)  # noqa: E731
+    first = _lines(stale, lambda s, i: 3)
+    later = [line.replace('"seed": ', '"seed": 50') for line in first]  # seeds 500-5011: other seeds
+    for name, lines in (("a.jsonl", first), ("b.jsonl", later), ("c.jsonl", first)):
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+    side = compare.read_side([str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")])
+    rows, _ = compare.compare(side, side)
+    assert {r.diff.n for r in rows} == {24}
+    out = tmp_path / "x.md"
+    two = f"{tmp_path / 'a.jsonl'},{tmp_path / 'b.jsonl'}"
+    assert compare.main([two, two, "--out", str(out)]) == 0 and "| 24 |" in out.read_text()
+    twice = f"{tmp_path / 'a.jsonl'},{tmp_path / 'c.jsonl'}"
+    assert compare.main([twice, two, "--out", str(out)]) == 2
