@@ -140,29 +140,31 @@ final class MeaningPhase {
     /// What contested notes cost a sense (contract §8): two namespaces of
     /// `embedNotesSmall` notes in pairs that differ in a few words, in one
     /// traild with the model. In `contested` the two notes of a pair differ
-    /// in a number (30 MB against 31 MB): each note is contested by the
-    /// other. In `agreeing` they differ in words that decide nothing: no
+    /// in a number (64 MB against 65 MB): each note is contested by its twin
+    /// (and by notes of other pairs close enough that say the other number). In `agreeing` they differ in words that decide nothing: no
     /// contest. Then `trail.sense` top 10 by weight in each, one connection
     /// sequential and 16 connections pipelined, the namespaces taking turns.
     private func contestedSense() async throws -> ContestedSense {
         let pairs = max(2, config.embedNotesSmall / 2)
+        // Prose ends each body with "(ref N)": a number, which would set two similar bodies of different
+        // pairs against each other. Here the reference is a word of letters, which decides nothing.
+        func word(_ n: Int) -> String {
+            var n = n, out = ""
+            repeat { out.append(Character(UnicodeScalar(UInt8(97 + n % 26)))); n /= 26 } while n > 0
+            return out
+        }
         func bodies(contested: Bool) -> [String] {
             (0..<pairs).flatMap { i -> [String] in
-                let base = Prose.note(i, bytes: 100, salt: "contest")
-                let mb = 10 + 2 * i
-                return contested ? [base + " Keep the cache under \(mb) MB.", base + " Keep the cache under \(mb + 1) MB."]
-                    : [base + " Keep the cache under \(mb) MB.", base + " Keep the cache under \(mb) MB, as before."]
+                let base = Prose.note(i, bytes: 100, salt: "contest").replacingOccurrences(of: " (ref \(i))", with: " (ref \(word(i)))")
+                return contested ? [base + " Keep the cache under 64 MB.", base + " Keep the cache under 65 MB."]
+                    : [base + " Keep the cache under 64 MB.", base + " Keep the cache under 64 MB, as before."]
             }
         }
         return try await withTrail("contested", ["--model-dir", modelDir]) { trail in
             var shownContested: [String: Int] = [:]
+            var embedSeconds: [String: Double] = [:]
             for (ns, contested) in [("contested", true), ("agreeing", false)] {
-                let set = bodies(contested: contested)
-                let done = try await trail.run(LoadPlan(connections: 1, depth: 16, warmup: 0, duration: 0, requestsPerConnection: set.count)) { _ in
-                    DepositBodiesStream(ns: ns, bodies: set)
-                }
-                guard done.total == set.count else { throw BenchFailure("traild answered \(done.total) of \(set.count) deposits") }
-                try await waitEmbedded(trail, ns: ns, notes: set.count, poll: 0.05, timeout: 600)
+                embedSeconds[ns] = try await timeEmbedding(trail, ns: ns, bodies: bodies(contested: contested)).seconds
             }
             // What the sense reads: how many of the top 10 are contested in each namespace.
             for ns in ["contested", "agreeing"] {
@@ -187,8 +189,9 @@ final class MeaningPhase {
             }
             let result = ContestedSense(notes: 2 * pairs, contestedInTop10: 10, agreeingContestedInTop10: 0,
                                         contested: Percentiles(latency["contested"]!), agreeing: Percentiles(latency["agreeing"]!),
-                                        contestedPerSecond: rate["contested"]!, agreeingPerSecond: rate["agreeing"]!)
-            log("meaning: sense top 10 by weight at \(Format.count(result.notes)) notes, agreeing / contested: 1 connection p50 \(Format.ms(result.agreeing.p50)) / \(Format.ms(result.contested.p50)) ms, p99 \(Format.ms(result.agreeing.p99)) / \(Format.ms(result.contested.p99)) ms; 16 × \(config.pipeline) \(Format.rate(result.agreeingPerSecond)) / \(Format.rate(result.contestedPerSecond)) senses/s")
+                                        contestedPerSecond: rate["contested"]!, agreeingPerSecond: rate["agreeing"]!,
+                                        contestedEmbedSeconds: embedSeconds["contested"]!, agreeingEmbedSeconds: embedSeconds["agreeing"]!)
+            log("meaning: \(Format.count(result.notes)) twin notes deposited and embedded, agreeing / contested: \(Format.secs(result.agreeingEmbedSeconds)) / \(Format.secs(result.contestedEmbedSeconds)); sense top 10 by weight, agreeing / contested: 1 connection p50 \(Format.ms(result.agreeing.p50)) / \(Format.ms(result.contested.p50)) ms, p99 \(Format.ms(result.agreeing.p99)) / \(Format.ms(result.contested.p99)) ms; 16 × \(config.pipeline) \(Format.rate(result.agreeingPerSecond)) / \(Format.rate(result.contestedPerSecond)) senses/s")
             return result
         }
     }

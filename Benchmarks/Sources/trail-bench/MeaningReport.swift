@@ -32,11 +32,13 @@ extension Report {
                 One traild with the model, two namespaces of \(Format.count(c.notes)) notes in pairs that differ in a few words:
                 in *contested* the two notes of a pair differ in a number, so each is contested by the other (\(c.contestedInTop10) of a
                 sense's top 10 show `contested_by`); in *agreeing* they differ in words that decide nothing (\(c.agreeingContestedInTop10)
-                of 10). `trail.sense` top 10 by weight, two rounds each, the namespaces taking turns; × is agreeing ÷ contested for
+                of 10). Each namespace deposited on one connection (16 in flight) and timed until all its notes are embedded (their
+                contests found and stored with their vectors); then `trail.sense` top 10 by weight, two rounds each, the namespaces taking turns; × is agreeing ÷ contested for
                 latency, contested ÷ agreeing for the rate (under 1.00x: contests cost that much).
 
                 | | agreeing | contested | × |
                 |---|---:|---:|---:|
+                | deposited until all embedded (s) | \(Format.secs(c.agreeingEmbedSeconds)) | \(Format.secs(c.contestedEmbedSeconds)) | \(Format.ratio(c.agreeingEmbedSeconds / max(c.contestedEmbedSeconds, 1e-9))) |
                 | 1 connection, p50 / p99 (ms) | \(Format.ms(c.agreeing.p50)) / \(Format.ms(c.agreeing.p99)) | \(Format.ms(c.contested.p50)) / \(Format.ms(c.contested.p99)) | \(Format.ratio(c.agreeing.p50 / c.contested.p50)) / \(Format.ratio(c.agreeing.p99 / c.contested.p99)) |
                 | 16 connections × \(results.pipeline) pipelined (senses/s) | \(Format.rate(c.agreeingPerSecond)) | \(Format.rate(c.contestedPerSecond)) | \(Format.ratio(c.contestedPerSecond / max(c.agreeingPerSecond, 1e-9))) |
 

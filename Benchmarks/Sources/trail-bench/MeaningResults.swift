@@ -67,6 +67,10 @@ struct ContestedSense: Codable, Sendable {
     /// 16 connections, pipelined: senses answered per second.
     var contestedPerSecond: Double
     var agreeingPerSecond: Double
+    /// From the first deposit until every note of the namespace was embedded
+    /// (its contests found and recorded with its vector): what finding them costs.
+    var contestedEmbedSeconds: Double
+    var agreeingEmbedSeconds: Double
 }
 
 /// Resident set (VmRSS), its anonymous part (RssAnon: without the store's
