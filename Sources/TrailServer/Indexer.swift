@@ -232,18 +232,26 @@ final class Indexer: Sendable {
         }
     }
 
-    /// Embeds `notes` (split over the indexer's threads), stores their
-    /// vectors, then adds them to memory.
+    /// Embeds `notes` (split over the indexer's threads; a body embedded
+    /// lately is taken from `recentNotes`), stores their vectors, then adds
+    /// them to memory.
     private func embed(_ notes: [UnembeddedNote]) throws(TrailError) {
-        let encoder = recall.encoder
-        let parts = stride(from: 0, to: notes.count, by: Self.batch).map { Array(notes[$0..<min($0 + Self.batch, notes.count)]) }
-        let vectors = Mutex<[[[Float]]]>(Array(repeating: [], count: parts.count))
+        let (encoder, recent) = (recall.encoder, recall.recentNotes)
+        var vectors = notes.map { recent.lookup($0.body) }
+        let missing = vectors.indices.filter { vectors[$0] == nil }
+        let parts = stride(from: 0, to: missing.count, by: Self.batch).map { Array(missing[$0..<min($0 + Self.batch, missing.count)]) }
+        let embedded = Mutex<[[[Float]]]>(Array(repeating: [], count: parts.count))
         DispatchQueue.concurrentPerform(iterations: parts.count) { i in
-            let v = encoder.embed(parts[i].map(\.body))
-            vectors.withLock { $0[i] = v }
+            let v = encoder.embed(parts[i].map { notes[$0].body })
+            embedded.withLock { $0[i] = v }
         }
-        let flat = vectors.withLock { $0.flatMap { $0 } }
-        try keep(zip(notes, flat).map { (ns: $0.ns, handle: $0.handle, id: $0.id, vector: $1) })
+        for (part, found) in zip(parts, embedded.withLock { $0 }) {
+            for (i, v) in zip(part, found) {
+                vectors[i] = v
+                recent.keep(notes[i].body, v)
+            }
+        }
+        try keep(zip(notes, vectors).map { (ns: $0.ns, handle: $0.handle, id: $0.id, vector: $1!) })
     }
 
     /// Notes live again: their stored vectors come back (stored again, so

@@ -32,6 +32,12 @@ final class Recall: Sendable {
     let recent = RecentVectors(capacity: Recall.recentVectors)
     /// Vectors `recent` holds at most (under 2.5 MiB with their texts at 384 dimensions).
     static let recentVectors = 1024
+    /// The vectors of the note bodies the indexer embedded lately (as many):
+    /// a body deposited again in another namespace (colonies that share
+    /// advice, runs of one task side by side) or after it evaporated costs
+    /// a lookup instead of a pass of the model. Apart from `recent`, so that
+    /// deposits never push the questions out.
+    let recentNotes = RecentVectors(capacity: Recall.recentVectors)
     /// Passes of the model for the texts requests ask (texts asked at once share one).
     let queue: EmbeddingQueue
 

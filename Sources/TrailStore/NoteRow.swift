@@ -66,8 +66,35 @@ public struct NoteRow: Sendable {
         updatedAt = millis
     }
 
-    public var tagList: [String] { tags.isEmpty ? [] : tags.split(separator: " ").map(String.init) }
-    public var afterList: [String] { after.isEmpty ? [] : after.split(separator: " ").map(String.init) }
+    public var tagList: [String] { Self.words(tags) }
+    public var afterList: [String] { Self.words(after) }
+
+    /// The space-separated words of `text`, split on its bytes (a split on
+    /// characters walks grapheme clusters: 29 % of traild's CPU under the
+    /// colony's claims world, whose notes carry 8 `after` ids on average).
+    static func words(_ text: String) -> [String] {
+        text.isEmpty ? [] : text.utf8.split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// What a deposit of this note's body again (or a merge into it) adds:
+    /// `tags` and `after` united with the note's (contract §3: a note has at
+    /// most 16 tags and 32 `after`). The note's tags stay and new ones join
+    /// while there is room (tags are how readers find it); `after` keeps the
+    /// 32 named last (in the order first named; where it was reached from
+    /// lately; every trail stays in the trail graph). Returns the tags that joined.
+    public mutating func gain(tags new: [String], after reached: [String]) -> [String] {
+        var tagSet = tagList
+        var joined: [String] = []
+        for t in new where !tagSet.contains(t) && tagSet.count < Limits.maxTags {
+            tagSet.append(t)
+            joined.append(t)
+        }
+        tags = tagSet.sorted().joined(separator: " ")
+        var ids = afterList
+        for id in reached where !ids.contains(id) { ids.append(id) }
+        after = ids.suffix(Limits.maxAfter).joined(separator: " ")
+        return joined
+    }
 
     public var retraction: Retraction? {
         guard state == .retracted, let reason = retractionReason else { return nil }

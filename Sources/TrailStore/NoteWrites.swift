@@ -36,8 +36,9 @@ public struct NoteWrites<Tx: WriteTransaction> {
 
     /// A new body becomes a live note of weight `strength`; a known body adds
     /// `strength` to its decayed weight, counts a deposit and unions tags and
-    /// `after`; an archived one comes back first; a retracted one is refused
-    /// unless `force`, which revives it.
+    /// `after` (`NoteRow.gain`: a note keeps at most 16 tags and 32 `after`);
+    /// an archived one comes back first; a retracted one is refused unless
+    /// `force`, which revives it.
     public func deposit(_ d: Deposit) throws -> WriteOutcome {
         let settings = try tx.namespace(d.ns)
         let size = d.body.utf8.count
@@ -54,6 +55,7 @@ public struct NoteWrites<Tx: WriteTransaction> {
                             key: decay.key(weight: d.strength, at: now), agent: tx.writer.agent, at: nowMillis)
         var row: NoteRow
         let created: Bool
+        var addedTags = d.tags
         if let seq = try tx.insert(fresh, ns: d.ns) {
             row = fresh
             row.seq = seq
@@ -73,10 +75,7 @@ public struct NoteWrites<Tx: WriteTransaction> {
             }
             existing.key = decay.reinforced(key: existing.key, by: d.strength, at: now)
             existing.deposits += 1
-            existing.tags = Set(existing.tagList + d.tags).sorted().joined(separator: " ")
-            var afterIDs = existing.afterList
-            for a in afterRows where !afterIDs.contains(a.id) { afterIDs.append(a.id) }
-            existing.after = afterIDs.joined(separator: " ")
+            addedTags = existing.gain(tags: d.tags, after: afterRows.map(\.id))
             existing.state = .live
             existing.clearRetraction()
             existing.updatedAt = nowMillis
@@ -84,7 +83,7 @@ public struct NoteWrites<Tx: WriteTransaction> {
             row = existing
             created = false
         }
-        if !d.tags.isEmpty { try tx.addTags(d.tags, note: row.seq, ns: d.ns) }
+        if !addedTags.isEmpty { try tx.addTags(addedTags, note: row.seq, ns: d.ns) }
         for a in afterRows {
             _ = try tx.walkTrail(from: a.seq, to: row.seq, ns: d.ns, decay: decay, delta: d.strength)
         }
@@ -123,14 +122,11 @@ public struct NoteWrites<Tx: WriteTransaction> {
         let afterRows = try afterRows(d, settings: settings).filter { $0.seq != row.seq }
         row.key = settings.decay.reinforced(key: row.key, by: d.strength, at: now)
         row.deposits += 1
-        row.tags = Set(row.tagList + d.tags).sorted().joined(separator: " ")
-        var afterIDs = row.afterList
-        for a in afterRows where !afterIDs.contains(a.id) { afterIDs.append(a.id) }
-        row.after = afterIDs.joined(separator: " ")
+        let addedTags = row.gain(tags: d.tags, after: afterRows.map(\.id))
         row.state = .live
         row.updatedAt = nowMillis
         try tx.update(row, ns: d.ns, changed: [.weight, .deposit])
-        if !d.tags.isEmpty { try tx.addTags(d.tags, note: row.seq, ns: d.ns) }
+        if !addedTags.isEmpty { try tx.addTags(addedTags, note: row.seq, ns: d.ns) }
         for a in afterRows {
             _ = try tx.walkTrail(from: a.seq, to: row.seq, ns: d.ns, decay: settings.decay, delta: d.strength)
         }

@@ -293,6 +293,26 @@ def test_with_the_model_the_map_searches_by_meaning_and_metrics_show_the_backlog
     assert after[("trail_embedding_request_texts", ())] == after[miss]
     assert 1 <= after[("trail_embedding_request_passes", ())] <= after[miss]
 
+    # A body the indexer embedded lately, deposited in other namespaces, is taken from the notes' cache:
+    # the three notes so far were three misses; the same body in two more namespaces, two hits.
+    note_hit, note_miss = (("trail_embedding_note_cache_lookups", (("outcome", o),)) for o in ("hit", "miss"))
+    assert (after[note_hit], after[note_miss]) == (0, 3)
+    with d.connect() as c:
+        for ns in ("meaning-2", "meaning-3"):
+            c.result("trail.deposit", {"body": "the build needs libzstd-dev installed", "ns": ns})
+            deadline = time.monotonic() + 60
+            while c.result("trail.stats", {"ns": ns})["embedding"]["embedded"] != 1:
+                assert time.monotonic() < deadline, f"the note in {ns} was not embedded"
+                time.sleep(0.05)
+            # Found by meaning there, at the similarity the first namespace gives it.
+            again = c.result("trail.sense", {"ns": ns, "similar": "which compression library must be present", "limit": 1})["notes"]
+            assert [n["body"] for n in again] == ["the build needs libzstd-dev installed"]
+            assert abs(again[0]["similarity"] - found[0]["similarity"]) < 1e-4
+    final = scrape(host, port)
+    assert (final[note_hit], final[note_miss]) == (2, 3)
+    # The questions' cache is apart: deposits neither hit nor miss there.
+    assert final[miss] == after[miss]
+
 
 @pytest.mark.parametrize("config, says", [
     ({"http": 8377}, "http in"),

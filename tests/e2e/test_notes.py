@@ -267,3 +267,25 @@ def test_large_body_at_the_limit_roundtrips(conn):
     r = deposit(conn, body)
     assert r["id"] == sha(body)
     assert get_note(conn, r["id"])["body"] == body
+
+
+def test_redeposits_keep_a_note_within_16_tags_and_32_after(conn):
+    """Contract §3: a note has at most 16 tags and 32 `after`; a re-deposit
+    unions both. Forty re-deposits, each naming a note of its own and a tag
+    of its own: the note keeps its first tags while there is room (16), and
+    the 32 `after` named last, in the order they were first named. A tag
+    that did not join finds nothing; every trail stays (follow backward
+    gives all forty)."""
+    sources = [conn.result("trail.deposit", {"body": f"source {i:02d}", "ns": "cap"})["id"] for i in range(40)]
+    first = conn.result("trail.deposit", {"body": "the popular finding", "ns": "cap", "tags": ["t-00"]})
+    for i, src in enumerate(sources):
+        again = conn.result("trail.deposit", {"body": "the popular finding", "ns": "cap", "after": [src], "tags": [f"t-{i + 1:02d}"]})
+        assert again["id"] == first["id"] and again["created"] is False
+    note = conn.result("trail.get", {"id": first["id"], "ns": "cap"})["note"]
+    assert note["deposits"] == 41
+    assert note["tags"] == [f"t-{i:02d}" for i in range(16)]
+    assert note["after"] == sources[-32:]
+    by_tag = lambda tag: [n["id"] for n in conn.result("trail.sense", {"ns": "cap", "tags": [tag]})["notes"]]  # noqa: E731
+    assert by_tag("t-15") == [first["id"]] and by_tag("t-16") == [] and by_tag("t-40") == []
+    back = conn.result("trail.follow", {"from": first["id"], "ns": "cap", "direction": "backward", "limit": 100})
+    assert sorted(t["to"] for t in back["trails"]) == sorted(sources)

@@ -65,6 +65,9 @@ final class DaemonMetrics: Sendable {
             let counts = recall.recent.counts
             Metrics.Gauge(label: "trail_embedding_cache_lookups", dimensions: [("outcome", "hit")]).record(counts.hits)
             Metrics.Gauge(label: "trail_embedding_cache_lookups", dimensions: [("outcome", "miss")]).record(counts.misses)
+            let notes = recall.recentNotes.counts
+            Metrics.Gauge(label: "trail_embedding_note_cache_lookups", dimensions: [("outcome", "hit")]).record(notes.hits)
+            Metrics.Gauge(label: "trail_embedding_note_cache_lookups", dimensions: [("outcome", "miss")]).record(notes.misses)
             let passes = recall.queue.passes
             Metrics.Gauge(label: "trail_embedding_request_passes").record(passes.passes)
             Metrics.Gauge(label: "trail_embedding_request_texts").record(passes.texts)
