@@ -175,7 +175,8 @@ public final class PostgresStore: TrailStore {
     }
 
     public func contestRows(ns: String, ids: [NoteID]) async throws(TrailError) -> [ContestRow] {
-        try await read { try await $0.contestRows(ns: ns, ids: ids) }
+        await readContestedNamespacesIfDue()
+        return try await read { try await $0.contestRows(ns: ns, ids: ids) }
     }
 
     /// Always: other daemons may deposit to the database and store vectors

@@ -104,20 +104,21 @@ final class Indexer: Sendable {
 
     // MARK: the store, from this thread
 
-    /// The next page of stored vectors after `stamp`, put into memory; moves
-    /// `stamp` past them. Returns how many there were.
-    /// `new`: the handles of the page whose vectors the index did not hold.
-    private func loadVectors(after stamp: inout Int64, new: inout Set<Int64>) throws(TrailError) -> [StoredVector] {
+    /// The next page of stored vectors after `stamp`; moves `stamp` past them.
+    private func readVectors(after stamp: inout Int64) throws(TrailError) -> [StoredVector] {
         let (model, after) = (self.model, stamp)
         let page = try blocking { [store] () async throws(TrailError) -> [StoredVector] in
             try await store.vectors(model: model, after: after, limit: Self.page)
         }
-        new = Set(page.filter { !recall.isIndexed(ns: $0.ns, id: $0.id) }.map(\.handle))
+        stamp = page.last?.stamp ?? stamp
+        return page
+    }
+
+    /// Puts a page of stored vectors into memory.
+    private func insert(_ page: [StoredVector]) {
         for (ns, group) in Dictionary(grouping: page, by: \.ns) {
             recall.insert(ns: ns, group.map { (handle: $0.handle, id: $0.id, vector: $0.vector) })
         }
-        stamp = page.last?.stamp ?? stamp
-        return page
     }
 
     private func unembedded(after cursor: Int64) throws(TrailError) -> [UnembeddedNote] {
@@ -145,13 +146,11 @@ final class Indexer: Sendable {
         for (ns, entries) in groups { recall.insert(ns: ns, entries) }
     }
 
-    /// Records the contests of vectors other daemons stored that this
-    /// daemon's index did not hold (its own come back by stamp too, and
-    /// were compared when kept). A failure is logged, not thrown: the
-    /// vectors are stored, and the daemon that stored them compared them
-    /// with the notes it held.
-    private func recordContests(of page: [StoredVector], new: Set<Int64>) {
-        for (ns, group) in Dictionary(grouping: page.filter { new.contains($0.handle) }, by: \.ns) {
+    /// Records the contests of vectors other daemons stored, already in
+    /// memory. A failure is logged, not thrown: the vectors are stored, and
+    /// the daemon that stored them compared them with the notes it held.
+    private func recordContests(of vectors: [StoredVector]) {
+        for (ns, group) in Dictionary(grouping: vectors, by: \.ns) {
             let entries = group.map { (handle: $0.handle, id: $0.id, vector: $0.vector) }
             do {
                 try blocking { [recall, store] () async throws(TrailError) in
@@ -181,8 +180,8 @@ final class Indexer: Sendable {
             let namespaces = try blocking { [store] () async throws(TrailError) -> [NamespaceSummary] in try await store.namespaces() }
             for n in namespaces { recall.index.reserve(ns: n.settings.name, capacity: n.counts.live + n.counts.faded) }
             while !recall.work.isStopped {
-                var new = Set<Int64>()
-                let page = try loadVectors(after: &stamp, new: &new)
+                let page = try readVectors(after: &stamp)
+                insert(page)
                 loaded += page.count
                 highestLoaded = max(highestLoaded, page.map(\.handle).max() ?? 0)
                 if page.count < Self.page { break }
@@ -217,10 +216,12 @@ final class Indexer: Sendable {
                 // contract for `vectors`): nothing before `stamp` can still appear.
                 if store.hasOtherWriters, Date().timeIntervalSince(lastLook) >= 1 {
                     lastLook = Date()
-                    var new = Set<Int64>()
-                    let page = try loadVectors(after: &stamp, new: &new)
+                    let page = try readVectors(after: &stamp)
                     // Their notes may contest ours (or each other): the pair is found here too.
-                    recordContests(of: page, new: new)
+                    // This daemon's own vectors come back by stamp too; they were compared when kept.
+                    let new = page.filter { !recall.isIndexed(ns: $0.ns, id: $0.id) }
+                    insert(page)
+                    recordContests(of: new)
                     if page.count == Self.page { continue }
                 }
             } catch {

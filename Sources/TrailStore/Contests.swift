@@ -59,10 +59,11 @@ extension Sequence where Element == ContestRow {
     /// `contested_by` of each note (contract §8): the notes contesting it
     /// while both are in play, strongest first (a higher key is a higher
     /// weight within a namespace), ties by id. Notes without are left out.
+    /// (A pair is stored once, the smaller seq first, so each other note
+    /// comes once per note asked about.)
     public func contestedBy() -> [NoteID: [NoteID]] {
         var sides: [NoteID: [(id: NoteID, key: Double)]] = [:]
         for row in self where ContestRow.inPlay(row.noteState, row.noteKey) && ContestRow.inPlay(row.otherState, row.otherKey) {
-            if sides[row.note]?.contains(where: { $0.id == row.other }) == true { continue }
             sides[row.note, default: []].append((row.other, row.otherKey))
         }
         return sides.mapValues { others in
