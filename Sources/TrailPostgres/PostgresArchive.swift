@@ -19,14 +19,7 @@ extension PostgresWrites {
         case let .recordCompaction(report): try { try recordCompaction(report); return .recorded }()
         // GIN keeps the words of the rows that are there: an archived row's are NULL.
         case .maintainText: .textMaintained(rebuilt: false)
-        case let .storeVectors(model, vectors, contests):
-            .vectorsStored(try { () throws -> Int in
-                let stored = try storeVectors(model: model, vectors: vectors)
-                for c in contests { _ = try recordContests(ns: c.ns, pairs: c.pairs) }
-                return stored
-            }())
-        case let .recordContests(ns, pairs): .contestsRecorded(try recordContests(ns: ns, pairs: pairs))
-        case .deposit, .reinforce, .link, .retract, .revive, .configure, .rebase, .restore, .merge:
+        case .deposit, .reinforce, .link, .retract, .revive, .configure, .rebase, .restore, .merge, .storeVectors, .recordContests:
             throw TrailError.internal("NoteWrites did not apply \(write)")
         }
     }

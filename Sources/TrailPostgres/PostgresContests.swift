@@ -41,7 +41,7 @@ extension PostgresWrites {
     /// `.recordContests`: each pair whose notes are both rows of `ns`, not
     /// yet recorded; returns how many were new. Two daemons recording one
     /// pair at once make one row.
-    func recordContests(ns: String, pairs: [ContestPair]) throws -> Int {
+    func recordContests(ns: String, _ pairs: [ContestPair]) throws -> Int {
         let kept = pairs.filter { $0.a != $0.b }
         guard !kept.isEmpty else { return 0 }
         let rows = try db.rows("""

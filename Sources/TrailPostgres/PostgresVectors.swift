@@ -29,7 +29,7 @@ extension PostgresWrites {
     /// Stamps follow the order of `vectors`. Inserting a row takes a key-share
     /// lock on its note (the foreign key): a write of that note through
     /// another daemon waits for this transaction, as for any write of it.
-    func storeVectors(model: String, vectors: [VectorWrite]) throws -> Int {
+    func storeVectors(model: String, _ vectors: [VectorWrite]) throws -> Int {
         // ON CONFLICT DO UPDATE cannot touch one row twice in a statement.
         var last: [Int64: Int] = [:]
         for (i, v) in vectors.enumerated() { last[v.handle] = i }

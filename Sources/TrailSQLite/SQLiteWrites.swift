@@ -20,7 +20,7 @@ struct SQLiteWrites: WriteTransaction {
     func apply(_ write: WriteRequest) throws -> WriteOutcome {
         if let outcome = try NoteWrites(self).apply(write) { return outcome }
         return switch write {
-        case .deposit, .reinforce, .link, .retract, .revive, .configure, .rebase, .restore, .merge:
+        case .deposit, .reinforce, .link, .retract, .revive, .configure, .rebase, .restore, .merge, .storeVectors, .recordContests:
             throw TrailError.internal("NoteWrites did not apply \(write)")
         case let .markEvaporating(ns, batch): .marked(try markEvaporating(ns: ns, batch: batch))
         case let .evaporate(ns, batch): .evaporated(try evaporate(ns: ns, batch: batch, fault: fault))
@@ -29,13 +29,6 @@ struct SQLiteWrites: WriteTransaction {
         case let .setRanks(ns, ranks): .ranked(try setRanks(ns: ns, ranks: ranks))
         case let .recordCompaction(report): try { try recordCompaction(report); return .recorded }()
         case .maintainText: .textMaintained(rebuilt: try rebuildTextIfStale())
-        case let .storeVectors(model, vectors, contests):
-            .vectorsStored(try { () throws -> Int in
-                let stored = try storeVectors(model: model, vectors)
-                for c in contests { _ = try recordContests(ns: c.ns, c.pairs) }
-                return stored
-            }())
-        case let .recordContests(ns, pairs): .contestsRecorded(try recordContests(ns: ns, pairs))
         }
     }
 

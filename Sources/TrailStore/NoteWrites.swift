@@ -27,8 +27,15 @@ public struct NoteWrites<Tx: WriteTransaction> {
         case let .rebase(ns, bound): .rebased(try rebase(ns: ns, bound: bound))
         case let .restore(ns, records): .restored(try restore(ns: ns, records: records))
         case let .merge(deposit, into, similarity): try merge(deposit, into: into, similarity: similarity)
-        case .markEvaporating, .evaporate, .dropDeadTrails, .sweepPacks, .setRanks, .recordCompaction, .maintainText, .storeVectors,
-             .recordContests: nil
+        case let .storeVectors(model, vectors, contests):
+            // One transaction: a note whose vector is stored has its contests recorded.
+            .vectorsStored(try { () throws -> Int in
+                let stored = try tx.storeVectors(model: model, vectors)
+                for c in contests { _ = try tx.recordContests(ns: c.ns, c.pairs) }
+                return stored
+            }())
+        case let .recordContests(ns, pairs): .contestsRecorded(try tx.recordContests(ns: ns, pairs))
+        case .markEvaporating, .evaporate, .dropDeadTrails, .sweepPacks, .setRanks, .recordCompaction, .maintainText: nil
         }
     }
 

@@ -68,6 +68,12 @@ public protocol WriteTransaction {
     func locate(_ prefix: IDPrefix, ns: String) throws -> Located<Archived>
     /// The note with this full id, if there is one.
     func byID(_ id: String, ns: String) throws -> Located<Archived>?
+    /// Stores each vector of `model` for its note, if the note is still
+    /// there, under a new stamp (after every stamp so far); returns how many.
+    func storeVectors(model: String, _ vectors: [VectorWrite]) throws -> Int
+    /// Records each pair whose notes are both notes of `ns` and that is not
+    /// recorded yet (contract §8); returns how many were new.
+    func recordContests(ns: String, _ pairs: [ContestPair]) throws -> Int
     /// Inserts `row` as a new live note of `ns` with its full-text entry;
     /// returns its seq, or nil (and writes nothing) when `ns` already has a
     /// note with that id, in any state.
