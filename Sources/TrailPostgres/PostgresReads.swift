@@ -176,7 +176,7 @@ struct PostgresReads {
             walk.take(scored, asked: want, settings: settings, at: now)
         }
         let notes = walk.taken
-        return notes.contested(by: try await contestRows(ns: query.ns, ids: notes.map(\.note.id)).contestedBy())
+        return notes.contested(by: try await contestRows(ns: query.ns, ids: notes.map(\.note.id)))
     }
 
     /// The first page of a sense by weight with the database's clock and

@@ -162,7 +162,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
             var reader = SenseReader(db: db, settings: settings, query: query, now: now)
             let notes = try reader.run()
             guard contested.mayHave(query.ns) else { return notes }
-            return notes.contested(by: try SQLiteContests.rows(db, ns: query.ns, ids: notes.map(\.note.id)).contestedBy())
+            return notes.contested(by: try SQLiteContests.rows(db, ns: query.ns, ids: notes.map(\.note.id)))
         }
     }
 

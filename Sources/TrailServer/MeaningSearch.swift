@@ -16,7 +16,7 @@ extension Recall {
     /// The notes `q` finds by meaning, each with its `contested_by` (contract §8).
     func sense(_ q: SenseQuery) async throws(TrailError) -> [ScoredNote] {
         let notes = try await notesByMeaning(q)
-        return notes.contested(by: try await store.contestRows(ns: q.ns, ids: notes.map(\.note.id)).contestedBy())
+        return notes.contested(by: try await store.contestRows(ns: q.ns, ids: notes.map(\.note.id)))
     }
 
     private func notesByMeaning(_ q: SenseQuery) async throws(TrailError) -> [ScoredNote] {

@@ -73,8 +73,9 @@ extension Sequence where Element == ContestRow {
 }
 
 extension Array where Element == ScoredNote {
-    /// The same notes, each with `contestedBy` from `contests`.
-    public func contested(by contests: [NoteID: [NoteID]]) -> [ScoredNote] {
+    /// The same notes, each with its `contestedBy` from the stored `rows`.
+    public func contested(by rows: [ContestRow]) -> [ScoredNote] {
+        let contests = rows.contestedBy()
         guard !contests.isEmpty else { return self }
         return map { n in
             var n = n

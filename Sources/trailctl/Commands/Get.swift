@@ -33,9 +33,11 @@ struct Get: AsyncParsableCommand {
                 guard case let .success(raw) = answer, let d = try? requests[n].decode(raw) else { continue }
                 others += d.note.contestedBy.map(\.hex).filter { !others.contains($0) }
             }
-            var contesting: [Note] = []
-            for id in others {
-                if let note = try? await c.send(GetRequest(id: id, ns: global.ns)).note { contesting.append(note) }
+            let asked = others.map { GetRequest(id: $0, ns: global.ns) }
+            let fetched = await c.pipeline(asked.map { (method: $0.method, params: $0.params) })
+            let contesting = zip(asked, fetched).compactMap { request, answer -> Note? in
+                guard case let .success(raw) = answer else { return nil }
+                return try? request.decode(raw).note
             }
             return (answers, contesting)
         }
