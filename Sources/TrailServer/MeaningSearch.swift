@@ -7,8 +7,9 @@ import TrailStore
 /// int8 codes; the store gives those notes as they are now, with their
 /// float vectors, for the exact cosine (the re-rank) and the filters. When
 /// the filters leave fewer than the list's depth, the search widens (four
-/// times as many candidates) until the namespace is exhausted, so a
-/// selective tag filter still finds its notes.
+/// times as many candidates) until the namespace is exhausted. A tag filter
+/// that leaves few notes (`taggedAtMost`) is answered from the tag index
+/// instead: those notes are scored one by one.
 extension Recall {
     /// Candidates asked of the index at first, per note the list needs.
     static let widening = 4
@@ -31,21 +32,11 @@ extension Recall {
         let depth = q.words == nil ? q.limit : MeaningScore.depth(limit: q.limit)
         // With a budget, notes that do not fit are skipped: the list goes deeper.
         let wanted = q.budgetBytes == nil ? depth : max(depth, MeaningScore.depth(limit: q.limit))
-        var k = max(64, wanted * Self.widening)
-        var found: [(note: Note, similarity: Double)] = []
-        while true {
-            let candidates = index.nearest(ns: q.ns, to: vector, k: k)
-            found = []
-            if !candidates.isEmpty {
-                for row in try await store.meaningRows(ns: q.ns, .handles(candidates.map(\.handle)), model: model) {
-                    guard let v = row.vector, v.count == vector.count, Self.passes(row.note, q) else { continue }
-                    let s = Self.cosine(vector, v)
-                    if let m = q.minSimilarity, s < m { continue }
-                    found.append((row.note, s))
-                }
-            }
-            if found.count >= wanted || candidates.count < k { break }
-            k *= Self.widening
+        let found: [(note: Note, similarity: Double)]
+        if let few = try await tagged(q, vector: vector) {
+            found = few
+        } else {
+            found = try await nearest(q, vector: vector, wanted: wanted)
         }
         let meaning = found.map { ScoredNote(note: $0.note, score: MeaningScore.alone(similarity: $0.similarity, weight: $0.note.weight, rank: $0.note.rank),
                                              similarity: $0.similarity) }
@@ -86,6 +77,61 @@ extension Recall {
             return n
         }.sorted(by: Self.order)
         return Self.walk(fused, q)
+    }
+
+    /// The notes the index finds nearest `vector` that pass `q`'s filters,
+    /// with their exact similarity: `wanted` of them, or all there are. The
+    /// search widens (four times as many candidates) while the filters
+    /// leave too few, reading only the rows it has not read yet.
+    private func nearest(_ q: SenseQuery, vector: [Float], wanted: Int) async throws(TrailError) -> [(note: Note, similarity: Double)] {
+        var k = max(64, wanted * Self.widening)
+        var found: [(note: Note, similarity: Double)] = []
+        var read = Set<Int64>()
+        while true {
+            let candidates = index.nearest(ns: q.ns, to: vector, k: k)
+            let unread = candidates.map(\.handle).filter { !read.contains($0) }
+            read.formUnion(unread)
+            if !unread.isEmpty {
+                found += scored(try await store.meaningRows(ns: q.ns, .handles(unread), model: model), q, vector)
+            }
+            if found.count >= wanted || candidates.count < k { return found }
+            k *= Self.widening
+        }
+    }
+
+    /// Tagged notes a search by meaning with `tags` or `any_tags` scores
+    /// one by one instead of going through the index, when there are at
+    /// most this many.
+    static let taggedAtMost = 256
+
+    /// A search whose tag filters leave few notes scores those notes
+    /// exactly: the tag index finds them at once, where the index of
+    /// meaning would hand over the whole namespace nearest first for the
+    /// filters to throw nearly all of it away. nil when there are no tag
+    /// filters or more than `taggedAtMost` notes pass them.
+    private func tagged(_ q: SenseQuery, vector: [Float]) async throws(TrailError) -> [(note: Note, similarity: Double)]? {
+        guard !q.allTags.isEmpty || !q.anyTags.isEmpty else { return nil }
+        var byTags = q
+        byTags.similar = nil
+        byTags.minSimilarity = nil
+        byTags.words = nil
+        byTags.budgetBytes = nil
+        byTags.limit = Self.taggedAtMost + 1
+        let notes = try await store.sense(byTags)
+        guard notes.count <= Self.taggedAtMost else { return nil }
+        if notes.isEmpty { return [] }
+        return scored(try await store.meaningRows(ns: q.ns, .ids(notes.map(\.note.id)), model: model), q, vector)
+    }
+
+    /// The rows that carry a vector of the model and pass `q`'s filters,
+    /// with their exact cosine to `vector`.
+    private func scored(_ rows: [MeaningRow], _ q: SenseQuery, _ vector: [Float]) -> [(note: Note, similarity: Double)] {
+        rows.compactMap { row in
+            guard let v = row.vector, v.count == vector.count, Self.passes(row.note, q) else { return nil }
+            let s = Self.cosine(vector, v)
+            if let m = q.minSimilarity, s < m { return nil }
+            return (row.note, s)
+        }
     }
 
     /// Score descending, then id ascending.

@@ -105,6 +105,62 @@ def test_similar_finds_a_paraphrase_and_scores_as_documented(mconn):
     assert similar(mconn, "insects mark routes with chemical signals", limit=1)[0]["body"] == NOTES[2]
 
 
+def test_a_tag_filter_scores_its_few_notes_as_the_index_would(mconn):
+    """A tag that few notes carry (at most 256) is answered from the tag
+    index, its notes scored one by one; a tag that many carry goes through
+    the index of meaning. Both give what the unfiltered order gives for
+    those notes: same notes, order, similarities and scores."""
+    colours = ["red", "green", "blue", "amber", "violet", "grey"]
+    things = ["kettle", "bridge", "ledger", "compiler", "harbour", "orchard", "socket"]
+    many = [f"The {c} {t} number {i} needs attention before the release."
+            for i, (c, t) in enumerate((c, t) for c in colours for t in things for _ in range(8))][:300]
+    few = ["The build fails until libzstd-dev is installed.",
+           "Ants follow the strongest pheromone trail to food.",
+           "Invoices in yen are rounded to whole units."]
+    for body in many:
+        deposit(mconn, body, tags=["many"])
+    for body in few:
+        deposit(mconn, body, tags=["few", "many"] if body == few[0] else ["few"])
+    gone = "The build breaks without the zstd headers installed."
+    deposit(mconn, gone, tags=["few"])
+    faded = "Compiling needs the zstd development package first."
+    deposit(mconn, faded, tags=["few"])
+    embedded(mconn, count=len(many) + len(few) + 2)
+    mconn.result("trail.retract", {"id": sha(gone), "reason": "superseded"})
+    mconn.result("trail.reinforce", {"id": sha(faded), "delta": -10})
+    question = "what do I install so that the build compiles?"
+    everything = similar(mconn, question, limit=1000)
+    assert len(everything) == len(many) + len(few)
+
+    class shown:
+        """Same notes, order and similarities; scores within 1e-6 (the
+        weights in them decay between two senses)."""
+        def __init__(self, notes):
+            self.notes = [(n["id"], n["similarity"], n["score"]) for n in notes]
+
+        def __eq__(self, other):
+            return [n[:2] for n in self.notes] == [n[:2] for n in other.notes] and \
+                all(math.isclose(a[2], b[2], abs_tol=1e-6) for a, b in zip(self.notes, other.notes))
+
+        def __repr__(self):
+            return repr(self.notes)
+
+    tagged_few = similar(mconn, question, tags=["few"], limit=10)
+    assert shown(tagged_few) == shown([n for n in everything if "few" in n["tags"]])
+    assert tagged_few[0]["body"] == few[0]
+    assert shown(similar(mconn, question, any_tags=["few", "nothing"], limit=2)) == shown(tagged_few[:2])
+    assert shown(similar(mconn, question, tags=["few", "many"])) == shown([tagged_few[0]])
+    assert shown(similar(mconn, question, tags=["many"], limit=20)) == \
+        shown([n for n in everything if "many" in n["tags"]][:20])
+    # Its filters still hold: min_weight, min_similarity, budget, include_faded.
+    assert similar(mconn, question, tags=["few"], min_weight=2) == []
+    cut = tagged_few[1]["similarity"]
+    assert shown(similar(mconn, question, tags=["few"], min_similarity=cut)) == shown(tagged_few[:2])
+    assert [n["body"] for n in similar(mconn, question, tags=["few"], budget_bytes=len(few[0]))] == [few[0]]
+    assert faded in {n["body"] for n in similar(mconn, question, tags=["few"], include_faded=True)}
+    assert gone not in {n["body"] for n in similar(mconn, question, tags=["few"], include_faded=True)}
+
+
 def test_min_similarity_limit_tags_budget_and_faded(mconn):
     deposit(mconn, NOTES[0], tags=["build"])
     deposit(mconn, NOTES[1], tags=["build", "db"])
