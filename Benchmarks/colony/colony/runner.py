@@ -245,11 +245,17 @@ class ColonyRunner:
         ns = self._namespace(s)
         socket = self.socket
         min_similarity = knob.get("min_similarity")
+        # A plain vector memory has no contests (contract §8); the practice keeps
+        # the claims world's queue records, written from one template, in a
+        # namespace with contests off, as docs/agents.md teaches. Claiming
+        # agents never read contested_by, so this changes only the daemon's work.
+        contests_off = m == "vector" or (s.world == "claims" and s.habit == "practice")
+        contest_similarity = 1.0 if contests_off else None
         if m == "vector":
-            configure(socket, ns, NO_DECAY_HALF_LIFE_S)
+            configure(socket, ns, NO_DECAY_HALF_LIFE_S, contest_similarity)
             return (lambda i: VectorMemory(socket, ns, agent=f"worker-{i}", min_similarity=min_similarity)), {"ns": ns}
         half_life = NO_DECAY_HALF_LIFE_S if m == "trail-nodecay" else float(knob["half_life_s"]) * self.rate
-        configure(socket, ns, half_life)
+        configure(socket, ns, half_life, contest_similarity)
         careless = s.habit == "careless"
         return (lambda i: TrailMemory(socket, ns, careless=careless, agent=f"worker-{i}",
                                       min_similarity=min_similarity)), {"ns": ns}

@@ -43,8 +43,11 @@ CARELESS_MERGE = 0.9
 #: "Decay off": the longest half-life traild takes (100 years less a little), in the
 #: daemon's seconds: years of real time even on a clock sped up 20 times, against runs of seconds.
 NO_DECAY_HALF_LIFE_S = 3.0e9
-#: Notes a read may return before the byte budget stops it (the budget decides, not this).
-READ_LIMIT = 200
+#: Notes a read may return before the byte budget stops it (the budget decides, not
+#: this: the 1,200-byte budget holds at most 37 of the shortest notes a world writes,
+#: 32 bytes). traild reads four candidates per note of the limit, so a higher one costs
+#: the daemon time and changes nothing.
+READ_LIMIT = 100
 #: How long a read waits at most for the namespace's notes to be embedded.
 EMBEDDED_WAIT_S = 60.0
 #: Exact terms in a question: tokens with a digit (item-017, fix-3, 3.0.2).
@@ -104,10 +107,11 @@ def until_embedded(t: Trail, ns: str) -> None:
         _waited[ns] = _waited.get(ns, 0.0) + time.monotonic() - started
 
 
-def configure(socket: str, ns: str, half_life_s: float) -> None:
-    """Creates `ns` with its half-life before any instance runs."""
+def configure(socket: str, ns: str, half_life_s: float, contest_similarity: Optional[float] = None) -> None:
+    """Creates `ns` with its half-life (and `contest_similarity`, when
+    given) before any instance runs."""
     with Trail(socket, default_ns=ns, client_name="colony-bench") as t:
-        t.configure_namespace(ns, half_life_s=half_life_s)
+        t.configure_namespace(ns, half_life_s=half_life_s, contest_similarity=contest_similarity)
 
 
 class TrailMemory:
