@@ -57,3 +57,6 @@ def test_the_installed_langgraph_store_and_command_talk_to_traild(installed: Pat
     assert command.exists()
     help = subprocess.run([str(command), "--help"], check=True, capture_output=True, text=True, timeout=60).stdout
     assert "usage" in help.lower()
+    hook = subprocess.run([str(installed.parent / "trail-claude-hook"), "stop"], input="{}", capture_output=True,
+                          text=True, timeout=60)
+    assert hook.returncode == 2 and "no session_id" in hook.stderr
