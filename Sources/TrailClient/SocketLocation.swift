@@ -5,7 +5,10 @@ import Foundation
 /// Found the way SPEC.md §3 says, first match wins: the `--socket` flag,
 /// `TRAIL_SOCKET`, `$XDG_RUNTIME_DIR/trail/traild.sock`, then
 /// `/tmp/trail-$UID/traild.sock`. Empty variables count as unset, as the
-/// daemon reads them.
+/// daemon reads them. A client given neither flag nor variable whose own
+/// default has no socket uses the system daemon's, `/run/trail/traild.sock`
+/// (the Debian package's), when that one exists: as docker's CLI finds its
+/// daemon. traild itself never does (it listens where it was told).
 public struct SocketLocation: Sendable, Equatable, CustomStringConvertible {
     /// Which rule chose the path.
     public enum Source: Sendable, Equatable {
@@ -13,7 +16,12 @@ public struct SocketLocation: Sendable, Equatable, CustomStringConvertible {
         case environment
         case runtimeDirectory
         case fallback
+        /// The system daemon's socket, used because the user's own default had none.
+        case system
     }
+
+    /// The system daemon's socket (Daemon/trail.service, the Debian package).
+    public static let systemSocket = "/run/trail/traild.sock"
 
     public var path: String
     public var source: Source
@@ -23,15 +31,28 @@ public struct SocketLocation: Sendable, Equatable, CustomStringConvertible {
         self.source = source
     }
 
-    /// Resolves the socket: `flag` first, then the environment, then the default.
+    /// Resolves the socket: `flag` first, then the environment, then the
+    /// user's default, then (when `system` is given and the user's default
+    /// has no socket while `system` has one) the system daemon's.
+    /// `exists` says whether a path has something there.
     public static func resolve(flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
-                               uid: UInt32 = getuid()) -> SocketLocation {
+                               uid: UInt32 = getuid(), system: String? = nil,
+                               exists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }) -> SocketLocation {
         if let flag, !flag.isEmpty { return SocketLocation(path: flag, source: .flag) }
         if let s = environment["TRAIL_SOCKET"], !s.isEmpty { return SocketLocation(path: s, source: .environment) }
+        let own: SocketLocation
         if let run = environment["XDG_RUNTIME_DIR"], !run.isEmpty {
-            return SocketLocation(path: "\(run)/trail/traild.sock", source: .runtimeDirectory)
+            own = SocketLocation(path: "\(run)/trail/traild.sock", source: .runtimeDirectory)
+        } else {
+            own = SocketLocation(path: "/tmp/trail-\(uid)/traild.sock", source: .fallback)
         }
-        return SocketLocation(path: "/tmp/trail-\(uid)/traild.sock", source: .fallback)
+        if let system, !exists(own.path), exists(system) { return SocketLocation(path: system, source: .system) }
+        return own
+    }
+
+    /// How a client resolves it: as `resolve`, falling back to the system daemon's socket.
+    public static func forClient(flag: String?) -> SocketLocation {
+        resolve(flag: flag, system: systemSocket)
     }
 
     /// How the path was chosen, in words: `from --socket`, `from TRAIL_SOCKET`, ...
@@ -41,6 +62,7 @@ public struct SocketLocation: Sendable, Equatable, CustomStringConvertible {
         case .environment: "from TRAIL_SOCKET"
         case .runtimeDirectory: "the default under $XDG_RUNTIME_DIR"
         case .fallback: "the default for a session without XDG_RUNTIME_DIR"
+        case .system: "the system daemon's, since there is no socket of your own"
         }
     }
 

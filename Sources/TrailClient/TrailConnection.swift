@@ -12,7 +12,7 @@ import TrailProtocol
 /// order they were sent, and a read sees the writes sent before it.
 ///
 /// ```swift
-/// let trail = try await TrailConnection.connect(to: .resolve(flag: nil))
+/// let trail = try await TrailConnection.connect(to: .forClient(flag: nil))
 /// let note = try await trail.send(DepositRequest(body: "found sugar", tags: ["food"]))
 /// for try await event in try await trail.watch(tags: ["food"]) { print(event.kind, event.note.body) }
 /// ```

@@ -27,6 +27,7 @@ enum ToolFailure: Error {
         case .flag: "traild --socket \(socket.path)"
         case .environment: "TRAIL_SOCKET=\(socket.path) traild"
         case .runtimeDirectory, .fallback: "traild"
+        case .system: "sudo systemctl start trail"
         }
         return "Start the daemon with `\(command)` (or `make run` in the trail repository), as the same user as this MCP host, then call the tool again: trail-mcp reconnects by itself."
     }

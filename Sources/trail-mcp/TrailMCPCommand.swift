@@ -85,7 +85,7 @@ struct TrailMCPCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "trail-mcp")
-        let configuration = TrailMCPConfiguration(socket: .resolve(flag: socket), ns: ns, agent: resolvedAgent,
+        let configuration = TrailMCPConfiguration(socket: .forClient(flag: socket), ns: ns, agent: resolvedAgent,
                                                   mergeSimilar: mergeSimilar > 0 ? mergeSimilar : nil)
         try await TrailMCPServer(configuration: configuration, logger: logger).run()
     }

@@ -26,6 +26,15 @@ struct CtlFailure: Error {
         self.message = message
     }
 
+    /// The command that starts the daemon this socket belongs to.
+    static func start(_ socket: SocketLocation) -> String {
+        switch socket.source {
+        case .flag: "`traild --socket \(socket.path)` (or `make run` in the trail repository)"
+        case .system: "`sudo systemctl start trail` (the system daemon)"
+        default: "`traild` (or `make run` in the trail repository)"
+        }
+    }
+
     /// The message and code for a client error; `socket` says which socket
     /// was tried and how it was chosen.
     init(_ error: TrailClientError, socket: SocketLocation) {
@@ -34,7 +43,7 @@ struct CtlFailure: Error {
             code = Self.unreachable
             message = """
             cannot reach traild at \(path) (\(socket.origin)): \(reason).
-            Start the daemon with `traild\(socket.source == .flag ? " --socket \(path)" : "")` (or `make run` in the trail repository), \
+            Start the daemon with \(Self.start(socket)), \
             or point trailctl at the socket its ready line names with --socket PATH or TRAIL_SOCKET.
             """
         case let .rpc(_, text, _):

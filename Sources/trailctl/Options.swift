@@ -12,8 +12,16 @@ struct GlobalOptions: ParsableArguments {
         valueName: "path"))
     var socket: String?
 
-    @Option(name: .long, help: ArgumentHelp("The namespace to work in (default: default).", valueName: "name"))
-    var ns: String?
+    @Option(name: [.customShort("N"), .customLong("ns")], help: ArgumentHelp(
+        "The namespace to work in.", discussion: "Default: $TRAIL_NS, else default.", valueName: "name"))
+    var nsOption: String?
+
+    /// The namespace: `--ns`, else `TRAIL_NS` (non-empty), else nil (the daemon's `default`).
+    var ns: String? {
+        if let nsOption { return nsOption }
+        if let env = ProcessInfo.processInfo.environment["TRAIL_NS"], !env.isEmpty { return env }
+        return nil
+    }
 
     @Flag(name: .long, help: "Print the daemon's result as JSON, unchanged, for scripts and jq.")
     var json = false
@@ -23,7 +31,7 @@ struct GlobalOptions: ParsableArguments {
     /// them: swift-argument-parser reads options only on the command that
     /// declares them. They go before a `--`, so they never become arguments.
     static func hoisted(_ arguments: [String]) -> [String] {
-        let withValue: Set<String> = ["--socket", "--ns"]
+        let withValue: Set<String> = ["--socket", "--ns", "-N"]
         let flags: Set<String> = ["--json"]
         var leading: [String] = []
         var i = 0
@@ -52,7 +60,7 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Where the daemon is, decided as SPEC.md §3 says.
-    var location: SocketLocation { SocketLocation.resolve(flag: socket) }
+    var location: SocketLocation { SocketLocation.forClient(flag: socket) }
 
     /// Connects, runs `body`, closes. Client errors become the contract's exit codes.
     func withConnection<T>(_ body: (TrailConnection) async throws -> T) async throws -> T {

@@ -16,6 +16,28 @@ struct SocketLocationTests {
         #expect(SocketLocation.resolve(flag: nil, environment: ["XDG_RUNTIME_DIR": ""], uid: 1234)
             == SocketLocation(path: "/tmp/trail-1234/traild.sock", source: .fallback))
     }
+
+    @Test("a client whose own default has no socket uses the system daemon's, only then, and only if it is there")
+    func system() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("trail-sock-\(UUID().uuidString)")
+        let own = dir.appendingPathComponent("u/trail/traild.sock").path
+        let system = dir.appendingPathComponent("run/trail/traild.sock").path
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let env = ["XDG_RUNTIME_DIR": dir.appendingPathComponent("u").path]
+        // Neither there: the user's own default (what a message tells them to start).
+        #expect(SocketLocation.resolve(flag: nil, environment: env, system: system) == SocketLocation(path: own, source: .runtimeDirectory))
+        try FileManager.default.createDirectory(atPath: (system as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: system, contents: nil))
+        #expect(SocketLocation.resolve(flag: nil, environment: env, system: system) == SocketLocation(path: system, source: .system))
+        #expect(SocketLocation.resolve(flag: nil, environment: env, system: system).origin.contains("system daemon"))
+        // A flag, TRAIL_SOCKET, or a socket of the user's own win over it; traild passes no system socket.
+        #expect(SocketLocation.resolve(flag: "/f.sock", environment: env, system: system).source == .flag)
+        #expect(SocketLocation.resolve(flag: nil, environment: env.merging(["TRAIL_SOCKET": "/e.sock"]) { $1 }, system: system).source == .environment)
+        #expect(SocketLocation.resolve(flag: nil, environment: env).source == .runtimeDirectory)
+        try FileManager.default.createDirectory(atPath: (own as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: own, contents: nil))
+        #expect(SocketLocation.resolve(flag: nil, environment: env, system: system) == SocketLocation(path: own, source: .runtimeDirectory))
+    }
 }
 
 @Suite("Errors")

@@ -142,6 +142,26 @@ def test_deposit_into_a_namespace_and_agent_from_env(daemon):
     fails(1, "get", out["id"], daemon=daemon)  # not in default
 
 
+def test_short_options_and_trail_ns(daemon):
+    """-t for a tag, -N for the namespace (-n stays the count, as for head),
+    TRAIL_NS as the default namespace; --ns and -N win over TRAIL_NS."""
+    out = js("deposit", "-t", "build", "-t", "ci", "short options note", daemon=daemon,
+             env=clean_env(TRAIL_NS="colony-short"))
+    assert out["ns"] == "colony-short"
+    got = js("-N", "colony-short", "sense", "-t", "ci", "-n", "5", daemon=daemon)["notes"]
+    assert [(n["body"], n["tags"]) for n in got] == [("short options note", ["build", "ci"])]
+    assert js("sense", "-t", "build", daemon=daemon, env=clean_env(TRAIL_NS="colony-short"))["notes"][0]["id"] == out["id"]
+    # An empty TRAIL_NS counts as unset: the daemon's default namespace, where the note is not.
+    assert out["id"] not in {n["id"] for n in js("sense", daemon=daemon, env=clean_env(TRAIL_NS=""))["notes"]}
+    other = js("deposit", "-N", "colony-other", "elsewhere", daemon=daemon, env=clean_env(TRAIL_NS="colony-short"))
+    assert other["ns"] == "colony-other"
+    assert js("stats", "--ns", "colony-other", daemon=daemon, env=clean_env(TRAIL_NS="colony-short"))["ns"] == "colony-other"
+    status = ok("status", daemon=daemon, env=clean_env(TRAIL_NS="colony-short"))
+    assert "colony-short" in status
+    fails(2, "sense", "-N", daemon=daemon)  # -N needs a value
+    fails(1, "sense", daemon=daemon, env=clean_env(TRAIL_NS="Bad Name!"))
+
+
 def test_deposit_from_stdin(daemon):
     out = js("deposit", "-", daemon=daemon, input="read from stdin\n")
     assert out["id"] == sha("read from stdin"), "one trailing newline is dropped"

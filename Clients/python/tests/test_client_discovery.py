@@ -83,3 +83,21 @@ def test_xdg_runtime_dir_shared_by_daemon_and_client(daemon_factory: Any, monkey
     finally:
         import shutil
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_a_client_without_a_socket_of_its_own_finds_the_system_daemon(daemon: Any, tmp_path: Any) -> None:
+    """Step 5: only when neither an explicit path nor TRAIL_SOCKET is given,
+    and the user's default has no socket while the system one has."""
+    from trail_client.discovery import resolve_socket_path
+    env = {"XDG_RUNTIME_DIR": str(tmp_path / "u")}
+    own = str(tmp_path / "u" / "trail" / "traild.sock")
+    system = daemon.sock  # a real daemon stands in for the system one
+    assert resolve_socket_path(None, env, system=str(tmp_path / "none.sock")) == own
+    assert resolve_socket_path(None, env, system=system) == system
+    with Trail(resolve_socket_path(None, env, system=system)) as t:
+        assert t.server is not None
+    assert resolve_socket_path("/x.sock", env, system=system) == "/x.sock"
+    assert resolve_socket_path(None, {**env, "TRAIL_SOCKET": "/e.sock"}, system=system) == "/e.sock"
+    (tmp_path / "u" / "trail").mkdir(parents=True)
+    (tmp_path / "u" / "trail" / "traild.sock").touch()
+    assert resolve_socket_path(None, env, system=system) == own

@@ -32,7 +32,7 @@ struct Deposit: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The note's text, or - to read it from stdin.", valueName: "body"))
     var body: String
 
-    @Option(name: .customLong("tag"), help: ArgumentHelp("A tag (repeatable, at most 16).", valueName: "tag"))
+    @Option(name: [.customShort("t"), .customLong("tag")], help: ArgumentHelp("A tag (repeatable, at most 16).", valueName: "tag"))
     var tags: [String] = []
 
     @Option(name: .customLong("after"), help: ArgumentHelp(

@@ -28,7 +28,7 @@ struct Sense: AsyncParsableCommand {
     @Option(name: [.customShort("q"), .long], help: ArgumentHelp("Full-text query.", valueName: "text"))
     var query: String?
 
-    @Option(name: .customLong("tag"), help: ArgumentHelp("Keep notes carrying this tag (repeatable: all of them).", valueName: "tag"))
+    @Option(name: [.customShort("t"), .customLong("tag")], help: ArgumentHelp("Keep notes carrying this tag (repeatable: all of them).", valueName: "tag"))
     var tags: [String] = []
 
     @Option(name: .customLong("any-tag"), help: ArgumentHelp("Keep notes carrying at least one of these tags (repeatable).", valueName: "tag"))

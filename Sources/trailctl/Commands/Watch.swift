@@ -17,7 +17,7 @@ struct Watch: AsyncParsableCommand {
           trailctl watch --json | jq -r 'select(.event == "deposited") | .note.body'
         """)
 
-    @Option(name: .customLong("tag"), help: ArgumentHelp("Only notes carrying this tag (repeatable: all of them).", valueName: "tag"))
+    @Option(name: [.customShort("t"), .customLong("tag")], help: ArgumentHelp("Only notes carrying this tag (repeatable: all of them).", valueName: "tag"))
     var tags: [String] = []
 
     @Option(help: ArgumentHelp("Stop after this many events.", valueName: "n"))
