@@ -27,13 +27,14 @@ struct TrailMCPCommand: AsyncParsableCommand {
         a restart) when needed, and answers with a tool error that says how to start traild while it is down.
 
         The socket is --socket, else $TRAIL_SOCKET, else $XDG_RUNTIME_DIR/trail/traild.sock, else \
-        /tmp/trail-$UID/traild.sock. See docs/mcp.md.
+        /tmp/trail-$UID/traild.sock; when that has no socket, the system daemon's /run/trail/traild.sock. \
+        See docs/mcp.md.
         """,
         version: TrailMCPConfiguration.version)
 
     @Option(name: .long, help: ArgumentHelp(
         "The daemon's socket.",
-        discussion: "Default: $TRAIL_SOCKET, else $XDG_RUNTIME_DIR/trail/traild.sock, else /tmp/trail-$UID/traild.sock.",
+        discussion: "Default: $TRAIL_SOCKET, else $XDG_RUNTIME_DIR/trail/traild.sock, else /tmp/trail-$UID/traild.sock; when that has no socket, the system daemon's /run/trail/traild.sock.",
         valueName: "path"))
     var socket: String?
 

@@ -8,7 +8,7 @@ import TrailProtocol
 struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
         "The daemon's socket.",
-        discussion: "Default: $TRAIL_SOCKET, else $XDG_RUNTIME_DIR/trail/traild.sock, else /tmp/trail-$UID/traild.sock.",
+        discussion: "Default: $TRAIL_SOCKET, else $XDG_RUNTIME_DIR/trail/traild.sock, else /tmp/trail-$UID/traild.sock; when that has no socket, the system daemon's /run/trail/traild.sock.",
         valueName: "path"))
     var socket: String?
 

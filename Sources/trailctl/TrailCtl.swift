@@ -16,7 +16,9 @@ struct TrailCtl: AsyncParsableCommand {
         --json for scripts.
 
         The socket is --socket, else $TRAIL_SOCKET, else $XDG_RUNTIME_DIR/trail/traild.sock, \
-        else /tmp/trail-$UID/traild.sock. Writes are recorded under --agent, else $TRAIL_AGENT. \
+        else /tmp/trail-$UID/traild.sock; when that has no socket, the system daemon's \
+        /run/trail/traild.sock. The namespace is --ns (-N), else $TRAIL_NS, else default. \
+        Writes are recorded under --agent, else $TRAIL_AGENT. \
         The options every command takes (--socket, --ns, --json) may also come before the \
         subcommand: `trailctl --ns colony-7 sense`.
 
