@@ -1,7 +1,10 @@
 # trail: the two commands that matter are `make run` and `make test`.
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := libsqlite3-dev libzstd-dev sqlite3 zstd graphviz redis-server redis-tools postgresql faketime libopenblas-dev chromium chromium-driver
+# What building and running traild needs (make run), and what the tests and benchmarks add
+# (make test, make bench*): the peers they measure against and the tools they drive.
+RUN_PACKAGES := libsqlite3-dev libzstd-dev libopenblas-dev
+TEST_PACKAGES := sqlite3 zstd graphviz redis-server redis-tools postgresql faketime chromium chromium-driver
 PYTHON ?= python3
 SWIFT_FLAGS ?=
 # Runs a command beside a throwaway PostgreSQL cluster (TRAIL_TEST_POSTGRES_URL and friends set), removed after.
@@ -11,10 +14,10 @@ PGCLUSTER = $(PYTHON) tests/pgcluster.py run --
 # tests/pgcluster.py makes its own, so the install is told not to create one.
 PG_NO_MAIN := /etc/postgresql-common/createcluster.d/50-trail-no-main-cluster.conf
 
-.PHONY: wheel run test deps system-deps python-deps model build release swift-test e2e bench bench-full bench-postgres bench-colony clean
+.PHONY: wheel run test deps run-deps system-deps python-deps model build release swift-test e2e bench bench-full bench-postgres bench-colony clean
 
 ## run: install what is missing, build release, start traild on the embedded SQLite store
-run: system-deps model release
+run: run-deps model release
 	@echo "starting traild (embedded SQLite); its ready line names the socket. Stop it with Ctrl-C."
 	exec .build/release/traild --model-dir $(CURDIR)/models/all-MiniLM-L6-v2
 
@@ -23,8 +26,10 @@ test: deps model build swift-test fuzz-smoke e2e
 
 deps: system-deps python-deps
 
-system-deps:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+run-deps: PACKAGES := $(RUN_PACKAGES)
+system-deps: PACKAGES := $(RUN_PACKAGES) $(TEST_PACKAGES)
+run-deps system-deps:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		pg=""; case "$$missing " in *" postgresql "*) pg=1;; esac; \
