@@ -89,7 +89,14 @@ enum Interrupt {
     nonisolated(unsafe) private static let sources: [any DispatchSourceSignal] = [SIGINT, SIGTERM].map { sig in
         signal(sig, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue(label: "trailctl.signals"))
-        source.setEventHandler { Foundation.exit(0) }
+        // _exit, not exit: exit() would run atexit handlers and static
+        // destructors on this queue while the event loop's threads still
+        // run, which can crash a process that was only asked to stop. The
+        // output is flushed first.
+        source.setEventHandler {
+            fflush(nil)
+            _exit(0)
+        }
         source.resume()
         return source
     }
