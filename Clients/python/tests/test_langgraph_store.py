@@ -44,6 +44,9 @@ def store(daemon, ns):
 
 def test_put_get_overwrite_keeps_created_at_and_retracts_the_old_note_with_a_reason(store, daemon, ns):
     assert store.get(("users", "alice"), "prefs") is None
+    with Trail(daemon.sock) as t:  # the store made its namespace: items never fade out of reach
+        settings = {n["ns"]: n for n in t.list_namespaces()["namespaces"]}[ns]
+        assert settings["evaporate_below"] == 0
     store.put(("users", "alice"), "prefs", {"theme": "dark", "size": 3})
     first = store.get(("users", "alice"), "prefs")
     assert (first.namespace, first.key, first.value) == (("users", "alice"), "prefs", {"theme": "dark", "size": 3})
@@ -289,3 +292,13 @@ def test_two_processes_share_one_memory(store, daemon, ns):
     out = subprocess.run([sys.executable, "-c", script, daemon.sock, ns, "get"], check=True, timeout=60,
                          capture_output=True, text=True).stdout
     assert json.loads(out) == {"step": 2}
+
+
+def test_an_existing_namespace_keeps_its_settings(daemon, ns):
+    with Trail(daemon.sock) as t:
+        t.configure_namespace(ns, evaporate_below=0.2, half_life_s=3600)
+    with TrailStore(daemon.sock, ns=ns) as store:
+        store.put(("a",), "k", {"v": 1})
+    with Trail(daemon.sock) as t:
+        settings = {n["ns"]: n for n in t.list_namespaces()["namespaces"]}[ns]
+    assert (settings["evaporate_below"], settings["half_life_s"]) == (0.2, 3600)
