@@ -4,7 +4,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # What building and running traild needs (make run), and what the tests and benchmarks add
 # (make test, make bench*): the peers they measure against and the tools they drive.
 RUN_PACKAGES := libsqlite3-dev libzstd-dev libopenblas-dev
-TEST_PACKAGES := sqlite3 zstd graphviz redis-server redis-tools postgresql faketime chromium chromium-driver
+# make deb links the Swift runtime statically; trail-mcp's Foundation networking then needs libcurl's headers.
+DEB_PACKAGES := libcurl4-openssl-dev
+TEST_PACKAGES := sqlite3 zstd graphviz redis-server redis-tools postgresql faketime chromium chromium-driver debootstrap
 PYTHON ?= python3
 SWIFT_FLAGS ?=
 # Runs a command beside a throwaway PostgreSQL cluster (TRAIL_TEST_POSTGRES_URL and friends set), removed after.
@@ -14,7 +16,7 @@ PGCLUSTER = $(PYTHON) tests/pgcluster.py run --
 # tests/pgcluster.py makes its own, so the install is told not to create one.
 PG_NO_MAIN := /etc/postgresql-common/createcluster.d/50-trail-no-main-cluster.conf
 
-.PHONY: wheel run test deps run-deps system-deps python-deps model build release swift-test e2e bench bench-full bench-postgres bench-colony clean
+.PHONY: deb deb-deps test-package wheel run test deps run-deps system-deps python-deps model build release swift-test e2e bench bench-full bench-postgres bench-colony clean
 
 ## run: install what is missing, build release, start traild on the embedded SQLite store
 run: run-deps model release
@@ -27,8 +29,9 @@ test: deps model build swift-test fuzz-smoke e2e
 deps: system-deps python-deps
 
 run-deps: PACKAGES := $(RUN_PACKAGES)
-system-deps: PACKAGES := $(RUN_PACKAGES) $(TEST_PACKAGES)
-run-deps system-deps:
+deb-deps: PACKAGES := $(RUN_PACKAGES) $(DEB_PACKAGES)
+system-deps: PACKAGES := $(RUN_PACKAGES) $(DEB_PACKAGES) $(TEST_PACKAGES)
+run-deps deb-deps system-deps:
 	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
@@ -53,6 +56,22 @@ run-deps system-deps:
 
 python-deps:
 	@$(PYTHON) -c "import pytest, jsonschema, mcp, tokenizers, numpy, prometheus_client, selenium, langgraph, langchain_core, langchain_tests, pytest_asyncio, wheel" 2>/dev/null || $(PYTHON) -m pip install -q -r tests/requirements.txt
+
+## deb: the Debian packages in dist/: trail_VERSION_ARCH.deb (traild, trailctl, trail-mcp, trail-compactor in
+## release with the Swift runtime linked statically, the systemd unit trail.service, /etc/trail/traild.conf, shell
+## completion) and trail-model-minilm_VERSION_all.deb (the model); Daemon/debian/, Daemon/README.md
+DEB_BUILD := .build-deb
+DEB_PRODUCTS := traild trailctl trail-mcp trail-compactor
+deb: deb-deps model
+	@for p in $(DEB_PRODUCTS); do \
+		swift build -c release --static-swift-stdlib --scratch-path $(DEB_BUILD) --product $$p $(SWIFT_FLAGS) || exit 1; \
+	done
+	Daemon/debian/build-deb.sh $(DEB_BUILD)/release models/all-MiniLM-L6-v2 dist
+
+## test-package: builds the packages, installs them with apt in a minimal Debian 12 made by debootstrap, starts traild
+## as trail.service does, uses it as a member of the group trail and as a stranger, purges it (root; tests/package)
+test-package: system-deps deb
+	$(SUDO) tests/package/test-deb.sh dist
 
 ## wheel: the Python client as a wheel in dist/ (pip install dist/trail_client-*.whl, with
 ## the extras [langgraph] and [langchain] for the framework doors)

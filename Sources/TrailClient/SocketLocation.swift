@@ -7,8 +7,11 @@ import Foundation
 /// `/tmp/trail-$UID/traild.sock`. Empty variables count as unset, as the
 /// daemon reads them. A client given neither flag nor variable whose own
 /// default has no socket uses the system daemon's, `/run/trail/traild.sock`
-/// (the Debian package's), when that one exists: as docker's CLI finds its
-/// daemon. traild itself never does (it listens where it was told).
+/// (the Debian package's), when its folder exists: as docker's CLI finds
+/// its daemon. The folder, not the socket, decides: a user outside the
+/// daemon's group cannot see into it, and is better told "permission
+/// denied" there than "no daemon" at a path of their own. traild itself
+/// never falls back (it listens where it was told).
 public struct SocketLocation: Sendable, Equatable, CustomStringConvertible {
     /// Which rule chose the path.
     public enum Source: Sendable, Equatable {
@@ -32,8 +35,8 @@ public struct SocketLocation: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Resolves the socket: `flag` first, then the environment, then the
-    /// user's default, then (when `system` is given and the user's default
-    /// has no socket while `system` has one) the system daemon's.
+    /// user's default, then (when `system` is given, the user's default has
+    /// no socket and `system`'s folder exists) the system daemon's.
     /// `exists` says whether a path has something there.
     public static func resolve(flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
                                uid: UInt32 = getuid(), system: String? = nil,
@@ -46,7 +49,9 @@ public struct SocketLocation: Sendable, Equatable, CustomStringConvertible {
         } else {
             own = SocketLocation(path: "/tmp/trail-\(uid)/traild.sock", source: .fallback)
         }
-        if let system, !exists(own.path), exists(system) { return SocketLocation(path: system, source: .system) }
+        if let system, !exists(own.path), exists((system as NSString).deletingLastPathComponent) {
+            return SocketLocation(path: system, source: .system)
+        }
         return own
     }
 

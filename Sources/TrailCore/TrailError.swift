@@ -81,7 +81,7 @@ public enum TrailError: Error, Equatable, Sendable {
         case let .retracted(id, retraction):
             "Note \(id) was retracted (\(retraction.reason)); pass force: true to deposit it again, or revive it."
         case let .semanticUnavailable(why):
-            "Search by meaning is not available here (\(why)); install the model with `make model` (or Daemon/fetch-model.py) and restart traild, or search by words with query."
+            "Search by meaning is not available here (\(why)); install the model with `make model` (or Daemon/fetch-model.py, or the package trail-model-minilm) and restart traild, or search by words with query."
         case let .internal(why):
             "Internal error (\(why)); this is a bug in traild, please report it with the daemon's log."
         }

@@ -187,7 +187,7 @@ public final class TrailDaemon: Service {
             } else {
                 "the embedding model in \(config.modelPath) cannot be used: \(error.description)"
             }
-            logger.notice("recall by meaning is off: \(why); run `make model` or `python3 Daemon/fetch-model.py \(config.modelPath)`, then restart traild")
+            logger.notice("recall by meaning is off: \(why); install it (`sudo apt install trail-model-minilm` with the Debian package, `make model` in the repository, or `python3 Daemon/fetch-model.py \(config.modelPath)`), then restart traild")
             return .failure(SemanticOff(why))
         }
     }

@@ -30,7 +30,7 @@ struct CtlFailure: Error {
     static func start(_ socket: SocketLocation) -> String {
         switch socket.source {
         case .flag: "`traild --socket \(socket.path)` (or `make run` in the trail repository)"
-        case .system: "`sudo systemctl start trail` (the system daemon)"
+        case .system: "`sudo systemctl start trail` (the system daemon; to use it, be in its group: `sudo adduser $USER trail`, then log in again)"
         default: "`traild` (or `make run` in the trail repository)"
         }
     }

@@ -17,7 +17,7 @@ struct SocketLocationTests {
             == SocketLocation(path: "/tmp/trail-1234/traild.sock", source: .fallback))
     }
 
-    @Test("a client whose own default has no socket uses the system daemon's, only then, and only if it is there")
+    @Test("a client whose own default has no socket uses the system daemon's, only then, and only if its folder is there")
     func system() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("trail-sock-\(UUID().uuidString)")
         let own = dir.appendingPathComponent("u/trail/traild.sock").path
@@ -27,6 +27,8 @@ struct SocketLocationTests {
         // Neither there: the user's own default (what a message tells them to start).
         #expect(SocketLocation.resolve(flag: nil, environment: env, system: system) == SocketLocation(path: own, source: .runtimeDirectory))
         try FileManager.default.createDirectory(atPath: (system as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        // The folder decides (a stranger cannot see the socket in it, and should hear "permission denied" there).
+        #expect(SocketLocation.resolve(flag: nil, environment: env, system: system) == SocketLocation(path: system, source: .system))
         #expect(FileManager.default.createFile(atPath: system, contents: nil))
         #expect(SocketLocation.resolve(flag: nil, environment: env, system: system) == SocketLocation(path: system, source: .system))
         #expect(SocketLocation.resolve(flag: nil, environment: env, system: system).origin.contains("system daemon"))

@@ -92,7 +92,9 @@ def test_a_client_without_a_socket_of_its_own_finds_the_system_daemon(daemon: An
     env = {"XDG_RUNTIME_DIR": str(tmp_path / "u")}
     own = str(tmp_path / "u" / "trail" / "traild.sock")
     system = daemon.sock  # a real daemon stands in for the system one
-    assert resolve_socket_path(None, env, system=str(tmp_path / "none.sock")) == own
+    assert resolve_socket_path(None, env, system=str(tmp_path / "no-folder" / "none.sock")) == own
+    # The folder decides: a stranger cannot see the socket in it, and hears "permission denied" there.
+    assert resolve_socket_path(None, env, system=str(tmp_path / "none.sock")) == str(tmp_path / "none.sock")
     assert resolve_socket_path(None, env, system=system) == system
     with Trail(resolve_socket_path(None, env, system=system)) as t:
         assert t.server is not None

@@ -6,7 +6,9 @@
 4. ``/tmp/trail-$UID/traild.sock`` otherwise (``$UID`` the numeric user id);
 5. for a client given neither 1 nor 2 whose default (3 or 4) has no socket:
    the system daemon's, ``/run/trail/traild.sock`` (the Debian package's),
-   when it is there, as docker's CLI finds its daemon.
+   when its folder exists, as docker's CLI finds its daemon (a user outside
+   the daemon's group cannot see the socket in it, and hears "permission
+   denied" there).
 
 Empty values count as unset.
 """
@@ -38,14 +40,14 @@ def resolve_socket_path(explicit: Optional[PathLike] = None, env: Optional[Mappi
                         system: Optional[str] = SYSTEM_SOCKET) -> str:
     """The socket to use: ``explicit`` when given, else
     :func:`default_socket_path`, else (when that has no socket and
-    ``system`` has one) ``system``."""
+    ``system``'s folder exists) ``system``."""
     if explicit is not None:
         path = os.fspath(explicit)
         if path:
             return path
     environ: Mapping[str, str] = os.environ if env is None else env
     own = default_socket_path(environ)
-    if system and not environ.get("TRAIL_SOCKET") and not os.path.exists(own) and os.path.exists(system):
+    if system and not environ.get("TRAIL_SOCKET") and not os.path.exists(own) and os.path.isdir(os.path.dirname(system)):
         return system
     return own
 
