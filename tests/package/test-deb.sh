@@ -75,6 +75,9 @@ start_traild() {
     install -d -o "$(in_root id -u trail)" -g "$(in_root id -g trail)" -m 0750 "$root/run/trail"
     local exec
     exec=$(sed -n 's/^ExecStart=//p' "$root/lib/systemd/system/trail.service")
+    # Both emptied here, before the start: the redirections below truncate them only once
+    # the child runs, and the wait for "ready" must not read the last start's line.
+    : > "$root/tmp/traild.out"
     : > "$root/tmp/traild.log"
     # Not through `as`: a function in the background is a subshell, and $! must be traild's pid.
     # shellcheck disable=SC2086
@@ -116,7 +119,8 @@ step "with the model package, recall by meaning"
 stop_traild
 DEBIAN_FRONTEND=noninteractive in_root apt-get install -y -qq "/tmp/$(basename "$model")" > /dev/null
 start_traild
-grep -q "semantic=all-MiniLM-L6-v2" "$root/tmp/traild.out" || { cat "$root/tmp/traild.out" >&2; fail "traild did not load the packaged model"; }
+grep -q "semantic=all-MiniLM-L6-v2" "$root/tmp/traild.out" ||
+    { cat "$root/tmp/traild.out" "$root/tmp/traild.log" >&2; ls -lR "$root/usr/share/trail" >&2; fail "traild did not load the packaged model"; }
 for _ in $(seq 1 100); do
     as alice --member trailctl sense --similar "what must I install to compile?" --json | grep -q "$id" && break
     sleep 0.2
