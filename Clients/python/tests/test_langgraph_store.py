@@ -25,7 +25,7 @@ from langchain_core.messages import AIMessage, HumanMessage  # noqa: E402
 from langchain_core.tools import tool  # noqa: E402
 from langgraph.graph import END, START, MessagesState, StateGraph  # noqa: E402
 from langgraph.prebuilt import InjectedStore, ToolNode  # noqa: E402
-from langgraph.store.base import BaseStore, InvalidNamespaceError  # noqa: E402
+from langgraph.store.base import BaseStore, GetOp, InvalidNamespaceError, PutOp  # noqa: E402
 from langgraph.store.memory import InMemoryStore  # noqa: E402
 
 from trail_client import Trail  # noqa: E402
@@ -180,6 +180,51 @@ def test_bad_input(store, tmp_path):
     assert store.get(("a",), "k").value == {"v": 1}
     with pytest.raises(DaemonUnavailable, match="traild"):
         TrailStore(str(tmp_path / "none.sock"))
+
+
+def test_a_batch_of_many_keys_costs_three_round_trips_and_keeps_its_order(store, monkeypatch):
+    trips: list[int] = []
+    sent_alone = store.trail._execute
+    sent_together = store.trail._run_batch
+    monkeypatch.setattr(store.trail, "_execute", lambda r: (trips.append(1), sent_alone(r))[1])
+    monkeypatch.setattr(store.trail, "_run_batch", lambda rs: (trips.append(len(rs)), sent_together(rs))[1])
+    store.put(("warm",), "up", {"v": 0})  # the store's first call looks at the namespace once
+    trips.clear()
+    store.batch([PutOp(("many",), f"k{i}", {"v": i}) for i in range(40)])
+    assert trips == [40, 40]  # the reads, the deposits (nothing to retract)
+    trips.clear()
+    store.batch([PutOp(("many",), f"k{i}", {"v": i + 100}) for i in range(40)])
+    assert trips == [40, 40, 40]  # the reads, the deposits, the retractions of the old values
+    trips.clear()
+    got = store.batch([GetOp(("many",), f"k{i}") for i in range(40)] + [GetOp(("many",), "none")])
+    assert trips == [41]
+    assert [g.value for g in got[:40]] == [{"v": i + 100} for i in range(40)] and got[40] is None
+    # The same key twice in a batch: the second op sees the first.
+    got = store.batch([PutOp(("many",), "k0", {"v": "a"}), GetOp(("many",), "k0"),
+                       PutOp(("many",), "k0", None), GetOp(("many",), "k0")])
+    assert got[1].value == {"v": "a"} and got[3] is None
+    # One value refused: the others of the batch are kept, and the error is raised.
+    with pytest.raises(ValueError, match="'bad'.*is not JSON"):
+        store.batch([PutOp(("many",), "good1", {"v": 1}), PutOp(("many",), "bad", {"v": {1, 2}}),
+                     PutOp(("many",), "good2", {"v": 2})])
+    assert store.get(("many",), "good1").value == {"v": 1} and store.get(("many",), "good2").value == {"v": 2}
+    assert store.get(("many",), "bad") is None
+
+
+def test_a_comparison_on_a_missing_or_non_numeric_field_excludes_the_item(store):
+    """Where TrailStore's filters part from InMemoryStore's on purpose: `$gt`
+    and friends on a missing or non-numeric field leave the item out (as
+    LangGraph's PostgreSQL store does), where InMemoryStore raises."""
+    for key, value in [("num", {"n": 5}), ("missing", {"m": 1}), ("text", {"n": "five"}), ("null", {"n": None})]:
+        store.put(("f",), key, value)
+    assert [i.key for i in store.search(("f",), filter={"n": {"$gt": 1}})] == ["num"]
+    assert sorted(i.key for i in store.search(("f",), filter={"n": {"$ne": 5}})) == ["missing", "null", "text"]
+    memory = InMemoryStore()
+    memory.put(("f",), "missing", {"m": 1})
+    with pytest.raises(TypeError):
+        memory.search(("f",), filter={"n": {"$gt": 1}})
+    with pytest.raises(ValueError, match="unsupported filter operator '\\$in'"):
+        store.search(("f",), filter={"n": {"$in": [5]}})
 
 
 def _differential_ops(seed: int, count: int) -> list[tuple[str, Any]]:

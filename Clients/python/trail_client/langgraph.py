@@ -227,23 +227,37 @@ class TrailStore(BaseStore):
     # --- BaseStore ---------------------------------------------------------------
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
+        """Runs ``ops`` in order. Gets and puts of distinct keys in a row go
+        together: their reads in one pipeline, then their deposits in one,
+        then the retractions of what they replace in one (a batch of many
+        keys costs three round trips, not three per key). A put that fails
+        does not stop the others of its run; the first failure is raised
+        when the run is over."""
         self._prepare()
-        results: list[Result] = []
-        for op in ops:
-            if isinstance(op, GetOp):
-                results.append(self._get(op.namespace, op.key))
-            elif isinstance(op, SearchOp):
-                results.append(self._search(op))
+        ops = list(ops)
+        results: list[Result] = [None] * len(ops)
+        i = 0
+        while i < len(ops):
+            op = ops[i]
+            if isinstance(op, (GetOp, PutOp)):
+                run, keys = [], set()
+                while i < len(ops) and isinstance(ops[i], (GetOp, PutOp)):
+                    key = (tuple(ops[i].namespace), ops[i].key)  # type: ignore[union-attr]
+                    if key in keys:
+                        break
+                    keys.add(key)
+                    run.append(i)
+                    i += 1
+                for index, result in zip(run, self._run_of_keys([ops[k] for k in run])):
+                    results[index] = result
+                continue
+            if isinstance(op, SearchOp):
+                results[i] = self._search(op)
             elif isinstance(op, ListNamespacesOp):
-                results.append(self._list_namespaces(op))
-            elif isinstance(op, PutOp):
-                if op.value is None:
-                    self._delete(op.namespace, op.key)
-                else:
-                    self._put(op.namespace, op.key, op.value)
-                results.append(None)
+                results[i] = self._list_namespaces(op)
             else:
                 raise ValueError(f"unknown operation {type(op).__name__}")
+            i += 1
         return results
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
@@ -261,61 +275,88 @@ class TrailStore(BaseStore):
         self._semantic = self.trail.server is not None and self.trail.server.get("semantic") is not None
         self._prepared = True
 
-    def _live(self, namespace: tuple[str, ...], key: str) -> list[_Stored]:
-        """The live notes holding this item, newest first (one, unless two
-        writers raced)."""
-        notes = self.trail.sense(ns=self.ns, tags=[key_tag(namespace, key)], include_faded=True,
-                                 limit=SENSE_LIMIT)["notes"]
-        found = [s for s in _stored(notes) if s.namespace == namespace and s.key == key]
-        return sorted(found, key=lambda s: (s.updated_at, s.id), reverse=True)
+    def _live_senses(self, keys: list[tuple[tuple[str, ...], str]]) -> list[list[_Stored]]:
+        """For each (namespace, key): the live notes holding that item,
+        newest first (one, unless two writers raced); one pipeline for all."""
+        with self.trail.pipeline() as p:
+            for namespace, key in keys:
+                p.sense(ns=self.ns, tags=[key_tag(namespace, key)], include_faded=True, limit=SENSE_LIMIT)
+        out = []
+        for (namespace, key), answer in zip(keys, p.results or []):
+            found = [s for s in _stored(answer["notes"]) if s.namespace == namespace and s.key == key]
+            out.append(sorted(found, key=lambda s: (s.updated_at, s.id), reverse=True))
+        return out
 
-    def _get(self, namespace: tuple[str, ...], key: str) -> Optional[Item]:
-        if len(namespace) > MAX_DEPTH:
-            return None
-        live = self._live(namespace, key)
-        return live[0].item() if live else None
-
-    def _put(self, namespace: tuple[str, ...], key: str, value: Mapping[str, Any]) -> None:
-        _check_namespace(namespace)
-        old = self._live(namespace, key)
-        envelope = {"created_at": old[0].created_at if old else _now(), "key": key,
-                    "namespace": list(namespace), "value": dict(value)}
-        try:
-            body = json.dumps(envelope, sort_keys=True, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"the value of {key!r} in {namespace!r} is not JSON: {exc}") from exc
-        tags = [ITEM_TAG, key_tag(namespace, key)] + [prefix_tag(namespace[:d]) for d in range(1, len(namespace) + 1)]
-        # A value put again unchanged is the same note: it is deposited again, after nothing new.
-        own = hashlib.sha256(body.encode()).hexdigest()
-        after = [s.id for s in old if s.id != own][:32]
-        try:
-            new = self.trail.deposit(body, ns=self.ns, tags=tags, after=after or None)["id"]
-        except Retracted:
-            # This very value was put before and replaced or deleted: it comes back with its history.
-            new = self.trail.deposit(body, ns=self.ns, tags=tags, after=after or None, force=True)["id"]
-        except NoteTooLarge as exc:
-            raise ValueError(
-                f"trail refused the value of {key!r} in {namespace!r}: as JSON with its key and namespace it is "
-                f"{len(body.encode())} bytes, and trail namespace {self.ns!r} takes notes of at most "
-                f"{exc.data.get('limit', 'its max_note_bytes')} bytes (raise it with `trailctl --ns {self.ns} "
-                "ns configure --max-note-bytes N`, up to 65536, or keep smaller values)") from exc
-        except InvalidParams as exc:
-            raise ValueError(f"trail refused the value of {key!r} in {namespace!r}: {exc}") from exc
-        for s in old:
-            if s.id != new:
-                self._retract(s.id, f"replaced by a put of key {key!r} in {'/'.join(namespace)}: now note {new[:12]}")
-
-    def _delete(self, namespace: tuple[str, ...], key: str) -> None:
-        if len(namespace) > MAX_DEPTH:
-            return
-        for s in self._live(namespace, key):
-            self._retract(s.id, f"deleted: key {key!r} in {'/'.join(namespace)}, by a LangGraph store delete")
-
-    def _retract(self, id: str, reason: str) -> None:
-        try:
-            self.trail.retract(id, reason, ns=self.ns)
-        except (Retracted, UnknownNote):
-            pass  # another writer got there first: the item is gone either way
+    def _run_of_keys(self, ops: list[Any]) -> list[Result]:
+        """Gets and puts of distinct keys (see `batch`)."""
+        for op in ops:
+            if isinstance(op, PutOp) and op.value is not None:
+                _check_namespace(tuple(op.namespace))
+        reachable = [i for i, op in enumerate(ops) if len(op.namespace) <= MAX_DEPTH]
+        lives = dict(zip(reachable, self._live_senses([(tuple(ops[i].namespace), ops[i].key) for i in reachable])))
+        results: list[Result] = []
+        deposits: list[tuple[PutOp, str, list[str], list[_Stored]]] = []
+        retractions: list[tuple[str, str]] = []
+        failures: list[Exception] = []
+        for i, op in enumerate(ops):
+            old = lives.get(i, [])
+            namespace = tuple(op.namespace)
+            if isinstance(op, GetOp):
+                results.append(old[0].item() if old else None)
+                continue
+            results.append(None)
+            if op.value is None:
+                retractions += [(s.id, f"deleted: key {op.key!r} in {'/'.join(namespace)}, by a LangGraph store delete")
+                                for s in old]
+                continue
+            envelope = {"created_at": old[0].created_at if old else _now(), "key": op.key,
+                        "namespace": list(namespace), "value": dict(op.value)}
+            try:
+                body = json.dumps(envelope, sort_keys=True, ensure_ascii=False, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                failures.append(ValueError(f"the value of {op.key!r} in {namespace!r} is not JSON: {exc}"))
+                continue
+            tags = [ITEM_TAG, key_tag(namespace, op.key)] + [prefix_tag(namespace[:d]) for d in range(1, len(namespace) + 1)]
+            deposits.append((op, body, tags, old))
+        with self.trail.pipeline() as p:
+            for op, body, tags, old in deposits:
+                # A value put again unchanged is the same note: it is deposited again, after nothing new.
+                own = hashlib.sha256(body.encode()).hexdigest()
+                p.deposit(body, ns=self.ns, tags=tags, after=[s.id for s in old if s.id != own][:32] or None)
+            answers = p.execute(return_exceptions=True)
+        for (op, body, tags, old), answer in zip(deposits, answers):
+            try:
+                if isinstance(answer, Retracted):
+                    # This very value was put before and replaced or deleted: it comes back with its history.
+                    own = hashlib.sha256(body.encode()).hexdigest()
+                    answer = self.trail.deposit(body, ns=self.ns, tags=tags, force=True,
+                                                after=[s.id for s in old if s.id != own][:32] or None)
+                if isinstance(answer, Exception):
+                    raise answer
+            except NoteTooLarge as exc:
+                failures.append(ValueError(
+                    f"trail refused the value of {op.key!r} in {tuple(op.namespace)!r}: as JSON with its key and "
+                    f"namespace it is {len(body.encode())} bytes, and trail namespace {self.ns!r} takes notes of at "
+                    f"most {exc.data.get('limit', 'its max_note_bytes')} bytes (raise it with `trailctl --ns "
+                    f"{self.ns} ns configure --max-note-bytes N`, up to 65536, or keep smaller values)"))
+                continue
+            except InvalidParams as exc:
+                failures.append(ValueError(f"trail refused the value of {op.key!r} in {tuple(op.namespace)!r}: {exc}"))
+                continue
+            new = answer["id"]
+            retractions += [(s.id, f"replaced by a put of key {op.key!r} in {'/'.join(op.namespace)}: now note {new[:12]}")
+                            for s in old if s.id != new]
+        if retractions:
+            with self.trail.pipeline() as p:
+                for note, reason in retractions:
+                    p.retract(note, reason, ns=self.ns)
+                for outcome in p.execute(return_exceptions=True):
+                    # Retracted or unknown: another writer got there first, the item is gone either way.
+                    if isinstance(outcome, Exception) and not isinstance(outcome, (Retracted, UnknownNote)):
+                        failures.append(outcome)
+        if failures:
+            raise failures[0]
+        return results
 
     def _candidates(self, prefix: tuple[str, ...], query: Optional[str]) -> Iterator[tuple[_Stored, Optional[float]]]:
         """The items under ``prefix`` in the order a search gives them, with their scores."""
