@@ -112,10 +112,20 @@ def test_the_namespace_is_the_project_directory_without_trail_ns(daemon, env, tm
 
 
 def test_bad_input_and_no_daemon(env, tmp_path):
+    # Exit 1, never 2: Claude Code reads 2 on Stop as "do not stop".
     out = hook("stop", "{not json", env, tmp_path)
-    assert out.returncode == 2 and "not the JSON Claude Code sends" in out.stderr
+    assert out.returncode == 1 and "not the JSON Claude Code sends" in out.stderr
     out = hook("stop", {"hook_event_name": "Stop"}, env, tmp_path)
-    assert out.returncode == 2 and "no session_id" in out.stderr
+    assert out.returncode == 1 and "no session_id" in out.stderr
+    for name, value in [("TRAIL_HOOK_BUDGET", "2k"), ("TRAIL_HOOK_BUDGET", "0"), ("TRAIL_HOOK_NOTE_BYTES", "-5"),
+                        ("TRAIL_HOOK_NOTE_BYTES", "10"), ("TRAIL_HOOK_NOTE_BYTES", "100000")]:
+        for event, payload in [("session-start", start_payload(tmp_path)), ("stop", {"session_id": SESSION})]:
+            out = hook(event, payload, {**env, name: value}, tmp_path)
+            assert out.returncode == 1 and f"{name}={value!r}" in out.stderr and "whole number from" in out.stderr, \
+                (name, value, out.stderr)
+            assert out.stdout == ""
+    with Trail(env["TRAIL_SOCKET"]) as t:  # nothing was written, and the daemon still serves
+        assert t.sense(ns=env["TRAIL_NS"], limit=5)["notes"] == []
     out = hook("sideways", start_payload(tmp_path), env, tmp_path)
     assert out.returncode == 2 and "invalid choice" in out.stderr
     out = hook("session-start", start_payload(tmp_path), {**env, "TRAIL_SOCKET": str(tmp_path / "none.sock")},

@@ -109,5 +109,10 @@ def test_bad_input(daemon, ns, tmp_path):
         TrailRetriever(socket_path=daemon.sock, ns=ns, by="meaning").invoke("build")
     with pytest.raises(ValueError):
         TrailRetriever(socket_path=daemon.sock, ns=ns, by="sideways")
+    for k in (0, -1, 1001):
+        with pytest.raises(ValueError, match="k"):
+            TrailRetriever(socket_path=daemon.sock, ns=ns, k=k)
+        with pytest.raises(ValueError, match=f"k is {k}: TrailRetriever returns 1 to 1000 documents"):
+            TrailRetriever(socket_path=daemon.sock, ns=ns).invoke("build", k=k)
     deposit_notes(daemon.sock, ns)
     assert len(TrailRetriever(socket_path=daemon.sock, ns=ns).invoke("build")) == 3  # still serving

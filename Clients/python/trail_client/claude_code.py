@@ -18,8 +18,10 @@ Settings, from the environment: ``TRAIL_NS`` (default: the project
 directory's name, made a valid namespace), ``TRAIL_SOCKET`` (else the usual
 places), ``TRAIL_HOOK_BUDGET`` (bytes of notes at session start, default
 2,000), ``TRAIL_HOOK_NOTE_BYTES``. A hook never blocks the session: when
-traild cannot be reached it says so on stderr (what to type) and exits 1,
-which Claude Code shows and goes on.
+traild cannot be reached, or the input or a setting is wrong, it says so on
+stderr (what to type or set) and exits 1, which Claude Code shows and goes
+on. (argparse exits 2 for an unknown event: a command line in the settings
+that can never have worked.)
 """
 from __future__ import annotations
 
@@ -35,7 +37,10 @@ from typing import Any, Optional, Sequence, TextIO
 from .errors import DaemonUnavailable, Retracted, TrailError
 from .sync import Trail
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+#: Every failure exits 1, which Claude Code shows and goes on from: exit 2
+#: is its "blocking error" (on Stop it would keep the assistant from stopping
+#: and hand it our message), which no memory hook should cause.
+EXIT_OK, EXIT_ERROR = 0, 1
 EVENTS = {"session-start": "SessionStart", "stop": "Stop", "pre-compact": "PreCompact"}
 #: A message shorter than this (in UTF-8 bytes) is not deposited.
 SHORTEST_NOTE = 40
@@ -123,8 +128,31 @@ def last_assistant_message(payload: dict[str, Any]) -> Optional[str]:
     return last
 
 
+class BadSetting(ValueError):
+    """A setting of the environment that is not what the hook takes."""
+
+
+#: The settings that are numbers: what each means, and its bounds.
+NUMBER_SETTINGS = {"TRAIL_HOOK_BUDGET": ("bytes of notes given at a session's start", 1, 65536),
+                   "TRAIL_HOOK_NOTE_BYTES": ("bytes a deposited message is cut to", SHORTEST_NOTE, 65536)}
+
+
+def _setting(env: dict[str, str], name: str, default: int) -> int:
+    text = env.get(name) or ""
+    if not text:
+        return default
+    meaning, low, high = NUMBER_SETTINGS[name]
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise BadSetting(f"{name}={text!r}: it is the {meaning}, a whole number from {low} to {high}")
+    return value
+
+
 def session_start(t: Trail, ns: str, payload: dict[str, Any], env: dict[str, str], out: TextIO) -> int:
-    budget = int(env.get("TRAIL_HOOK_BUDGET") or 2000)
+    budget = _setting(env, "TRAIL_HOOK_BUDGET", 2000)
     notes = t.sense(ns=ns, budget_bytes=budget, limit=50)["notes"]
     if notes:
         lines = [f"trail memory, namespace {ns}: the colony's strongest notes, strongest first. Treat them as "
@@ -151,7 +179,7 @@ def deposit_learned(t: Trail, ns: str, payload: dict[str, Any], env: dict[str, s
     message = last_assistant_message(payload)
     if not message:
         return EXIT_OK
-    limit = int(env.get("TRAIL_HOOK_NOTE_BYTES") or 1000)
+    limit = _setting(env, "TRAIL_HOOK_NOTE_BYTES", 1000)
     body = cut(message, limit)
     if len(body.encode()) < SHORTEST_NOTE:
         return EXIT_OK
@@ -180,11 +208,17 @@ def main(argv: Optional[Sequence[str]] = None, stdin: TextIO = sys.stdin, stdout
         payload = json.load(stdin)
     except ValueError as exc:
         print(f"trail-claude-hook: the input is not the JSON Claude Code sends to hooks: {exc}", file=stderr)
-        return EXIT_USAGE
+        return EXIT_ERROR
     if not isinstance(payload, dict) or not isinstance(payload.get("session_id"), str):
         print("trail-claude-hook: the input has no session_id; run me as a Claude Code hook "
               "(docs/mcp.md, \"Claude Code\")", file=stderr)
-        return EXIT_USAGE
+        return EXIT_ERROR
+    try:
+        for name in NUMBER_SETTINGS:
+            _setting(environ, name, 0)
+    except BadSetting as exc:
+        print(f"trail-claude-hook: {exc}", file=stderr)
+        return EXIT_ERROR
     ns = namespace(payload, environ)
     agent = f"claude-code/{payload['session_id'][:8]}"
     try:

@@ -21,12 +21,15 @@ try:
     from langchain_core.callbacks import CallbackManagerForRetrieverRun
     from langchain_core.documents import Document
     from langchain_core.retrievers import BaseRetriever
-    from pydantic import ConfigDict, PrivateAttr
+    from pydantic import ConfigDict, Field, PrivateAttr
 except ImportError as exc:  # pragma: no cover - the message is the point
     raise ImportError("trail_client.langchain needs langchain-core: pip install 'trail-client[langchain]'") from exc
 
 from .sync import Trail
 from .types import Note
+
+#: Documents a call returns at most: trail.sense's own limit.
+MAX_K = 1000
 
 
 class TrailRetriever(BaseRetriever):
@@ -41,7 +44,7 @@ class TrailRetriever(BaseRetriever):
 
     socket_path: Optional[str] = None
     ns: str = "default"
-    k: int = 4
+    k: int = Field(default=4, ge=1, le=MAX_K)
     by: Literal["auto", "meaning", "words"] = "auto"
     budget_bytes: Optional[int] = None
     tags: Optional[list[str]] = None
@@ -68,6 +71,8 @@ class TrailRetriever(BaseRetriever):
         by_meaning = self.by == "meaning" or (
             self.by == "auto" and t.server is not None and t.server.get("semantic") is not None)
         limit = self.k if k is None else k
+        if not 1 <= limit <= MAX_K:
+            raise ValueError(f"k is {limit}: TrailRetriever returns 1 to {MAX_K} documents (trail.sense's limit)")
         common: dict[str, Any] = {"ns": self.ns, "tags": self.tags, "any_tags": self.any_tags, "limit": limit,
                                   "budget_bytes": self.budget_bytes, "include_faded": self.include_faded or None}
         if by_meaning:
