@@ -1,7 +1,9 @@
 """docs/quickstart.md, run as written: its Python files are written out, its
 shell blocks run in order in one bash (set -e) in an empty folder, with the
 built binaries on PATH and a fresh virtual environment that installs the
-client from this checkout (with its extras, from the package index)."""
+client from this checkout (with its extras, from the package index: the
+test needs the network, or pip's own PIP_INDEX_URL, or PIP_FIND_LINKS with
+PIP_NO_INDEX=1, pointing at a mirror or a folder of wheels)."""
 from __future__ import annotations
 
 import os
@@ -13,6 +15,9 @@ from pathlib import Path
 from conftest import ROOT
 
 PAGE = ROOT / "docs" / "quickstart.md"
+#: What pip prints when it cannot reach the package index.
+NO_INDEX = re.compile(r"Failed to establish a new connection|Temporary failure in name resolution|"
+                      r"No matching distribution found|Could not find a version that satisfies")
 FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```$", re.S | re.M)
 
 
@@ -50,7 +55,10 @@ def test_the_quickstart_runs_as_written(tmp_path: Path) -> None:
         except ProcessLookupError:
             pass
         subprocess.run(["pkill", "-f", f"traild --socket {tmp_path}/trail.sock"], check=False)
-    assert proc.returncode == 0, out
+    hint = ("the quickstart installs the client's extras from the package index and pip could not get them: "
+            "is the network up? (PIP_INDEX_URL, or PIP_FIND_LINKS with PIP_NO_INDEX=1, points it at a mirror or a "
+            "folder of wheels)\n") if NO_INDEX.search(out) else ""
+    assert proc.returncode == 0, hint + out
     assert "LangGraph agent kept: The build fails until libzstd-dev is installed." in out, out
     found = [l for l in out.splitlines() if l.startswith("LangChain agent found:")]
     assert len(found) == 1 and "libzstd-dev" in found[0], out

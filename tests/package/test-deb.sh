@@ -49,7 +49,7 @@ as() {
 started=$(date +%s)
 step "debootstrap bookworm (minbase) from $mirror"
 debootstrap --variant=minbase bookworm "$root" "$mirror" > "$root.debootstrap.log" 2>&1 ||
-    { tail -20 "$root.debootstrap.log" >&2; fail "debootstrap"; }
+    { tail -20 "$root.debootstrap.log" >&2; fail "debootstrap (it downloads Debian 12 from $mirror: is the network up?)"; }
 rm -f "$root.debootstrap.log"
 mount -t proc proc "$root/proc"
 mount --bind /dev "$root/dev"
@@ -57,9 +57,9 @@ mount --bind /dev/pts "$root/dev/pts"
 cp "$deb" "$model" "$root/tmp/"
 
 step "apt install $(basename "$deb") (its dependencies from Debian)"
-in_root apt-get update -qq
+in_root apt-get update -qq || fail "apt-get update in the new root (it reads $mirror: is the network up?)"
 DEBIAN_FRONTEND=noninteractive in_root apt-get install -y -qq --no-install-recommends "/tmp/$(basename "$deb")" \
-    > "$root/tmp/install.log" 2>&1 || { cat "$root/tmp/install.log" >&2; fail "apt install"; }
+    > "$root/tmp/install.log" 2>&1 || { cat "$root/tmp/install.log" >&2; fail "apt install (the package's dependencies come from $mirror)"; }
 for f in /usr/bin/traild /usr/bin/trailctl /usr/bin/trail-mcp /usr/bin/trail-compactor /lib/systemd/system/trail.service \
          /etc/trail/traild.conf /usr/share/bash-completion/completions/trailctl; do
     [ -e "$root$f" ] || fail "$f is not installed"
