@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PostgresNIO
 import Synchronization
 
@@ -26,6 +27,10 @@ public struct PostgresConnector: Sendable {
     /// postgres-nio logs connection events into this.
     public let logger: Logger
 
+    /// TLS as the location asks for it, made once (the CA file read then), or
+    /// why it cannot be: every connect throws that.
+    private let tls: Result<PostgresConnection.Configuration.TLS, PostgresFailure>
+
     /// Numbers connections in postgres-nio's log metadata; process-wide so ids never repeat.
     private static let nextID = Atomic<Int>(0)
 
@@ -47,6 +52,11 @@ public struct PostgresConnector: Sendable {
         self.eventLoopGroup = eventLoopGroup
         self.applicationName = applicationName
         self.logger = logger
+        do {
+            tls = .success(try location.tls.connectionTLS(at: location.redacted))
+        } catch {
+            tls = .failure(error)
+        }
     }
 
     /// Opens a connection from async code.
@@ -59,9 +69,10 @@ public struct PostgresConnector: Sendable {
     /// - Parameter settings: run-time parameters sent in the startup packet,
     ///   e.g. `("statement_timeout", "12s")`; they hold for the whole session.
     public func connect(settings: [(String, String)] = []) async throws(PostgresFailure) -> PostgresConnection {
+        let configuration = try configuration(settings: settings)
         do {
             return try await PostgresConnection.connect(
-                on: eventLoopGroup.next(), configuration: configuration(settings: settings),
+                on: eventLoopGroup.next(), configuration: configuration,
                 id: Self.nextID.add(1, ordering: .relaxed).newValue, logger: logger)
         } catch {
             throw failure(connecting: error)
@@ -72,8 +83,14 @@ public struct PostgresConnector: Sendable {
     /// (see `connect(settings:)`); for code that blocks a thread of its own on it.
     public func connectFuture(settings: [(String, String)] = []) -> EventLoopFuture<PostgresConnection> {
         let location = self.location
+        let configuration: PostgresConnection.Configuration
+        do {
+            configuration = try self.configuration(settings: settings)
+        } catch {
+            return eventLoopGroup.next().makeFailedFuture(error)
+        }
         return PostgresConnection.connect(
-            on: eventLoopGroup.next(), configuration: configuration(settings: settings),
+            on: eventLoopGroup.next(), configuration: configuration,
             id: Self.nextID.add(1, ordering: .relaxed).newValue, logger: logger
         ).flatMapErrorThrowing { error in
             throw Self.failure(connecting: error, location: location)
@@ -98,13 +115,14 @@ public struct PostgresConnector: Sendable {
         }
     }
 
-    /// postgres-nio's configuration: TLS off (see `PostgresLocation`), our timeout and startup settings.
-    func configuration(settings: [(String, String)]) -> PostgresConnection.Configuration {
+    /// postgres-nio's configuration: TLS as the location asks (TCP only, as
+    /// libpq), our timeout and startup settings.
+    func configuration(settings: [(String, String)]) throws(PostgresFailure) -> PostgresConnection.Configuration {
         var config: PostgresConnection.Configuration
         switch location.endpoint {
         case let .tcp(host, port):
             config = .init(host: host, port: port, username: location.user, password: location.password,
-                           database: location.database, tls: .disable)
+                           database: location.database, tls: try tls.get())
         case .unixSocket:
             config = .init(unixSocketPath: location.endpoint.socketPath!, username: location.user,
                            password: location.password, database: location.database)

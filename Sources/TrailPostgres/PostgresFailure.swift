@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PostgresNIO
 import TrailCore
 
@@ -66,6 +67,8 @@ public enum PostgresFailure: Error, Equatable, Sendable, CustomStringConvertible
         switch error {
         case let failure as PostgresFailure:
             return failure
+        case _ where tlsFailure(error, at: at, location: location) != nil:
+            return tlsFailure(error, at: at, location: location)!
         case let psql as PSQLError:
             return from(psql, at: at, location: location)
         case is CancellationError:
@@ -96,8 +99,10 @@ public enum PostgresFailure: Error, Equatable, Sendable, CustomStringConvertible
             return .unavailable("The connection to the database at \(at) was closed before the statement completed; retry, traild reconnects by itself.")
         case .queryCancelled:
             return .unavailable("The statement on the database at \(at) was cancelled; retry it.")
-        case .sslUnsupported, .failedToAddSSLHandler, .receivedUnencryptedDataAfterSSLRequest:
-            return .refused("The database at \(at) and traild disagree about TLS; traild connects without TLS, so allow non-TLS connections from this host in pg_hba.conf.")
+        case .sslUnsupported:
+            return .refused("The database at \(at) does not offer TLS, which sslmode=\(location.tls.sslmode) asks for; turn ssl on in its postgresql.conf, or use sslmode=disable only on a network no one else can read.")
+        case .failedToAddSSLHandler, .receivedUnencryptedDataAfterSSLRequest:
+            return .refused("The database at \(at) and traild could not agree on TLS (\(error.code)); check the server's ssl settings and the store URL's sslmode.")
         case .authMechanismRequiresPassword:
             return .refused("The database at \(at) asks user \(location.user) for a password; put it in the store URL as postgres://USER:PASSWORD@HOST/DB.")
         case .unsupportedAuthMechanism:
@@ -122,6 +127,8 @@ public enum PostgresFailure: Error, Equatable, Sendable, CustomStringConvertible
             return .conflict(sqlState: state)
         case "28P01":
             return .refused("The database at \(at) rejected the password of user \(location.user) (\(message)); fix the password in the store URL.")
+        case "28000" where message.contains("no encryption") && location.tls == .disable:
+            return .refused("The database at \(at) takes only TLS connections from this host (\(message)); add sslmode=verify-full&sslrootcert=FILE (or sslmode=require) to the store URL.")
         case "28000":
             return .refused("The database at \(at) does not let user \(location.user) in (\(message)); check the user name in the store URL and pg_hba.conf.")
         case "3D000":
@@ -148,6 +155,36 @@ public enum PostgresFailure: Error, Equatable, Sendable, CustomStringConvertible
         default:
             return .sql(sqlState: state, message: message)
         }
+    }
+
+    // MARK: - TLS
+
+    /// A TLS handshake that failed, wherever postgres-nio wraps it: the
+    /// server's certificate not signed by `sslrootcert`, or not made out to
+    /// the host. Retrying will not fix it: `.refused`. nil for other errors.
+    static func tlsFailure(_ error: any Error, at: String, location: PostgresLocation) -> PostgresFailure? {
+        var cause: (any Error)? = error
+        for _ in 0..<4 {
+            switch cause {
+            case let psql as PSQLError:
+                cause = psql.underlying
+            case let connect as NIOConnectionError:
+                cause = connect.connectionErrors.first?.error
+            case let extra as NIOSSLExtraError where extra == .failedToValidateHostname:
+                let host = if case let .tcp(host, _) = location.endpoint { host } else { "?" }
+                return .refused("The database at \(at) presented a certificate that is not made out to \(host) (sslmode=verify-full checks the name); connect by a name or address in its subjectAltName, or use sslmode=verify-ca.")
+            case let ssl as NIOSSLError:
+                let why = "\(ssl)"
+                let roots = location.tls.roots.map { "the CA in sslrootcert=\($0.parameter)" } ?? "a CA traild trusts"
+                if why.contains("CERTIFICATE_VERIFY_FAILED") {
+                    return .refused("The database at \(at) presented a certificate that \(roots) did not sign; point sslrootcert at the CA that signed the server's certificate.")
+                }
+                return .refused("The TLS handshake with the database at \(at) failed (\(why)); check the server's ssl settings and the store URL's sslmode and sslrootcert.")
+            default:
+                return nil
+            }
+        }
+        return nil
     }
 
     // MARK: - Transport errors

@@ -6,14 +6,13 @@
 ///     postgresql://USER[:PASSWORD]@HOST[:PORT]/DB
 ///     postgres://USER[:PASSWORD]@[:PORT]/DB?host=/socket/dir      (Unix socket)
 ///     postgres://USER[:PASSWORD]@%2Fsocket%2Fdir[:PORT]/DB         (Unix socket, libpq's other spelling)
-///     ...?sslmode=disable
+///     ...?sslmode=verify-full&sslrootcert=/etc/trail/db-ca.pem    (TLS, `PostgresTLS`)
 ///
 /// A host that starts with `/` is the directory of a Unix-socket server: the
 /// connection goes to `DIR/.s.PGSQL.PORT`, as libpq does. `host=` in the query
-/// overrides the host before it. The port defaults to 5432. traild speaks to
-/// PostgreSQL without TLS (TrailPostgres does not link NIOSSL), so the only
-/// `sslmode` accepted is `disable`; any other query parameter is refused
-/// rather than silently ignored.
+/// overrides the host before it. The port defaults to 5432. `sslmode` and
+/// `sslrootcert` say how TLS is used (`PostgresTLS`); any other query
+/// parameter is refused rather than silently ignored.
 ///
 /// `description`, `debugDescription`, `redacted` and `dump` never show the
 /// password: a location is safe to log and to put in error messages.
@@ -52,13 +51,16 @@ public struct PostgresLocation: Sendable, Hashable {
     let password: String?
     /// The database to open.
     public let database: String
+    /// TLS to the server (TCP only).
+    public let tls: PostgresTLS
 
     /// Builds a location from its parts (tests and callers that do not start from a URL).
-    public init(endpoint: Endpoint, user: String, password: String?, database: String) {
+    public init(endpoint: Endpoint, user: String, password: String?, database: String, tls: PostgresTLS = .disable) {
         self.endpoint = endpoint
         self.user = user
         self.password = password
         self.database = database
+        self.tls = tls
     }
 
     /// Reads a `postgres://` or `postgresql://` URL.
@@ -113,6 +115,8 @@ public struct PostgresLocation: Sendable, Hashable {
         if database.isEmpty { throw .missingDatabase }
 
         var seen: Set<String> = []
+        var sslmode: String? = nil
+        var sslrootcert: String? = nil
         for item in query.split(separator: "&", omittingEmptySubsequences: true) {
             guard let eq = item.firstIndex(of: "=") else { throw .badParameter }
             let name = try Self.decode(item[..<eq], part: "parameter name")
@@ -121,31 +125,42 @@ public struct PostgresLocation: Sendable, Hashable {
             guard seen.insert(name).inserted else { throw .duplicateParameter(name) }
             switch name {
             case "host": host = value
-            case "sslmode": if value != "disable" { throw .unsupportedSSLMode(value) }
+            case "sslmode": sslmode = value
+            case "sslrootcert": sslrootcert = value
             default: throw .unknownParameter(name)
             }
         }
+        let tls = try PostgresTLS(sslmode: sslmode, sslrootcert: sslrootcert)
 
         guard !host.isEmpty else { throw .missingHost }
         let endpoint: Endpoint = host.hasPrefix("/")
             ? .unixSocket(directory: host, port: port)
             : .tcp(host: host, port: port)
-        self.init(endpoint: endpoint, user: user, password: password, database: database)
+        self.init(endpoint: endpoint, user: user, password: password, database: database, tls: tls)
     }
 
-    /// The URL without its password, e.g. `postgres://trail@127.0.0.1:5432/trail`
-    /// or `postgres://trail@:5432/trail?host=/run/postgresql`. Parsing it gives
-    /// this location back, less the password.
+    /// The URL without its password, e.g. `postgres://trail@127.0.0.1:5432/trail`,
+    /// `postgres://trail@:5432/trail?host=/run/postgresql` or
+    /// `postgres://trail@db1:5432/trail?sslmode=verify-full&sslrootcert=/etc/trail/ca.pem`.
+    /// Parsing it gives this location back, less the password.
     public var redacted: String {
         let user = Self.encode(self.user)
         let db = Self.encode(database)
+        var parameters: [String] = []
+        let base: String
         switch endpoint {
         case let .tcp(host, port):
             let h = host.contains(":") ? "[\(host)]" : Self.encode(host)
-            return "postgres://\(user)@\(h):\(port)/\(db)"
+            base = "postgres://\(user)@\(h):\(port)/\(db)"
         case let .unixSocket(directory, port):
-            return "postgres://\(user)@:\(port)/\(db)?host=\(Self.encode(directory, keeping: "/"))"
+            base = "postgres://\(user)@:\(port)/\(db)"
+            parameters.append("host=\(Self.encode(directory, keeping: "/"))")
         }
+        if tls != .disable {
+            parameters.append("sslmode=\(tls.sslmode)")
+            if let roots = tls.roots { parameters.append("sslrootcert=\(Self.encode(roots.parameter, keeping: "/"))") }
+        }
+        return parameters.isEmpty ? base : base + "?" + parameters.joined(separator: "&")
     }
 
     // MARK: - Reading the parts
@@ -237,7 +252,7 @@ extension PostgresLocation: CustomStringConvertible, CustomDebugStringConvertibl
     /// `dump` and debuggers show the parts less the password.
     public var customMirror: Mirror {
         Mirror(self, children: [
-            "endpoint": endpoint, "user": user, "database": database,
+            "endpoint": endpoint, "user": user, "database": database, "tls": tls,
             "password": password == nil ? "none" : "<redacted>",
         ], displayStyle: .struct)
     }

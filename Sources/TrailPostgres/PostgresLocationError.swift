@@ -21,14 +21,20 @@ public enum PostgresLocationError: Error, Equatable, Sendable, CustomStringConve
     case badPercentEncoding(part: String)
     /// The host is written in brackets but is not a closed `[IPv6]`.
     case badHost
-    /// A query parameter other than `host` and `sslmode` (its name).
+    /// A query parameter other than `host`, `sslmode` and `sslrootcert` (its name).
     case unknownParameter(String)
     /// A query parameter given twice (its name).
     case duplicateParameter(String)
     /// A query item without `=`, or with an empty name or value.
     case badParameter
-    /// `sslmode` other than `disable` (the value as written).
+    /// An `sslmode` that is not disable, prefer, require, verify-ca or verify-full (the value as written).
     case unsupportedSSLMode(String)
+    /// `verify-ca` or `verify-full` (the mode) without `sslrootcert`.
+    case rootCertificateMissing(String)
+    /// `sslrootcert` naming a file, without an `sslmode`.
+    case rootCertificateWithoutMode
+    /// `sslrootcert` with `disable` or `prefer` (the mode), which check no certificate.
+    case rootCertificateUnused(String)
     /// The URL has a `#fragment`.
     case fragment
 
@@ -56,14 +62,20 @@ public enum PostgresLocationError: Error, Equatable, Sendable, CustomStringConve
             if name == "port" {
                 "The store URL parameter port is not supported; write the port after the host, as postgres://USER@:5433/DB?host=/socket/dir."
             } else {
-                "The store URL parameter \(name.debugDescription) is not supported; use only host=/socket/dir and sslmode=disable."
+                "The store URL parameter \(name.debugDescription) is not supported; use only host=/socket/dir, sslmode and sslrootcert."
             }
         case let .duplicateParameter(name):
             "The store URL gives the parameter \(name.debugDescription) twice; keep one."
         case .badParameter:
             "The store URL has a query item that is not NAME=VALUE; write parameters as ?host=/socket/dir&sslmode=disable."
         case let .unsupportedSSLMode(mode):
-            "The store URL asks for sslmode=\(mode), but traild connects to PostgreSQL without TLS; use sslmode=disable (or leave it out) and a Unix socket or trusted network."
+            "The store URL asks for sslmode=\(mode), which traild does not take; use disable, prefer, require, verify-ca or verify-full (with sslrootcert=FILE for the last two)."
+        case let .rootCertificateMissing(mode):
+            "The store URL asks for sslmode=\(mode) but names no certificate authority; add sslrootcert=FILE (the PEM of the CA that signed the server's certificate) or sslrootcert=system."
+        case .rootCertificateWithoutMode:
+            "The store URL names sslrootcert but no sslmode that checks it; add sslmode=verify-full (or verify-ca)."
+        case let .rootCertificateUnused(mode):
+            "The store URL names sslrootcert, which sslmode=\(mode) does not check; use sslmode=verify-full (or verify-ca), or leave sslrootcert out."
         case .fragment:
             "The store URL has a #fragment; remove it, and percent-encode a # in a password as %23."
         }

@@ -180,9 +180,6 @@ final class PostgresLocationTests: XCTestCase {
     func testParameters() {
         assertRefused("postgres://u@h/d?application_name=x", .unknownParameter("application_name"))
         assertRefused("postgres://u@h/d?port=5433", .unknownParameter("port"))
-        assertRefused("postgres://u@h/d?sslmode=require", .unsupportedSSLMode("require"))
-        assertRefused("postgres://u@h/d?sslmode=prefer", .unsupportedSSLMode("prefer"))
-        assertRefused("postgres://u@h/d?sslmode=verify-full", .unsupportedSSLMode("verify-full"))
         assertRefused("postgres://u@h/d?sslmode=disable&sslmode=disable", .duplicateParameter("sslmode"))
         assertRefused("postgres://u@h/d?host", .badParameter)
         assertRefused("postgres://u@h/d?host=", .badParameter)
@@ -190,11 +187,55 @@ final class PostgresLocationTests: XCTestCase {
         assertRefused("postgres://u@h/d#frag", .fragment)
     }
 
+    // MARK: - TLS (sslmode, sslrootcert), as libpq reads them
+
+    func testSSLModes() throws {
+        let cases: [(String, PostgresTLS)] = [
+            ("", .disable),
+            ("?sslmode=disable", .disable),
+            ("?sslmode=prefer", .prefer),
+            ("?sslmode=require", .require),
+            // libpq: require with a root certificate checks it, as verify-ca.
+            ("?sslmode=require&sslrootcert=/etc/ca.pem", .verifyCA(.file("/etc/ca.pem"))),
+            ("?sslmode=verify-ca&sslrootcert=/etc/ca.pem", .verifyCA(.file("/etc/ca.pem"))),
+            ("?sslrootcert=/etc/my%20ca.pem&sslmode=verify-full", .verifyFull(.file("/etc/my ca.pem"))),
+            ("?sslmode=verify-full&sslrootcert=system", .verifyFull(.system)),
+            // libpq 16: sslrootcert=system alone means verify-full.
+            ("?sslrootcert=system", .verifyFull(.system)),
+        ]
+        for (query, tls) in cases {
+            let l = try parse("postgres://u:pw@db.example.com:5433/d" + query)
+            XCTAssertEqual(l.tls, tls, query)
+            // The redacted URL reads back as the same location, less the password.
+            let again = try parse(l.redacted)
+            XCTAssertEqual(again.tls, tls, l.redacted)
+            XCTAssertEqual(again.endpoint, l.endpoint)
+            XCTAssertFalse(l.redacted.contains("pw"), l.redacted)
+        }
+        let socket = try parse("postgres://u@/d?host=/run/postgresql&sslmode=require")
+        XCTAssertEqual(socket.redacted, "postgres://u@:5432/d?host=/run/postgresql&sslmode=require")
+        XCTAssertEqual(try parse("postgres://u@h/d?sslmode=verify-full&sslrootcert=/etc/ca.pem").redacted,
+                       "postgres://u@h:5432/d?sslmode=verify-full&sslrootcert=/etc/ca.pem")
+    }
+
+    func testSSLModesRefused() {
+        assertRefused("postgres://u@h/d?sslmode=allow", .unsupportedSSLMode("allow"))
+        assertRefused("postgres://u@h/d?sslmode=REQUIRE", .unsupportedSSLMode("REQUIRE"))
+        assertRefused("postgres://u@h/d?sslmode=verify-full", .rootCertificateMissing("verify-full"))
+        assertRefused("postgres://u@h/d?sslmode=verify-ca", .rootCertificateMissing("verify-ca"))
+        assertRefused("postgres://u@h/d?sslrootcert=/etc/ca.pem", .rootCertificateWithoutMode)
+        assertRefused("postgres://u@h/d?sslmode=disable&sslrootcert=/etc/ca.pem", .rootCertificateUnused("disable"))
+        assertRefused("postgres://u@h/d?sslmode=prefer&sslrootcert=system", .rootCertificateUnused("prefer"))
+        assertRefused("postgres://u@h/d?sslrootcert=a&sslrootcert=b&sslmode=verify-ca", .duplicateParameter("sslrootcert"))
+        assertRefused("postgres://u@h/d?sslcert=/etc/client.pem", .unknownParameter("sslcert"))
+    }
+
     func testEveryMessageIsOneSentenceThatSaysWhatToDo() {
         let all: [PostgresLocationError] = [
             .notPostgresURL, .missingUser, .emptyUser, .missingHost, .missingDatabase, .badDatabase, .badPort("x"),
             .badPercentEncoding(part: "user"), .badHost, .unknownParameter("x"), .unknownParameter("port"),
-            .duplicateParameter("host"), .badParameter, .unsupportedSSLMode("require"), .fragment,
+            .duplicateParameter("host"), .badParameter, .unsupportedSSLMode("allow"), .fragment,
+            .rootCertificateMissing("verify-full"), .rootCertificateWithoutMode, .rootCertificateUnused("prefer"),
         ]
         for error in all {
             let text = error.description
