@@ -295,6 +295,7 @@ class Cluster:
             "# written by tests/pgcluster.py\n"
             "# TYPE  DATABASE  USER      ADDRESS         METHOD\n"
             f"local   all       {SUPERUSER}                  trust\n"
+            f"local   replication {SUPERUSER}                trust\n"
             "local   all       all                       scram-sha-256\n"
             "host    all       all       127.0.0.1/32    scram-sha-256\n")
         self.port = free_port()
@@ -361,6 +362,43 @@ class Cluster:
             return self.start()
         self.stop()
         return self.start()
+
+    def standby(self, synchronous: bool = False) -> "Cluster":
+        """A streaming standby of this (running) cluster, started on a port of
+        its own: `pg_basebackup -R` over the Unix socket, hot standby (read-only
+        sessions). With `synchronous`, this cluster waits for the standby to
+        flush every commit before it acknowledges it (synchronous_standby_names
+        '*'). Close it like any cluster; `promote()` makes it a primary."""
+        other = Cluster(self.bin_dir, self.base_dir, self.startup_timeout, reap=False, settings=self.settings)
+        if self.reap:
+            reap_stale(self.base_dir)
+        other.tmp = Path(tempfile.mkdtemp(prefix=DIR_PREFIX, dir=self.base_dir))
+        _live.add(other)
+        (other.tmp / "owner").write_text(f"{os.getpid()} {_proc_start_time(os.getpid())}\n")
+        os.chmod(other.tmp, 0o755)
+        if other.run_as is not None:
+            os.chown(other.tmp, other.run_as.pw_uid, other.run_as.pw_gid)
+        other._run([other._pg("pg_basebackup"), "-D", str(other.data_dir), "-R", "-X", "stream", "-c", "fast",
+                    "-h", str(self.socket_dir), "-p", str(self.port), "-U", SUPERUSER], 120, "pg_basebackup")
+        other.port = free_port()
+        other._write_settings()
+        other._pg_ctl_start()
+        other._initialized = True
+        other.password = self.password
+        if synchronous:
+            self.psql("ALTER SYSTEM SET synchronous_standby_names = '*'")
+            self.psql("SELECT pg_reload_conf()")
+        for _ in range(200):  # streaming, and (when synchronous) counted as the synchronous standby
+            state = self.psql("SELECT sync_state FROM pg_stat_replication").split()
+            if state and (not synchronous or state[0] == "sync"):
+                return other
+            time.sleep(0.05)
+        raise ClusterError(f"the standby did not start streaming from {self.socket_dir}\n{other._log_tail()}")
+
+    def promote(self) -> None:
+        """pg_ctl promote: this standby becomes a primary (it waits until it is)."""
+        self._run([self._pg("pg_ctl"), "promote", "-D", str(self.data_dir), "-w", "-t", "60", "-s"], 75,
+                  "promoting the standby")
 
     def postmaster_pid(self) -> Optional[int]:
         try:

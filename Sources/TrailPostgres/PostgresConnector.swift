@@ -61,40 +61,91 @@ public struct PostgresConnector: Sendable {
 
     /// Opens a connection from async code.
     ///
-    /// Costs one connect and one startup round trip or three (SCRAM); cancelling
-    /// the task abandons the attempt. Throws `PostgresFailure`: `.unavailable`
-    /// when the server cannot be reached in `connectTimeout`, `.refused` when it
-    /// turns us away (password, role, database, TLS).
+    /// Costs one connect and one startup round trip or three (SCRAM), per
+    /// server tried; cancelling the task abandons the attempt. The location's
+    /// servers are tried in order; with `target_session_attrs` read-write or
+    /// primary, one more round trip asks each whether it is writable, and a
+    /// standby is passed over. Throws `PostgresFailure`: `.unavailable` when
+    /// no server can be used now (unreachable in `connectTimeout`, read-only),
+    /// `.refused` when every server turns us away (password, role, database,
+    /// TLS). With one server, its own failure.
     ///
     /// - Parameter settings: run-time parameters sent in the startup packet,
     ///   e.g. `("statement_timeout", "12s")`; they hold for the whole session.
     public func connect(settings: [(String, String)] = []) async throws(PostgresFailure) -> PostgresConnection {
-        let configuration = try configuration(settings: settings)
         do {
-            return try await PostgresConnection.connect(
-                on: eventLoopGroup.next(), configuration: configuration,
-                id: Self.nextID.add(1, ordering: .relaxed).newValue, logger: logger)
+            return try await connectFuture(settings: settings).get()
         } catch {
-            throw failure(connecting: error)
+            throw error as? PostgresFailure ?? failure(connecting: error)
         }
     }
 
     /// Opens a connection and returns its future, failed with a `PostgresFailure`
-    /// (see `connect(settings:)`); for code that blocks a thread of its own on it.
+    /// (see `connect(settings:)`); for code that blocks a thread of its own on
+    /// it. Made of NIO futures only: it completes while every thread of Swift's
+    /// concurrency pool is blocked waiting for it.
     public func connectFuture(settings: [(String, String)] = []) -> EventLoopFuture<PostgresConnection> {
-        let location = self.location
+        attempt(0, failures: [], loop: eventLoopGroup.next(), settings: settings)
+    }
+
+    /// Tries the location's servers from the `index`-th on.
+    private func attempt(_ index: Int, failures: [PostgresFailure], loop: any EventLoop,
+                         settings: [(String, String)]) -> EventLoopFuture<PostgresConnection> {
+        guard index < location.endpoints.count else {
+            return loop.makeFailedFuture(failures.count == 1 ? failures[0] : Self.noServer(failures, location: location))
+        }
+        let here = location.at(location.endpoints[index])
         let configuration: PostgresConnection.Configuration
         do {
-            configuration = try self.configuration(settings: settings)
+            configuration = try self.configuration(for: here, settings: settings)
         } catch {
-            return eventLoopGroup.next().makeFailedFuture(error)
+            return loop.makeFailedFuture(error)
+        }
+        let next = { @Sendable (failure: PostgresFailure) in
+            self.attempt(index + 1, failures: failures + [failure], loop: loop, settings: settings)
         }
         return PostgresConnection.connect(
-            on: eventLoopGroup.next(), configuration: configuration,
-            id: Self.nextID.add(1, ordering: .relaxed).newValue, logger: logger
-        ).flatMapErrorThrowing { error in
-            throw Self.failure(connecting: error, location: location)
+            on: loop, configuration: configuration, id: Self.nextID.add(1, ordering: .relaxed).newValue, logger: logger
+        )
+        .map { Result<PostgresConnection, PostgresFailure>.success($0) }
+        .recover { .failure(Self.failure(connecting: $0, location: here)) }
+        .flatMap { opened in
+            switch opened {
+            case let .failure(failure):
+                return next(failure)
+            case let .success(connection):
+                return self.notWritable(connection, at: here).flatMap { standby in
+                    guard let standby else { return loop.makeSucceededFuture(connection) }
+                    connection.closeDetached()
+                    return next(standby)
+                }
+            }
         }
+    }
+
+    /// Why `connection` does not suit `target_session_attrs` (a standby, or
+    /// read-only sessions), or nil when it does (always, for `any`).
+    private func notWritable(_ connection: PostgresConnection, at here: PostgresLocation) -> EventLoopFuture<PostgresFailure?> {
+        let sql: PostgresQuery, wanted: String, what: String
+        switch location.targetSession {
+        case .any: return connection.eventLoop.makeSucceededFuture(nil)
+        case .readWrite: (sql, wanted, what) = ("SHOW transaction_read_only", "off", "its sessions are read-only (a standby, or default_transaction_read_only)")
+        case .primary: (sql, wanted, what) = ("SELECT pg_is_in_recovery()::text", "false", "it is a standby (in recovery)")
+        }
+        return connection.query(sql, timeout: TimeAmount(connectTimeout), logger: logger).map { result -> PostgresFailure? in
+            let value = result.rows.first.flatMap { row in row.first.flatMap { try? $0.decode(String.self) } }
+            return value == wanted ? nil : .unavailable("The database at \(here.redacted) is not writable: \(what); traild tries the URL's other hosts, and this one again at the next connect.")
+        }
+        .recover { PostgresFailure.from($0, location: here) }
+    }
+
+    /// The failure of a connect that tried several servers: `.refused` when
+    /// every one refused, else `.unavailable`; the message gives each one's.
+    private static func noServer(_ failures: [PostgresFailure], location: PostgresLocation) -> PostgresFailure {
+        let each = failures.map { "\($0)".trimmingSuffix(".") }.joined(separator: " / ")
+        let message = "None of the \(failures.count) hosts of the store URL could be used (target_session_attrs=\(location.targetSession.rawValue)): \(each)."
+        let refused = failures.allSatisfy { if case .refused = $0 { true } else { false } }
+        return refused ? .refused(message) : .unavailable(message)
     }
 
     /// Sorts a failure to open a connection: whatever the server says no to at
@@ -117,19 +168,25 @@ public struct PostgresConnector: Sendable {
 
     /// postgres-nio's configuration: TLS as the location asks (TCP only, as
     /// libpq), our timeout and startup settings.
-    func configuration(settings: [(String, String)]) throws(PostgresFailure) -> PostgresConnection.Configuration {
+    func configuration(for here: PostgresLocation, settings: [(String, String)]) throws(PostgresFailure) -> PostgresConnection.Configuration {
         var config: PostgresConnection.Configuration
-        switch location.endpoint {
+        switch here.endpoint {
         case let .tcp(host, port):
-            config = .init(host: host, port: port, username: location.user, password: location.password,
-                           database: location.database, tls: try tls.get())
+            config = .init(host: host, port: port, username: here.user, password: here.password,
+                           database: here.database, tls: try tls.get())
         case .unixSocket:
-            config = .init(unixSocketPath: location.endpoint.socketPath!, username: location.user,
-                           password: location.password, database: location.database)
+            config = .init(unixSocketPath: here.endpoint.socketPath!, username: here.user,
+                           password: here.password, database: here.database)
         }
         config.options.connectTimeout = TimeAmount(connectTimeout)
         config.options.additionalStartupParameters = [("application_name", applicationName)] + settings
         return config
+    }
+}
+
+extension String {
+    fileprivate func trimmingSuffix(_ suffix: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
     }
 }
 

@@ -7,12 +7,17 @@
 ///     postgres://USER[:PASSWORD]@[:PORT]/DB?host=/socket/dir      (Unix socket)
 ///     postgres://USER[:PASSWORD]@%2Fsocket%2Fdir[:PORT]/DB         (Unix socket, libpq's other spelling)
 ///     ...?sslmode=verify-full&sslrootcert=/etc/trail/db-ca.pem    (TLS, `PostgresTLS`)
+///     postgres://USER[:PASSWORD]@HOST1[:PORT1],HOST2[:PORT2]/DB?target_session_attrs=read-write
+///                                                       (several hosts: failover, as libpq)
 ///
 /// A host that starts with `/` is the directory of a Unix-socket server: the
 /// connection goes to `DIR/.s.PGSQL.PORT`, as libpq does. `host=` in the query
 /// overrides the host before it. The port defaults to 5432. `sslmode` and
-/// `sslrootcert` say how TLS is used (`PostgresTLS`); any other query
-/// parameter is refused rather than silently ignored.
+/// `sslrootcert` say how TLS is used (`PostgresTLS`). Several hosts, comma
+/// separated, are tried in order at each connect, the first that takes the
+/// connection (and, with `target_session_attrs=read-write` or `primary`, is
+/// writable) is used; any other query parameter is refused rather than
+/// silently ignored.
 ///
 /// `description`, `debugDescription`, `redacted` and `dump` never show the
 /// password: a location is safe to log and to put in error messages.
@@ -39,11 +44,25 @@ public struct PostgresLocation: Sendable, Hashable {
         }
     }
 
+    /// Which server of several a connection may use (`target_session_attrs`).
+    public enum TargetSession: String, Sendable, Hashable {
+        /// The first that takes the connection (libpq's default).
+        case any
+        /// The first whose sessions may write (`transaction_read_only` off).
+        case readWrite = "read-write"
+        /// The first that is not a standby (`pg_is_in_recovery()` false).
+        case primary
+    }
+
     /// The default PostgreSQL port.
     public static let defaultPort = 5432
 
-    /// The server.
-    public let endpoint: Endpoint
+    /// The servers, in the order they are tried (at least one).
+    public let endpoints: [Endpoint]
+    /// The first server (the only one, unless the URL lists several).
+    public var endpoint: Endpoint { endpoints[0] }
+    /// Which of the servers a connection may use.
+    public let targetSession: TargetSession
     /// The role to log in as.
     public let user: String
     /// The password, if the URL has one. Internal so that it cannot leak
@@ -56,11 +75,26 @@ public struct PostgresLocation: Sendable, Hashable {
 
     /// Builds a location from its parts (tests and callers that do not start from a URL).
     public init(endpoint: Endpoint, user: String, password: String?, database: String, tls: PostgresTLS = .disable) {
-        self.endpoint = endpoint
+        self.init(endpoints: [endpoint], user: user, password: password, database: database, tls: tls)
+    }
+
+    /// Builds a location of one or more servers from its parts.
+    public init(endpoints: [Endpoint], user: String, password: String?, database: String, tls: PostgresTLS = .disable,
+                targetSession: TargetSession = .any) {
+        precondition(!endpoints.isEmpty, "a location names at least one server")
+        self.endpoints = endpoints
         self.user = user
         self.password = password
         self.database = database
         self.tls = tls
+        self.targetSession = targetSession
+    }
+
+    /// The same location with one of its servers only: what one connection
+    /// attempt uses, and names in its messages.
+    public func at(_ endpoint: Endpoint) -> PostgresLocation {
+        PostgresLocation(endpoints: [endpoint], user: user, password: password, database: database, tls: tls,
+                         targetSession: targetSession)
     }
 
     /// Reads a `postgres://` or `postgresql://` URL.
@@ -107,7 +141,7 @@ public struct PostgresLocation: Sendable, Hashable {
         let user = try Self.decode(rawUser, part: "user")
         if user.isEmpty { throw .emptyUser }
 
-        var (host, port) = try Self.splitHostPort(hostPort)
+        var hostPorts = try hostPort.split(separator: ",", omittingEmptySubsequences: false).map(Self.splitHostPort)
 
         guard let path, !path.isEmpty else { throw .missingDatabase }
         if path.contains("/") { throw .badDatabase }
@@ -117,6 +151,7 @@ public struct PostgresLocation: Sendable, Hashable {
         var seen: Set<String> = []
         var sslmode: String? = nil
         var sslrootcert: String? = nil
+        var target = TargetSession.any
         for item in query.split(separator: "&", omittingEmptySubsequences: true) {
             guard let eq = item.firstIndex(of: "=") else { throw .badParameter }
             let name = try Self.decode(item[..<eq], part: "parameter name")
@@ -124,7 +159,12 @@ public struct PostgresLocation: Sendable, Hashable {
             if name.isEmpty || value.isEmpty { throw .badParameter }
             guard seen.insert(name).inserted else { throw .duplicateParameter(name) }
             switch name {
-            case "host": host = value
+            case "host":
+                if value.contains(",") { throw .hostListInParameter }
+                hostPorts = [(value, hostPorts.count == 1 ? hostPorts[0].1 : Self.defaultPort)]
+            case "target_session_attrs":
+                guard let t = TargetSession(rawValue: value) else { throw .unsupportedTargetSession(value) }
+                target = t
             case "sslmode": sslmode = value
             case "sslrootcert": sslrootcert = value
             default: throw .unknownParameter(name)
@@ -132,11 +172,12 @@ public struct PostgresLocation: Sendable, Hashable {
         }
         let tls = try PostgresTLS(sslmode: sslmode, sslrootcert: sslrootcert)
 
-        guard !host.isEmpty else { throw .missingHost }
-        let endpoint: Endpoint = host.hasPrefix("/")
-            ? .unixSocket(directory: host, port: port)
-            : .tcp(host: host, port: port)
-        self.init(endpoint: endpoint, user: user, password: password, database: database, tls: tls)
+        let endpoints = try hostPorts.map { (host, port) throws(PostgresLocationError) -> Endpoint in
+            guard !host.isEmpty else { throw .missingHost }
+            return host.hasPrefix("/") ? .unixSocket(directory: host, port: port) : .tcp(host: host, port: port)
+        }
+        if endpoints.count > 1, endpoints.contains(where: { $0.socketPath != nil }) { throw .socketInHostList }
+        self.init(endpoints: endpoints, user: user, password: password, database: database, tls: tls, targetSession: target)
     }
 
     /// The URL without its password, e.g. `postgres://trail@127.0.0.1:5432/trail`,
@@ -149,13 +190,17 @@ public struct PostgresLocation: Sendable, Hashable {
         var parameters: [String] = []
         let base: String
         switch endpoint {
-        case let .tcp(host, port):
-            let h = host.contains(":") ? "[\(host)]" : Self.encode(host)
-            base = "postgres://\(user)@\(h):\(port)/\(db)"
+        case .tcp:
+            let hosts = endpoints.map { e -> String in
+                guard case let .tcp(host, port) = e else { return "" }
+                return "\(host.contains(":") ? "[\(host)]" : Self.encode(host)):\(port)"
+            }
+            base = "postgres://\(user)@\(hosts.joined(separator: ","))/\(db)"
         case let .unixSocket(directory, port):
             base = "postgres://\(user)@:\(port)/\(db)"
             parameters.append("host=\(Self.encode(directory, keeping: "/"))")
         }
+        if targetSession != .any { parameters.append("target_session_attrs=\(targetSession.rawValue)") }
         if tls != .disable {
             parameters.append("sslmode=\(tls.sslmode)")
             if let roots = tls.roots { parameters.append("sslrootcert=\(Self.encode(roots.parameter, keeping: "/"))") }
@@ -252,7 +297,7 @@ extension PostgresLocation: CustomStringConvertible, CustomDebugStringConvertibl
     /// `dump` and debuggers show the parts less the password.
     public var customMirror: Mirror {
         Mirror(self, children: [
-            "endpoint": endpoint, "user": user, "database": database, "tls": tls,
+            "endpoints": endpoints, "user": user, "database": database, "tls": tls, "targetSession": targetSession,
             "password": password == nil ? "none" : "<redacted>",
         ], displayStyle: .struct)
     }

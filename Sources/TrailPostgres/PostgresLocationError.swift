@@ -37,6 +37,12 @@ public enum PostgresLocationError: Error, Equatable, Sendable, CustomStringConve
     case rootCertificateUnused(String)
     /// The URL has a `#fragment`.
     case fragment
+    /// `host=` with a comma list (the list goes in the URL's authority).
+    case hostListInParameter
+    /// A Unix socket among several hosts.
+    case socketInHostList
+    /// A `target_session_attrs` other than any, read-write or primary (the value as written).
+    case unsupportedTargetSession(String)
 
     public var description: String {
         switch self {
@@ -76,6 +82,12 @@ public enum PostgresLocationError: Error, Equatable, Sendable, CustomStringConve
             "The store URL names sslrootcert but no sslmode that checks it; add sslmode=verify-full (or verify-ca)."
         case let .rootCertificateUnused(mode):
             "The store URL names sslrootcert, which sslmode=\(mode) does not check; use sslmode=verify-full (or verify-ca), or leave sslrootcert out."
+        case .hostListInParameter:
+            "The store URL lists several hosts in host=; list them before the database instead, as postgres://USER@HOST1:PORT1,HOST2:PORT2/DB."
+        case .socketInHostList:
+            "The store URL lists a Unix socket among several hosts; list TCP hosts only, as postgres://USER@HOST1:PORT1,HOST2:PORT2/DB."
+        case let .unsupportedTargetSession(value):
+            "The store URL asks for target_session_attrs=\(value), which traild does not take; it writes, so use read-write (or primary, or any)."
         case .fragment:
             "The store URL has a #fragment; remove it, and percent-encode a # in a password as %23."
         }

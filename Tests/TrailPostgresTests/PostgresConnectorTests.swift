@@ -92,6 +92,38 @@ final class PostgresConnectorTests: XCTestCase {
         XCTAssertLessThan(elapsed, .seconds(2))
     }
 
+    /// Several hosts: a dead one is passed over, at each connect, for the next.
+    func testADeadHostOfSeveralIsPassedOver() async throws {
+        let base = try TestServer.location()
+        let dead = PostgresLocation.Endpoint.tcp(host: "127.0.0.1", port: try SilentListener.closedPort())
+        let location = PostgresLocation(endpoints: [dead, base.endpoint], user: base.user, password: base.password,
+                                        database: base.database, targetSession: .readWrite)
+        let connector = TestServer.connector(location)
+        for _ in 0..<2 {
+            let connection = try await connector.connect()
+            let rows = try await connection.query("SELECT current_setting('transaction_read_only')", logger: connector.logger).get()
+            XCTAssertEqual(try XCTUnwrap(rows.first).decode(String.self), "off")
+            try await connection.close()
+        }
+        // The blocking form too (BlockingSession's), from a thread of its own.
+        let connection = try await withCheckedThrowingContinuation { (done: CheckedContinuation<PostgresConnection, any Error>) in
+            Thread.detachNewThread { done.resume(with: Result { try connector.connectFuture().wait() }) }
+        }
+        try await connection.close()
+    }
+
+    /// No usable host: the failure names each host's reason.
+    func testNoHostOfSeveralNamesEachReason() async throws {
+        let ports = [try SilentListener.closedPort(), try SilentListener.closedPort()]
+        let location = PostgresLocation(endpoints: ports.map { .tcp(host: "127.0.0.1", port: $0) }, user: "trail",
+                                        password: "pw-secret", database: "trail", targetSession: .readWrite)
+        let error = await failure { try await TestServer.connector(location).connect() }
+        guard case let .unavailable(message)? = error else { return XCTFail("\(String(describing: error))") }
+        XCTAssertTrue(message.hasPrefix("None of the 2 hosts of the store URL could be used (target_session_attrs=read-write)"), message)
+        for port in ports { XCTAssertTrue(message.contains("127.0.0.1:\(port)"), message) }
+        XCTAssertFalse(message.contains("pw-secret"), message)
+    }
+
     func testMissingUnixSocketIsUnavailable() async throws {
         let location = try PostgresLocation(parsing: "postgres://trail:pw@/trail?host=/nonexistent-dir-\(UUID())")
         let error = await failure { try await TestServer.connector(location).connect() }

@@ -218,6 +218,34 @@ final class PostgresLocationTests: XCTestCase {
                        "postgres://u@h:5432/d?sslmode=verify-full&sslrootcert=/etc/ca.pem")
     }
 
+    // MARK: - Several hosts (failover), as libpq lists them
+
+    func testHostLists() throws {
+        let l = try parse("postgres://u:pw@db1:5432,db2,[::1]:6000/d?target_session_attrs=read-write&sslmode=require")
+        XCTAssertEqual(l.endpoints, [.tcp(host: "db1", port: 5432), .tcp(host: "db2", port: 5432), .tcp(host: "::1", port: 6000)])
+        XCTAssertEqual(l.endpoint, .tcp(host: "db1", port: 5432))
+        XCTAssertEqual(l.targetSession, .readWrite)
+        XCTAssertEqual(l.redacted, "postgres://u@db1:5432,db2:5432,[::1]:6000/d?target_session_attrs=read-write&sslmode=require")
+        XCTAssertEqual(try parse(l.redacted), PostgresLocation(endpoints: l.endpoints, user: "u", password: nil, database: "d",
+                                                                tls: .require, targetSession: .readWrite))
+        XCTAssertEqual(l.at(l.endpoints[1]).redacted, "postgres://u@db2:5432/d?target_session_attrs=read-write&sslmode=require")
+        XCTAssertEqual(try parse("postgres://u@h/d?target_session_attrs=primary").targetSession, .primary)
+        XCTAssertEqual(try parse("postgres://u@h/d?target_session_attrs=any").targetSession, .any)
+        XCTAssertEqual(try parse("postgres://u@h/d").targetSession, .any)
+        // host= gives one host, with the authority's port.
+        XCTAssertEqual(try parse("postgres://u@:5433/d?host=/run/pg").endpoints, [.unixSocket(directory: "/run/pg", port: 5433)])
+    }
+
+    func testHostListsRefused() {
+        assertRefused("postgres://u@h1,,h2/d", .missingHost)
+        assertRefused("postgres://u@h1,/d", .missingHost)
+        assertRefused("postgres://u@h1,h2:x/d", .badPort("x"))
+        assertRefused("postgres://u@/d?host=h1,h2", .hostListInParameter)
+        assertRefused("postgres://u@h1,%2Frun%2Fpg/d", .socketInHostList)
+        assertRefused("postgres://u@h/d?target_session_attrs=read-only", .unsupportedTargetSession("read-only"))
+        assertRefused("postgres://u@h/d?target_session_attrs=standby", .unsupportedTargetSession("standby"))
+    }
+
     func testSSLModesRefused() {
         assertRefused("postgres://u@h/d?sslmode=allow", .unsupportedSSLMode("allow"))
         assertRefused("postgres://u@h/d?sslmode=REQUIRE", .unsupportedSSLMode("REQUIRE"))
@@ -236,6 +264,7 @@ final class PostgresLocationTests: XCTestCase {
             .badPercentEncoding(part: "user"), .badHost, .unknownParameter("x"), .unknownParameter("port"),
             .duplicateParameter("host"), .badParameter, .unsupportedSSLMode("allow"), .fragment,
             .rootCertificateMissing("verify-full"), .rootCertificateWithoutMode, .rootCertificateUnused("prefer"),
+            .hostListInParameter, .socketInHostList, .unsupportedTargetSession("standby"),
         ]
         for error in all {
             let text = error.description
