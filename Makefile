@@ -16,10 +16,10 @@ PGCLUSTER = $(PYTHON) tests/pgcluster.py run --
 # tests/pgcluster.py makes its own, so the install is told not to create one.
 PG_NO_MAIN := /etc/postgresql-common/createcluster.d/50-trail-no-main-cluster.conf
 
-.PHONY: deb deb-deps test-package wheel run test deps run-deps system-deps python-deps model build release swift-test e2e bench bench-full bench-postgres bench-colony clean
+.PHONY: deb deb-deps test-package wheel run run-build test deps run-deps system-deps python-deps model build release swift-test e2e bench bench-full bench-postgres bench-colony clean
 
-## run: install what is missing, build release, start traild on the embedded SQLite store
-run: run-deps model release
+## run: install what is missing, build the programs it starts and that talk to it (release), start traild on the embedded SQLite store
+run: run-deps model run-build
 	@echo "starting traild (embedded SQLite); its ready line names the socket. Stop it with Ctrl-C."
 	exec .build/release/traild --model-dir $(CURDIR)/models/all-MiniLM-L6-v2
 
@@ -89,6 +89,11 @@ build:
 
 release:
 	swift build -c release $(SWIFT_FLAGS)
+
+# What `make run` needs: traild, and the clients it names (not the benchmark or the compactor).
+RUN_PRODUCTS := traild trailctl trail-mcp
+run-build:
+	@for p in $(RUN_PRODUCTS); do swift build -c release --product $$p $(SWIFT_FLAGS) || exit 1; done
 
 # Both run beside a throwaway PostgreSQL cluster (tests/pgcluster.py): TRAIL_TEST_POSTGRES_URL is set.
 swift-test:
