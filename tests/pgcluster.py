@@ -285,7 +285,9 @@ class Cluster:
         return str(self.bin_dir / name)
 
     # -- lifecycle ---------------------------------------------------------
-    def _init(self) -> None:
+    def _make_tmp(self) -> None:
+        """The cluster's temporary directory, owned by the server's user, with
+        its `owner` file (what `reap_stale` reads)."""
         if self.reap:
             reap_stale(self.base_dir)
         self.tmp = Path(tempfile.mkdtemp(prefix=DIR_PREFIX, dir=self.base_dir))
@@ -294,6 +296,10 @@ class Cluster:
         os.chmod(self.tmp, 0o755)
         if self.run_as is not None:
             os.chown(self.tmp, self.run_as.pw_uid, self.run_as.pw_gid)
+
+    def _init(self) -> None:
+        self._make_tmp()
+        if self.run_as is not None:
             if self._run(["test", "-w", str(self.tmp)], 10, "access check", check=False).returncode != 0:
                 raise ClusterError(f"the postgres OS user cannot write {self.tmp}: choose another base_dir "
                                    "(or TMPDIR) that it can reach")
@@ -378,15 +384,8 @@ class Cluster:
         sessions). With `synchronous`, this cluster waits for the standby to
         flush every commit before it acknowledges it (synchronous_standby_names
         '*'). Close it like any cluster; `promote()` makes it a primary."""
-        other = Cluster(self.bin_dir, self.base_dir, self.startup_timeout, reap=False, settings=self.settings)
-        if self.reap:
-            reap_stale(self.base_dir)
-        other.tmp = Path(tempfile.mkdtemp(prefix=DIR_PREFIX, dir=self.base_dir))
-        _live.add(other)
-        (other.tmp / "owner").write_text(f"{os.getpid()} {_proc_start_time(os.getpid())}\n")
-        os.chmod(other.tmp, 0o755)
-        if other.run_as is not None:
-            os.chown(other.tmp, other.run_as.pw_uid, other.run_as.pw_gid)
+        other = Cluster(self.bin_dir, self.base_dir, self.startup_timeout, reap=self.reap, settings=self.settings)
+        other._make_tmp()
         other._run([other._pg("pg_basebackup"), "-D", str(other.data_dir), "-R", "-X", "stream", "-c", "fast",
                     "-h", str(self.socket_dir), "-p", str(self.port), "-U", SUPERUSER], 120, "pg_basebackup")
         other.port = free_port()

@@ -700,3 +700,24 @@ class PsqlSession:
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()
+
+
+def assert_bad_start(tmp_path: Path, i: int, what: str, url: str, words: str, secrets: list[str],
+                     bound: float, flags: int = 0) -> str:
+    """Starts traild on `url` and asserts that it stops at once (within
+    `bound` seconds, never ready) with exactly one line matching `words`
+    and none of `secrets` in what it printed; returns that line."""
+    started = time.monotonic()
+    p = subprocess.run([traild_bin(), "--socket", str(tmp_path / f"{i}.sock"), "--data-dir", str(tmp_path / f"d{i}"),
+                        "--store", url], capture_output=True, timeout=60)
+    took = time.monotonic() - started
+    err = p.stderr.decode(errors="replace")
+    assert p.returncode != 0, (what, err)
+    assert took < bound, (what, took)
+    assert b"ready" not in p.stdout, what
+    for secret in secrets:
+        assert secret not in err, (what, err)
+    said = [line for line in err.splitlines() if re.search(words, line, flags)]
+    assert len(said) == 1, (what, err)
+    print(f"bad start ({what}): exit {p.returncode} after {took:.2f} s: {said[0].strip()}")
+    return said[0]

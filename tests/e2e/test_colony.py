@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import ENGINES, Conn, Daemon, deposit, get_note, pipeline, sha, store_rows, traild_bin
+from conftest import ENGINES, Conn, Daemon, assert_bad_start, deposit, get_note, pipeline, sha, store_rows, traild_bin
 from test_compaction import compactor_bin
 from test_trailctl import clean_env, trailctl_bin
 
@@ -674,21 +674,9 @@ def test_bad_starts_exit_at_once_with_one_clear_line(pg_cluster, tmp_path):
     passwords = [secret, quote(secret, safe=""), pg.password]
     try:
         for i, (what, url, words) in enumerate(cases):
-            started = time.monotonic()
-            p = subprocess.run([traild_bin(), "--socket", str(tmp_path / f"{i}.sock"), "--data-dir", str(tmp_path / f"d{i}"),
-                                "--store", url], capture_output=True, timeout=60)
-            took = time.monotonic() - started
-            err = p.stderr.decode(errors="replace")
-            assert p.returncode != 0, (what, err)
-            assert took < BAD_START_BOUND, (what, took)
-            assert b"ready" not in p.stdout, what
-            for pw in passwords:
-                assert pw not in err, (what, err)
             # One line says what is wrong (ArgumentParser's usage may follow a malformed URL).
-            said = [line for line in err.splitlines() if re.search(words, line, re.I)]
-            assert len(said) == 1, (what, err)
-            assert "store" in said[0].lower(), (what, said)
-            print(f"bad start ({what}): exit {p.returncode} after {took:.2f} s: {said[0].strip()}")
+            said = assert_bad_start(tmp_path, i, what, url, words, passwords, BAD_START_BOUND, re.I)
+            assert "store" in said.lower(), (what, said)
     finally:
         for s_ in [full, mute, *fillers]:
             s_.close()

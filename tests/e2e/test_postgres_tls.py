@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import os
 import pwd
-import re
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +24,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import ENGINES, Daemon, deposit, pgcluster_module, traild_bin
+from conftest import ENGINES, Daemon, assert_bad_start, deposit, pgcluster_module
 from tlscerts import make_ca, make_server_cert
 
 pytestmark = pytest.mark.skipif("postgres" not in ENGINES,
@@ -155,19 +153,7 @@ def test_a_bad_tls_start_exits_at_once_with_one_clear_line(tls_server, pg_cluste
     ]
     try:
         for i, (what, url, words) in enumerate(cases):
-            started = time.monotonic()
-            p = subprocess.run([traild_bin(), "--socket", str(tmp_path / f"{i}.sock"), "--data-dir", str(tmp_path / f"d{i}"),
-                                "--store", url], capture_output=True, timeout=60)
-            took = time.monotonic() - started
-            err = p.stderr.decode(errors="replace")
-            assert p.returncode != 0, (what, err)
-            assert took < BAD_START_BOUND, (what, took)
-            assert b"ready" not in p.stdout, what
-            for secret in (PASSWORD, quote(PASSWORD, safe=""), pg.password):
-                assert secret not in err, (what, err)
-            said = [line for line in err.splitlines() if re.search(words, line)]
-            assert len(said) == 1, (what, err)
-            print(f"bad start ({what}): exit {p.returncode} after {took:.2f} s: {said[0].strip()}")
+            assert_bad_start(tmp_path, i, what, url, words, [PASSWORD, quote(PASSWORD, safe=""), pg.password], BAD_START_BOUND)
         # The same role over TLS is let in: the refusal above was about TLS.
         url = pg.url(db, user=PASSWORD_ROLE, password=PASSWORD).replace("@127.0.0.1:", "@localhost:")
         pg.psql(f"GRANT ALL ON DATABASE {db} TO {PASSWORD_ROLE}; ALTER DATABASE {db} OWNER TO {PASSWORD_ROLE}")
