@@ -23,7 +23,7 @@ public struct PostgresConnector: Sendable {
     /// Where connections run.
     public let eventLoopGroup: MultiThreadedEventLoopGroup
     /// `application_name` sent at startup: what `pg_stat_activity` shows for our sessions.
-    public let applicationName: String
+    public private(set) var applicationName: String
     /// postgres-nio logs connection events into this.
     public let logger: Logger
 
@@ -57,6 +57,14 @@ public struct PostgresConnector: Sendable {
         } catch {
             tls = .failure(error)
         }
+    }
+
+    /// The same recipe under another `application_name`, sharing this one's
+    /// TLS context (the CA file is not read again).
+    public func named(_ applicationName: String) -> PostgresConnector {
+        var copy = self
+        copy.applicationName = applicationName
+        return copy
     }
 
     /// Opens a connection from async code.

@@ -64,11 +64,10 @@ public enum PostgresFailure: Error, Equatable, Sendable, CustomStringConvertible
     ///   `.conflict` for 40001/40P01, `.sql` for other server errors.
     public static func from(_ error: any Error, location: PostgresLocation) -> PostgresFailure {
         let at = location.redacted
+        if let tls = tlsFailure(error, at: at, location: location) { return tls }
         switch error {
         case let failure as PostgresFailure:
             return failure
-        case _ where tlsFailure(error, at: at, location: location) != nil:
-            return tlsFailure(error, at: at, location: location)!
         case let psql as PSQLError:
             return from(psql, at: at, location: location)
         case is CancellationError:

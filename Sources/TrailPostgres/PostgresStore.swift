@@ -194,7 +194,7 @@ public final class PostgresStore: TrailStore {
     /// is down, watchers miss the writes other daemons make; it is opened
     /// again at once, then after 0.25 s, 0.5 s, ... up to 5 s between tries.
     public func forwardEvents(watching: @escaping @Sendable (String) -> Bool, to deliver: @escaping @Sendable (StoreEvent) -> Void) {
-        let listening = PostgresConnector(location: location, applicationName: "traild-listen", logger: logger)
+        let listening = connector.named("traild-listen")
         let (daemon, logger, pool, location, contested) = (self.daemon, self.logger, self.pool, self.location, self.contested)
         let task = Task.detached {
             var pause = 0.25

@@ -1,3 +1,7 @@
+import Foundation
+import NIOSSL
+import PostgresNIO
+
 /// How traild protects its connections to the database: the store URL's
 /// `sslmode` and `sslrootcert`, read as libpq reads them (PostgreSQL manual,
 /// "SSL Support"), with two differences written in docs/decisions.md: no
@@ -81,10 +85,6 @@ public enum PostgresTLS: Sendable, Hashable {
         }
     }
 }
-
-import Foundation
-import NIOSSL
-import PostgresNIO
 
 extension PostgresTLS {
     /// postgres-nio's TLS setting for this mode. Reads the CA file now, so
