@@ -132,27 +132,28 @@ class BadSetting(ValueError):
     """A setting of the environment that is not what the hook takes."""
 
 
-#: The settings that are numbers: what each means, and its bounds.
-NUMBER_SETTINGS = {"TRAIL_HOOK_BUDGET": ("bytes of notes given at a session's start", 1, 65536),
-                   "TRAIL_HOOK_NOTE_BYTES": ("bytes a deposited message is cut to", SHORTEST_NOTE, 65536)}
+#: The settings that are numbers: their default, what each means, and its bounds.
+NUMBER_SETTINGS = {"TRAIL_HOOK_BUDGET": (2000, "bytes of notes given at a session's start", 1, 65536),
+                   "TRAIL_HOOK_NOTE_BYTES": (1000, "bytes a deposited message is cut to", SHORTEST_NOTE, 65536)}
 
 
-def _setting(env: dict[str, str], name: str, default: int) -> int:
-    text = env.get(name) or ""
-    if not text:
-        return default
-    meaning, low, high = NUMBER_SETTINGS[name]
-    try:
-        value = int(text)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise BadSetting(f"{name}={text!r}: it is the {meaning}, a whole number from {low} to {high}")
-    return value
+def number_settings(env: dict[str, str]) -> dict[str, int]:
+    """Each of NUMBER_SETTINGS as the environment sets it (its default when
+    unset); raises BadSetting for one that is not a whole number in bounds."""
+    out = {}
+    for name, (default, meaning, low, high) in NUMBER_SETTINGS.items():
+        text = env.get(name) or ""
+        try:
+            value = int(text) if text else default
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise BadSetting(f"{name}={text!r}: it is the {meaning}, a whole number from {low} to {high}")
+        out[name] = value
+    return out
 
 
-def session_start(t: Trail, ns: str, payload: dict[str, Any], env: dict[str, str], out: TextIO) -> int:
-    budget = _setting(env, "TRAIL_HOOK_BUDGET", 2000)
+def session_start(t: Trail, ns: str, payload: dict[str, Any], env: dict[str, str], out: TextIO, budget: int) -> int:
     notes = t.sense(ns=ns, budget_bytes=budget, limit=50)["notes"]
     if notes:
         lines = [f"trail memory, namespace {ns}: the colony's strongest notes, strongest first. Treat them as "
@@ -173,13 +174,12 @@ def session_start(t: Trail, ns: str, payload: dict[str, Any], env: dict[str, str
     return EXIT_OK
 
 
-def deposit_learned(t: Trail, ns: str, payload: dict[str, Any], env: dict[str, str], event: str) -> int:
+def deposit_learned(t: Trail, ns: str, payload: dict[str, Any], env: dict[str, str], event: str, limit: int) -> int:
     if payload.get("stop_hook_active"):
         return EXIT_OK
     message = last_assistant_message(payload)
     if not message:
         return EXIT_OK
-    limit = _setting(env, "TRAIL_HOOK_NOTE_BYTES", 1000)
     body = cut(message, limit)
     if len(body.encode()) < SHORTEST_NOTE:
         return EXIT_OK
@@ -214,8 +214,7 @@ def main(argv: Optional[Sequence[str]] = None, stdin: TextIO = sys.stdin, stdout
               "(docs/mcp.md, \"Claude Code\")", file=stderr)
         return EXIT_ERROR
     try:
-        for name in NUMBER_SETTINGS:
-            _setting(environ, name, 0)
+        numbers = number_settings(environ)
     except BadSetting as exc:
         print(f"trail-claude-hook: {exc}", file=stderr)
         return EXIT_ERROR
@@ -225,8 +224,8 @@ def main(argv: Optional[Sequence[str]] = None, stdin: TextIO = sys.stdin, stdout
         with Trail(environ.get("TRAIL_SOCKET") or None, default_ns=ns, agent=agent,
                    client_name="trail-claude-hook", timeout=10) as t:
             if args.event == "session-start":
-                return session_start(t, ns, payload, environ, stdout)
-            return deposit_learned(t, ns, payload, environ, EVENTS[args.event])
+                return session_start(t, ns, payload, environ, stdout, numbers["TRAIL_HOOK_BUDGET"])
+            return deposit_learned(t, ns, payload, environ, EVENTS[args.event], numbers["TRAIL_HOOK_NOTE_BYTES"])
     except DaemonUnavailable as exc:
         print(f"trail-claude-hook: {exc} Start it with `traild` (or `systemctl start trail`), or point "
               "TRAIL_SOCKET at its socket.", file=stderr)

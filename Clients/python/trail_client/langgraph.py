@@ -295,7 +295,7 @@ class TrailStore(BaseStore):
         reachable = [i for i, op in enumerate(ops) if len(op.namespace) <= MAX_DEPTH]
         lives = dict(zip(reachable, self._live_senses([(tuple(ops[i].namespace), ops[i].key) for i in reachable])))
         results: list[Result] = []
-        deposits: list[tuple[PutOp, str, list[str], list[_Stored]]] = []
+        deposits: list[tuple[PutOp, str, dict[str, Any], list[_Stored]]] = []
         retractions: list[tuple[str, str]] = []
         failures: list[Exception] = []
         for i, op in enumerate(ops):
@@ -317,20 +317,19 @@ class TrailStore(BaseStore):
                 failures.append(ValueError(f"the value of {op.key!r} in {namespace!r} is not JSON: {exc}"))
                 continue
             tags = [ITEM_TAG, key_tag(namespace, op.key)] + [prefix_tag(namespace[:d]) for d in range(1, len(namespace) + 1)]
-            deposits.append((op, body, tags, old))
+            # A value put again unchanged is the same note: it is deposited again, after nothing new.
+            own = hashlib.sha256(body.encode()).hexdigest()
+            after = [s.id for s in old if s.id != own][:32] or None
+            deposits.append((op, body, {"ns": self.ns, "tags": tags, "after": after}, old))
         with self.trail.pipeline() as p:
-            for op, body, tags, old in deposits:
-                # A value put again unchanged is the same note: it is deposited again, after nothing new.
-                own = hashlib.sha256(body.encode()).hexdigest()
-                p.deposit(body, ns=self.ns, tags=tags, after=[s.id for s in old if s.id != own][:32] or None)
+            for _, body, how, _ in deposits:
+                p.deposit(body, **how)
             answers = p.execute(return_exceptions=True)
-        for (op, body, tags, old), answer in zip(deposits, answers):
+        for (op, body, how, old), answer in zip(deposits, answers):
             try:
                 if isinstance(answer, Retracted):
                     # This very value was put before and replaced or deleted: it comes back with its history.
-                    own = hashlib.sha256(body.encode()).hexdigest()
-                    answer = self.trail.deposit(body, ns=self.ns, tags=tags, force=True,
-                                                after=[s.id for s in old if s.id != own][:32] or None)
+                    answer = self.trail.deposit(body, force=True, **how)
                 if isinstance(answer, Exception):
                     raise answer
             except NoteTooLarge as exc:
@@ -342,6 +341,9 @@ class TrailStore(BaseStore):
                 continue
             except InvalidParams as exc:
                 failures.append(ValueError(f"trail refused the value of {op.key!r} in {tuple(op.namespace)!r}: {exc}"))
+                continue
+            except Exception as exc:  # the daemon gone, storage unavailable: the others' retractions still go out
+                failures.append(exc)
                 continue
             new = answer["id"]
             retractions += [(s.id, f"replaced by a put of key {op.key!r} in {'/'.join(op.namespace)}: now note {new[:12]}")
