@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_PACKAGES := libsqlite3-dev libzstd-dev libopenblas-dev
 # make deb links the Swift runtime statically; trail-mcp's Foundation networking then needs libcurl's headers.
 DEB_PACKAGES := libcurl4-openssl-dev
-TEST_PACKAGES := sqlite3 zstd graphviz redis-server redis-tools postgresql faketime chromium chromium-driver debootstrap openssl
+TEST_PACKAGES := sqlite3 zstd graphviz redis-server redis-tools postgresql faketime chromium chromium-driver debootstrap openssl iproute2
 PYTHON ?= python3
 SWIFT_FLAGS ?=
 # Runs a command beside a throwaway PostgreSQL cluster (TRAIL_TEST_POSTGRES_URL and friends set), removed after.

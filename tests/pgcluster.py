@@ -163,10 +163,16 @@ class Cluster:
 
     def __init__(self, bin_dir: Optional[os.PathLike] = None, base_dir: Optional[os.PathLike] = None,
                  startup_timeout: float = STARTUP_TIMEOUT, reap: bool = True,
-                 settings: Optional[dict[str, str]] = None) -> None:
+                 settings: Optional[dict[str, str]] = None, netns: Optional[str] = None,
+                 hba: Sequence[str] = ()) -> None:
         """settings: postgresql.conf values added to (or replacing) SETTINGS,
-        written as given (quote strings: {"work_mem": "'8MB'"})."""
+        written as given (quote strings: {"work_mem": "'8MB'"}). netns: the
+        network namespace the server runs in (`ip netns exec`; its Unix socket
+        is reachable from any namespace). hba: pg_hba.conf lines added after
+        the default ones (e.g. "host all all 10.0.0.0/8 scram-sha-256")."""
         self.settings = dict(SETTINGS, **(settings or {}))
+        self.netns = netns
+        self.hba = list(hba)
         self.bin_dir = Path(bin_dir) if bin_dir else find_bin_dir()
         self.base_dir = Path(base_dir) if base_dir else Path(tempfile.gettempdir())
         self.startup_timeout = startup_timeout
@@ -233,14 +239,17 @@ class Cluster:
 
     # -- running commands --------------------------------------------------
     def _as_server(self, cmd: Sequence[str]) -> list[str]:
-        """`cmd` run as the server's OS user (postgres when we are root)."""
+        """`cmd` run as the server's OS user (postgres when we are root), and
+        pg_ctl in the cluster's network namespace when it has one (entered as
+        root, before the user changes)."""
+        netns = ["ip", "netns", "exec", self.netns] if self.netns and Path(cmd[0]).name == "pg_ctl" else []
         if self.run_as is None:
-            return list(cmd)
+            return [*netns, *cmd]
         if shutil.which("setpriv"):
-            return ["setpriv", f"--reuid={self.run_as.pw_uid}", f"--regid={self.run_as.pw_gid}",
+            return [*netns, "setpriv", f"--reuid={self.run_as.pw_uid}", f"--regid={self.run_as.pw_gid}",
                     "--init-groups", "--", *cmd]
         if shutil.which("runuser"):
-            return ["runuser", "-u", self.run_as.pw_name, "--", *cmd]
+            return [*netns, "runuser", "-u", self.run_as.pw_name, "--", *cmd]
         raise ClusterError("running as root needs `setpriv` or `runuser` to run the server as postgres")
 
     def _server_env(self) -> dict[str, str]:
@@ -303,7 +312,7 @@ class Cluster:
             f"local   all       {SUPERUSER}                  trust\n"
             f"local   replication {SUPERUSER}                trust\n"
             "local   all       all                       scram-sha-256\n"
-            "host    all       all       127.0.0.1/32    scram-sha-256\n")
+            "host    all       all       127.0.0.1/32    scram-sha-256\n" + "".join(f"{line}\n" for line in self.hba))
         self.port = free_port()
         self._write_settings()
 

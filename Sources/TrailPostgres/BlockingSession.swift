@@ -191,7 +191,7 @@ public final class BlockingSession: Sendable {
             }
         }
         do {
-            let connection = try connector.connectFuture(settings: [PostgresConnection.serverStatementTimeout(after: statementTimeout)]).wait()
+            let connection = try connector.connectFuture(settings: PostgresConnection.serverTimeouts(after: statementTimeout)).wait()
             s.connection = connection
             return connection
         } catch let failure as PostgresFailure {

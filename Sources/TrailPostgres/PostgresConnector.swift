@@ -36,19 +36,20 @@ public struct PostgresConnector: Sendable {
 
     /// - Parameters:
     ///   - location: the database.
-    ///   - connectTimeout: the bound on opening one connection (default 5 s).
+    ///   - connectTimeout: the bound on opening one connection (default: the
+    ///     URL's `connect_timeout`, else 5 s).
     ///   - eventLoopGroup: where connections run (default: the process-wide singleton).
     ///   - applicationName: shown in `pg_stat_activity` (default `traild`).
     ///   - logger: for postgres-nio's connection events.
     public init(
         location: PostgresLocation,
-        connectTimeout: Duration = PostgresConnector.defaultConnectTimeout,
+        connectTimeout: Duration? = nil,
         eventLoopGroup: MultiThreadedEventLoopGroup = .singleton,
         applicationName: String = "traild",
         logger: Logger = Logger(label: "trail.postgres")
     ) {
         self.location = location
-        self.connectTimeout = connectTimeout
+        self.connectTimeout = connectTimeout ?? location.timeouts.connect ?? Self.defaultConnectTimeout
         self.eventLoopGroup = eventLoopGroup
         self.applicationName = applicationName
         self.logger = logger

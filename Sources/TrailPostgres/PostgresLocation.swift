@@ -9,6 +9,7 @@
 ///     ...?sslmode=verify-full&sslrootcert=/etc/trail/db-ca.pem    (TLS, `PostgresTLS`)
 ///     postgres://USER[:PASSWORD]@HOST1[:PORT1],HOST2[:PORT2]/DB?target_session_attrs=read-write
 ///                                                       (several hosts: failover, as libpq)
+///     ...?connect_timeout=5&statement_timeout=2s          (how long traild waits, `Timeouts`)
 ///
 /// A host that starts with `/` is the directory of a Unix-socket server: the
 /// connection goes to `DIR/.s.PGSQL.PORT`, as libpq does. `host=` in the query
@@ -54,6 +55,22 @@ public struct PostgresLocation: Sendable, Hashable {
         case primary
     }
 
+    /// How long traild waits for the server.
+    public struct Timeouts: Sendable, Hashable {
+        /// For a connection, each server of the list (`connect_timeout`,
+        /// whole seconds as libpq). Nil: `PostgresConnector.defaultConnectTimeout`.
+        public var connect: Duration?
+        /// For one statement (`statement_timeout`, traild's own parameter,
+        /// named after PostgreSQL's setting): past it traild answers
+        /// `storage_unavailable`, closes that connection and opens another
+        /// when next needed. Nil: the default of the session or pool.
+        public var statement: Duration?
+        public init(connect: Duration? = nil, statement: Duration? = nil) {
+            self.connect = connect
+            self.statement = statement
+        }
+    }
+
     /// The default PostgreSQL port.
     public static let defaultPort = 5432
 
@@ -72,6 +89,8 @@ public struct PostgresLocation: Sendable, Hashable {
     public let database: String
     /// TLS to the server (TCP only).
     public let tls: PostgresTLS
+    /// How long traild waits for a connection and for a statement.
+    public let timeouts: Timeouts
 
     /// Builds a location from its parts (tests and callers that do not start from a URL).
     public init(endpoint: Endpoint, user: String, password: String?, database: String, tls: PostgresTLS = .disable) {
@@ -80,7 +99,7 @@ public struct PostgresLocation: Sendable, Hashable {
 
     /// Builds a location of one or more servers from its parts.
     public init(endpoints: [Endpoint], user: String, password: String?, database: String, tls: PostgresTLS = .disable,
-                targetSession: TargetSession = .any) {
+                targetSession: TargetSession = .any, timeouts: Timeouts = Timeouts()) {
         precondition(!endpoints.isEmpty, "a location names at least one server")
         self.endpoints = endpoints
         self.user = user
@@ -88,13 +107,14 @@ public struct PostgresLocation: Sendable, Hashable {
         self.database = database
         self.tls = tls
         self.targetSession = targetSession
+        self.timeouts = timeouts
     }
 
     /// The same location with one of its servers only: what one connection
     /// attempt uses, and names in its messages.
     public func at(_ endpoint: Endpoint) -> PostgresLocation {
         PostgresLocation(endpoints: [endpoint], user: user, password: password, database: database, tls: tls,
-                         targetSession: targetSession)
+                         targetSession: targetSession, timeouts: timeouts)
     }
 
     /// Reads a `postgres://` or `postgresql://` URL.
@@ -152,6 +172,7 @@ public struct PostgresLocation: Sendable, Hashable {
         var sslmode: String? = nil
         var sslrootcert: String? = nil
         var target = TargetSession.any
+        var timeouts = Timeouts()
         for item in query.split(separator: "&", omittingEmptySubsequences: true) {
             guard let eq = item.firstIndex(of: "=") else { throw .badParameter }
             let name = try Self.decode(item[..<eq], part: "parameter name")
@@ -167,6 +188,8 @@ public struct PostgresLocation: Sendable, Hashable {
                 target = t
             case "sslmode": sslmode = value
             case "sslrootcert": sslrootcert = value
+            case "connect_timeout": timeouts.connect = try Self.connectTimeout(value)
+            case "statement_timeout": timeouts.statement = try Self.statementTimeout(value)
             default: throw .unknownParameter(name)
             }
         }
@@ -177,7 +200,8 @@ public struct PostgresLocation: Sendable, Hashable {
             return host.hasPrefix("/") ? .unixSocket(directory: host, port: port) : .tcp(host: host, port: port)
         }
         if endpoints.count > 1, endpoints.contains(where: { $0.socketPath != nil }) { throw .socketInHostList }
-        self.init(endpoints: endpoints, user: user, password: password, database: database, tls: tls, targetSession: target)
+        self.init(endpoints: endpoints, user: user, password: password, database: database, tls: tls, targetSession: target,
+                  timeouts: timeouts)
     }
 
     /// The URL without its password, e.g. `postgres://trail@127.0.0.1:5432/trail`,
@@ -205,10 +229,34 @@ public struct PostgresLocation: Sendable, Hashable {
             parameters.append("sslmode=\(tls.sslmode)")
             if let roots = tls.roots { parameters.append("sslrootcert=\(Self.encode(roots.parameter, keeping: "/"))") }
         }
+        if let connect = timeouts.connect { parameters.append("connect_timeout=\(connect.components.seconds)") }
+        if let statement = timeouts.statement { parameters.append("statement_timeout=\(statement.wholeMilliseconds)ms") }
         return parameters.isEmpty ? base : base + "?" + parameters.joined(separator: "&")
     }
 
     // MARK: - Reading the parts
+
+    /// `connect_timeout`: whole seconds from 1 to 3600. libpq reads 0 as
+    /// "wait for ever"; traild never waits for ever, so 0 is refused.
+    private static func connectTimeout(_ text: String) throws(PostgresLocationError) -> Duration {
+        guard let seconds = Int(text), (1...3600).contains(seconds) else {
+            throw .badTimeout(parameter: "connect_timeout", value: text)
+        }
+        return .seconds(seconds)
+    }
+
+    /// `statement_timeout`: a whole number with `ms`, `s` or `min`, or bare
+    /// (milliseconds, as PostgreSQL reads the setting), from 100 ms to 1 h.
+    private static func statementTimeout(_ text: String) throws(PostgresLocationError) -> Duration {
+        let units: [(suffix: String, ms: Int)] = [("ms", 1), ("min", 60_000), ("s", 1000)]
+        let unit = units.first { text.hasSuffix($0.suffix) }
+        guard let number = Int(text.dropLast(unit?.suffix.count ?? 0)), number >= 0,
+              case let (ms, overflow) = number.multipliedReportingOverflow(by: unit?.ms ?? 1), !overflow,
+              (100...3_600_000).contains(ms) else {
+            throw .badTimeout(parameter: "statement_timeout", value: text)
+        }
+        return .milliseconds(ms)
+    }
 
     /// `host`, `host:port`, `[v6]`, `[v6]:port`, `:port` or nothing; the host percent-decoded.
     private static func splitHostPort(_ text: Substring) throws(PostgresLocationError) -> (String, Int) {

@@ -43,6 +43,9 @@ public enum PostgresLocationError: Error, Equatable, Sendable, CustomStringConve
     case socketInHostList
     /// A `target_session_attrs` other than any, read-write or primary (the value as written).
     case unsupportedTargetSession(String)
+    /// A `connect_timeout` or `statement_timeout` that is not a time within its
+    /// bounds (the parameter, the value as written).
+    case badTimeout(parameter: String, value: String)
 
     public var description: String {
         switch self {
@@ -68,7 +71,7 @@ public enum PostgresLocationError: Error, Equatable, Sendable, CustomStringConve
             if name == "port" {
                 "The store URL parameter port is not supported; write the port after the host, as postgres://USER@:5433/DB?host=/socket/dir."
             } else {
-                "The store URL parameter \(name.debugDescription) is not supported; use only host=/socket/dir, sslmode and sslrootcert."
+                "The store URL parameter \(name.debugDescription) is not supported; use only host, sslmode, sslrootcert, target_session_attrs, connect_timeout and statement_timeout."
             }
         case let .duplicateParameter(name):
             "The store URL gives the parameter \(name.debugDescription) twice; keep one."
@@ -88,6 +91,10 @@ public enum PostgresLocationError: Error, Equatable, Sendable, CustomStringConve
             "The store URL lists a Unix socket among several hosts; list TCP hosts only, as postgres://USER@HOST1:PORT1,HOST2:PORT2/DB."
         case let .unsupportedTargetSession(value):
             "The store URL asks for target_session_attrs=\(value), which traild does not take; it writes, so use read-write (or primary, or any)."
+        case let .badTimeout(parameter, value) where parameter == "connect_timeout":
+            "The store URL asks for connect_timeout=\(value); write whole seconds from 1 to 3600, as libpq does (connect_timeout=5)."
+        case let .badTimeout(parameter, value):
+            "The store URL asks for \(parameter)=\(value); write a time from 100ms to 1h, as 2s, 500ms or 1min (a bare number is milliseconds, as in PostgreSQL)."
         case .fragment:
             "The store URL has a #fragment; remove it, and percent-encode a # in a password as %23."
         }

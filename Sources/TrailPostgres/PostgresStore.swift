@@ -45,7 +45,8 @@ public final class PostgresStore: TrailStore {
         self.daemon = WriteSignal.token(daemon)
         self.logger = logger
         connector = PostgresConnector(location: location, logger: logger)
-        session = BlockingSession(connector: connector)
+        session = BlockingSession(connector: connector,
+                                  statementTimeout: location.timeouts.statement ?? BlockingSession.defaultStatementTimeout)
         do {
             try session.connect()
             _ = try Migrations(PostgresSchema.migrations).apply(using: session)
@@ -61,7 +62,8 @@ public final class PostgresStore: TrailStore {
             throw PostgresCommit.map(error)
         }
         committer = GroupCommit(PostgresCommit(session: session, daemon: daemon), label: "trail.postgres.commit")
-        pool = ReadPool(connector: connector, size: readConnections)
+        pool = ReadPool(connector: connector, size: readConnections,
+                        statementTimeout: location.timeouts.statement ?? ReadPool.defaultStatementTimeout)
     }
 
     public func submit(_ write: WriteRequest, by writer: Writer,

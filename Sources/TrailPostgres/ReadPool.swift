@@ -80,7 +80,7 @@ public final class ReadPool: Sendable {
             slot.connection?.closeDetached()
             slot.connection = nil
             do {
-                connection = try await connector.connect(settings: [PostgresConnection.serverStatementTimeout(after: statementTimeout)])
+                connection = try await connector.connect(settings: PostgresConnection.serverTimeouts(after: statementTimeout))
             } catch {
                 await slots.giveBack(slot)
                 throw error

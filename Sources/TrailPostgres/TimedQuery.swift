@@ -33,13 +33,27 @@ extension PostgresConnection {
         return answer.futureResult
     }
 
-    /// The startup setting that makes the server cancel a statement 2 s after
-    /// the client gave up on it: a backend whose client is gone does not
-    /// notice while it waits for a lock, and would keep its transaction's
-    /// locks until then.
-    static func serverStatementTimeout(after clientTimeout: Duration) -> (String, String) {
-        let backstop = clientTimeout + .seconds(2)
-        let millis = backstop.components.seconds * 1000 + backstop.components.attoseconds / 1_000_000_000_000_000
-        return ("statement_timeout", "\(millis)ms")
+    /// The startup settings that bound what a session whose client is gone
+    /// (a partition, a daemon killed) can hold up on the server:
+    ///
+    /// - `statement_timeout`: the server cancels a statement 2 s after the
+    ///   client gave up on it: a backend whose client is gone does not notice
+    ///   while it waits for a lock.
+    /// - `idle_in_transaction_session_timeout`, half the client's statement
+    ///   timeout: a transaction whose client went silent between statements
+    ///   (its next statement or its COMMIT lost in a partition) is ended, and
+    ///   its row locks freed, before another daemon's statement that waits
+    ///   for them times out. traild never leaves a transaction idle: between
+    ///   its statements it only computes.
+    static func serverTimeouts(after clientTimeout: Duration) -> [(String, String)] {
+        [("statement_timeout", "\((clientTimeout + .seconds(2)).wholeMilliseconds)ms"),
+         ("idle_in_transaction_session_timeout", "\(max(1, (clientTimeout / 2).wholeMilliseconds))ms")]
+    }
+}
+
+extension Duration {
+    /// The whole milliseconds of this duration (what PostgreSQL's settings take).
+    var wholeMilliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

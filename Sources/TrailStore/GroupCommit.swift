@@ -90,6 +90,14 @@ public final class GroupCommit<Applier: GroupApplier>: Sendable {
         }
     }
 
+    /// The failure every write of a group met when the store could not be
+    /// reached; nil when any write got through or failed otherwise.
+    private static func unreachable(_ results: [Result<WriteOutcome, TrailError>]) -> TrailError? {
+        guard case let .failure(first)? = results.first, first.errorCode == .storageUnavailable else { return nil }
+        for case .success in results { return nil }
+        return first
+    }
+
     private func drainLoop() {
         while true {
             let (group, waiters): ([Job], [CheckedContinuation<Void, Never>]) = queue.withLock { q in
@@ -117,9 +125,21 @@ public final class GroupCommit<Applier: GroupApplier>: Sendable {
             }
             let results = applier.commit(group.map(\.pending))
             groupSizes.record(group.count)
-            depth.subtract(group.count, ordering: .relaxed)
+            // The store did not answer (a statement or a connect timed out):
+            // the writes that queued meanwhile are answered the same at once,
+            // untried, rather than each waiting for a timeout of its own. So
+            // no write waits for more than one failing attempt.
+            let unreachable = Self.unreachable(results)
+            let untried: [Job] = unreachable == nil ? [] : queue.withLock { q in
+                defer { q.jobs.removeAll() }
+                return q.jobs
+            }
+            depth.subtract(group.count + untried.count, ordering: .relaxed)
             answers.async {
                 for (job, result) in zip(group, results) { job.completion(result) }
+                if let unreachable {
+                    for job in untried { job.completion(.failure(unreachable)) }
+                }
             }
         }
     }

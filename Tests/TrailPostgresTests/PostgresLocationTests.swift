@@ -246,6 +246,33 @@ final class PostgresLocationTests: XCTestCase {
         assertRefused("postgres://u@h/d?target_session_attrs=standby", .unsupportedTargetSession("standby"))
     }
 
+    // MARK: - Timeouts
+
+    func testTimeouts() throws {
+        let l = try parse("postgres://u@h/d?connect_timeout=3&statement_timeout=2s")
+        XCTAssertEqual(l.timeouts, .init(connect: .seconds(3), statement: .seconds(2)))
+        XCTAssertEqual(l.redacted, "postgres://u@h:5432/d?connect_timeout=3&statement_timeout=2000ms")
+        XCTAssertEqual(try parse(l.redacted), l)
+        XCTAssertEqual(l.at(l.endpoint).timeouts, l.timeouts)
+        XCTAssertEqual(try parse("postgres://u@h/d?statement_timeout=250").timeouts.statement, .milliseconds(250))
+        XCTAssertEqual(try parse("postgres://u@h/d?statement_timeout=250ms").timeouts.statement, .milliseconds(250))
+        XCTAssertEqual(try parse("postgres://u@h/d?statement_timeout=1min").timeouts.statement, .seconds(60))
+        XCTAssertEqual(try parse("postgres://u@h/d").timeouts, .init())
+        XCTAssertEqual(PostgresConnector(location: try parse("postgres://u@h/d?connect_timeout=7")).connectTimeout, .seconds(7))
+        XCTAssertEqual(PostgresConnector(location: try parse("postgres://u@h/d")).connectTimeout, PostgresConnector.defaultConnectTimeout)
+    }
+
+    func testTimeoutsRefused() {
+        for bad in ["0", "-1", "3601", "1.5", "2s", "x"] {
+            assertRefused("postgres://u@h/d?connect_timeout=\(bad)", .badTimeout(parameter: "connect_timeout", value: bad))
+        }
+        for bad in ["99", "99ms", "0s", "2h", "61min", "-5s", "1.5s", "s", "ms", "9223372036854775807s", "two"] {
+            assertRefused("postgres://u@h/d?statement_timeout=\(bad)", .badTimeout(parameter: "statement_timeout", value: bad))
+        }
+        XCTAssertTrue(PostgresLocationError.badTimeout(parameter: "statement_timeout", value: "2h").description.contains("100ms to 1h"))
+        XCTAssertTrue(PostgresLocationError.badTimeout(parameter: "connect_timeout", value: "0").description.contains("1 to 3600"))
+    }
+
     func testSSLModesRefused() {
         assertRefused("postgres://u@h/d?sslmode=allow", .unsupportedSSLMode("allow"))
         assertRefused("postgres://u@h/d?sslmode=REQUIRE", .unsupportedSSLMode("REQUIRE"))

@@ -264,16 +264,21 @@ def engine(request: Any) -> str:
     return getattr(request, "param", ENGINES[0])
 
 
-def pgcluster_module() -> ModuleType:
-    """tests/pgcluster.py, imported as `pgcluster`."""
-    mod = sys.modules.get("pgcluster")
+def tests_module(name: str) -> ModuleType:
+    """tests/NAME.py (a helper beside the test folders), imported as `NAME`."""
+    mod = sys.modules.get(name)
     if mod is None:
-        spec = importlib.util.spec_from_file_location("pgcluster", ROOT / "tests" / "pgcluster.py")
+        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / f"{name}.py")
         assert spec is not None and spec.loader is not None
         mod = importlib.util.module_from_spec(spec)
-        sys.modules["pgcluster"] = mod
+        sys.modules[name] = mod
         spec.loader.exec_module(mod)
     return mod
+
+
+def pgcluster_module() -> ModuleType:
+    """tests/pgcluster.py: throwaway PostgreSQL clusters."""
+    return tests_module("pgcluster")
 
 
 @pytest.fixture(scope="session")
