@@ -75,9 +75,10 @@ extension PostgresWrites {
     }
 
     /// Moves `rows` of one namespace into new archive blocks, with their
-    /// trails, and out of the hot tables. `signalled`: each block is
-    /// signalled to the other daemons (an evaporation), whether or not this
-    /// one has watchers (`reportNotes`): theirs may.
+    /// trails, and out of the hot tables. `signalled`: an evaporation, logged
+    /// as `evaporate` (the other daemons' watchers hear of it from that row,
+    /// whether or not this one has watchers, `reportNotes`); else logged as
+    /// `archive` (an import putting archived notes back), which no watcher hears.
     func archive(_ rows: [NoteRow], settings: NamespaceSettings, reportNotes: Bool, keepTrails: Bool,
                  signalled: Bool = false) throws -> EvaporationReport {
         let ns = settings.name
@@ -128,7 +129,6 @@ extension PostgresWrites {
                 """)
             let block = try inserted[0][0].decode(Int64.self)
             blockSeqs.append(block)
-            if signalled { state.evaporatedBlocks.append((ns, block)) }
             blockOf += Array(repeating: block, count: count)
             packed += frame.count
         }
@@ -147,7 +147,7 @@ extension PostgresWrites {
             try db.rows("DELETE FROM edge WHERE src = ANY(\(seqs)::int8[]) OR dst = ANY(\(seqs)::int8[])")
         }
         // One log entry for the batch: each note's own is its row's archived_at.
-        try log(ns: ns, op: "evaporate", note: nil, other: nil, delta: Double(records.count),
+        try log(ns: ns, op: signalled ? "evaporate" : "archive", note: nil, other: nil, delta: Double(records.count),
                 detail: "blocks " + blockSeqs.map(String.init).joined(separator: ","))
         return EvaporationReport(ns: ns, notes: notes, count: records.count, packedBytes: packed, rawBytes: raw.reduce(0, +))
     }

@@ -79,16 +79,11 @@ struct PostgresCommit: GroupApplier {
                     // locked and read of its namespaces.
                     try session.rows("ROLLBACK TO SAVEPOINT w\(unescaped: String(i))")
                     state.log.removeAll()
-                    state.evaporatedBlocks.removeAll()
                     state.namespaces.removeAll()
                     results.append(.failure(error))
                 }
             }
-            let signals = results.flatMap { result -> [String] in
-                guard case let .success(outcome) = result else { return [] }
-                return WriteSignal.payloads(of: outcome, daemon: daemon)
-            } + state.evaporatedBlocks.map { WriteSignal.evaporated(ns: $0.ns, block: $0.block, daemon: daemon) }
-            try PostgresWrites(db: session, now: now, writer: Writer(), daemon: daemon, state: state).flushLog(signals: signals)
+            try PostgresWrites(db: session, now: now, writer: Writer(), daemon: daemon, state: state).flushLog(signal: true)
             try session.commit()
             return results
         } catch {

@@ -312,30 +312,71 @@ struct PostgresReads {
 
     // MARK: other daemons' writes
 
-    /// What watchers see of a write another daemon signalled.
-    func events(for signal: WriteSignal) async throws -> [StoreEvent] {
-        let (now, found) = try await clock(ns: signal.ns)
-        guard let settings = found else { return [] }
-        if signal.event == "evaporated" {
-            guard let block = Int64(signal.subject),
-                  let row = try await rows("SELECT frame FROM archive_block WHERE seq = \(block)").first else { return [] }
-            let records = try ArchiveFrames.records(in: Array(buffer: try row[0].decode(ByteBuffer.self)), source: "archive block \(block)")
-            return records.map {
-                StoreEvent(event: "evaporated", note: $0.note(settings: settings, weight: $0.decayed($0.weight, at: now, halfLife: settings.halfLife)))
+    /// The events of the write-log rows from `first` to `last` that daemons
+    /// other than `me` wrote (only `daemon`'s, when given: a signal's) in
+    /// `namespaces`, in seq order, each with its row's seq: what the rows'
+    /// notes are now. At most `limit` rows are read; `complete` is false
+    /// when there were more. A row whose note is no longer hot (evaporated
+    /// since) gives no event; an evaporation gives one per note of its blocks.
+    func loggedEvents(from first: Int64, through last: Int64, me: String, daemon: String? = nil,
+                      namespaces: Set<String>, limit: Int) async throws -> (events: [StoreEvent], complete: Bool, lastRead: Int64?) {
+        guard !namespaces.isEmpty, first <= last else { return ([], true, nil) }
+        let wanted = Array(namespaces)
+        let rows = try await self.rows("""
+            SELECT \(unescaped: noteColumns), w.seq, w.ns, w.op, w.detail, a.id, e.key, n.seq IS NOT NULL
+            FROM write_log w
+            LEFT JOIN note n ON n.seq = w.note
+            LEFT JOIN note a ON w.op = 'link' AND a.seq = w.other
+            LEFT JOIN edge e ON w.op = 'link' AND e.src = w.other AND e.dst = w.note
+            WHERE w.seq >= \(first) AND w.seq <= \(last) AND w.daemon <> \(me)
+              AND (\(daemon)::text IS NULL OR w.daemon = \(daemon)::text)
+              AND w.op = ANY(\(unescaped: LoggedEvent.operationsLiteral)::text[]) AND w.ns = ANY(\(wanted)::text[])
+            ORDER BY w.seq LIMIT \(Int64(limit) + 1)
+            """)
+        let complete = rows.count <= limit
+        var settings: [String: (now: Double, settings: NamespaceSettings?)] = [:]
+        var events: [StoreEvent] = []
+        var lastRead: Int64?
+        let c = 17  // the columns after noteColumns
+        for row in rows.prefix(limit) {
+            let seq = try row[c].decode(Int64.self)
+            lastRead = seq
+            let ns = try row[c + 1].decode(String.self)
+            let op = try row[c + 2].decode(String.self)
+            if settings[ns] == nil { settings[ns] = try await clock(ns: ns) }
+            guard let (now, found) = settings[ns], let namespace = found, let kind = LoggedEvent.events[op] else { continue }
+            if op == "evaporate" {
+                let blocks = (try row[c + 3].decode(String?.self) ?? "").split(separator: " ").last?
+                    .split(separator: ",").compactMap { Int64($0) } ?? []
+                for block in blocks {
+                    guard let frame = try await self.rows("SELECT frame FROM archive_block WHERE seq = \(block)").first else { continue }
+                    let records = try ArchiveFrames.records(in: Array(buffer: try frame[0].decode(ByteBuffer.self)), source: "archive block \(block)")
+                    events += records.map {
+                        StoreEvent(event: kind, note: $0.note(settings: namespace, weight: $0.decayed($0.weight, at: now, halfLife: namespace.halfLife)),
+                                   seq: seq)
+                    }
+                }
+                continue
             }
+            guard try row[c + 6].decode(Bool.self), case let .hot(note) = try LocatedRow(postgres: row) else { continue }
+            var event = StoreEvent(event: kind, note: note.note(ns: namespace, at: now), seq: seq)
+            if op == "link", let from = try row[c + 4].decode(String?.self) {
+                event.trailFrom = NoteID(trustedHex: from)
+                event.trailWeight = try row[c + 5].decode(Double?.self).map { namespace.decay.weight(key: $0, at: now) } ?? 0
+            }
+            events.append(event)
         }
-        guard let row = try await rows("SELECT \(unescaped: noteColumns) FROM note n WHERE n.ns = \(signal.ns) AND n.id = \(signal.subject)").first,
-              case let .hot(note) = try LocatedRow(postgres: row) else { return [] }
-        var event = StoreEvent(event: signal.event, note: note.note(ns: settings, at: now))
-        if let from = signal.from {
-            let trail = try await rows("""
-                SELECT e.key FROM edge e JOIN note a ON a.seq = e.src
-                WHERE a.ns = \(signal.ns) AND a.id = \(from) AND e.dst = \(note.seq)
-                """)
-            event.trailFrom = NoteID(trustedHex: from)
-            event.trailWeight = try trail.first.map { settings.decay.weight(key: try $0[0].decode(Double.self), at: now) } ?? 0
-        }
-        return [event]
+        return (events, complete, lastRead)
+    }
+
+    /// The namespaces among `namespaces` that have write-log rows from
+    /// `first` to `last` made by daemons other than `me` (a gap's).
+    func loggedNamespaces(from first: Int64, through last: Int64, me: String, namespaces: Set<String>) async throws -> [String] {
+        try await rows("""
+            SELECT DISTINCT w.ns FROM write_log w
+            WHERE w.seq >= \(first) AND w.seq <= \(last) AND w.daemon <> \(me)
+              AND w.op = ANY(\(unescaped: LoggedEvent.operationsLiteral)::text[]) AND w.ns = ANY(\(Array(namespaces))::text[])
+            """).map { try $0[0].decode(String.self) }.sorted()
     }
 
     // MARK: export, compaction

@@ -31,6 +31,9 @@ public final class PostgresStore: TrailStore {
     private let contested = ContestedNamespaces()
     /// The task that listens for other daemons' writes, once asked to.
     private let listener = Mutex<Task<Void, Never>?>(nil)
+    /// The most rows of other daemons' writes the listener replays after its
+    /// connection was down; beyond, watchers get a gap (`EventListener`).
+    public let catchUpLimit: Int
 
     /// Connects to the database at `location`, applies the schema's
     /// migrations (one daemon at a time) and makes sure the `default`
@@ -40,8 +43,9 @@ public final class PostgresStore: TrailStore {
     /// its password) when it cannot be reached, refuses the login, or has
     /// no such database.
     public init(location: PostgresLocation, daemon: String, readConnections: Int = ReadPool.defaultSize,
-                logger: Logger = Logger(label: "trail.postgres")) throws(TrailError) {
+                catchUpLimit: Int = 10_000, logger: Logger = Logger(label: "trail.postgres")) throws(TrailError) {
         self.location = location
+        self.catchUpLimit = catchUpLimit
         self.daemon = WriteSignal.token(daemon)
         self.logger = logger
         connector = PostgresConnector(location: location, logger: logger)
@@ -190,49 +194,13 @@ public final class PostgresStore: TrailStore {
         databaseBytes.load(ordering: .relaxed)
     }
 
-    /// Listens (`LISTEN trail_events`, on a connection of its own named
-    /// `traild-listen`) for the signals of other daemons' writes and reads,
-    /// for a watched namespace, the note each names. While that connection
-    /// is down, watchers miss the writes other daemons make; it is opened
-    /// again at once, then after 0.25 s, 0.5 s, ... up to 5 s between tries.
-    public func forwardEvents(watching: @escaping @Sendable (String) -> Bool, to deliver: @escaping @Sendable (StoreEvent) -> Void) {
-        let listening = connector.named("traild-listen")
-        let (daemon, logger, pool, location, contested) = (self.daemon, self.logger, self.pool, self.location, self.contested)
-        let task = Task.detached {
-            var pause = 0.25
-            while !Task.isCancelled {
-                do {
-                    let connection = try await listening.connect()
-                    pause = 0.25
-                    do {
-                        try await connection.listen(on: WriteSignal.channel) { notifications in
-                            for try await notification in notifications {
-                                guard let signal = WriteSignal(notification.payload), signal.daemon != daemon, watching(signal.ns) else { continue }
-                                do {
-                                    let events = try await pool.withConnection {
-                                        try await PostgresReads(connection: $0, logger: logger, contested: contested, timeout: pool.statementTimeout)
-                                            .events(for: signal)
-                                    }
-                                    events.forEach(deliver)
-                                } catch {
-                                    logger.warning("could not read a write another daemon signalled", metadata: ["signal": "\(notification.payload)", "error": "\(error)"])
-                                }
-                            }
-                        }
-                    } catch {
-                        connection.closeDetached()
-                        throw error
-                    }
-                    connection.closeDetached()
-                } catch {
-                    if Task.isCancelled { break }
-                    logger.warning("listening for other daemons' writes failed; watchers miss them until it is back",
-                                   metadata: ["database": "\(location.redacted)", "error": "\(PostgresFailure.from(error, location: location))"])
-                }
-                try? await Task.sleep(for: .seconds(pause))
-                pause = min(pause * 2, 5)
-            }
-        }
+    /// Hands the watchers other daemons' writes (`EventListener`: on a
+    /// connection of its own, caught up from the write log after it was down).
+    public func forwardEvents(watching: @escaping @Sendable () -> Set<String>, to deliver: @escaping @Sendable (StoreEvent) -> Void,
+                              missed: @escaping @Sendable (EventGap) -> Void) {
+        let listening = EventListener(connector: connector.named("traild-listen"), pool: pool, daemon: daemon, logger: logger,
+                                      contested: contested, statementTimeout: pool.statementTimeout, catchUpLimit: catchUpLimit)
+        let task = Task.detached { await listening.run(watching: watching, deliver: deliver, missed: missed) }
         listener.withLock { $0?.cancel(); $0 = task }
     }
 

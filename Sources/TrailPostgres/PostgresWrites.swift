@@ -17,8 +17,9 @@ protocol StatementRunner {
 final class TransactionState {
     var namespaces: [String: NamespaceSettings] = [:]
     var log: [LogRow] = []
-    /// Archive blocks written by evaporations, by namespace, for the other daemons' watchers.
-    var evaporatedBlocks: [(ns: String, block: Int64)] = []
+    /// The least write-log seq this transaction wrote, once it wrote one
+    /// (the signal's `FIRST`).
+    var firstLogged: Int64?
     /// Notes `DepositBatch` inserted ahead of their deposits, not yet claimed: seq by `key(ns:id:)`.
     var prepared: [String: Int64] = [:]
     /// Every (ns, id) `DepositBatch` handled: each is in the table now, made by it or before it.
@@ -259,15 +260,20 @@ struct PostgresWrites: WriteTransaction {
     }
 
     /// Writes the gathered write-log rows in one statement (a JSON array
-    /// of rows: postgres-nio binds no arrays with nulls in them), with the
-    /// `signals` for the other daemons in the same round trip (a NOTIFY is
-    /// delivered when, and only if, the transaction commits).
-    func flushLog(signals: [String] = []) throws {
+    /// of rows: postgres-nio binds no arrays with nulls in them). With
+    /// `signal`, the transaction's last, the same round trip tells the other
+    /// daemons (`WriteSignal`: this daemon and the range of log seqs the
+    /// transaction wrote; a NOTIFY is delivered when, and only if, the
+    /// transaction commits).
+    func flushLog(signal: Bool = false) throws {
         let log = state.log
         state.log.removeAll()
         if log.isEmpty {
-            if !signals.isEmpty {
-                try db.rows("SELECT pg_notify(\(unescaped: WriteSignal.channelLiteral), p) FROM unnest(\(signals)::text[]) p")
+            if signal, let first = state.firstLogged {
+                try db.rows("""
+                    SELECT pg_notify(\(unescaped: WriteSignal.channelLiteral), \(daemon)::text || ' ' || \(first)::int8::text || ' ' || max(seq)::text)
+                    FROM write_log WHERE seq >= \(first) AND daemon = \(daemon)
+                    """)
             }
             return
         }
@@ -296,14 +302,19 @@ struct PostgresWrites: WriteTransaction {
             json.append(byte: UInt8(ascii: "}"))
         }
         json.append(byte: UInt8(ascii: "]"))
-        try db.rows("""
+        let range = try db.rows("""
             WITH logged AS (
                 INSERT INTO write_log (at, ns, op, note, other, delta, detail, agent, uid, pid, daemon)
                 SELECT \(nowMillis), x.ns, x.op, x.note, x.other, x.delta, x.detail, x.agent, x.uid, x.pid, \(daemon)
                 FROM jsonb_to_recordset(\(String(decoding: json.bytes, as: UTF8.self))::jsonb)
-                    AS x(ns text, op text, note int8, other int8, delta float8, detail text, agent text, uid int8, pid int8))
-            SELECT pg_notify(\(unescaped: WriteSignal.channelLiteral), p) FROM unnest(\(signals)::text[]) p
+                    AS x(ns text, op text, note int8, other int8, delta float8, detail text, agent text, uid int8, pid int8)
+                RETURNING seq)
+            SELECT min(seq), CASE WHEN \(signal) THEN pg_notify(\(unescaped: WriteSignal.channelLiteral),
+                \(daemon)::text || ' ' || least(min(seq), \(state.firstLogged ?? Int64.max)::int8)::text || ' ' || max(seq)::text) END
+            FROM logged
             """)
+        let first = try range[0][0].decode(Int64.self)
+        state.firstLogged = min(state.firstLogged ?? first, first)
     }
 
     private static func optional(_ value: Int64?, into json: inout JSONText) {

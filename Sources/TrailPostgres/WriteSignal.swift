@@ -1,60 +1,49 @@
 import TrailCore
 import TrailStore
 
-/// What one daemon tells the others about a committed write, through
-/// `NOTIFY trail_events` (sent in the write's transaction, so delivered
-/// only if it commits): a line `DAEMON EVENT NS ID [FROM]`, or
-/// `DAEMON evaporated NS block SEQ` for a block of evaporated notes. Small
-/// on purpose (PostgreSQL caps a payload at 8000 bytes, and every listener
-/// gets every one): a daemon with watchers of `NS` reads the note itself.
+/// What one daemon tells the others about a committed transaction, through
+/// `NOTIFY trail_events` (sent in the transaction, so delivered only if it
+/// commits): `DAEMON FIRST LAST`, the range of write-log seqs the
+/// transaction wrote (other daemons' rows may fall between them). Small on
+/// purpose (every listener gets every one): a daemon with watchers reads
+/// those write-log rows of `DAEMON` and makes the events from them, exactly
+/// as it does when it catches up after its listening connection was down.
 struct WriteSignal: Equatable {
     var daemon: String
-    var event: String
-    var ns: String
-    /// The note's id, or for `evaporated` the archive block's seq.
-    var subject: String
-    /// For `linked`: the id of the note the trail comes from.
-    var from: String?
+    var first: Int64
+    var last: Int64
+
+    init(daemon: String, first: Int64, last: Int64) {
+        self.daemon = daemon
+        self.first = first
+        self.last = last
+    }
 
     static let channel = "trail_events"
     static let channelLiteral = "'trail_events'"
 
-    /// The signals of a committed write.
-    static func payloads(of outcome: WriteOutcome, daemon: String) -> [String] {
-        let daemon = Self.token(daemon)
-        switch outcome {
-        case let .deposited(note, _): return ["\(daemon) deposited \(note.ns) \(note.id.hex)"]
-        case let .reinforced(note): return ["\(daemon) reinforced \(note.ns) \(note.id.hex)"]
-        case let .linked(from, to, _): return ["\(daemon) linked \(to.ns) \(to.id.hex) \(from.hex)"]
-        case let .retracted(note): return ["\(daemon) retracted \(note.ns) \(note.id.hex)"]
-        case let .revived(note): return ["\(daemon) revived \(note.ns) \(note.id.hex)"]
-        // Watchers see a merge as the deposit it is (contract §8).
-        case let .merged(note, _): return ["\(daemon) deposited \(note.ns) \(note.id.hex)"]
-        // Other daemons' indexes read new vectors by stamp (`TrailStore.vectors`).
-        // Contests are read where they are stored, with the notes that show them.
-        case .configured, .restored, .evaporated, .marked, .trailsDropped, .swept, .ranked, .rebased, .recorded, .textMaintained,
-             .vectorsStored, .contestsRecorded:
-            return []
-        }
-    }
-
-    static func evaporated(ns: String, block: Int64, daemon: String) -> String {
-        "\(token(daemon)) evaporated \(ns) \(block)"
-    }
-
-    /// Reads a payload; nil for one that is not a signal.
+    /// Reads a payload; nil for one that is not a signal (an older daemon's
+    /// `DAEMON EVENT NS ID` included: see docs/decisions.md).
     init?(_ payload: String) {
-        let parts = payload.split(separator: " ").map(String.init)
-        guard parts.count == 4 || parts.count == 5 else { return nil }
-        daemon = parts[0]
-        event = parts[1]
-        ns = parts[2]
-        subject = parts[3]
-        from = parts.count == 5 ? parts[4] : nil
+        let parts = payload.split(separator: " ")
+        guard parts.count == 3, let first = Int64(parts[1]), let last = Int64(parts[2]), first <= last else { return nil }
+        daemon = String(parts[0])
+        self.first = first
+        self.last = last
     }
 
     /// A daemon's name as one word.
     static func token(_ name: String) -> String {
         String(name.map { $0 == " " ? "_" : $0 })
     }
+}
+
+/// The write-log operations a watcher hears of, and the event each is.
+enum LoggedEvent {
+    static let events: [String: String] = [
+        "deposit": "deposited", "redeposit": "deposited", "merge": "deposited", "reinforce": "reinforced",
+        "link": "linked", "retract": "retracted", "revive": "revived", "evaporate": "evaporated",
+    ]
+    /// The same, as a PostgreSQL array literal of the operations.
+    static let operationsLiteral = "'{" + events.keys.sorted().joined(separator: ",") + "}'"
 }

@@ -23,6 +23,9 @@ public enum TrailMethod: String, CaseIterable, Sendable {
     case importRecords = "trail.import"
     /// The notification a watching connection receives.
     public static let event = "trail.event"
+    /// The notification that tells a watcher of writes it will not get as
+    /// events (`{subscription, from, to}`, write-log seqs).
+    public static let gap = "trail.gap"
 }
 
 /// A request read and validated: a method with typed params.

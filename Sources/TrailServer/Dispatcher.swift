@@ -106,13 +106,14 @@ final class Dispatcher: Sendable {
         }
         self.maxQueuedWrites = maxQueuedWrites
         // Writes made through other daemons over the same database.
-        store.forwardEvents(watching: { hub.watches(ns: $0) }) { event in
+        store.forwardEvents(watching: { hub.namespaces }, to: { event in
             var extra: JSONObject = [:]
             if let from = event.trailFrom, let weight = event.trailWeight {
                 extra["trail"] = .object(["from": .string(from.hex), "to": .string(event.note.id.hex), "weight": .double(weight)])
             }
+            if let seq = event.seq { extra["seq"] = .int(Int(seq)) }
             hub.publish(event.event, note: event.note, extra: extra)
-        }
+        }, missed: { hub.publish($0) })
     }
 
     func plan(_ call: Call, peer: Peer, grant: Grant? = nil) -> Plan {

@@ -4,6 +4,7 @@ import NIOHTTP1
 import Synchronization
 import TrailCore
 import TrailProtocol
+import TrailStore
 
 /// The watch subscriptions of every connection, and the fan-out of events to
 /// them once a write has committed. Under access rules an event reaches a
@@ -66,6 +67,39 @@ final class EventHub: Sendable {
     /// Drops every subscription of a closed connection.
     func closed(connection: ObjectIdentifier) {
         subscriptions.withLock { subs in subs = subs.filter { $0.value.connection != connection } }
+    }
+
+    /// The namespaces watched now.
+    var namespaces: Set<String> {
+        subscriptions.withLock { Set($0.values.map(\.ns)) }
+    }
+
+    /// Tells every subscription of `gap.namespaces` (that may still read
+    /// it) that other daemons' writes from `gap.first` to `gap.last` could
+    /// not be replayed: a `trail.gap` notification `{subscription, from,
+    /// to}`. The watcher senses afresh.
+    func publish(_ gap: EventGap) {
+        let rules = access.current
+        let targets = subscriptions.withLock { subs in
+            subs.compactMap { (id, sub) -> (String, any Channel, Format)? in
+                guard gap.namespaces.contains(sub.ns) else { return nil }
+                if !rules.policy.isOpen {
+                    let peer = subs[id]!.lookup.identity(of: sub.peer, generation: rules.generation)
+                    guard rules.policy.right(of: peer, in: sub.ns) != nil else { return nil }
+                }
+                return (id, sub.channel, sub.format)
+            }
+        }
+        for (id, channel, format) in targets {
+            let params: JSONObject = ["subscription": .string(id), "from": .int(Int(gap.first)), "to": .int(Int(gap.last))]
+            switch format {
+            case .notification:
+                channel.writeAndFlush(Outgoing.json(RPCResponse.notification(method: TrailMethod.gap, params: params)), promise: nil)
+            case .serverSent:
+                let text = "event: gap\ndata: " + String(decoding: JSONWriter.bytes(.object(params)), as: UTF8.self) + "\n\n"
+                channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(channel.allocator.buffer(string: text))), promise: nil)
+            }
+        }
     }
 
     /// Whether any subscription watches namespace `ns`.

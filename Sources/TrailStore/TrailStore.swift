@@ -162,11 +162,29 @@ public struct StoreEvent: Sendable {
     /// For `linked`: where the trail comes from, and its weight after the write.
     public var trailFrom: NoteID?
     public var trailWeight: Double?
-    public init(event: String, note: Note, trailFrom: NoteID? = nil, trailWeight: Double? = nil) {
+    /// The seq of the write-log row the event comes from (every note of one
+    /// evaporation shares its row's).
+    public var seq: Int64?
+    public init(event: String, note: Note, trailFrom: NoteID? = nil, trailWeight: Double? = nil, seq: Int64? = nil) {
         self.event = event
         self.note = note
         self.trailFrom = trailFrom
         self.trailWeight = trailWeight
+        self.seq = seq
+    }
+}
+
+/// Writes of other processes that a daemon could not replay to its
+/// watchers: the write-log seqs from `first` to `last`, in `namespaces`.
+/// Watchers of those namespaces are told, so that they sense afresh.
+public struct EventGap: Sendable, Equatable {
+    public var first: Int64
+    public var last: Int64
+    public var namespaces: [String]
+    public init(first: Int64, last: Int64, namespaces: [String]) {
+        self.first = first
+        self.last = last
+        self.namespaces = namespaces
     }
 }
 
@@ -240,9 +258,13 @@ public protocol TrailStore: Sendable {
 
     /// Hands `deliver` the writes that other processes commit to this store
     /// (several daemons over one database), for the namespaces `watching`
-    /// accepts, from now until the store closes. An engine that no other
-    /// process writes to has none to give.
-    func forwardEvents(watching: @escaping @Sendable (String) -> Bool, to deliver: @escaping @Sendable (StoreEvent) -> Void)
+    /// gives at the time, from now until the store closes: each once, and
+    /// those of one note in the order they committed, also across a lost
+    /// connection to the store (caught up from the write log when it is
+    /// back). What cannot be caught up is handed to `missed`. An engine that
+    /// no other process writes to has none to give.
+    func forwardEvents(watching: @escaping @Sendable () -> Set<String>, to deliver: @escaping @Sendable (StoreEvent) -> Void,
+                       missed: @escaping @Sendable (EventGap) -> Void)
 
     /// The last compaction of `ns` (of any namespace when nil).
     func lastCompaction(ns: String?) async throws(TrailError) -> CompactionReport?
@@ -314,7 +336,8 @@ extension TrailStore {
     }
 
     /// Nothing by default: this process is the store's only writer.
-    public func forwardEvents(watching: @escaping @Sendable (String) -> Bool, to deliver: @escaping @Sendable (StoreEvent) -> Void) {}
+    public func forwardEvents(watching: @escaping @Sendable () -> Set<String>, to deliver: @escaping @Sendable (StoreEvent) -> Void,
+                              missed: @escaping @Sendable (EventGap) -> Void) {}
 
     /// None by default: every read goes through the async methods.
     public var inlineReads: (any InlineReads)? { nil }

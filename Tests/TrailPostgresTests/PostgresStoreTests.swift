@@ -26,8 +26,8 @@ final class ScratchDatabase: Sendable {
     }
 
     /// A store on this database, as one daemon would open it.
-    func store(_ daemon: String = "test") throws -> PostgresStore {
-        try PostgresStore(location: location, daemon: daemon)
+    func store(_ daemon: String = "test", catchUpLimit: Int = 10_000) throws -> PostgresStore {
+        try PostgresStore(location: location, daemon: daemon, catchUpLimit: catchUpLimit)
     }
 
     /// Runs `sql` on the database (as the owner) and returns its rows.
@@ -441,7 +441,7 @@ struct PostgresEventTests {
         let one = try await blocking { try db.store("one") }
         let two = try await blocking { try db.store("two") }
         let log = EventLog()
-        one.forwardEvents(watching: { $0 == "default" }, to: log.add)
+        one.forwardEvents(watching: { ["default"] }, to: log.add, missed: { _ in Issue.record("no gap expected") })
         try await Task.sleep(for: .milliseconds(300))  // LISTEN is in place
         _ = try await one.deposit("said by one")
         _ = try await two.deposit("elsewhere", ns: "other")
@@ -457,6 +457,8 @@ struct PostgresEventTests {
         #expect(events[2].trailFrom == a.note.id)
         #expect(abs((events[2].trailWeight ?? 0) - 2) < 1e-3)
         #expect(events[4].note.state == .retracted)
+        let seqs = events.compactMap(\.seq)
+        #expect(seqs.count == 5 && seqs == seqs.sorted() && Set(seqs).count == 5)
         await one.close()
         await two.close()
     }
@@ -467,11 +469,11 @@ struct PostgresEventTests {
         let one = try await blocking { try db.store("one") }
         let two = try await blocking { try db.store("two") }
         let log = EventLog()
-        one.forwardEvents(watching: { _ in true }, to: log.add)
+        one.forwardEvents(watching: { ["default"] }, to: log.add, missed: { _ in Issue.record("no gap expected") })
         try await Task.sleep(for: .milliseconds(300))
-        _ = try db.rows("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'traild-listen'")
+        _ = try db.rows("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'traild-listen' AND datname = current_database()")
         try await Task.sleep(for: .milliseconds(1500))  // the listener reconnects
-        let listening = try db.rows("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'traild-listen'")[0][0].decode(Int64.self)
+        let listening = try db.rows("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'traild-listen' AND datname = current_database()")[0][0].decode(Int64.self)
         #expect(listening == 1)
         for i in 0..<5 { _ = try await two.deposit("fading \(i)") }
         _ = try await two.write(.configure(NamespaceChange(ns: "default", evaporateBelow: 2)), by: Writer())
@@ -481,6 +483,90 @@ struct PostgresEventTests {
         let evaporated = events.filter { $0.event == "evaporated" }
         #expect(evaporated.count == 5)
         #expect(evaporated.allSatisfy { $0.note.state == .archived && $0.note.body.hasPrefix("fading") })
+        await one.close()
+        await two.close()
+    }
+}
+
+/// Ends the listening connections of `db`'s daemons, as a partition would.
+private func cutListeners(_ db: ScratchDatabase) throws {
+    _ = try db.rows("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'traild-listen' AND datname = current_database()")
+}
+
+@Suite("PostgreSQL watch without gaps", .serialized)
+struct PostgresCatchUpTests {
+    @Test("writes made while the listener was cut are caught up from the write log: each once, a note's in order")
+    func caughtUp() async throws {
+        let db = try ScratchDatabase()
+        let one = try await blocking { try db.store("one") }
+        let two = try await blocking { try db.store("two") }
+        let log = EventLog()
+        let gaps = Mutex<[EventGap]>([])
+        one.forwardEvents(watching: { ["default"] }, to: log.add, missed: { gap in gaps.withLock { $0.append(gap) } })
+        try await Task.sleep(for: .milliseconds(300))
+        // Two writers through `two` while `one`'s listener is cut again and again.
+        let notes = (0..<4).map { "note \($0)" }
+        for body in notes { _ = try await two.deposit(body) }
+        let writes = Task {
+            for round in 0..<60 {
+                for body in notes {
+                    _ = try await two.write(.reinforce(id: try prefix(NoteID(body: body).hex), ns: "default", delta: 1), by: Writer())
+                }
+                _ = try await two.deposit("fresh \(round)")
+            }
+        }
+        for _ in 0..<6 {
+            try await Task.sleep(for: .milliseconds(150))
+            try cutListeners(db)
+        }
+        try await writes.value
+        let expected = 4 + 60 * 5
+        let events = try await log.wait(for: expected, seconds: 20)
+        try await Task.sleep(for: .milliseconds(500))  // nothing more comes
+        let all = log.all
+        #expect(all.count == expected)
+        let seqs = all.compactMap(\.seq)
+        #expect(Set(seqs).count == seqs.count, "an event came twice")
+        let logged = try db.rows("SELECT count(*) FROM write_log WHERE daemon = 'two' AND op IN ('deposit', 'reinforce')")[0][0].decode(Int64.self)
+        #expect(Int(logged) == expected)
+        for body in notes {
+            let mine = all.filter { $0.note.id == NoteID(body: body) }.compactMap(\.seq)
+            #expect(mine == mine.sorted(), "the events of \(body) out of order")
+        }
+        #expect(gaps.withLock { $0 }.isEmpty)
+        #expect(events.count >= expected)
+        await one.close()
+        await two.close()
+    }
+
+    @Test("more missed writes than the listener replays: the watchers get a gap with its range, then events again")
+    func gap() async throws {
+        let db = try ScratchDatabase()
+        let one = try await blocking { try db.store("one", catchUpLimit: 5) }
+        let two = try await blocking { try db.store("two") }
+        let log = EventLog()
+        let gaps = Mutex<[EventGap]>([])
+        one.forwardEvents(watching: { ["default"] }, to: log.add, missed: { gap in gaps.withLock { $0.append(gap) } })
+        try await Task.sleep(for: .milliseconds(300))
+        // Keep the listener out while `two` writes a burst far above the limit:
+        // no new connections to the database (those open stay), then cut it.
+        let owner = BlockingSession(connector: PostgresConnector(location: db.location))
+        defer { owner.close() }
+        _ = try owner.execute("ALTER DATABASE \(db.name) CONNECTION LIMIT 0")
+        _ = try owner.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'traild-listen' AND datname = current_database()")
+        for i in 0..<20 { _ = try await two.deposit("burst \(i)", ns: "default") }
+        _ = try await two.deposit("elsewhere", ns: "other")
+        let top = try owner.execute("SELECT max(seq) FROM write_log WHERE ns = 'default'").rows.map { $0.makeRandomAccess() }[0][0].decode(Int64.self)
+        _ = try owner.execute("ALTER DATABASE \(db.name) CONNECTION LIMIT -1")
+        let deadline = Date().addingTimeInterval(15)
+        while gaps.withLock({ $0.isEmpty }) && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        let gap = try #require(gaps.withLock { $0.first })
+        #expect(gap.namespaces == ["default"])
+        #expect(gap.first <= top - 19 && gap.last >= top)
+        #expect(log.all.isEmpty, "nothing of the gap is replayed")
+        let after = try await two.deposit("after the gap")
+        let events = try await log.wait(for: 1)
+        #expect(events.map(\.note.id) == [after.note.id])
         await one.close()
         await two.close()
     }

@@ -313,12 +313,12 @@ struct PostgresVectorTests {
         #expect(log == ["deposit", "merge", "deposit", "deposit"])
     }
 
-    @Test("a merge is signalled as a deposit; stored vectors are not signalled")
-    func signals() throws {
-        let note = Note(id: NoteID(body: "x"), ns: "default", body: "x", tags: [], after: [], weight: 1, rank: nil, deposits: 2,
-                        agent: nil, state: .live, createdAtMillis: 0, updatedAtMillis: 0, retraction: nil)
-        #expect(WriteSignal.payloads(of: .merged(note: note, similarity: 0.9), daemon: "one") == ["one deposited default \(note.id.hex)"])
-        #expect(WriteSignal.payloads(of: .vectorsStored(3), daemon: "one").isEmpty)
+    @Test("a merge is heard of as a deposit; stored vectors write no log row and are not heard of")
+    func signals() async throws {
+        #expect(LoggedEvent.events["merge"] == "deposited")
+        #expect(WriteSignal("one 12 40") == WriteSignal(daemon: "one", first: 12, last: 40))
+        #expect(WriteSignal("one deposited default abc") == nil)
+        #expect(WriteSignal("one 40 12") == nil)
     }
 
     @Test("stores of vectors take stamps one transaction at a time, so that stamps become visible in their order")

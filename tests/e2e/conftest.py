@@ -264,7 +264,7 @@ def engine(request: Any) -> str:
     return getattr(request, "param", ENGINES[0])
 
 
-def tests_module(name: str) -> ModuleType:
+def helper_module(name: str) -> ModuleType:
     """tests/NAME.py (a helper beside the test folders), imported as `NAME`."""
     mod = sys.modules.get(name)
     if mod is None:
@@ -278,7 +278,7 @@ def tests_module(name: str) -> ModuleType:
 
 def pgcluster_module() -> ModuleType:
     """tests/pgcluster.py: throwaway PostgreSQL clusters."""
-    return tests_module("pgcluster")
+    return helper_module("pgcluster")
 
 
 @pytest.fixture(scope="session")

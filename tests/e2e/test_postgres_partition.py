@@ -30,9 +30,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import ENGINES, Daemon, pgcluster_module, tests_module
+from conftest import ENGINES, Daemon, pgcluster_module, helper_module
 
-netwire = tests_module("netwire")
+netwire = helper_module("netwire")
 UNAVAILABLE_HERE = netwire.available()
 
 pytestmark = [

@@ -35,7 +35,7 @@ METHODS = [
     "trail.namespace.list", "trail.compact", "trail.watch", "trail.unwatch",
     "trail.export", "trail.import",
 ]
-SHARED = ["defs.json", "note.json", "error.json", "event.json", "record.json"]
+SHARED = ["defs.json", "note.json", "error.json", "event.json", "gap.json", "record.json"]
 # What trailctl prints with --json for the commands that are not one method.
 TOOLS = ["trailctl.check.json", "trailctl.backup.json"]
 
@@ -163,6 +163,11 @@ def test_note_schema_samples() -> None:
                          "trail": {"from": sha("x"), "to": ID, "weight": 1.0}})
     refuses("event.json", {"subscription": "s1", "event": "linked", "note": NOTE})
     refuses("event.json", {"subscription": "s1", "event": "touched", "note": NOTE})
+    check("event.json", {"subscription": "s1", "event": "deposited", "note": NOTE, "seq": 42})
+    refuses("event.json", {"subscription": "s1", "event": "deposited", "note": NOTE, "seq": 0})
+    check("gap.json", {"subscription": "s1", "from": 18021, "to": 40377})
+    refuses("gap.json", {"subscription": "s1", "from": 18021})
+    refuses("gap.json", {"subscription": "s1", "from": 1, "to": 2, "note": NOTE})
 
 
 def test_params_schema_samples() -> None:
