@@ -28,6 +28,9 @@ public struct TrailEvent: Sendable {
     /// Events of this subscription the daemon dropped just before this one
     /// because the connection did not read them in time (0: none).
     public var dropped: Int
+    /// The write-log row of the event's write: a note's events come in its
+    /// order (nil from a daemon that does not send it).
+    public var seq: Int64?
     /// The notification's `params` exactly as received, for printing as JSON.
     public var params: JSONObject
 
@@ -39,6 +42,7 @@ public struct TrailEvent: Sendable {
         note = try WireDecode.note(o.object("note"))
         trail = try o.optionalObject("trail").map { t throws(WireDecodingError) in try Trail(t) }
         dropped = try o.optionalInt("dropped") ?? 0
+        seq = try o.optionalInt("seq").map(Int64.init)
         self.params = params
     }
 }

@@ -74,13 +74,10 @@ struct EventListener: Sendable {
                             var known = ledger!
                             known.mark(signal.last, at: Self.clock())
                             known.settle(at: Self.clock())
-                            do {
-                                try await forward(signal, ledger: &known, watching: watching(), deliver: deliver)
-                            } catch {
-                                logger.warning("could not read a write another daemon signalled",
-                                               metadata: ["signal": "\(notification.payload)", "error": "\(error)"])
-                            }
-                            ledger = known
+                            defer { ledger = known }
+                            // A failed read ends the connection: what it would have sent
+                            // is caught up from the log when the listener is back.
+                            try await forward(signal, ledger: &known, watching: watching(), deliver: deliver)
                         }
                         group.cancelAll()
                     }
@@ -114,7 +111,7 @@ struct EventListener: Sendable {
             let start = from
             let page = try await read { try await $0.loggedEvents(from: start, through: signal.last, me: daemon, daemon: signal.daemon,
                                                                    namespaces: watching, limit: Self.pageRows) }
-            hand(page.events, ledger: &ledger, deliver: deliver)
+            hand(page.events, live: true, ledger: &ledger, deliver: deliver)
             guard !page.complete, let last = page.lastRead else { return }
             from = last + 1
         }
@@ -129,7 +126,7 @@ struct EventListener: Sendable {
         guard first <= top, !watching.isEmpty else { return }
         let page = try await read { try await $0.loggedEvents(from: first, through: top, me: daemon, namespaces: watching, limit: catchUpLimit) }
         if page.complete {
-            hand(page.events, ledger: &ledger, deliver: deliver)
+            hand(page.events, live: false, ledger: &ledger, deliver: deliver)
             logger.info("caught up on other daemons' writes after the listening connection was back",
                         metadata: ["from": "\(first)", "through": "\(top)", "events": "\(page.events.count)"])
             return
@@ -141,12 +138,12 @@ struct EventListener: Sendable {
                        metadata: ["from": "\(first)", "through": "\(top)", "limit": "\(catchUpLimit)"])
     }
 
-    private func hand(_ events: [StoreEvent], ledger: inout ListenerLedger, deliver: @Sendable (StoreEvent) -> Void) {
+    private func hand(_ events: [StoreEvent], live: Bool, ledger: inout ListenerLedger, deliver: @Sendable (StoreEvent) -> Void) {
         var previous: Int64?
         for event in events {
             guard let seq = event.seq else { continue }
             // The notes of one evaporation share their row's seq.
-            guard seq == previous || ledger.isNew(seq) else { continue }
+            guard seq == previous || (live ? ledger.isUnsent(seq) : ledger.isNew(seq)) else { continue }
             ledger.deliver(seq)
             previous = seq
             deliver(event)

@@ -30,9 +30,18 @@ struct ListenerLedger {
         floor = top
     }
 
-    /// Whether the event of log row `seq` is still to be delivered.
+    /// Whether the event of log row `seq`, read in a catch-up, is still to
+    /// be delivered.
     func isNew(_ seq: Int64) -> Bool {
         seq > floor && !delivered.contains(seq)
+    }
+
+    /// Whether the event of log row `seq`, signalled while listening, is
+    /// still to be delivered: only a catch-up may have sent it already. (At
+    /// or below the floor it may be new: a write that committed after the
+    /// listener first connected, with a seq given out before.)
+    func isUnsent(_ seq: Int64) -> Bool {
+        !delivered.contains(seq)
     }
 
     /// Records that the event(s) of log row `seq` were delivered.

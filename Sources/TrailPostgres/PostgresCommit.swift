@@ -28,7 +28,7 @@ struct PostgresCommit: GroupApplier {
     /// Runs of a group that lose races with other daemons before it is failed.
     static let attempts = 8
 
-    func commit(_ group: [PendingWrite]) -> [Result<WriteOutcome, TrailError>] {
+    func commit(_ group: [PendingWrite]) -> [Result<Committed, TrailError>] {
         var savepoints = false
         var attempt = 0
         while true {
@@ -54,7 +54,7 @@ struct PostgresCommit: GroupApplier {
     }
 
     /// One transaction for the group; results only after it commits.
-    private func run(_ group: [PendingWrite], savepoints: Bool) throws -> [Result<WriteOutcome, TrailError>] {
+    private func run(_ group: [PendingWrite], savepoints: Bool) throws -> [Result<Committed, TrailError>] {
         try session.begin()
         do {
             let state = TransactionState()
@@ -63,6 +63,8 @@ struct PostgresCommit: GroupApplier {
             let now = try batch?.now ?? session.rows("SELECT extract(epoch FROM clock_timestamp())::float8")[0][0].decode(Double.self)
             var results: [Result<WriteOutcome, TrailError>] = []
             results.reserveCapacity(group.count)
+            // For each write watchers hear of: the index of its log row (its last) among the transaction's.
+            var rows: [Int?] = []
             for (i, pending) in group.enumerated() {
                 let tx = PostgresWrites(db: session, now: now, writer: pending.writer, daemon: daemon, state: state)
                 if savepoints { try session.rows("SAVEPOINT w\(unescaped: String(i))") }
@@ -73,6 +75,7 @@ struct PostgresCommit: GroupApplier {
                         try session.rows("RELEASE SAVEPOINT w\(unescaped: String(i))")
                     }
                     results.append(.success(outcome))
+                    rows.append(outcome.note == nil ? nil : state.logged.count + state.log.count - 1)
                 } catch let error as TrailError {
                     guard savepoints else { throw RefusedWrite(error: error) }
                     // What the refused write did is undone; so is what it
@@ -81,11 +84,14 @@ struct PostgresCommit: GroupApplier {
                     state.log.removeAll()
                     state.namespaces.removeAll()
                     results.append(.failure(error))
+                    rows.append(nil)
                 }
             }
             try PostgresWrites(db: session, now: now, writer: Writer(), daemon: daemon, state: state).flushLog(signal: true)
             try session.commit()
-            return results
+            return zip(results, rows).map { result, row in
+                result.map { Committed($0, seq: row.map { state.logged[$0] }) }
+            }
         } catch {
             session.rollback()
             throw error

@@ -17,9 +17,9 @@ protocol StatementRunner {
 final class TransactionState {
     var namespaces: [String: NamespaceSettings] = [:]
     var log: [LogRow] = []
-    /// The least write-log seq this transaction wrote, once it wrote one
-    /// (the signal's `FIRST`).
-    var firstLogged: Int64?
+    /// The write-log seqs this transaction wrote, in the order of its rows
+    /// (the first is the signal's `FIRST`).
+    var logged: [Int64] = []
     /// Notes `DepositBatch` inserted ahead of their deposits, not yet claimed: seq by `key(ns:id:)`.
     var prepared: [String: Int64] = [:]
     /// Every (ns, id) `DepositBatch` handled: each is in the table now, made by it or before it.
@@ -269,7 +269,7 @@ struct PostgresWrites: WriteTransaction {
         let log = state.log
         state.log.removeAll()
         if log.isEmpty {
-            if signal, let first = state.firstLogged {
+            if signal, let first = state.logged.first {
                 try db.rows("""
                     SELECT pg_notify(\(unescaped: WriteSignal.channelLiteral), \(daemon)::text || ' ' || \(first)::int8::text || ' ' || max(seq)::text)
                     FROM write_log WHERE seq >= \(first) AND daemon = \(daemon)
@@ -302,19 +302,19 @@ struct PostgresWrites: WriteTransaction {
             json.append(byte: UInt8(ascii: "}"))
         }
         json.append(byte: UInt8(ascii: "]"))
-        let range = try db.rows("""
+        let inserted = try db.rows("""
             WITH logged AS (
                 INSERT INTO write_log (at, ns, op, note, other, delta, detail, agent, uid, pid, daemon)
                 SELECT \(nowMillis), x.ns, x.op, x.note, x.other, x.delta, x.detail, x.agent, x.uid, x.pid, \(daemon)
                 FROM jsonb_to_recordset(\(String(decoding: json.bytes, as: UTF8.self))::jsonb)
                     AS x(ns text, op text, note int8, other int8, delta float8, detail text, agent text, uid int8, pid int8)
                 RETURNING seq)
-            SELECT min(seq), CASE WHEN \(signal) THEN pg_notify(\(unescaped: WriteSignal.channelLiteral),
-                \(daemon)::text || ' ' || least(min(seq), \(state.firstLogged ?? Int64.max)::int8)::text || ' ' || max(seq)::text) END
+            SELECT array_agg(seq ORDER BY seq), CASE WHEN \(signal) THEN pg_notify(\(unescaped: WriteSignal.channelLiteral),
+                \(daemon)::text || ' ' || least(min(seq), \(state.logged.first ?? Int64.max)::int8)::text || ' ' || max(seq)::text) END
             FROM logged
             """)
-        let first = try range[0][0].decode(Int64.self)
-        state.firstLogged = min(state.firstLogged ?? first, first)
+        // Given out row by row in the order of the array, so in the rows' order.
+        state.logged += try inserted[0][0].decode([Int64].self)
     }
 
     private static func optional(_ value: Int64?, into json: inout JSONText) {

@@ -16,10 +16,10 @@ struct SQLiteCommit: GroupApplier {
 
     /// One transaction for the whole group; results are returned only after
     /// it commits, so nothing is acknowledged that is not on disk.
-    func commit(_ group: [PendingWrite]) -> [Result<WriteOutcome, TrailError>] {
+    func commit(_ group: [PendingWrite]) -> [Result<Committed, TrailError>] {
         let now = clock.now()
         do {
-            let results: [Result<WriteOutcome, TrailError>]
+            let results: [Result<Committed, TrailError>]
             do {
                 results = try apply(group, now: now, savepoints: false)
             } catch is RefusedWrite where group.count > 1 {
@@ -29,10 +29,10 @@ struct SQLiteCommit: GroupApplier {
                 // they did the first time.
                 results = try apply(group, now: now, savepoints: true)
             }
-            if results.contains(where: { if case .success(.evaporated) = $0 { true } else { false } }) {
+            if results.contains(where: { if case .success(let c) = $0, case .evaporated = c.outcome { true } else { false } }) {
                 try? fault?.trip(.committed)
             }
-            if results.contains(where: { if case .success(.marked) = $0 { true } else { false } }) {
+            if results.contains(where: { if case .success(let c) = $0, case .marked = c.outcome { true } else { false } }) {
                 try? fault?.trip(.marked)
             }
             return results
@@ -55,21 +55,22 @@ struct SQLiteCommit: GroupApplier {
     /// a deposit) any refused write rolls the transaction back and throws
     /// `RefusedWrite`; with them, a refused write is undone alone and
     /// answered with its error while the others commit.
-    private func apply(_ group: [PendingWrite], now: Double, savepoints: Bool) throws -> [Result<WriteOutcome, TrailError>] {
-        var results: [Result<WriteOutcome, TrailError>] = []
+    private func apply(_ group: [PendingWrite], now: Double, savepoints: Bool) throws -> [Result<Committed, TrailError>] {
+        var results: [Result<Committed, TrailError>] = []
         results.reserveCapacity(group.count)
         try pool.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
                 for job in group {
                     let write = SQLiteWrites(db: db, now: now, writer: job.writer, packs: packs, fault: fault)
                     do {
+                        var outcome: WriteOutcome?
                         if savepoints {
-                            var outcome: WriteOutcome?
                             try db.inCachedSavepoint { outcome = try write.apply(job.write) }
-                            results.append(.success(outcome!))
                         } else {
-                            results.append(.success(try write.apply(job.write)))
+                            outcome = try write.apply(job.write)
                         }
+                        // A write that watchers hear of ends with its log row.
+                        results.append(.success(Committed(outcome!, seq: outcome!.note == nil ? nil : db.lastInsertedRowID)))
                     } catch {
                         let mapped = SQLiteStore.map(error, database: pool.path)
                         // A storage failure inside the transaction dooms the group;

@@ -81,7 +81,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
     }
 
     public func submit(_ write: WriteRequest, by writer: Writer,
-                       completion: @escaping @Sendable (Result<WriteOutcome, TrailError>) -> Void) {
+                       completion: @escaping @Sendable (Result<Committed, TrailError>) -> Void) {
         for ns in write.contestedNamespaces { contested.add(ns) }
         committer.submit(write, by: writer, completion: completion)
     }

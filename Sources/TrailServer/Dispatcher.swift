@@ -137,7 +137,7 @@ final class Dispatcher: Sendable {
             return .read { [self] () async throws(TrailError) -> JSONValue in
                 guard !writesFull else { throw TrailError.overloaded }
                 let merged = try await recall.merge(d, threshold: threshold, writer: who)
-                return finish(merged.write, mergeAsked: true, contests: merged.contests)
+                return finish(merged.write, seq: merged.seq, mergeAsked: true, contests: merged.contests)
             }
         case let .reinforce(id, ns, delta, agent): return .write(.reinforce(id: id, ns: ns, delta: delta), writer(agent))
         case let .link(from, to, ns, delta, agent): return .write(.link(from: from, to: to, ns: ns, delta: delta), writer(agent))
@@ -253,33 +253,37 @@ final class Dispatcher: Sendable {
     /// The result of a committed write; also tells the watchers and the
     /// index. A deposit that asked `merge_similar` says whether it merged,
     /// and which near notes it contests when it was kept from a merge.
-    func finish(_ outcome: WriteOutcome, mergeAsked: Bool = false, contests: [NoteID] = []) -> JSONValue {
+    func finish(_ outcome: WriteOutcome, seq: Int64? = nil, mergeAsked: Bool = false, contests: [NoteID] = []) -> JSONValue {
         (try? recall.get())?.observe(outcome)
+        // Events carry their write-log row's seq.
+        let logged: JSONObject = seq.map { ["seq": .int(Int($0))] } ?? [:]
         switch outcome {
         case let .merged(note, similarity):
-            hub.publish("deposited", note: note)
+            hub.publish("deposited", note: note, extra: logged)
             return .object(["id": .string(note.id.hex), "ns": .string(note.ns), "created": false,
                             "weight": .double(note.weight), "deposits": .int(note.deposits),
                             "merged": true, "similarity": .double(similarity)])
         case let .deposited(note, created):
-            hub.publish("deposited", note: note)
+            hub.publish("deposited", note: note, extra: logged)
             var o: JSONObject = ["id": .string(note.id.hex), "ns": .string(note.ns), "created": .bool(created),
                                  "weight": .double(note.weight), "deposits": .int(note.deposits)]
             if mergeAsked { o["merged"] = false }
             if !contests.isEmpty { o["contests"] = .array(contests.map { .string($0.hex) }) }
             return .object(o)
         case let .reinforced(note):
-            hub.publish("reinforced", note: note)
+            hub.publish("reinforced", note: note, extra: logged)
             return .object(["id": .string(note.id.hex), "weight": .double(note.weight)])
         case let .linked(from, to, weight):
             let trail: JSONValue = .object(["from": .string(from.hex), "to": .string(to.id.hex), "weight": .double(weight)])
-            hub.publish("linked", note: to, extra: ["trail": trail])
+            var extra = logged
+            extra["trail"] = trail
+            hub.publish("linked", note: to, extra: extra)
             return trail
         case let .retracted(note):
-            hub.publish("retracted", note: note)
+            hub.publish("retracted", note: note, extra: logged)
             return .object(["id": .string(note.id.hex), "state": "retracted"])
         case let .revived(note):
-            hub.publish("revived", note: note)
+            hub.publish("revived", note: note, extra: logged)
             return .object(["note": Wire.note(note)])
         case let .configured(settings):
             return .object(Wire.settings(settings))

@@ -177,7 +177,7 @@ final class Recall: Sendable {
             }.sorted { $0.similarity != $1.similarity ? $0.similarity > $1.similarity : $0.note.id < $1.note.id }
             let near = all.filter { n in !d.after.contains(where: { n.note.id.hex.hasPrefix($0.hex) }) }
             let tokens = DecisiveTokens(d.body)
-            let outcome: WriteOutcome
+            let committed: Committed
             var contests: [NoteID] = []
             if let best = near.first, best.similarity >= threshold {
                 if tokens.disagrees(with: DecisiveTokens(best.note.body)) {
@@ -185,13 +185,14 @@ final class Recall: Sendable {
                         .filter { tokens.disagrees(with: DecisiveTokens($0.note.body)) }.map(\.note.id)
                     var own = d
                     own.after += contests.prefix(max(0, Limits.maxAfter - d.after.count)).map(IDPrefix.init)
-                    outcome = try await store.write(.deposit(own), by: writer)
+                    committed = try await store.commit(.deposit(own), by: writer)
                 } else {
-                    outcome = try await store.write(.merge(d, into: best.note.id, similarity: best.similarity), by: writer)
+                    committed = try await store.commit(.merge(d, into: best.note.id, similarity: best.similarity), by: writer)
                 }
             } else {
-                outcome = try await store.write(.deposit(d), by: writer)
+                committed = try await store.commit(.deposit(d), by: writer)
             }
+            let outcome = committed.outcome
             // The note written is found by meaning before the next merge looks.
             if case let .deposited(note, _) = outcome, !isIndexed(ns: note.ns, id: note.id),
                let row = try await store.meaningRows(ns: note.ns, .ids([note.id]), model: model).first {
@@ -202,7 +203,7 @@ final class Recall: Sendable {
                                           by: Writer(agent: "traild"))
                 insert(ns: note.ns, handle: row.handle, id: note.id, vector: vector)
             }
-            return MergeOutcome(write: outcome, contests: contests)
+            return MergeOutcome(write: outcome, seq: committed.seq, contests: contests)
         }
     }
 
@@ -217,6 +218,8 @@ final class Recall: Sendable {
     /// notes it disagrees with (empty unless it was kept from a merge).
     struct MergeOutcome: Sendable {
         let write: WriteOutcome
+        /// Its write-log row's seq.
+        let seq: Int64?
         let contests: [NoteID]
     }
 

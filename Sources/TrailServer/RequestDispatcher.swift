@@ -243,10 +243,10 @@ final class RequestDispatcher: ChannelDuplexHandler {
             guard !dispatcher.writesFull else {
                 return .now(answer(.failure(TrailError.overloaded)))
             }
-            let promise = loop.makePromise(of: WriteOutcome.self)
+            let promise = loop.makePromise(of: Committed.self)
             dispatcher.store.submit(write, by: writer) { promise.completeWith($0.mapError { $0 as any Error }) }
             let dispatcher = self.dispatcher
-            result = promise.futureResult.map { .json(dispatcher.finish($0)) }
+            result = promise.futureResult.map { .json(dispatcher.finish($0.outcome, seq: $0.seq)) }
             writesOutstanding += 1
             writesDone = promise.futureResult.assumeIsolated().map { _ in self.writesOutstanding -= 1 }
                 .recover { _ in self.writesOutstanding -= 1 }.nonisolated()

@@ -19,7 +19,7 @@ public struct PendingWrite: Sendable {
 public protocol GroupApplier: Sendable {
     /// Applies `group` in order and commits; returns one result per write,
     /// only once what succeeded is durable.
-    func commit(_ group: [PendingWrite]) -> [Result<WriteOutcome, TrailError>]
+    func commit(_ group: [PendingWrite]) -> [Result<Committed, TrailError>]
 }
 
 /// Applies queued writes in submission order, many per transaction: while one
@@ -29,7 +29,7 @@ public protocol GroupApplier: Sendable {
 public final class GroupCommit<Applier: GroupApplier>: Sendable {
     private struct Job: Sendable {
         var pending: PendingWrite
-        var completion: @Sendable (Result<WriteOutcome, TrailError>) -> Void
+        var completion: @Sendable (Result<Committed, TrailError>) -> Void
     }
 
     private struct Queue {
@@ -67,7 +67,7 @@ public final class GroupCommit<Applier: GroupApplier>: Sendable {
     /// Queues `write`; `completion` runs on the answers queue once the write
     /// is durable or failed. Cheap: takes a lock and appends.
     public func submit(_ write: WriteRequest, by writer: Writer,
-                       completion: @escaping @Sendable (Result<WriteOutcome, TrailError>) -> Void) {
+                       completion: @escaping @Sendable (Result<Committed, TrailError>) -> Void) {
         depth.add(1, ordering: .relaxed)
         let start = queue.withLock { q in
             q.jobs.append(Job(pending: PendingWrite(write: write, writer: writer), completion: completion))
@@ -92,7 +92,7 @@ public final class GroupCommit<Applier: GroupApplier>: Sendable {
 
     /// The failure every write of a group met when the store could not be
     /// reached; nil when any write got through or failed otherwise.
-    private static func unreachable(_ results: [Result<WriteOutcome, TrailError>]) -> TrailError? {
+    private static func unreachable(_ results: [Result<Committed, TrailError>]) -> TrailError? {
         guard case let .failure(first)? = results.first, first.errorCode == .storageUnavailable else { return nil }
         for case .success in results { return nil }
         return first

@@ -101,6 +101,18 @@ public enum WriteOutcome: Sendable {
     }
 }
 
+/// A committed write: its outcome, and the seq of the write-log row that
+/// records it when the outcome is one watchers hear of (the `seq` of its
+/// event).
+public struct Committed: Sendable {
+    public var outcome: WriteOutcome
+    public var seq: Int64?
+    public init(_ outcome: WriteOutcome, seq: Int64? = nil) {
+        self.outcome = outcome
+        self.seq = seq
+    }
+}
+
 /// A namespace's live notes (personalisation weights) and the trails between
 /// them, with node indices into `ids`.
 public struct RankGraph: Sendable {
@@ -217,7 +229,7 @@ public protocol TrailStore: Sendable {
     /// durable (or failed). Writes submitted from one thread are applied in
     /// the order submitted. Cheap: takes a lock and appends.
     func submit(_ write: WriteRequest, by writer: Writer,
-                completion: @escaping @Sendable (Result<WriteOutcome, TrailError>) -> Void)
+                completion: @escaping @Sendable (Result<Committed, TrailError>) -> Void)
 
     /// Writes queued and not yet answered.
     var pendingWrites: Int { get }
@@ -346,7 +358,12 @@ extension TrailStore {
 extension TrailStore {
     /// `submit` as an async call.
     public func write(_ write: WriteRequest, by writer: Writer) async throws(TrailError) -> WriteOutcome {
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<WriteOutcome, TrailError>, Never>) in
+        try await commit(write, by: writer).outcome
+    }
+
+    /// `submit` as an async call, with the seq of the write's log row.
+    public func commit(_ write: WriteRequest, by writer: Writer) async throws(TrailError) -> Committed {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Committed, TrailError>, Never>) in
             submit(write, by: writer) { continuation.resume(returning: $0) }
         }
         return try result.get()

@@ -123,7 +123,7 @@ struct ConnectionTests {
             guard r["method"] == "trail.watch" else { return [] }
             // The answer and two events in one write: nothing may be lost.
             return [answer(r["id"], #"{"subscription":"s1"}"#),
-                    #"{"jsonrpc":"2.0","method":"trail.event","params":{"subscription":"s1","event":"deposited","note":\#(note)}}"#,
+                    #"{"jsonrpc":"2.0","method":"trail.event","params":{"subscription":"s1","event":"deposited","note":\#(note),"seq":7}}"#,
                     #"{"jsonrpc":"2.0","method":"trail.event","params":{"subscription":"other","event":"deposited","note":\#(note)}}"#,
                     #"{"jsonrpc":"2.0","method":"trail.event","params":{"subscription":"s1","event":"linked","note":\#(note),"trail":{"from":"\#(NoteID(body: "y").hex)","to":"\#(NoteID(body: "x").hex)","weight":0.5}}}"#]
         }
@@ -133,9 +133,9 @@ struct ConnectionTests {
         #expect(stream.subscription == "s1")
         var it = stream.makeAsyncIterator()
         let first = try await it.next()
-        #expect(first?.kind == .deposited && first?.note.body == "x")
+        #expect(first?.kind == .deposited && first?.note.body == "x" && first?.seq == 7)
         let second = try await it.next()
-        #expect(second?.kind == .linked && second?.trail?.weight == 0.5)
+        #expect(second?.kind == .linked && second?.trail?.weight == 0.5 && second?.seq == nil)
         await c.close()
         do {
             _ = try await it.next()

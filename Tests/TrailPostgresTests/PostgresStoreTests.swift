@@ -442,7 +442,7 @@ struct PostgresEventTests {
         let two = try await blocking { try db.store("two") }
         let log = EventLog()
         one.forwardEvents(watching: { ["default"] }, to: log.add, missed: { _ in Issue.record("no gap expected") })
-        try await Task.sleep(for: .milliseconds(300))  // LISTEN is in place
+        try await listening(db)
         _ = try await one.deposit("said by one")
         _ = try await two.deposit("elsewhere", ns: "other")
         let a = try await two.deposit("said by two", tags: ["x"])
@@ -470,7 +470,7 @@ struct PostgresEventTests {
         let two = try await blocking { try db.store("two") }
         let log = EventLog()
         one.forwardEvents(watching: { ["default"] }, to: log.add, missed: { _ in Issue.record("no gap expected") })
-        try await Task.sleep(for: .milliseconds(300))
+        try await listening(db)
         _ = try db.rows("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'traild-listen' AND datname = current_database()")
         try await Task.sleep(for: .milliseconds(1500))  // the listener reconnects
         let listening = try db.rows("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'traild-listen' AND datname = current_database()")[0][0].decode(Int64.self)
@@ -488,6 +488,21 @@ struct PostgresEventTests {
     }
 }
 
+/// Waits until a daemon listens on `db` (its listener has sent LISTEN):
+/// writes before that are not its watchers' business.
+func listening(_ db: ScratchDatabase) async throws {
+    let deadline = Date().addingTimeInterval(20)
+    while Date() < deadline {
+        let n = try db.rows("""
+            SELECT count(*) FROM pg_stat_activity WHERE application_name = 'traild-listen' AND datname = current_database()
+              AND (query LIKE 'LISTEN%' OR query LIKE 'SELECT coalesce(max(seq)%')
+            """)[0][0].decode(Int64.self)
+        if n > 0 { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("no daemon listens")
+}
+
 /// Ends the listening connections of `db`'s daemons, as a partition would.
 private func cutListeners(_ db: ScratchDatabase) throws {
     _ = try db.rows("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'traild-listen' AND datname = current_database()")
@@ -503,12 +518,12 @@ struct PostgresCatchUpTests {
         let log = EventLog()
         let gaps = Mutex<[EventGap]>([])
         one.forwardEvents(watching: { ["default"] }, to: log.add, missed: { gap in gaps.withLock { $0.append(gap) } })
-        try await Task.sleep(for: .milliseconds(300))
+        try await listening(db)
         // Two writers through `two` while `one`'s listener is cut again and again.
         let notes = (0..<4).map { "note \($0)" }
         for body in notes { _ = try await two.deposit(body) }
         let writes = Task {
-            for round in 0..<60 {
+            for round in 0..<40 {
                 for body in notes {
                     _ = try await two.write(.reinforce(id: try prefix(NoteID(body: body).hex), ns: "default", delta: 1), by: Writer())
                 }
@@ -520,7 +535,7 @@ struct PostgresCatchUpTests {
             try cutListeners(db)
         }
         try await writes.value
-        let expected = 4 + 60 * 5
+        let expected = 4 + 40 * 5
         let events = try await log.wait(for: expected, seconds: 20)
         try await Task.sleep(for: .milliseconds(500))  // nothing more comes
         let all = log.all
@@ -547,7 +562,7 @@ struct PostgresCatchUpTests {
         let log = EventLog()
         let gaps = Mutex<[EventGap]>([])
         one.forwardEvents(watching: { ["default"] }, to: log.add, missed: { gap in gaps.withLock { $0.append(gap) } })
-        try await Task.sleep(for: .milliseconds(300))
+        try await listening(db)
         // Keep the listener out while `two` writes a burst far above the limit:
         // no new connections to the database (those open stay), then cut it.
         let owner = BlockingSession(connector: PostgresConnector(location: db.location))
@@ -581,12 +596,34 @@ struct PostgresGroupTests {
 
     /// A group committed as one transaction, straight through the engine's applier.
     func commit(_ db: ScratchDatabase, _ group: [PendingWrite]) async throws -> [Result<WriteOutcome, TrailError>] {
+        try await committed(db, group).map { $0.map(\.outcome) }
+    }
+
+    func committed(_ db: ScratchDatabase, _ group: [PendingWrite]) async throws -> [Result<Committed, TrailError>] {
         let store = try await blocking { try db.store() }
         await store.close()
         return try await blocking {
             let session = BlockingSession(connector: PostgresConnector(location: db.location))
             defer { session.close() }
             return PostgresCommit(session: session, daemon: "test").commit(group)
+        }
+    }
+
+    @Test("each write watchers hear of is answered with its own log row's seq, with or without savepoints")
+    func loggedSeqs() async throws {
+        let db = try ScratchDatabase()
+        for refused in [false, true] {
+            var group = [try deposit("one \(refused)"), try deposit("two \(refused)")]
+            if refused { group.insert(try deposit("three", after: ["deadbeefdeadbeef"]), at: 1) }
+            group.append(PendingWrite(write: .reinforce(id: try prefix(NoteID(body: "one \(refused)").hex), ns: "default", delta: 1),
+                                      writer: Writer()))
+            let results = try await committed(db, group)
+            let seqs = results.compactMap { try? $0.get().seq }
+            #expect(seqs.count == 3)
+            let logged = try db.rows("SELECT seq, op FROM write_log WHERE seq = ANY('{\(seqs.map(String.init).joined(separator: ","))}'::int8[]) ORDER BY seq")
+                .map { (try $0[0].decode(Int64.self), try $0[1].decode(String.self)) }
+            #expect(logged.map(\.0) == seqs)
+            #expect(logged.map(\.1) == ["deposit", "deposit", "reinforce"])
         }
     }
 

@@ -300,7 +300,7 @@ struct PostgresVectorTests {
             defer { session.close() }
             return PostgresCommit(session: session, daemon: "test").commit(group)
         }
-        let outcomes = try results.map { try $0.get() }
+        let outcomes = try results.map { try $0.get().outcome }
         guard case let .merged(merged, _) = outcomes[0], case let .deposited(second, true) = outcomes[1],
               case let .deposited(third, true) = outcomes[2] else {
             Issue.record("unexpected outcomes \(outcomes)")

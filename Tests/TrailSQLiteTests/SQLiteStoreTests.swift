@@ -201,7 +201,7 @@ struct SQLiteStoreTests {
                                 tags: [], after: [try! IDPrefix(refused ? "deadbeefdeadbeef" : anchor.hex, field: "after")],
                                 strength: 1, force: false)
                 f.store.submit(.deposit(d), by: Writer()) { result in
-                    outcomes.withLock { $0[i] = result }
+                    outcomes.withLock { $0[i] = result.map(\.outcome) }
                     if left.subtract(1, ordering: .relaxed).newValue == 0 { done.resume() }
                 }
             }

@@ -18,7 +18,17 @@ def next_event(watcher):
     return msg["params"]
 
 
+next_notification = next_event
+
+
 def test_events_for_every_write(daemon):
+    seqs = []
+
+    def next_event(watcher):  # noqa: F811 (the module's, keeping each event's seq)
+        ev = next_notification(watcher)
+        seqs.append(ev.get("seq"))
+        return ev
+
     with daemon.connect() as watcher, daemon.connect() as writer:
         sub = watcher.result("trail.watch", {})["subscription"]
         assert isinstance(sub, str) and sub
@@ -66,6 +76,9 @@ def test_events_for_every_write(daemon):
 
         # The watching connection still answers requests.
         assert watcher.result("trail.hello", {})["protocol"] == 1
+    # Each event carries its write's row in the write log, in order.
+    assert all(isinstance(q, int) and q > 0 for q in seqs), seqs
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), seqs
 
 
 def test_failed_writes_send_no_event(daemon):

@@ -30,6 +30,8 @@ def test_sync_watch_iterates_every_kind_of_event(daemon: Any, ns: str) -> None:
         assert events[3]["trail"] == {"from": a, "to": b, "weight": pytest.approx(1.5, rel=1e-3)}
         retraction = events[4]["note"]["retraction"]
         assert retraction is not None and retraction["reason"] == "wrong"
+        seqs = [e["seq"] for e in events]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 6
         # Closed (unwatched) by the with block: iteration ends.
         with pytest.raises(StopIteration):
             next(w)

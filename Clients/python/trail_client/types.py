@@ -299,10 +299,13 @@ class Event(_EventBase, total=False):
     """The params of a ``trail.event`` notification. ``trail`` (a dict with
     ``from``, ``to`` and ``weight``) is present on ``linked`` events only;
     ``dropped`` (the subscription's events the daemon dropped just before this
-    one, because the connection did not read them in time) only after a gap."""
+    one, because the connection did not read them in time) only after a gap;
+    ``seq`` is the write-log row of the event's write (a note's events come
+    in its order)."""
 
     trail: TrailSegment
     dropped: int
+    seq: int
 
 
 __all__ = [
