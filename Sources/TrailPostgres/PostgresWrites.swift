@@ -269,11 +269,8 @@ struct PostgresWrites: WriteTransaction {
         let log = state.log
         state.log.removeAll()
         if log.isEmpty {
-            if signal, let first = state.logged.first {
-                try db.rows("""
-                    SELECT pg_notify(\(unescaped: WriteSignal.channelLiteral), \(daemon)::text || ' ' || \(first)::int8::text || ' ' || max(seq)::text)
-                    FROM write_log WHERE seq >= \(first) AND daemon = \(daemon)
-                    """)
+            if signal, let first = state.logged.first, let last = state.logged.last {
+                try db.rows("SELECT pg_notify(\(unescaped: WriteSignal.channelLiteral), \("\(daemon) \(first) \(last)"))")
             }
             return
         }

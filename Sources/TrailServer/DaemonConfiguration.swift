@@ -79,6 +79,11 @@ public struct DaemonConfiguration: Sendable {
     /// events are dropped and counted (`watch_backlog_bytes`).
     public var watchBacklogBytes: Int
     public static let defaultWatchBacklogBytes = 4 << 20
+    /// With several daemons on one database: the most write-log rows of the
+    /// others' writes a daemon replays to its watchers after its listening
+    /// connection was down; beyond, they get `trail.gap` (`watch_catch_up_rows`).
+    public var watchCatchUpRows: Int
+    public static let defaultWatchCatchUpRows = 10_000
 
     /// The model folder in force.
     public var modelPath: String {
@@ -103,6 +108,7 @@ public struct DaemonConfiguration: Sendable {
         embeddingThreads = 1
         maxConnections = 1024
         watchBacklogBytes = Self.defaultWatchBacklogBytes
+        watchCatchUpRows = Self.defaultWatchCatchUpRows
         http = nil
         httpRemote = false
     }
@@ -145,7 +151,7 @@ public struct DaemonConfiguration: Sendable {
         }
         let known: Set = ["socket", "data_dir", "store", "socket_group", "max_frame_bytes", "log_level",
                           "compaction_interval_s", "compaction_batch", "rebase_after_half_lives", "model_dir", "semantic",
-                          "embedding_threads", "max_connections", "socket_mode", "access", "watch_backlog_bytes", "http", "http_remote"]
+                          "embedding_threads", "max_connections", "socket_mode", "access", "watch_backlog_bytes", "watch_catch_up_rows", "http", "http_remote"]
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw .invalid("the config file \(path) has an unknown key \(unknown.debugDescription); known keys: \(known.sorted().joined(separator: ", "))")
         }
@@ -183,6 +189,12 @@ public struct DaemonConfiguration: Sendable {
                 throw .invalid("watch_backlog_bytes in \(path) must be a whole number of bytes from 4096 to 1073741824")
             }
             watchBacklogBytes = n
+        }
+        if let v = object["watch_catch_up_rows"] {
+            guard let n = v as? Int, !(v is Bool), (1...1_000_000).contains(n) else {
+                throw .invalid("watch_catch_up_rows in \(path) must be a whole number of write-log rows from 1 to 1000000")
+            }
+            watchCatchUpRows = n
         }
         if let v = object["embedding_threads"] {
             guard let n = v as? Int, (1...64).contains(n) else { throw .invalid("embedding_threads in \(path) must be a whole number from 1 to 64") }

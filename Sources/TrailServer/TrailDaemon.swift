@@ -59,7 +59,10 @@ public final class TrailDaemon: Service {
             // Connecting and migrating block: on NIO's thread pool, not an event loop.
             let daemon = "\(ProcessInfo.processInfo.hostName):\(getpid())"
             do {
-                store = try await NIOThreadPool.singleton.runIfActive { try PostgresStore(location: location, daemon: daemon) }
+                let catchUp = config.watchCatchUpRows
+                store = try await NIOThreadPool.singleton.runIfActive {
+                    try PostgresStore(location: location, daemon: daemon, catchUpLimit: catchUp)
+                }
             } catch let error as TrailError {
                 // The failure's own sentence, not the wrapper a client gets ("retry later"): traild stops here.
                 let why = if case let .storageUnavailable(why) = error { why } else { error.message }

@@ -18,6 +18,7 @@ import random
 import re
 import socket
 import subprocess
+import sys
 import threading
 import time
 from typing import Any
@@ -25,7 +26,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import ENGINES, Conn, Daemon, assert_bad_start, deposit, get_note, pipeline, sha, store_rows, traild_bin
+from conftest import ENGINES, ROOT, Conn, Daemon, assert_bad_start, deposit, get_note, pipeline, sha, store_rows, traild_bin
 from test_compaction import compactor_bin
 from test_trailctl import clean_env, trailctl_bin
 
@@ -344,6 +345,37 @@ def test_watch_on_one_daemon_sees_the_writes_of_another(pg_daemons):
                           "AND application_name = 'traild-listen'") == "2"
         print(f"watch: a had all 40 writes b made across two cuts of its listening connection "
               f"{reconnected:.2f} s after the first cut")
+
+
+def test_a_watcher_is_told_of_the_writes_it_could_not_be_sent(pg_daemons, tmp_path):
+    """More of the other daemon's writes while a's listener was down than a
+    replays (`watch_catch_up_rows`): a's watcher gets trail.gap with the
+    range, which the Python client raises as EventsMissed; the watch goes on."""
+    sys.path.insert(0, str(ROOT / "Clients" / "python"))
+    from trail_client import EventsMissed, Trail
+
+    config = tmp_path / "catch-up.json"
+    config.write_text(json.dumps({"watch_catch_up_rows": 5}))
+    a, b = pg_daemons.pair(extra=[*NO_BACKGROUND, "--config", str(config)])
+    with Trail(a.socket_path, default_ns="gap") as watcher, b.connect() as w:
+        with watcher.watch() as events:
+            first = deposit(w, "before the cut", ns="gap")["id"]
+            assert events.get(timeout=10)["note"]["id"] == first
+            # a's listener cut and kept out (no new connections to the database; those open stay).
+            psql_db(a, f'ALTER DATABASE "{a.database}" CONNECTION LIMIT 0')
+            try:
+                psql_db(a, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND application_name = 'traild-listen'")
+                missed = [deposit(w, f"while cut {k}", ns="gap")["id"] for k in range(10)]
+            finally:
+                psql_db(a, f'ALTER DATABASE "{a.database}" CONNECTION LIMIT -1')
+            with pytest.raises(EventsMissed) as gap:
+                events.get(timeout=30)
+            assert gap.value.subscription == events.subscription
+            assert gap.value.last - gap.value.first + 1 >= len(missed)
+            after = deposit(w, "after the gap", ns="gap")["id"]
+            ev = events.get(timeout=10)
+            assert ev["note"]["id"] == after and ev["seq"] > gap.value.last
 
 
 # ---------------------------------------------------------------------------

@@ -151,6 +151,27 @@ def test_watch_backlog_bytes_in_the_config_and_bad_values(daemon_factory, tmp_pa
         assert r.returncode != 0 and "watch_backlog_bytes" in r.stderr, r.stderr
 
 
+def test_watch_catch_up_rows_bad_values_stop_traild_with_one_clear_line(tmp_path):
+    import subprocess
+    from conftest import traild_bin
+    cfg = tmp_path / "cfg.json"
+    for bad in ({"watch_catch_up_rows": 0}, {"watch_catch_up_rows": "10k"}, {"watch_catch_up_rows": 1.5},
+                {"watch_catch_up_rows": 10 ** 7}, {"watch_catch_up_rows": True}):
+        cfg.write_text(json.dumps(bad))
+        r = subprocess.run([traild_bin(), "--config", str(cfg), "--socket", str(tmp_path / "x.sock"),
+                            "--data-dir", str(tmp_path / "x")], capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0, (bad, r.stderr)
+        assert "watch_catch_up_rows" in r.stderr and "from 1 to 1000000" in r.stderr, (bad, r.stderr)
+    cfg.write_text(json.dumps({"watch_catch_up_rows": 5}))
+    proc = subprocess.Popen([traild_bin(), "--config", str(cfg), "--socket", str(tmp_path / "ok.sock"),
+                             "--data-dir", str(tmp_path / "ok")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "ready" in (proc.stdout.readline() if proc.stdout else "")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 @pytest.mark.engines("sqlite")
 def test_a_client_that_sends_and_never_reads_is_paused_not_buffered(daemon_factory):
     """One connection's requests in flight are bounded (512) and nothing more

@@ -414,7 +414,7 @@ def test_watch_json_streams_events(daemon):
     assert all(e["event"] == "deposited" and isinstance(e["subscription"], str) for e in events)
     got = [e["note"]["body"] for e in events]
     assert got == bodies[len(bodies) - 2:] or all(b in bodies for b in got)
-    assert list(events[0]) == ["subscription", "event", "note"]
+    assert list(events[0]) == ["subscription", "event", "note", "seq"]
 
 
 def test_watch_human_and_link_events(daemon):

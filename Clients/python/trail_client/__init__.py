@@ -16,7 +16,7 @@ from __future__ import annotations
 from .aio import AsyncTrail, AsyncWatch
 from .discovery import default_socket_path, resolve_socket_path
 from .errors import (
-    AmbiguousId, DaemonUnavailable, InternalError, InvalidNamespace, InvalidParams, InvalidRequest, MethodNotFound,
+    AmbiguousId, DaemonUnavailable, EventsMissed, InternalError, InvalidNamespace, InvalidParams, InvalidRequest, MethodNotFound,
     NoteTooLarge, Overloaded, ParseError, PermissionDenied, Retracted, SemanticUnavailable, StorageUnavailable,
     TrailError, UnknownNote, UnknownSubscription,
 )
@@ -25,7 +25,7 @@ from .sync import Pending, Pipeline, Trail, Watch
 __version__ = "0.1.0"
 
 __all__ = [
-    "AmbiguousId", "AsyncTrail", "AsyncWatch", "DaemonUnavailable", "InternalError", "InvalidNamespace",
+    "AmbiguousId", "AsyncTrail", "AsyncWatch", "DaemonUnavailable", "EventsMissed", "InternalError", "InvalidNamespace",
     "InvalidParams", "InvalidRequest", "MethodNotFound", "NoteTooLarge", "Overloaded", "ParseError", "Pending",
     "PermissionDenied", "Pipeline", "Retracted", "SemanticUnavailable", "StorageUnavailable", "Trail", "TrailError",
     "UnknownNote", "UnknownSubscription", "Watch", "__version__", "default_socket_path", "resolve_socket_path",

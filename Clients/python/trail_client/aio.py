@@ -14,7 +14,7 @@ from . import _api
 from ._api import DEFAULT_CLIENT_NAME, Base, Request, Tags, normalize_id, raw_line
 from .discovery import PathLike, resolve_socket_path
 from .errors import DaemonUnavailable, TrailError, error_from_wire
-from .sync import _connect_error, _lost_error, _result
+from .sync import _connect_error, _event_or_gap, _lost_error, _result
 from .types import Event, HelloResult, UnwatchResult
 
 P = ParamSpec("P")
@@ -192,8 +192,11 @@ class AsyncTrail(Base):
             if not isinstance(item, dict):
                 continue
             if "id" not in item:
-                if item.get("method") == "trail.event" and isinstance(item.get("params"), dict):
+                if item.get("method") in ("trail.event", "trail.gap") and isinstance(item.get("params"), dict):
                     params = item["params"]
+                    if item["method"] == "trail.gap":
+                        # Queued in its place among the events, told apart by `event`.
+                        params = {**params, "event": "gap"}
                     sub = params.get("subscription")
                     if isinstance(sub, str) and sub not in self._ended:
                         self._queue_for(sub).put_nowait(params)
@@ -389,7 +392,7 @@ class AsyncWatch(AsyncIterator[Event]):
             assert self._queue is not None
             item = await self._queue.get()
             if not isinstance(item, _End):
-                return item
+                return _event_or_gap(item)
             self._finished = item
         if self._finished.error is not None:
             raise self._finished.error

@@ -174,6 +174,21 @@ class DaemonUnavailable(TrailError):
         self.socket_path: str = socket_path
 
 
+class EventsMissed(Exception):
+    """Raised once by a watch's ``next()`` (or ``async for``) where the daemon
+    sent ``trail.gap``: writes made through other daemons, the write-log
+    seqs ``first`` to ``last``, that it could not replay to this
+    subscription after its connection to the database was down. Re-read
+    (``sense``), then go on iterating the same watch: it stays open."""
+
+    def __init__(self, subscription: str, first: int, last: int) -> None:
+        super().__init__(f"subscription {subscription} missed the writes of write-log seqs {first} to {last}; "
+                         "re-read with sense, then go on watching")
+        self.subscription = subscription
+        self.first = first
+        self.last = last
+
+
 ERRORS_BY_CODE: dict[int, type[TrailError]] = {
     cls.code: cls
     for cls in (

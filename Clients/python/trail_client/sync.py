@@ -10,12 +10,12 @@ import threading
 import time
 from collections import deque
 from types import TracebackType
-from typing import Any, Callable, Concatenate, Generic, Iterator, Optional, ParamSpec, TypeVar, Union
+from typing import Any, Callable, Concatenate, Generic, Iterator, Optional, ParamSpec, TypeVar, Union, cast
 
 from . import _api
 from ._api import DEFAULT_CLIENT_NAME, Base, Request, Tags, normalize_id, raw_line
 from .discovery import PathLike, resolve_socket_path
-from .errors import DaemonUnavailable, TrailError, error_from_wire
+from .errors import DaemonUnavailable, EventsMissed, TrailError, error_from_wire
 from .types import Event, HelloResult, UnwatchResult
 
 P = ParamSpec("P")
@@ -36,6 +36,13 @@ def _lost_error(path: str, why: str) -> DaemonUnavailable:
     return DaemonUnavailable(
         f"The connection to traild at {path} was lost ({why}); check that traild is running "
         f"(start it with `traild --socket {path}`) and retry.", path)
+
+
+def _event_or_gap(item: Any) -> Event:
+    """A queued event, or the EventsMissed of a queued `trail.gap`."""
+    if item.get("event") == "gap":
+        raise EventsMissed(str(item.get("subscription")), int(item.get("from", 0)), int(item.get("to", 0)))
+    return cast(Event, item)
 
 
 def _result(msg: dict[str, Any]) -> Any:
@@ -180,8 +187,11 @@ class Trail(Base):
             if not isinstance(item, dict):
                 continue
             if "id" not in item:
-                if item.get("method") == "trail.event" and isinstance(item.get("params"), dict):
+                if item.get("method") in ("trail.event", "trail.gap") and isinstance(item.get("params"), dict):
                     params = item["params"]
+                    if item["method"] == "trail.gap":
+                        # Queued in its place among the events, told apart by `event`.
+                        params = {**params, "event": "gap"}
                     sub = params.get("subscription")
                     if isinstance(sub, str) and sub not in self._ended:
                         self._events.setdefault(sub, deque()).append(params)
@@ -410,7 +420,7 @@ class Trail(Base):
                     raise StopIteration
                 queue = self._events.setdefault(sub, deque())
                 if queue:
-                    return queue.popleft()
+                    return _event_or_gap(queue.popleft())
                 sock = self._sock
                 if sock is None:
                     raise _lost_error(self.socket_path, "the connection of this watch has ended")
@@ -420,7 +430,7 @@ class Trail(Base):
                 except TimeoutError:
                     pass
                 if queue:
-                    return queue.popleft()
+                    return _event_or_gap(queue.popleft())
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     raise TimeoutError(f"no event on subscription {sub} within {timeout} s")
