@@ -377,6 +377,30 @@ def test_a_watcher_is_told_of_the_writes_it_could_not_be_sent(pg_daemons, tmp_pa
             ev = events.get(timeout=10)
             assert ev["note"]["id"] == after and ev["seq"] > gap.value.last
 
+    # The same through the asyncio client.
+    import asyncio
+    from trail_client import AsyncTrail
+
+    async def watch_async() -> None:
+        async with AsyncTrail(a.socket_path, default_ns="gap") as watcher:
+            async with watcher.watch() as events:
+                await events.start()
+                with b.connect() as w:
+                    psql_db(a, f'ALTER DATABASE "{a.database}" CONNECTION LIMIT 0')
+                    try:
+                        psql_db(a, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                                   "AND application_name = 'traild-listen'")
+                        for k in range(10):
+                            deposit(w, f"while cut again {k}", ns="gap")
+                    finally:
+                        psql_db(a, f'ALTER DATABASE "{a.database}" CONNECTION LIMIT -1')
+                    with pytest.raises(EventsMissed):
+                        await events.get(timeout=30)
+                    after = deposit(w, "after the second gap", ns="gap")["id"]
+                    assert (await events.get(timeout=10))["note"]["id"] == after
+
+    asyncio.run(watch_async())
+
 
 # ---------------------------------------------------------------------------
 # faults: kill -9 of a daemon, the database stopped
