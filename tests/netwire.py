@@ -27,17 +27,19 @@ The wire itself runs as a child process: `python3 netwire.py wire HOST=NS=ADDR
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import heapq
 import json
 import os
 import random
 import selectors
+import struct
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 SUBNET = "10.77.0"
 CLONE_NEWNET = 0x40000000
@@ -75,8 +77,6 @@ def _enter(ns_path: str) -> None:
 
 def _open_tun(ns: str) -> int:
     """The TUN device `lnk0` of namespace `ns`, opened from inside it."""
-    import fcntl
-    import struct
     home = f"/proc/{os.getpid()}/ns/net"
     home_fd = os.open(home, os.O_RDONLY)
     try:
@@ -93,7 +93,9 @@ def _open_tun(ns: str) -> int:
 
 def run_wire(hosts: Sequence[str], seed: int = 0) -> None:
     """hosts: `NAME=NS=ADDR` each. Carries packets until stdin closes."""
-    names, fds, by_addr = {}, {}, {}
+    names: dict[int, str] = {}
+    fds: dict[str, int] = {}
+    by_addr: dict[bytes, str] = {}
     for spec in hosts:
         name, ns, addr = spec.split("=")
         fd = _open_tun(ns)
@@ -156,7 +158,7 @@ def run_wire(hosts: Sequence[str], seed: int = 0) -> None:
                 pass  # that host's link is down: the packet is lost, as on a wire
 
 
-def _command(words: list[str], link, links) -> str:
+def _command(words: list[str], link: Callable[[str, str], Link], links: dict[frozenset[str], Link]) -> str:
     try:
         if words and words[0] == "link" and len(words) >= 3:
             lk = link(words[1], words[2])
@@ -245,17 +247,20 @@ class Hosts:
         settings += [f"cut={int(cut)}"] if cut is not None else []
         self._ask(" ".join(["link", a, b, *settings]))
 
-    def every_link(self, **settings: float) -> None:
+    def every_link(self, *, delay: Optional[float] = None, loss: Optional[float] = None) -> None:
+        """Sets the delay and loss of every link."""
         for i, a in enumerate(self.names):
             for b in self.names[i + 1:]:
-                self.link(a, b, **settings)
+                self.link(a, b, delay=delay, loss=loss)
 
     def link_down(self, name: str, down: bool = True) -> None:
         """`ip link set lnk0 down` (or up) inside host `name`."""
         _ip("-n", self.ns(name), "link", "set", DEVICE, "down" if down else "up")
 
     def stats(self) -> dict[str, dict[str, int]]:
-        return json.loads(self._ask("stats"))
+        """Packets carried and dropped, by link (`a-db`: the names sorted)."""
+        stats: dict[str, dict[str, int]] = json.loads(self._ask("stats"))
+        return stats
 
     def close(self) -> None:
         if self.wire is not None:
