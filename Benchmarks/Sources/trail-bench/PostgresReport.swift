@@ -61,7 +61,7 @@ struct PostgresReport {
             \(Format.count(r.rawBatch)) deposits per transaction (traild's mean group at \(rows("W1").last?.title.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "the most clients")):
             `BEGIN`; the clock with the namespace `FOR SHARE`; every new note in one `INSERT ... SELECT FROM unnest(...)
             ON CONFLICT (ns, id) DO NOTHING RETURNING ns, id, seq` (with `to_tsvector`); the write-log rows (one
-            `jsonb_to_recordset` insert) with the `pg_notify`s in one statement; `COMMIT`. "Per deposit" is the engine's
+            `jsonb_to_recordset` insert, returning their seqs) with the signal (one `pg_notify` of the range) in one statement; `COMMIT`. "Per deposit" is the engine's
             statements before commit 23faa11 (the clock, the namespace, one `INSERT ... VALUES ... RETURNING seq` per
             deposit, the write log, the notifies), batched the same way: what batching the inserts bought.
 

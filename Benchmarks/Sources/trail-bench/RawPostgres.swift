@@ -152,8 +152,7 @@ final class RawPostgres {
             """)
         guard inserted.count == count else { throw BenchFailure("raw PostgreSQL: \(count - inserted.count) new deposits were already there") }
         let seqs = try inserted.map { try $0[2].decode(Int64.self) }
-        let signals = ids.map { "trail-bench:raw deposited \(ns) \($0)" }
-        try await link.rows(Self.writeLog(seqs: seqs, ns: ns, at: millis, signals: signals))
+        try await link.rows(Self.writeLog(seqs: seqs, ns: ns, at: millis, signal: true))
     }
 
     /// The engine before 23faa11: a statement per deposit.
@@ -180,7 +179,7 @@ final class RawPostgres {
             seqs.append(try row[0].decode(Int64.self))
             ids.append(id)
         }
-        try await link.rows(Self.writeLog(seqs: seqs, ns: ns, at: millis, signals: []))
+        try await link.rows(Self.writeLog(seqs: seqs, ns: ns, at: millis, signal: false))
         let signals = ids.map { "trail-bench:raw deposited \(ns) \($0)" }
         try await link.rows("SELECT pg_notify('trail_events', p) FROM unnest(\(signals)::text[]) p")
     }
@@ -190,11 +189,12 @@ final class RawPostgres {
         body.folding(options: .diacriticInsensitive, locale: nil).replacingOccurrences(of: "\u{0}", with: " ")
     }
 
-    /// `PostgresWrites.flushLog(signals:)`: the group's write-log rows as
-    /// one JSON array, inserted by the statement that also sends the
-    /// signals (the engine before 23faa11 sent them in one of their own:
-    /// `signals` empty, then a `pg_notify` statement).
-    static func writeLog(seqs: [Int64], ns: String, at millis: Int64, signals: [String], op: StaticString = "deposit",
+    /// `PostgresWrites.flushLog(signal:)`: the group's write-log rows as one
+    /// JSON array, inserted by the statement that returns their seqs and
+    /// sends the signal (one `pg_notify` of the range of seqs). The engine
+    /// before 23faa11 sent a signal per write in a statement of its own
+    /// (`signal` false, then a `pg_notify` statement).
+    static func writeLog(seqs: [Int64], ns: String, at millis: Int64, signal: Bool, op: StaticString = "deposit",
                          daemon: String = "trail-bench:raw") -> PostgresQuery {
         var json = JSONText()
         json.append(byte: UInt8(ascii: "["))
@@ -214,8 +214,11 @@ final class RawPostgres {
                 INSERT INTO write_log (at, ns, op, note, other, delta, detail, agent, uid, pid, daemon)
                 SELECT \(millis), x.ns, x.op, x.note, x.other, x.delta, x.detail, x.agent, x.uid, x.pid, \(daemon)
                 FROM jsonb_to_recordset(\(String(decoding: json.bytes, as: UTF8.self))::jsonb)
-                    AS x(ns text, op text, note int8, other int8, delta float8, detail text, agent text, uid int8, pid int8))
-            SELECT pg_notify('trail_events', p) FROM unnest(\(signals)::text[]) p
+                    AS x(ns text, op text, note int8, other int8, delta float8, detail text, agent text, uid int8, pid int8)
+                RETURNING seq)
+            SELECT array_agg(seq ORDER BY seq), CASE WHEN \(signal) THEN pg_notify('trail_events',
+                \(daemon)::text || ' ' || min(seq)::text || ' ' || max(seq)::text) END
+            FROM logged
             """
     }
 
