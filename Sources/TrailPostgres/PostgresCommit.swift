@@ -29,21 +29,32 @@ struct PostgresCommit: GroupApplier {
     static let attempts = 8
 
     func commit(_ group: [PendingWrite]) -> [Result<Committed, TrailError>] {
+        commitOrUnreachable(group).results
+    }
+
+    /// A group that failed for want of a connection (`unavailable`: none
+    /// could be opened, or a statement was not answered in time; `refused`:
+    /// the server turns traild away) fails the writes queued behind it too.
+    func commitOrUnreachable(_ group: [PendingWrite]) -> (results: [Result<Committed, TrailError>], unreachable: TrailError?) {
         var savepoints = false
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try run(group, savepoints: savepoints)
+                return (try run(group, savepoints: savepoints), nil)
             } catch let refused as RefusedWrite {
-                guard group.count > 1 else { return [.failure(refused.error)] }
+                guard group.count > 1 else { return ([.failure(refused.error)], nil) }
                 savepoints = true
             } catch let failure as PostgresFailure {
                 if case .conflict = failure, attempt < Self.attempts { continue }
-                return group.map { _ in .failure(failure.trailError) }
+                let error = failure.trailError
+                switch failure {
+                case .unavailable, .refused: return (group.map { _ in .failure(error) }, error)
+                case .conflict, .sql: return (group.map { _ in .failure(error) }, nil)
+                }
             } catch {
                 let mapped = Self.map(error)
-                return group.map { _ in .failure(mapped) }
+                return (group.map { _ in .failure(mapped) }, nil)
             }
         }
     }

@@ -20,6 +20,18 @@ public protocol GroupApplier: Sendable {
     /// Applies `group` in order and commits; returns one result per write,
     /// only once what succeeded is durable.
     func commit(_ group: [PendingWrite]) -> [Result<Committed, TrailError>]
+
+    /// `commit`, and when the whole group failed because the store cannot be
+    /// reached now (a connection that could not be opened, or a statement
+    /// that was not answered in time), that failure: the writes queued
+    /// behind the group are answered with it at once. By default never.
+    func commitOrUnreachable(_ group: [PendingWrite]) -> (results: [Result<Committed, TrailError>], unreachable: TrailError?)
+}
+
+extension GroupApplier {
+    public func commitOrUnreachable(_ group: [PendingWrite]) -> (results: [Result<Committed, TrailError>], unreachable: TrailError?) {
+        (commit(group), nil)
+    }
 }
 
 /// Applies queued writes in submission order, many per transaction: while one
@@ -90,14 +102,6 @@ public final class GroupCommit<Applier: GroupApplier>: Sendable {
         }
     }
 
-    /// The failure every write of a group met when the store could not be
-    /// reached; nil when any write got through or failed otherwise.
-    private static func unreachable(_ results: [Result<Committed, TrailError>]) -> TrailError? {
-        guard case let .failure(first)? = results.first, first.errorCode == .storageUnavailable else { return nil }
-        for case .success in results { return nil }
-        return first
-    }
-
     private func drainLoop() {
         while true {
             let (group, waiters): ([Job], [CheckedContinuation<Void, Never>]) = queue.withLock { q in
@@ -123,13 +127,12 @@ public final class GroupCommit<Applier: GroupApplier>: Sendable {
                 answers.async { waiters.forEach { $0.resume() } }
                 return
             }
-            let results = applier.commit(group.map(\.pending))
+            let (results, unreachable) = applier.commitOrUnreachable(group.map(\.pending))
             groupSizes.record(group.count)
-            // The store did not answer (a statement or a connect timed out):
-            // the writes that queued meanwhile are answered the same at once,
-            // untried, rather than each waiting for a timeout of its own. So
-            // no write waits for more than one failing attempt.
-            let unreachable = Self.unreachable(results)
+            // The store could not be reached: the writes that queued meanwhile
+            // are answered the same at once, untried, rather than each waiting
+            // for a timeout of its own. So no write waits for more than one
+            // failing attempt.
             let untried: [Job] = unreachable == nil ? [] : queue.withLock { q in
                 defer { q.jobs.removeAll() }
                 return q.jobs
