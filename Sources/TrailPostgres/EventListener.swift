@@ -123,7 +123,12 @@ struct EventListener: Sendable {
     private func catchUp(_ ledger: inout ListenerLedger, through top: Int64, watching: Set<String>,
                          deliver: @Sendable (StoreEvent) -> Void, missed: @Sendable (EventGap) -> Void) async throws {
         let first = ledger.floor + 1
-        guard first <= top, !watching.isEmpty else { return }
+        guard first <= top else { return }
+        guard !watching.isEmpty else {
+            // Nobody to send them to: a watcher that comes later starts from here.
+            ledger.skip(through: top)
+            return
+        }
         let page = try await read { try await $0.loggedEvents(from: first, through: top, me: daemon, namespaces: watching, limit: catchUpLimit) }
         if page.complete {
             hand(page.events, live: false, ledger: &ledger, deliver: deliver)
