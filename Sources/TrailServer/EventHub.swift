@@ -82,23 +82,34 @@ final class EventHub: Sendable {
         let rules = access.current
         let targets = subscriptions.withLock { subs in
             subs.compactMap { (id, sub) -> (String, any Channel, Format)? in
-                guard gap.namespaces.contains(sub.ns) else { return nil }
-                if !rules.policy.isOpen {
-                    let peer = subs[id]!.lookup.identity(of: sub.peer, generation: rules.generation)
-                    guard rules.policy.right(of: peer, in: sub.ns) != nil else { return nil }
-                }
+                guard gap.namespaces.contains(sub.ns), Self.mayRead(sub.ns, id: id, in: &subs, rules: rules) else { return nil }
                 return (id, sub.channel, sub.format)
             }
         }
         for (id, channel, format) in targets {
             let params: JSONObject = ["subscription": .string(id), "from": .int(Int(gap.first)), "to": .int(Int(gap.last))]
-            switch format {
-            case .notification:
-                channel.writeAndFlush(Outgoing.json(RPCResponse.notification(method: TrailMethod.gap, params: params)), promise: nil)
-            case .serverSent:
-                let text = "event: gap\ndata: " + String(decoding: JSONWriter.bytes(.object(params)), as: UTF8.self) + "\n\n"
-                channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(channel.allocator.buffer(string: text))), promise: nil)
-            }
+            Self.send(TrailMethod.gap, sse: "gap", params: params, to: channel, format: format, promise: nil)
+        }
+    }
+
+    /// Whether subscription `id`'s peer may read `ns` under `rules` (its
+    /// identity looked up once per rules generation).
+    private static func mayRead(_ ns: String, id: String, in subs: inout [String: Subscription], rules: AccessControl.Snapshot) -> Bool {
+        guard !rules.policy.isOpen, let sub = subs[id] else { return true }
+        let peer = subs[id]!.lookup.identity(of: sub.peer, generation: rules.generation)
+        return rules.policy.right(of: peer, in: ns) != nil
+    }
+
+    /// Writes a notification `method` with `params`: a JSON-RPC line on a
+    /// socket, or a server-sent event named `sse` on the trail map's stream.
+    private static func send(_ method: String, sse: String, params: JSONObject, to channel: any Channel, format: Format,
+                             promise: EventLoopPromise<Void>?) {
+        switch format {
+        case .notification:
+            channel.writeAndFlush(Outgoing.json(RPCResponse.notification(method: method, params: params)), promise: promise)
+        case .serverSent:
+            let text = "event: \(sse)\ndata: " + String(decoding: JSONWriter.bytes(.object(params)), as: UTF8.self) + "\n\n"
+            channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(channel.allocator.buffer(string: text))), promise: promise)
         }
     }
 
@@ -117,10 +128,7 @@ final class EventHub: Sendable {
         let targets = subscriptions.withLock { subs in
             var targets: [(id: String, channel: any Channel, backlog: EventBacklog, missed: Int, format: Format)] = []
             for (id, sub) in subs where sub.ns == note.ns && sub.tags.allSatisfy(note.tags.contains) {
-                if !rules.policy.isOpen {
-                    let peer = subs[id]!.lookup.identity(of: sub.peer, generation: rules.generation)
-                    guard rules.policy.right(of: peer, in: note.ns) != nil else { continue }
-                }
+                guard Self.mayRead(note.ns, id: id, in: &subs, rules: rules) else { continue }
                 guard sub.peer.backlog.reserve(size) else {
                     subs[id]!.dropped += 1
                     droppedTotal.add(1, ordering: .relaxed)
@@ -140,14 +148,7 @@ final class EventHub: Sendable {
             if target.missed > 0 { params["dropped"] = .int(target.missed) }
             let written = target.channel.eventLoop.makePromise(of: Void.self)
             written.futureResult.whenComplete { [backlog = target.backlog] _ in backlog.release(size) }
-            switch target.format {
-            case .notification:
-                target.channel.writeAndFlush(Outgoing.json(RPCResponse.notification(method: TrailMethod.event, params: params)), promise: written)
-            case .serverSent:
-                let text = "event: trail\ndata: " + String(decoding: JSONWriter.bytes(.object(params)), as: UTF8.self) + "\n\n"
-                let part = HTTPServerResponsePart.body(.byteBuffer(target.channel.allocator.buffer(string: text)))
-                target.channel.writeAndFlush(part, promise: written)
-            }
+            Self.send(TrailMethod.event, sse: "trail", params: params, to: target.channel, format: target.format, promise: written)
         }
     }
 }

@@ -347,6 +347,18 @@ def test_watch_on_one_daemon_sees_the_writes_of_another(pg_daemons):
               f"{reconnected:.2f} s after the first cut")
 
 
+def while_listeners_are_out(d: Daemon, writes: Any) -> Any:
+    """Runs `writes()` with the daemons' listening connections cut and kept
+    out (no new connections to `d`'s database; those open stay)."""
+    psql_db(d, f'ALTER DATABASE "{d.database}" CONNECTION LIMIT 0')
+    try:
+        psql_db(d, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                   "AND application_name = 'traild-listen'")
+        return writes()
+    finally:
+        psql_db(d, f'ALTER DATABASE "{d.database}" CONNECTION LIMIT -1')
+
+
 def test_a_watcher_is_told_of_the_writes_it_could_not_be_sent(pg_daemons, tmp_path):
     """More of the other daemon's writes while a's listener was down than a
     replays (`watch_catch_up_rows`): a's watcher gets trail.gap with the
@@ -361,14 +373,7 @@ def test_a_watcher_is_told_of_the_writes_it_could_not_be_sent(pg_daemons, tmp_pa
         with watcher.watch() as events:
             first = deposit(w, "before the cut", ns="gap")["id"]
             assert events.get(timeout=10)["note"]["id"] == first
-            # a's listener cut and kept out (no new connections to the database; those open stay).
-            psql_db(a, f'ALTER DATABASE "{a.database}" CONNECTION LIMIT 0')
-            try:
-                psql_db(a, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-                           "AND application_name = 'traild-listen'")
-                missed = [deposit(w, f"while cut {k}", ns="gap")["id"] for k in range(10)]
-            finally:
-                psql_db(a, f'ALTER DATABASE "{a.database}" CONNECTION LIMIT -1')
+            missed = while_listeners_are_out(a, lambda: [deposit(w, f"while cut {k}", ns="gap")["id"] for k in range(10)])
             with pytest.raises(EventsMissed) as gap:
                 events.get(timeout=30)
             assert gap.value.subscription == events.subscription
@@ -386,14 +391,7 @@ def test_a_watcher_is_told_of_the_writes_it_could_not_be_sent(pg_daemons, tmp_pa
             async with watcher.watch() as events:
                 await events.start()
                 with b.connect() as w:
-                    psql_db(a, f'ALTER DATABASE "{a.database}" CONNECTION LIMIT 0')
-                    try:
-                        psql_db(a, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-                                   "AND application_name = 'traild-listen'")
-                        for k in range(10):
-                            deposit(w, f"while cut again {k}", ns="gap")
-                    finally:
-                        psql_db(a, f'ALTER DATABASE "{a.database}" CONNECTION LIMIT -1')
+                    while_listeners_are_out(a, lambda: [deposit(w, f"while cut again {k}", ns="gap") for k in range(10)])
                     with pytest.raises(EventsMissed):
                         await events.get(timeout=30)
                     after = deposit(w, "after the second gap", ns="gap")["id"]
