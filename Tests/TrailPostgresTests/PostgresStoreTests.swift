@@ -488,14 +488,15 @@ struct PostgresEventTests {
     }
 }
 
-/// Waits until a daemon listens on `db` (its listener has sent LISTEN):
-/// writes before that are not its watchers' business.
+/// Waits until a daemon listens on `db`: its listener has read the log's
+/// end, which it does once LISTEN is answered (a LISTEN still in flight is
+/// not yet listening). Writes before that are not its watchers' business.
 func listening(_ db: ScratchDatabase) async throws {
     let deadline = Date().addingTimeInterval(20)
     while Date() < deadline {
         let n = try db.rows("""
             SELECT count(*) FROM pg_stat_activity WHERE application_name = 'traild-listen' AND datname = current_database()
-              AND (query LIKE 'LISTEN%' OR query LIKE 'SELECT coalesce(max(seq)%')
+              AND query LIKE 'SELECT coalesce(max(seq)%'
             """)[0][0].decode(Int64.self)
         if n > 0 { return }
         try await Task.sleep(for: .milliseconds(20))
