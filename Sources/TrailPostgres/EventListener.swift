@@ -43,55 +43,117 @@ struct EventListener: Sendable {
     /// 0.5 s, ... up to 5 s between tries.
     func run(watching: @escaping @Sendable () -> Set<String>, deliver: @escaping @Sendable (StoreEvent) -> Void,
              missed: @escaping @Sendable (EventGap) -> Void) async {
-        var ledger: ListenerLedger?
+        let book = ListenerBook(settle: settle)
         var pause = 0.25
         while !Task.isCancelled {
             do {
-                let connection = try await connector.connect(settings: PostgresConnection.serverTimeouts(after: statementTimeout))
+                let connection = try await connect()
                 pause = 0.25
-                defer { connection.closeDetached() }
-                try await connection.listen(on: WriteSignal.channel) { notifications in
-                    // Listening from here on: what commits now is signalled;
-                    // what committed before is in the log.
-                    let top = try await highestSeq(on: connection)
-                    if var known = ledger {
-                        try await catchUp(&known, through: top, watching: watching(), deliver: deliver, missed: missed)
-                        ledger = known
-                    } else {
-                        ledger = ListenerLedger(settle: settle, top: top)
-                    }
-                    ledger?.mark(top, at: Self.clock())
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask {
-                            // Ends (throwing) when the connection stops answering.
-                            while true {
-                                try await Task.sleep(for: heartbeat)
-                                _ = try await highestSeq(on: connection)
-                            }
-                        }
-                        for try await notification in notifications {
-                            guard let signal = WriteSignal(notification.payload), signal.daemon != daemon else { continue }
-                            var known = ledger!
-                            known.mark(signal.last, at: Self.clock())
-                            known.settle(at: Self.clock())
-                            defer { ledger = known }
-                            // A failed read ends the connection: what it would have sent
-                            // is caught up from the log when the listener is back.
-                            try await forward(signal, ledger: &known, watching: watching(), deliver: deliver)
-                        }
-                        group.cancelAll()
-                    }
-                }
+                try await session(on: connection, book: book, watching: watching, deliver: deliver, missed: missed)
             } catch {
                 if Task.isCancelled { break }
-                // Lost now: what settled while it was up was delivered.
-                ledger?.settle(at: Self.clock())
+                let why = (error as? ListeningEnded)?.description ?? "\(PostgresFailure.from(error, location: connector.location))"
                 logger.warning("listening for other daemons' writes failed; watchers catch up when it is back",
-                               metadata: ["database": "\(connector.location.redacted)",
-                                          "error": "\(PostgresFailure.from(error, location: connector.location))"])
+                               metadata: ["database": "\(connector.location.redacted)", "error": "\(why)"])
             }
             try? await Task.sleep(for: .seconds(pause))
             pause = min(pause * 2, 5)
+        }
+    }
+
+    /// A new listening connection, or a failure within every host's connect
+    /// timeout and a statement timeout more: the listener never waits on a
+    /// connect that does not end (a connection that comes too late is closed).
+    private func connect() async throws -> PostgresConnection {
+        let limit = connector.connectTimeout * connector.location.endpoints.count + statementTimeout
+        let loop = connector.eventLoopGroup.next()
+        let answer = loop.makePromise(of: PostgresConnection.self)
+        let opening = connector.connectFuture(settings: PostgresConnection.serverTimeouts(after: statementTimeout))
+        let timer = loop.scheduleTask(in: TimeAmount(limit)) {
+            answer.fail(PostgresFailure.unavailable("Opening the listening connection to the database at \(connector.location.redacted) did not end within \(limit)."))
+        }
+        // The first of the two wins (a second completion is a no-op in NIO).
+        answer.completeWith(opening)
+        answer.futureResult.whenComplete { _ in timer.cancel() }
+        answer.futureResult.whenFailure { _ in opening.whenSuccess { $0.closeDetached() } }
+        return try await answer.futureResult.get()
+    }
+
+    /// One listening connection's life: ends (throwing) when the connection
+    /// closes, stops answering the heartbeat, or a read fails.
+    ///
+    /// postgres-nio's `listen(on:)` may never return when the connection dies
+    /// while LISTEN is in flight (its continuation is dropped with the
+    /// channel), and cancelling it cannot help then. So the listening runs
+    /// in a task of its own, raced against the connection's close and the
+    /// heartbeat; when either wins, the connection is closed and the task
+    /// left to end when it may. The book refuses what such a task hands it
+    /// after its turn (`ListenerBook.end`).
+    private func session(on connection: PostgresConnection, book: ListenerBook,
+                         watching: @escaping @Sendable () -> Set<String>, deliver: @escaping @Sendable (StoreEvent) -> Void,
+                         missed: @escaping @Sendable (EventGap) -> Void) async throws {
+        let turn = book.begin()
+        let ended = FirstEnd()
+        let listening = Task {
+            do {
+                try await listen(on: connection, turn: turn, book: book, watching: watching, deliver: deliver, missed: missed)
+                ended.end(ListeningEnded(why: .notificationsEnded))
+            } catch {
+                ended.end(error)
+            }
+        }
+        let began = ContinuousClock.now
+        let beating = Task {
+            do {
+                while true {
+                    try await Task.sleep(for: heartbeat)
+                    let top = try await highestSeq(on: connection)
+                    if book.isListening(turn) {
+                        book.mark(turn, top, at: Self.clock())
+                    } else if ContinuousClock.now - began > statementTimeout {
+                        // A connection that answers but never got to listen.
+                        throw ListeningEnded(why: .neverListened)
+                    }
+                }
+            } catch {
+                ended.end(error)
+            }
+        }
+        // The listening task ends with the close's cause when it can; a
+        // fifth of a second later the close ends the session anyway.
+        connection.closeFuture.whenComplete { _ in
+            connection.eventLoop.scheduleTask(in: .milliseconds(200)) { ended.end(ListeningEnded(why: .closed)) }
+        }
+        defer {
+            listening.cancel()
+            beating.cancel()
+            connection.closeDetached()
+            // Lost now: what settled while it was up was delivered.
+            book.end(turn, at: Self.clock())
+        }
+        try await ended.wait()
+    }
+
+    /// LISTEN, catch up on what was missed while no connection listened,
+    /// then forward each signal's events.
+    private func listen(on connection: PostgresConnection, turn: Int, book: ListenerBook,
+                        watching: @escaping @Sendable () -> Set<String>, deliver: @escaping @Sendable (StoreEvent) -> Void,
+                        missed: @escaping @Sendable (EventGap) -> Void) async throws {
+        try await connection.listen(on: WriteSignal.channel) { notifications in
+            // Listening from here on: what commits now is signalled; what
+            // committed before is in the log.
+            let top = try await highestSeq(on: connection)
+            if let floor = book.start(turn, top: top, at: Self.clock()) {
+                try await catchUp(from: floor + 1, through: top, turn: turn, book: book, watching: watching(),
+                                  deliver: deliver, missed: missed)
+            }
+            for try await notification in notifications {
+                guard let signal = WriteSignal(notification.payload), signal.daemon != daemon else { continue }
+                book.mark(turn, signal.last, at: Self.clock())
+                // A failed read ends the connection: what it would have sent
+                // is caught up from the log when the listener is back.
+                try await forward(signal, turn: turn, book: book, watching: watching(), deliver: deliver)
+            }
         }
     }
 
@@ -104,55 +166,42 @@ struct EventListener: Sendable {
     }
 
     /// The events of one signal's rows, those not delivered yet.
-    private func forward(_ signal: WriteSignal, ledger: inout ListenerLedger, watching: Set<String>,
+    private func forward(_ signal: WriteSignal, turn: Int, book: ListenerBook, watching: Set<String>,
                          deliver: @Sendable (StoreEvent) -> Void) async throws {
         var from = signal.first
         while from <= signal.last {
             let start = from
             let page = try await read { try await $0.loggedEvents(from: start, through: signal.last, me: daemon, daemon: signal.daemon,
                                                                    namespaces: watching, limit: Self.pageRows) }
-            hand(page.events, live: true, ledger: &ledger, deliver: deliver)
+            try book.hand(page.events, live: true, turn: turn, deliver: deliver)
             guard !page.complete, let last = page.lastRead else { return }
             from = last + 1
         }
     }
 
-    /// After the connection was down: the rows above the ledger's floor, up
-    /// to `top`, that are not delivered yet; or a gap when there are more
-    /// than `catchUpLimit`.
-    private func catchUp(_ ledger: inout ListenerLedger, through top: Int64, watching: Set<String>,
+    /// After no connection listened: the rows from `first` (above the
+    /// book's floor) to `top` that are not delivered yet; or a gap when
+    /// there are more than `catchUpLimit`.
+    private func catchUp(from first: Int64, through top: Int64, turn: Int, book: ListenerBook, watching: Set<String>,
                          deliver: @Sendable (StoreEvent) -> Void, missed: @Sendable (EventGap) -> Void) async throws {
-        let first = ledger.floor + 1
         guard first <= top else { return }
         guard !watching.isEmpty else {
             // Nobody to send them to: a watcher that comes later starts from here.
-            ledger.skip(through: top)
+            try book.skip(through: top, turn: turn)
             return
         }
         let page = try await read { try await $0.loggedEvents(from: first, through: top, me: daemon, namespaces: watching, limit: catchUpLimit) }
         if page.complete {
-            hand(page.events, live: false, ledger: &ledger, deliver: deliver)
+            try book.hand(page.events, live: false, turn: turn, deliver: deliver)
             logger.info("caught up on other daemons' writes after the listening connection was back",
                         metadata: ["from": "\(first)", "through": "\(top)", "events": "\(page.events.count)"])
             return
         }
         let namespaces = try await read { try await $0.loggedNamespaces(from: first, through: top, me: daemon, namespaces: watching) }
-        ledger.skip(through: top)
+        try book.skip(through: top, turn: turn)
         missed(EventGap(first: first, last: top, namespaces: namespaces))
         logger.warning("too many of other daemons' writes to catch up on; watchers are told of the gap",
                        metadata: ["from": "\(first)", "through": "\(top)", "limit": "\(catchUpLimit)"])
-    }
-
-    private func hand(_ events: [StoreEvent], live: Bool, ledger: inout ListenerLedger, deliver: @Sendable (StoreEvent) -> Void) {
-        var previous: Int64?
-        for event in events {
-            guard let seq = event.seq else { continue }
-            // The notes of one evaporation share their row's seq.
-            guard seq == previous || (live ? ledger.isUnsent(seq) : ledger.isNew(seq)) else { continue }
-            ledger.deliver(seq)
-            previous = seq
-            deliver(event)
-        }
     }
 
     private func read<T: Sendable>(_ body: @Sendable (PostgresReads) async throws -> T) async throws -> T {

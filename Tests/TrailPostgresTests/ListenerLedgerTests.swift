@@ -1,4 +1,6 @@
 import Testing
+import TrailCore
+import TrailStore
 @testable import TrailPostgres
 
 @Suite("Listener ledger: where a catch-up starts")
@@ -44,5 +46,78 @@ struct ListenerLedgerTests {
         #expect(ledger.floor == 70)
         ledger.skip(through: 10)
         #expect(ledger.floor == 70)
+    }
+}
+
+private func event(_ seq: Int64) -> StoreEvent {
+    let body = "note \(seq)"
+    return StoreEvent(event: "deposited", note: Note(id: NoteID(body: body), ns: "default", body: body, tags: [], after: [], weight: 1,
+                                                     rank: nil, deposits: 1, agent: nil, state: .live, createdAtMillis: 0,
+                                                     updatedAtMillis: 0, retraction: nil), seq: seq)
+}
+
+@Suite("Listener book: one listening connection's turn at a time")
+struct ListenerBookTests {
+    @Test("the first turn starts at the log's end; a later one catches up from the floor, skipping what it delivered")
+    func turns() throws {
+        let book = ListenerBook(settle: 10)
+        let one = book.begin()
+        #expect(book.start(one, top: 100, at: 0) == nil)
+        #expect(book.isListening(one))
+        var sent: [Int64] = []
+        try book.hand([event(101), event(102)], live: true, turn: one) { sent.append($0.seq!) }
+        book.end(one, at: 1)
+        let two = book.begin()
+        #expect(!book.isListening(two))
+        #expect(book.start(two, top: 104, at: 2) == 100)
+        try book.hand((101...104).map(event), live: false, turn: two) { sent.append($0.seq!) }
+        #expect(sent == [101, 102, 103, 104])
+    }
+
+    @Test("a turn that ended (its connection abandoned) delivers nothing and moves nothing")
+    func abandoned() throws {
+        let book = ListenerBook(settle: 10)
+        let zero = book.begin()
+        _ = book.start(zero, top: 100, at: 0)
+        book.end(zero, at: 1)
+        // Turn one's LISTEN never answered: it was given up.
+        let one = book.begin()
+        book.end(one, at: 2)
+        var sent: [Int64] = []
+        #expect(throws: ListenerBook.TurnOver.self) {
+            try book.hand([event(101)], live: true, turn: one) { sent.append($0.seq!) }
+        }
+        #expect(throws: ListenerBook.TurnOver.self) { try book.skip(through: 200, turn: one) }
+        let two = book.begin()
+        // Answered late, the ended turn neither listens nor moves the floor.
+        #expect(book.start(one, top: 150, at: 3) == nil)
+        #expect(!book.isListening(one))
+        #expect(book.start(two, top: 120, at: 4) == 100)
+        try book.hand([event(101)], live: false, turn: two) { sent.append($0.seq!) }
+        #expect(sent == [101])
+    }
+}
+
+@Suite("First end: the first of several ends, without waiting for the rest")
+struct FirstEndTests {
+    struct Boom: Error, Equatable { let n: Int }
+
+    @Test("the waiter gets the first end's error; later ends change nothing; a task that never ends is not waited for")
+    func first() async {
+        let ended = FirstEnd()
+        let never = Task { try await Task.sleep(for: .seconds(3600)) }
+        defer { never.cancel() }
+        Task { ended.end(Boom(n: 1)) }
+        await #expect(throws: Boom(n: 1)) { try await ended.wait() }
+        ended.end(Boom(n: 2))
+        await #expect(throws: Boom(n: 1)) { try await ended.wait() }
+    }
+
+    @Test("cancelling the waiting task ends it")
+    func cancelled() async {
+        let ended = FirstEnd()
+        let waiting = Task { try await ended.wait() }
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
     }
 }

@@ -588,6 +588,111 @@ struct PostgresCatchUpTests {
     }
 }
 
+/// Ends every listening connection of `db`'s daemons as soon as it shows,
+/// on a thread of its own, while `cutting`: at a different moment of each
+/// one's start (as it connects, while LISTEN is in flight, as it reads the
+/// log's end, or once listening).
+private final class ListenerCutter: Sendable {
+    private let cutting = Atomic<Bool>(true)
+    private let stats = Mutex<(cuts: Int, inListen: Int)>((0, 0))
+    private let done = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    private let stopped = Atomic<Bool>(false)
+
+    var cuts: Int { stats.withLock { $0.cuts } }
+    /// Connections cut while their LISTEN was running.
+    var cutInListen: Int { stats.withLock { $0.inListen } }
+
+    init(_ db: ScratchDatabase) {
+        let owner = BlockingSession(connector: PostgresConnector(location: db.location))
+        Thread.detachNewThread { [self] in
+            defer {
+                owner.close()
+                stopped.store(true, ordering: .sequentiallyConsistent)
+                done.withLock { $0?.resume(); $0 = nil }
+            }
+            var rounds: [Int32: Int] = [:]  // each connection's number, in the order they showed
+            var cut = Set<Int32>()
+            while cutting.load(ordering: .sequentiallyConsistent) {
+                guard let rows = try? owner.execute("""
+                    SELECT pid, state, query FROM pg_stat_activity WHERE application_name = 'traild-listen' AND datname = current_database()
+                    """).rows.map({ $0.makeRandomAccess() }) else { continue }
+                for row in rows {
+                    guard let pid = try? row[0].decode(Int32.self), !cut.contains(pid) else { continue }
+                    let state = (try? row[1].decode(String?.self)) ?? nil
+                    let query = (try? row[2].decode(String?.self)) ?? nil
+                    let isNew = rounds[pid] == nil
+                    let round = rounds[pid] ?? rounds.count
+                    rounds[pid] = round
+                    // 0 mod 4: at once; 1: once LISTEN shows; 2: once the
+                    // log's end is read; 3: a quarter second after it showed.
+                    switch round % 4 {
+                    case 0: break
+                    case 1: guard query?.hasPrefix("LISTEN") == true || query?.hasPrefix("SELECT coalesce") == true else { continue }
+                    case 2: guard query?.hasPrefix("SELECT coalesce") == true else { continue }
+                    default:
+                        guard isNew else { continue }
+                        Thread.sleep(forTimeInterval: 0.25)
+                    }
+                    _ = try? owner.execute("SELECT pg_terminate_backend(\(pid))")
+                    cut.insert(pid)
+                    stats.withLock { s in
+                        s.cuts += 1
+                        if state == "active" && query?.hasPrefix("LISTEN") == true { s.inListen += 1 }
+                    }
+                }
+                Thread.sleep(forTimeInterval: 0.0005)
+            }
+        }
+    }
+
+    /// Stops cutting and waits for the thread to end.
+    func stop() async {
+        cutting.store(false, ordering: .sequentiallyConsistent)
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let resumeNow = done.withLock { waiter -> Bool in
+                if stopped.load(ordering: .sequentiallyConsistent) { return true }
+                waiter = c
+                return false
+            }
+            if resumeNow { c.resume() }
+        }
+    }
+}
+
+@Suite("PostgreSQL listener cut at any moment", .serialized)
+struct PostgresListenerCutTests {
+    @Test("a listener cut at any moment of its start (connecting, LISTEN in flight, reading the log's end) comes back and misses nothing")
+    func cutAnywhere() async throws {
+        let db = try ScratchDatabase()
+        let one = try await blocking { try db.store("one") }
+        let two = try await blocking { try db.store("two") }
+        let log = EventLog()
+        one.forwardEvents(watching: { ["default"] }, to: log.add, missed: { _ in Issue.record("no gap expected") })
+        try await listening(db)
+        let cutter = ListenerCutter(db)
+        var bodies: [String] = []
+        let started = Date()
+        while Date().timeIntervalSince(started) < 6 {
+            let body = "written while the listener is cut \(bodies.count)"
+            _ = try await two.deposit(body)
+            bodies.append(body)
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        await cutter.stop()
+        #expect(cutter.cuts >= 8, "cut \(cutter.cuts) times")
+        // The listener is back within a reconnect pause (at most 5 s) and a
+        // connect, and hears a write made now.
+        let last = try await two.deposit("after the cuts")
+        let events = try await log.wait(for: bodies.count + 1, seconds: 15)
+        let ids = Set((bodies + ["after the cuts"]).map { NoteID(body: $0) })
+        #expect(Set(events.map(\.note.id)) == ids, "\(events.count) events for \(ids.count) deposits; \(cutter.cuts) cuts, \(cutter.cutInListen) in LISTEN")
+        #expect(events.count == ids.count, "an event came twice")
+        #expect(events.last?.note.id == last.note.id)
+        await one.close()
+        await two.close()
+    }
+}
+
 @Suite("PostgreSQL group commit", .serialized)
 struct PostgresGroupTests {
     func deposit(_ body: String, after: [String] = [], tags: [String] = [], strength: Double = 1) throws -> PendingWrite {
