@@ -10,8 +10,10 @@ What makes that sound:
   outright, which `Progress.load` drops (with any instance line left without
   its run line) when it rewrites the file.
 - The records name the code that made them (`fingerprint`: the colony
-  package, the flaky corpus and the traild binary, hashed): a resume with
-  other code is refused, because figures of two programs would be mixed.
+  package, the flaky corpus and the source traild was built from, or its
+  binary, hashed): a resume with other code is refused, because figures of
+  two programs would be mixed. The same commit built again may continue
+  (a machine that lost its build, the records kept in git).
 - The knobs are tuned once: a resumed run reuses the `tuned` line when there
   is one, and otherwise tunes on every tuning run, earlier ones included.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -27,15 +30,55 @@ PACKAGE = Path(__file__).resolve().parent
 
 
 def fingerprint(traild: str) -> str:
-    """SHA-256 over the colony package's sources, its data files and the traild binary."""
+    """SHA-256 over the colony package's sources, its data files and traild:
+    the source it was built from when that is known (`built_from`), else the
+    binary's bytes."""
     h = hashlib.sha256()
     files = sorted(p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix in (".py", ".json"))
-    for p in files + [Path(traild)]:
-        h.update(str(p.relative_to(PACKAGE) if p.is_relative_to(PACKAGE) else p.name).encode())
-        with open(p, "rb") as f:
+    for p in files:
+        h.update(str(p.relative_to(PACKAGE)).encode())
+        h.update(p.read_bytes())
+    source = built_from(Path(traild))
+    if source is not None:
+        h.update(b"traild built from " + source.encode())
+    else:
+        h.update(b"traild binary ")
+        with open(traild, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
     return h.hexdigest()
+
+
+def built_from(traild: Path) -> Optional[str]:
+    """What a traild in a checkout's `.build` was built from: the git trees of
+    Sources and Package.swift at HEAD, Package.resolved's bytes and the build
+    directory (the configuration), when the checkout has no uncommitted
+    change there and the binary is newer than every source file. A run's
+    records can then be continued with the same commit built again (a build
+    is not byte for byte the same); otherwise None, and the binary's bytes
+    name it."""
+    path = traild.resolve()
+    if ".build" not in path.parts:
+        return None
+    i = path.parts.index(".build")
+    root, build = Path(*path.parts[:i]), "/".join(path.parts[i + 1:])
+
+    def git(*args: str) -> Optional[str]:
+        try:
+            done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    trees = [git("rev-parse", "HEAD:Sources"), git("rev-parse", "HEAD:Package.swift")]
+    if None in trees or git("status", "--porcelain", "--", "Sources", "Package.swift") != "":
+        return None
+    built = path.stat().st_mtime
+    if any(p.stat().st_mtime > built for p in (root / "Sources").rglob("*") if p.is_file()):
+        return None  # sources touched after the build: the binary may be older than they are
+    resolved = root / "Package.resolved"
+    pins = hashlib.sha256(resolved.read_bytes()).hexdigest() if resolved.exists() else "none"
+    return f"Sources {trees[0]} Package.swift {trees[1]} Package.resolved {pins} {build}"
 
 
 def run_key(line: dict[str, Any]) -> tuple:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,52 @@ def test_the_fingerprint_names_the_daemon_binary(tmp_path: Path) -> None:
     assert resume.fingerprint(str(binary)) == first
     binary.write_bytes(b"another build")
     assert resume.fingerprint(str(binary)) != first
+
+
+def _checkout(tmp_path: Path) -> Path:
+    """A git checkout with Sources, Package.swift and a built traild."""
+    root = tmp_path / "trail"
+    (root / "Sources" / "traild").mkdir(parents=True)
+    (root / "Sources" / "traild" / "main.swift").write_text("print(1)\n")
+    (root / "Package.swift").write_text("// package\n")
+    for args in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True)
+    binary = root / ".build" / "release" / "traild"
+    binary.parent.mkdir(parents=True)
+    binary.write_bytes(b"one build")
+    return binary
+
+
+def test_a_traild_built_again_from_the_same_commit_continues_the_records(tmp_path: Path) -> None:
+    binary = _checkout(tmp_path)
+    first = resume.fingerprint(str(binary))
+    assert resume.built_from(binary) is not None
+    binary.write_bytes(b"the same commit built again")
+    assert resume.fingerprint(str(binary)) == first
+
+
+def test_a_traild_of_other_sources_does_not(tmp_path: Path) -> None:
+    binary = _checkout(tmp_path)
+    root = binary.parents[2]
+    first = resume.fingerprint(str(binary))
+    # Changed and not committed: the binary's bytes name it.
+    (root / "Sources" / "traild" / "main.swift").write_text("print(2)\n")
+    os.utime(binary)  # built after the change
+    assert resume.built_from(binary) is None
+    assert resume.fingerprint(str(binary)) != first
+    # Committed: another source tree.
+    subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "two"], check=True)
+    assert resume.built_from(binary) is not None
+    assert resume.fingerprint(str(binary)) != first
+    # A source file newer than the binary: it may be a build of older sources.
+    later = binary.stat().st_mtime + 10
+    os.utime(root / "Sources" / "traild" / "main.swift", (later, later))
+    assert resume.built_from(binary) is None
+    # Another configuration (a debug build) of the same commit.
+    debug = root / ".build" / "debug" / "traild"
+    debug.parent.mkdir()
+    debug.write_bytes(b"debug")
+    os.utime(debug, (later + 1, later + 1))
+    release = root / ".build" / "release" / "traild"
+    os.utime(release, (later + 1, later + 1))
+    assert resume.fingerprint(str(debug)) != resume.fingerprint(str(release))
