@@ -2,7 +2,7 @@ import NIOCore
 import TrailProtocol
 
 /// Where a watch's events go.
-typealias EventSink = AsyncThrowingStream<TrailEvent, any Error>.Continuation
+typealias EventSink = AsyncThrowingStream<TrailWatchItem, any Error>.Continuation
 
 /// A request on its way to the daemon, as the connection hands it to the pipeline.
 struct OutgoingCall: Sendable {
@@ -20,7 +20,7 @@ struct OutgoingCall: Sendable {
 /// The client's end of the protocol, after `LineFrameDecoder`: numbers the
 /// outgoing requests, matches answers to them by id (answers may come in any
 /// order; see "Pipelining" in docs/protocol.md), and routes `trail.event`
-/// notifications to their subscription's stream.
+/// and `trail.gap` notifications to their subscription's stream.
 ///
 /// When the connection ends, every unanswered call fails with
 /// `connectionClosed` and every event stream ends; when the daemon sends
@@ -103,7 +103,9 @@ final class RPCClientHandler: ChannelDuplexHandler {
             return
         }
         if o["id"] == nil, let method = o["method"]?.string {
-            if method == TrailMethod.event, let params = o["params"]?.object { deliver(params, context: context) }
+            if method == TrailMethod.event || method == TrailMethod.gap, let params = o["params"]?.object {
+                deliver(params, gap: method == TrailMethod.gap, context: context)
+            }
             return
         }
         let id: Int
@@ -174,12 +176,12 @@ final class RPCClientHandler: ChannelDuplexHandler {
         channel.writeAndFlush(unwatch, promise: nil)
     }
 
-    private func deliver(_ params: JSONObject, context: ChannelHandlerContext) {
+    private func deliver(_ params: JSONObject, gap: Bool, context: ChannelHandlerContext) {
         guard let sub = params["subscription"]?.string, let sink = subscriptions[sub] else { return }
         do {
-            sink.yield(try TrailEvent(params: params))
+            sink.yield(gap ? .missed(try TrailGap(params: params)) : .event(try TrailEvent(params: params)))
         } catch {
-            violation(context: context, "an event of the wrong shape: \(error)")
+            violation(context: context, "\(gap ? "a gap" : "an event") of the wrong shape: \(error)")
         }
     }
 

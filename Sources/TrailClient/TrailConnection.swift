@@ -14,7 +14,12 @@ import TrailProtocol
 /// ```swift
 /// let trail = try await TrailConnection.connect(to: .forClient(flag: nil))
 /// let note = try await trail.send(DepositRequest(body: "found sugar", tags: ["food"]))
-/// for try await event in try await trail.watch(tags: ["food"]) { print(event.kind, event.note.body) }
+/// for try await item in try await trail.watch(tags: ["food"]) {
+///     switch item {
+///     case let .event(event): print(event.kind, event.note.body)
+///     case .missed: print("missed writes: sense again")
+///     }
+/// }
 /// ```
 ///
 /// Every method throws `TrailClientError`: `.rpc` when the daemon answered
@@ -144,14 +149,15 @@ public final class TrailConnection: Sendable {
     }
 
     /// Subscribes to the events of `ns` (notes carrying all of `tags`) and
-    /// returns them as an async sequence. The subscription belongs to this
+    /// returns them as an async sequence, with the gaps among them (writes
+    /// through other daemons this daemon could not send; re-read with `sense`). The subscription belongs to this
     /// connection; it ends when the sequence's consumer stops or the
     /// connection closes.
     public func watch(ns: String? = nil, tags: [String] = []) async throws(TrailClientError) -> TrailEventStream {
         var params = JSONObject()
         params.put("ns", ns)
         params.put("tags", tags)
-        let (stream, sink) = AsyncThrowingStream<TrailEvent, any Error>.makeStream()
+        let (stream, sink) = AsyncThrowingStream<TrailWatchItem, any Error>.makeStream()
         let promise = channel.eventLoop.makePromise(of: JSONValue.self)
         send(OutgoingCall(method: "trail.watch", params: params, promise: promise, events: sink), flush: true)
         let result = try await Self.wait(promise.futureResult)

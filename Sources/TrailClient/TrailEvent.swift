@@ -47,26 +47,59 @@ public struct TrailEvent: Sendable {
     }
 }
 
+/// A `trail.gap` notification: writes made through other daemons, the
+/// write-log seqs `first` to `last`, that the daemon could not replay to
+/// the subscription after its connection to the database was down (more
+/// than its `watch_catch_up_rows`). Re-read with `sense`; the watch goes on.
+public struct TrailGap: Sendable, Equatable {
+    public var subscription: String
+    public var first: Int64
+    public var last: Int64
+    /// The notification's `params` exactly as received, for printing as JSON.
+    public var params: JSONObject
+
+    /// Reads the `params` of a `trail.gap` notification.
+    public init(params: JSONObject) throws(WireDecodingError) {
+        let o = try WireObject(.object(params), path: "params")
+        subscription = try o.string("subscription")
+        first = Int64(try o.int("from"))
+        last = Int64(try o.int("to"))
+        self.params = params
+    }
+}
+
+/// What a watch yields: an event, or a gap in the events.
+public enum TrailWatchItem: Sendable {
+    case event(TrailEvent)
+    /// Writes the daemon could not send this subscription: re-read with `sense`.
+    case missed(TrailGap)
+
+    /// The event, or nil for a gap.
+    public var event: TrailEvent? {
+        if case let .event(e) = self { e } else { nil }
+    }
+}
+
 /// The events of one `trail.watch` subscription, in the order the daemon sent
-/// them. The sequence ends (throwing `connectionClosed`) when the connection
+/// them, and the gaps among them (`TrailWatchItem`). The sequence ends (throwing `connectionClosed`) when the connection
 /// closes; a consumer that stops iterating ends the subscription, and the
 /// client sends `trail.unwatch` for it. Events are buffered without bound
 /// while nobody iterates, so iterate promptly.
 public struct TrailEventStream: AsyncSequence, Sendable {
-    public typealias Element = TrailEvent
+    public typealias Element = TrailWatchItem
     public typealias Failure = TrailClientError
 
     /// The daemon's name of the subscription.
     public let subscription: String
-    let base: AsyncThrowingStream<TrailEvent, any Error>
+    let base: AsyncThrowingStream<TrailWatchItem, any Error>
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator()) }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var base: AsyncThrowingStream<TrailEvent, any Error>.AsyncIterator
+        var base: AsyncThrowingStream<TrailWatchItem, any Error>.AsyncIterator
 
-        /// The next event; nil never comes before the connection ends, which throws.
-        public mutating func next() async throws(TrailClientError) -> TrailEvent? {
+        /// The next event or gap; nil never comes before the connection ends, which throws.
+        public mutating func next() async throws(TrailClientError) -> TrailWatchItem? {
             do {
                 return try await base.next()
             } catch let error as TrailClientError {
@@ -76,7 +109,7 @@ public struct TrailEventStream: AsyncSequence, Sendable {
             }
         }
 
-        public mutating func next(isolation actor: isolated (any Actor)?) async throws(TrailClientError) -> TrailEvent? {
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws(TrailClientError) -> TrailWatchItem? {
             do {
                 return try await base.next(isolation: actor)
             } catch let error as TrailClientError {

@@ -125,17 +125,27 @@ struct ConnectionTests {
             return [answer(r["id"], #"{"subscription":"s1"}"#),
                     #"{"jsonrpc":"2.0","method":"trail.event","params":{"subscription":"s1","event":"deposited","note":\#(note),"seq":7}}"#,
                     #"{"jsonrpc":"2.0","method":"trail.event","params":{"subscription":"other","event":"deposited","note":\#(note)}}"#,
-                    #"{"jsonrpc":"2.0","method":"trail.event","params":{"subscription":"s1","event":"linked","note":\#(note),"trail":{"from":"\#(NoteID(body: "y").hex)","to":"\#(NoteID(body: "x").hex)","weight":0.5}}}"#]
+                    #"{"jsonrpc":"2.0","method":"trail.event","params":{"subscription":"s1","event":"linked","note":\#(note),"trail":{"from":"\#(NoteID(body: "y").hex)","to":"\#(NoteID(body: "x").hex)","weight":0.5}}}"#,
+                    #"{"jsonrpc":"2.0","method":"trail.gap","params":{"subscription":"other","from":1,"to":2}}"#,
+                    #"{"jsonrpc":"2.0","method":"trail.gap","params":{"subscription":"s1","from":8,"to":40}}"#,
+                    #"{"jsonrpc":"2.0","method":"trail.event","params":{"subscription":"s1","event":"deposited","note":\#(note),"seq":41}}"#]
         }
         defer { Task { await daemon.stop() } }
         let c = try await TrailConnection.connect(path: daemon.path)
         let stream = try await c.watch(tags: ["food"])
         #expect(stream.subscription == "s1")
         var it = stream.makeAsyncIterator()
-        let first = try await it.next()
+        let first = try await it.next()?.event
         #expect(first?.kind == .deposited && first?.note.body == "x" && first?.seq == 7)
-        let second = try await it.next()
+        let second = try await it.next()?.event
         #expect(second?.kind == .linked && second?.trail?.weight == 0.5 && second?.seq == nil)
+        // A gap of this subscription (not another's), then the watch goes on.
+        guard case let .missed(gap)? = try await it.next() else {
+            Issue.record("no gap")
+            return
+        }
+        #expect(gap.subscription == "s1" && gap.first == 8 && gap.last == 40)
+        #expect(try await it.next()?.event?.seq == 41)
         await c.close()
         do {
             _ = try await it.next()
@@ -190,6 +200,28 @@ struct ConnectionTests {
             Issue.record("no error")
         } catch {
             #expect(error == .protocolViolation("result.id should be a note id of 64 lowercase hex digits"))
+        }
+        await c.close()
+    }
+
+    @Test("a gap of the wrong shape ends the watch with a protocol violation")
+    func wrongGap() async throws {
+        let daemon = try await ScriptedDaemon { requests in
+            [answer(requests.last!["id"], #"{"subscription":"s1"}"#),
+             #"{"jsonrpc":"2.0","method":"trail.gap","params":{"subscription":"s1","from":8}}"#]
+        }
+        defer { Task { await daemon.stop() } }
+        let c = try await TrailConnection.connect(path: daemon.path)
+        var it = try await c.watch().makeAsyncIterator()
+        do {
+            _ = try await it.next()
+            Issue.record("no error")
+        } catch {
+            guard case let .protocolViolation(what) = error else {
+                Issue.record("wrong error \(error)")
+                return
+            }
+            #expect(what.contains("a gap of the wrong shape") && what.contains("to"))
         }
         await c.close()
     }

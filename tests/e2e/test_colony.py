@@ -400,6 +400,48 @@ def test_a_watcher_is_told_of_the_writes_it_could_not_be_sent(pg_daemons, tmp_pa
     asyncio.run(watch_async())
 
 
+def test_trailctl_watch_shows_a_gap_and_goes_on(pg_daemons, tmp_path):
+    """`trailctl watch` (through the Swift client) prints a gap as a "missed"
+    line with its range (its params with --json, no "event"), then the events
+    after it."""
+    config = tmp_path / "catch-up.json"
+    config.write_text(json.dumps({"watch_catch_up_rows": 5}))
+    a, b = pg_daemons.pair(extra=[*NO_BACKGROUND, "--config", str(config)])
+    for extra in (["--json"], []):
+        ns = "gap-json" if extra else "gap-text"
+        # --count 2: the event before the cut and the one after the gap.
+        argv = [trailctl_bin(), "watch", "--count", "2", "--ns", ns, "--socket", str(a.socket_path), *extra]
+        watch = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
+        try:
+            with b.connect() as w:
+                wait_until("the watch is subscribed", lambda: a.result("trail.stats")["watchers"] >= 1, timeout=10)
+                deposit(w, "before the cut", ns=ns)
+                while_listeners_are_out(a, lambda: [deposit(w, f"while cut {k}", ns=ns) for k in range(10)])
+                # The gap comes once a's listener is back; then one more event ends the watch.
+                time.sleep(0.5)
+                deadline = time.monotonic() + 30
+                k = 0
+                while watch.poll() is None and time.monotonic() < deadline:
+                    deposit(w, f"after the gap {k}", ns=ns)
+                    k += 1
+                    time.sleep(0.3)
+            out, err = watch.communicate(timeout=10)
+        finally:
+            if watch.poll() is None:
+                watch.kill()
+        assert watch.returncode == 0, err
+        lines = out.splitlines()
+        assert len(lines) == 3, lines
+        if extra:
+            before, gap, after = (json.loads(line) for line in lines)
+            assert before["note"]["body"] == "before the cut" and after["note"]["body"].startswith("after the gap")
+            assert set(gap) == {"subscription", "from", "to"} and gap["to"] - gap["from"] + 1 >= 10
+            assert gap["subscription"] == before["subscription"]
+        else:
+            assert "before the cut" in lines[0] and "after the gap" in lines[2]
+            assert "missed" in lines[1] and "sense to catch up" in lines[1]
+
+
 # ---------------------------------------------------------------------------
 # faults: kill -9 of a daemon, the database stopped
 # ---------------------------------------------------------------------------

@@ -9,8 +9,11 @@ struct Watch: AsyncParsableCommand {
         discussion: """
         One line per event (deposited, reinforced, linked, retracted, evaporated, revived), \
         sent once the write has committed. With --json each line is the notification's params \
-        as received: {"subscription", "event", "note", ...}. Stops on Ctrl-C (exit 0), after \
-        --count events, or with exit 3 if the daemon goes away.
+        as received: {"subscription", "event", "note", ...}. On a colony of daemons, writes \
+        through the others that this daemon could not send (its database connection was down \
+        too long) show as one "missed" line with their write-log range ({"subscription", \
+        "from", "to"} with --json, no "event"): sense to catch up. Stops on Ctrl-C (exit 0), \
+        after --count events, or with exit 3 if the daemon goes away.
 
         Examples:
           trailctl watch --tag food
@@ -38,14 +41,23 @@ struct Watch: AsyncParsableCommand {
                 Terminal.write(painter.paint("watching \(global.ns ?? "default")\(tags.isEmpty ? "" : " tags \(tags.joined(separator: ","))") (Ctrl-C to stop)\n", .dim), to: STDERR_FILENO)
             }
             var seen = 0
-            for try await event in events {
-                if global.json {
-                    global.printJSON(.object(event.params))
-                } else {
-                    Terminal.printOut(line(event, painter))
+            for try await item in events {
+                switch item {
+                case let .event(event):
+                    if global.json {
+                        global.printJSON(.object(event.params))
+                    } else {
+                        Terminal.printOut(line(event, painter))
+                    }
+                    seen += 1
+                    if let count, seen >= count { return }
+                case let .missed(gap):
+                    if global.json {
+                        global.printJSON(.object(gap.params))
+                    } else {
+                        Terminal.printOut(painter.paint("\(Clock.now())  missed     writes through other daemons (write log \(gap.first)-\(gap.last)) could not be sent to this watch; sense to catch up", .red))
+                    }
                 }
-                seen += 1
-                if let count, seen >= count { return }
             }
         }
     }
