@@ -154,6 +154,7 @@ let package = Package(
         ),
         .testTarget(name: "TrailZstdTests", dependencies: ["TrailZstd"]),
         .testTarget(name: "TrailCoreTests", dependencies: ["TrailCore"]),
+        .testTarget(name: "TrailStoreTests", dependencies: ["TrailStore"]),
         .testTarget(name: "TrailProtocolTests", dependencies: ["TrailProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "TrailSQLiteTests", dependencies: ["TrailSQLite", "TrailStore", "TrailCompactor"]),
         .testTarget(name: "TrailEmbeddingTests", dependencies: ["TrailEmbedding"], exclude: ["reference_forward.py"]),

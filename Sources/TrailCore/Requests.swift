@@ -46,7 +46,7 @@ public struct NamespaceChange: Sendable {
 }
 
 /// What `sense` looks for.
-public struct SenseQuery: Sendable {
+public struct SenseQuery: Sendable, Hashable {
     public var ns: String
     /// Full-text words; `nil` ranks by weight alone.
     public var words: [String]?

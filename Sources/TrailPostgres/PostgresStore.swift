@@ -31,6 +31,8 @@ public final class PostgresStore: TrailStore {
     private let contested = ContestedNamespaces()
     /// The task that listens for other daemons' writes, once asked to.
     private let listener = Mutex<Task<Void, Never>?>(nil)
+    /// Identical senses in flight at once share a statement.
+    private let senses = ReadCoalescer<SenseQuery, [ScoredNote]>()
     /// The most rows of other daemons' writes the listener replays after its
     /// connection was down; beyond, watchers get a gap (`EventListener`).
     public let catchUpLimit: Int
@@ -83,9 +85,17 @@ public final class PostgresStore: TrailStore {
         return try await read { try await $0.get(id, ns: ns) }
     }
 
+    /// Identical senses made at once share one statement (`ReadCoalescer`:
+    /// each runs after every call it answers arrived).
     public func sense(_ query: SenseQuery) async throws(TrailError) -> [ScoredNote] {
         await readContestedNamespacesIfDue()
-        return try await read { try await $0.sense(query) }
+        do {
+            return try await senses.read(query) { () async throws(TrailError) -> [ScoredNote] in
+                try await self.read { try await $0.sense(query) }
+            }
+        } catch {
+            throw error as? TrailError ?? .internal("\(error)")
+        }
     }
 
     /// Reads the namespaces with contests again when the last read is a

@@ -373,16 +373,21 @@ final class PostgresPhase {
         let size = config.sizes.last ?? 0
         let mixPlan = LoadPlan(connections: many, depth: config.pipeline, warmup: config.warmup, duration: config.duration,
                                kinds: ["sense", "deposit"])
-        let pgMix = try await costed("W6", "traild-pg", pg, server, size, mixPlan) { c in MixStream(ns: ns, connection: c) }
-        let sqMix = try await costed("W6", "traild-sqlite", sqlite, nil, size, mixPlan) { c in MixStream(ns: ns, connection: c) }
         func how(_ r: LoadResult, _ name: String) -> String {
             "\(name): sense p99 \(Format.ms(Percentiles(r.histogram("sense")).p99)) ms, deposit p99 \(Format.ms(Percentiles(r.histogram("deposit")).p99)) ms"
         }
-        rows.append(TableRow(workload: "W6", title: "90 % sense / 10 % deposit, \(many) clients × \(depth)", notes: size,
-                             unit: "requests/s", better: .higher,
-                             trail: Measure(pgMix, how: how(pgMix, "traild on PostgreSQL")),
-                             peers: [PostgresPeer.sqlite: Measure(sqMix, how: how(sqMix, "traild on SQLite"))]))
-        log("W6 \(Format.count(size)): traild PG \(Format.rate(pgMix.perSecond))/s, traild SQLite \(Format.rate(sqMix.perSecond))/s")
+        // The same sense from every client (traild shares identical senses in
+        // flight), then no two senses alike (nothing to share).
+        for distinct in [false, true] {
+            let pgMix = try await costed("W6", "traild-pg", pg, server, size, mixPlan) { c in MixStream(ns: ns, connection: c, distinct: distinct) }
+            let sqMix = try await costed("W6", "traild-sqlite", sqlite, nil, size, mixPlan) { c in MixStream(ns: ns, connection: c, distinct: distinct) }
+            let senses = distinct ? "sense, no two alike" : "sense (one query)"
+            rows.append(TableRow(workload: "W6", title: "90 % \(senses) / 10 % deposit, \(many) clients × \(depth)", notes: size,
+                                 unit: "requests/s", better: .higher,
+                                 trail: Measure(pgMix, how: how(pgMix, "traild on PostgreSQL")),
+                                 peers: [PostgresPeer.sqlite: Measure(sqMix, how: how(sqMix, "traild on SQLite"))]))
+            log("W6\(distinct ? " distinct" : "") \(Format.count(size)): traild PG \(Format.rate(pgMix.perSecond))/s, traild SQLite \(Format.rate(sqMix.perSecond))/s")
+        }
     }
 
     /// A timed read run on one daemon, with the CPU it and the server used per request.

@@ -183,13 +183,18 @@ struct FollowStream: RequestStream {
 }
 
 /// W6: one request in ten a new deposit (kind 1), the others the top 10 (kind 0).
+/// With `distinct`, no two senses are the same request: each asks a
+/// `min_weight` of its own, too low to leave any note out (the same rows,
+/// but nothing a daemon could share between two senses).
 struct MixStream: RequestStream {
     let ns: String
+    let distinct: Bool
     var deposits: DepositStream
     var rng: SplitMix64
 
-    init(ns: String, connection: Int) {
+    init(ns: String, connection: Int, distinct: Bool = false) {
         self.ns = ns
+        self.distinct = distinct
         deposits = DepositStream(run: "mix", connection: connection)
         rng = SplitMix64(seed: 600 &+ UInt64(connection))
     }
@@ -206,7 +211,17 @@ struct MixStream: RequestStream {
             buffer.endRequest()
             return 1
         }
-        var sense = SenseStream(ns: ns)
-        return sense.next(id: id, into: &buffer)
+        guard distinct else {
+            var sense = SenseStream(ns: ns)
+            return sense.next(id: id, into: &buffer)
+        }
+        buffer.beginRequest(id: id, method: "trail.sense")
+        buffer.writeStaticString(#"{"ns":"#)
+        buffer.writeJSONString(ns)
+        buffer.writeStaticString(#","limit":10,"min_weight":"#)
+        buffer.writeString("\(Double(1 + rng.next() % 1_000_000) * 1e-12)")
+        buffer.writeStaticString("}")
+        buffer.endRequest()
+        return 0
     }
 }
