@@ -184,6 +184,22 @@ struct PostgresReads {
     /// The floor is `SenseWalk.floorKey` in SQL, over the clock and settings
     /// the same statement reads (`floorKeySQL`).
     func firstPageByWeight(_ query: SenseQuery, count: Int) async throws -> (now: Double, settings: NamespaceSettings, rows: [NoteRow])? {
+        let rows: [PostgresRandomAccessRow]
+        if !query.includeFaded, query.minWeight == nil, query.allTags.isEmpty, query.anyTags.isEmpty {
+            // The light read of every agent: prepared once per connection.
+            rows = try await connection.rows(FirstPageByWeight(ns: query.ns, count: Int64(count)), timeout: TimeAmount(timeout), logger: logger)
+        } else {
+            rows = try await firstPageByWeightRows(query, count: count)
+        }
+        guard let head = rows.first else { return nil }
+        let settings = try NamespaceSettings(postgres: head, at: 1)
+        let first = 1 + NamespaceSettings.postgresColumnCount  // after the clock and the settings
+        let notes = try rows.compactMap { row in try row[first].decode(Int64?.self) == nil ? nil : try NoteRow(postgres: row, at: first) }
+        return (try head[0].decode(Double.self), settings, notes)
+    }
+
+    /// `firstPageByWeight`'s statement, built for the query's filters.
+    private func firstPageByWeightRows(_ query: SenseQuery, count: Int) async throws -> [PostgresRandomAccessRow] {
         var binds = PostgresBindings()
         binds.append(query.ns)
         var minWeight: String?
@@ -194,19 +210,20 @@ struct PostgresReads {
         let floor = Self.floorKeySQL(includeFaded: query.includeFaded, minWeight: minWeight)
         let tags = tagConditions(query, &binds)
         binds.append(Int64(count))
-        let rows = try await self.rows(PostgresQuery(unsafeSQL: """
-            WITH s AS (
-                SELECT extract(epoch FROM clock_timestamp())::float8 AS now, \(NamespaceSettings.postgresColumns)
-                FROM namespace WHERE name = $1)
-            SELECT s.*, p.* FROM s LEFT JOIN LATERAL (
-                SELECT \(noteColumns) FROM note n WHERE n.ns = $1 AND n.state = 0 AND n.key >= \(floor)\(tags)
-                ORDER BY n.key DESC, n.id ASC LIMIT $\(binds.count)) p ON true
-            """, binds: binds))
-        guard let head = rows.first else { return nil }
-        let settings = try NamespaceSettings(postgres: head, at: 1)
-        let first = 1 + NamespaceSettings.postgresColumnCount  // after the clock and the settings
-        let notes = try rows.compactMap { row in try row[first].decode(Int64?.self) == nil ? nil : try NoteRow(postgres: row, at: first) }
-        return (try head[0].decode(Double.self), settings, notes)
+        return try await self.rows(PostgresQuery(unsafeSQL: Self.firstPageSQL(floor: floor, tags: tags, limit: "$\(binds.count)"), binds: binds))
+    }
+
+    /// The first page of a sense by weight, with the clock and the settings
+    /// (`$1` the namespace).
+    static func firstPageSQL(floor: String, tags: String, limit: String) -> String {
+        """
+        WITH s AS (
+            SELECT extract(epoch FROM clock_timestamp())::float8 AS now, \(NamespaceSettings.postgresColumns)
+            FROM namespace WHERE name = $1)
+        SELECT s.*, p.* FROM s LEFT JOIN LATERAL (
+            SELECT \(noteColumns) FROM note n WHERE n.ns = $1 AND n.state = 0 AND n.key >= \(floor)\(tags)
+            ORDER BY n.key DESC, n.id ASC LIMIT \(limit)) p ON true
+        """
     }
 
     /// `SenseWalk.floorKey` in SQL, over `s.now` and the namespace's
@@ -476,4 +493,26 @@ struct PostgresReads {
                              rebased: try $0[6].decode(Bool.self))
         }
     }
+}
+
+/// The first page of a sense by weight with no filter (the light read every
+/// agent starts with), prepared once per connection: PostgreSQL plans it
+/// once, not on every sense.
+struct FirstPageByWeight: PostgresPreparedStatement {
+    typealias Row = PostgresRow
+    static let name = "trail_first_page_by_weight"
+    static let sql = PostgresReads.firstPageSQL(floor: PostgresReads.floorKeySQL(includeFaded: false, minWeight: nil), tags: "", limit: "$2")
+    static let bindingDataTypes: [PostgresDataType] = [.text, .int8]
+
+    let ns: String
+    let count: Int64
+
+    func makeBindings() throws -> PostgresBindings {
+        var binds = PostgresBindings()
+        binds.append(ns)
+        binds.append(count)
+        return binds
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
 }

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// A statement that did not finish in time; its connection was closed.
 struct StatementTimedOut: Error {}
@@ -56,4 +57,32 @@ extension Duration {
     var wholeMilliseconds: Int64 {
         components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
+}
+
+extension PostgresConnection {
+    /// Runs a prepared statement (parsed and planned once per connection)
+    /// and collects its rows; past `timeout` the connection is closed and
+    /// the call fails with `StatementTimedOut`, as `query(_:timeout:logger:)`.
+    func rows<Statement: PostgresPreparedStatement>(_ statement: Statement, timeout: TimeAmount, logger: Logger) async throws
+        -> [PostgresRandomAccessRow] where Statement.Row == PostgresRow {
+        let timedOut = TimeoutFlag()
+        let timer = eventLoop.scheduleTask(in: timeout) {
+            timedOut.fired.store(true, ordering: .releasing)
+            self.closeDetached()
+        }
+        defer { timer.cancel() }
+        do {
+            var rows: [PostgresRandomAccessRow] = []
+            for try await row in try await execute(statement, logger: logger) { rows.append(row.makeRandomAccess()) }
+            return rows
+        } catch {
+            if timedOut.fired.load(ordering: .acquiring) { throw StatementTimedOut() }
+            throw error
+        }
+    }
+}
+
+/// Whether a statement's timer fired (and closed its connection).
+private final class TimeoutFlag: Sendable {
+    let fired = Atomic<Bool>(false)
 }

@@ -98,8 +98,10 @@ struct PostgresReport {
             ## Reads (1 client, sequential; latency p50 / p99 / p99.9 in ms; ratios at p50 / p99)
 
             Raw PostgreSQL's sense is the engine's statement (`PostgresReads.firstPageByWeight`: the clock, the namespace
-            and the first page of `note_by_key` from the top in one round trip, `LIMIT 10`, the rows decoded); "two
-            statements" is the engine's before commit acd2809 (the clock and the namespace, then the page).
+            and the first page of `note_by_key` from the top in one round trip, `LIMIT 10`, the rows decoded), prepared
+            once on its connection as the engine prepares it on each of its own (since issue 24: planned once, not per
+            sense); "two statements" is the engine's before commit acd2809 (the clock and the namespace, then the page,
+            each planned every time).
 
             | workload | notes | traild on PostgreSQL | raw, engine's statement | × raw | raw, two statements | × raw | traild on SQLite | × SQLite |
             |---|---:|---:|---:|---:|---:|---:|---:|---:|

@@ -230,6 +230,9 @@ final class RawPostgres {
         n.retraction_reason, n.retraction_agent, n.retracted_at, n.block, n.archived_at
         """
 
+    /// ForwardDecay.thresholdKey of the faded threshold, over the statement's own clock and settings (floorKeySQL).
+    static let floorKey = "(CASE WHEN s.evaporate_below > 0 THEN ln(s.evaporate_below) / ln(2.0::float8) + (s.now - s.landmark) / s.half_life_s ELSE (-1.7976931348623157e308)::float8 END)"
+
     /// How a sense by weight goes to the server.
     enum SenseStatements: String, Codable, Sendable {
         /// As the engine (`PostgresReads.firstPageByWeight`, since commit
@@ -245,16 +248,6 @@ final class RawPostgres {
     /// after `warmup`, each row decoded as `NoteRow(postgres:)` does
     /// (`note_by_key` from the top, above the faded threshold).
     func senseLatency(ns: String, statements: SenseStatements, warmup: Double, duration: Double) async throws -> LatencyHistogram {
-        // ForwardDecay.thresholdKey of the faded threshold, over the statement's own clock and settings (floorKeySQL).
-        let floor = "(CASE WHEN s.evaporate_below > 0 THEN ln(s.evaporate_below) / ln(2.0::float8) + (s.now - s.landmark) / s.half_life_s ELSE (-1.7976931348623157e308)::float8 END)"
-        let oneStatement = """
-            WITH s AS (
-                SELECT extract(epoch FROM clock_timestamp())::float8 AS now, name, half_life_s, evaporate_below, max_note_bytes, landmark
-                FROM namespace WHERE name = $1)
-            SELECT s.*, p.* FROM s LEFT JOIN LATERAL (
-                SELECT \(Self.noteColumns) FROM note n WHERE n.ns = $1 AND n.state = 0 AND n.key >= \(floor)
-                ORDER BY n.key DESC, n.id ASC LIMIT $2) p ON true
-            """
         let settingsSQL = """
             SELECT extract(epoch FROM clock_timestamp())::float8, name, half_life_s, evaporate_below, max_note_bytes, landmark
             FROM (SELECT 1) one LEFT JOIN namespace ON name = $1
@@ -273,8 +266,10 @@ final class RawPostgres {
             let o: Int  // where the note's columns start
             switch statements {
             case .engine:
-                binds.append(Int64(10))
-                rows = try await link.rows(PostgresQuery(unsafeSQL: oneStatement, binds: binds))
+                // Prepared once on this connection, as the engine does.
+                var page: [PostgresRandomAccessRow] = []
+                for try await row in try await link.connection.execute(RawFirstPage(ns: ns), logger: link.logger) { page.append(row.makeRandomAccess()) }
+                rows = page
                 guard let head = rows.first else { throw BenchFailure("raw PostgreSQL: namespace \(ns) is missing") }
                 now = try head[0].decode(Double.self)
                 decay = ForwardDecay(halfLife: try head[2].decode(Double.self), landmark: try head[5].decode(Double.self))
@@ -307,4 +302,31 @@ final class RawPostgres {
         if h.totalCount == 0 { throw window.nothingMeasured("raw PostgreSQL sense") }
         return h
     }
+}
+
+/// The engine's first page by weight (`FirstPageByWeight`), prepared on the
+/// raw peer's connection as the engine prepares it on each of its own.
+struct RawFirstPage: PostgresPreparedStatement {
+    typealias Row = PostgresRow
+    static let name = "bench_first_page_by_weight"
+    static let sql = """
+        WITH s AS (
+            SELECT extract(epoch FROM clock_timestamp())::float8 AS now, name, half_life_s, evaporate_below, max_note_bytes, landmark
+            FROM namespace WHERE name = $1)
+        SELECT s.*, p.* FROM s LEFT JOIN LATERAL (
+            SELECT \(RawPostgres.noteColumns) FROM note n WHERE n.ns = $1 AND n.state = 0 AND n.key >= \(RawPostgres.floorKey)
+            ORDER BY n.key DESC, n.id ASC LIMIT $2) p ON true
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.text, .int8]
+
+    let ns: String
+
+    func makeBindings() throws -> PostgresBindings {
+        var binds = PostgresBindings()
+        binds.append(ns)
+        binds.append(Int64(10))
+        return binds
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
 }
