@@ -438,11 +438,7 @@ struct PostgresEventTests {
     @Test("a daemon hears of every other daemon's writes to a watched namespace, not its own, nor unwatched ones")
     func forwarded() async throws {
         let db = try ScratchDatabase()
-        let one = try await blocking { try db.store("one") }
-        let two = try await blocking { try db.store("two") }
-        let log = EventLog()
-        one.forwardEvents(watching: { ["default"] }, to: log.add, missed: { _ in Issue.record("no gap expected") })
-        try await listening(db)
+        let (one, two, log) = try await watchedPair(db)
         _ = try await one.deposit("said by one")
         _ = try await two.deposit("elsewhere", ns: "other")
         let a = try await two.deposit("said by two", tags: ["x"])
@@ -466,11 +462,7 @@ struct PostgresEventTests {
     @Test("evaporations reach other daemons' watchers; the listener comes back after its connection is cut")
     func evaporatedAndReconnect() async throws {
         let db = try ScratchDatabase()
-        let one = try await blocking { try db.store("one") }
-        let two = try await blocking { try db.store("two") }
-        let log = EventLog()
-        one.forwardEvents(watching: { ["default"] }, to: log.add, missed: { _ in Issue.record("no gap expected") })
-        try await listening(db)
+        let (one, two, log) = try await watchedPair(db)
         _ = try db.rows("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'traild-listen' AND datname = current_database()")
         try await Task.sleep(for: .milliseconds(1500))  // the listener reconnects
         let listening = try db.rows("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'traild-listen' AND datname = current_database()")[0][0].decode(Int64.self)
@@ -486,6 +478,17 @@ struct PostgresEventTests {
         await one.close()
         await two.close()
     }
+}
+
+/// Two daemons' stores on `db`, "one" handing the other's writes to
+/// `default` into `log` (a gap is a failure), once it listens.
+func watchedPair(_ db: ScratchDatabase) async throws -> (one: PostgresStore, two: PostgresStore, log: EventLog) {
+    let one = try await blocking { try db.store("one") }
+    let two = try await blocking { try db.store("two") }
+    let log = EventLog()
+    one.forwardEvents(watching: { ["default"] }, to: log.add, missed: { _ in Issue.record("no gap expected") })
+    try await listening(db)
+    return (one, two, log)
 }
 
 /// Waits until a daemon listens on `db`: its listener has read the log's
@@ -664,11 +667,7 @@ struct PostgresListenerCutTests {
     @Test("a listener cut at any moment of its start (connecting, LISTEN in flight, reading the log's end) comes back and misses nothing")
     func cutAnywhere() async throws {
         let db = try ScratchDatabase()
-        let one = try await blocking { try db.store("one") }
-        let two = try await blocking { try db.store("two") }
-        let log = EventLog()
-        one.forwardEvents(watching: { ["default"] }, to: log.add, missed: { _ in Issue.record("no gap expected") })
-        try await listening(db)
+        let (one, two, log) = try await watchedPair(db)
         let cutter = ListenerCutter(db)
         var bodies: [String] = []
         let started = Date()
