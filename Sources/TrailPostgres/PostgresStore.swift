@@ -199,6 +199,10 @@ public final class PostgresStore: TrailStore {
     /// any time, whether or not they do.
     public var hasOtherWriters: Bool { true }
 
+    /// True: a read is mostly a round trip to the server, and running it on
+    /// the asking connection's event loop saves two thread hops each way.
+    public var readsOnEventLoop: Bool { true }
+
     /// The database's size as the last `summary` read it (`pg_database_size`).
     public func storeBytes() -> Int64 {
         databaseBytes.load(ordering: .relaxed)

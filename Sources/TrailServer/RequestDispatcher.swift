@@ -261,7 +261,22 @@ final class RequestDispatcher: ChannelDuplexHandler {
             result = start.flatMap { NIOThreadPool.singleton.runIfActive(eventLoop: loop) { try Self.run(body).get() } }
         case let .read(body):
             let start = writesDone ?? loop.makeSucceededVoidFuture()
-            result = start.flatMap { loop.makeFutureWithTask { ReadResult.json(try await body()) } }
+            guard dispatcher.store.readsOnEventLoop else {
+                result = start.flatMap { loop.makeFutureWithTask { ReadResult.json(try await body()) } }
+                break
+            }
+            // On this connection's event loop: no hop to Swift's thread pool and back.
+            result = start.flatMap {
+                let promise = loop.makePromise(of: ReadResult.self)
+                Task(executorPreference: EventLoopTaskExecutor(loop)) {
+                    do {
+                        promise.succeed(ReadResult.json(try await body()))
+                    } catch {
+                        promise.fail(error)
+                    }
+                }
+                return promise.futureResult
+            }
         }
         return .later(result.map { answer(.success($0)) }.recover { answer(.failure($0)) })
     }

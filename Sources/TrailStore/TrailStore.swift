@@ -290,6 +290,13 @@ public protocol TrailStore: Sendable {
     /// The engine's synchronous reads, when it has them (nil otherwise).
     var inlineReads: (any InlineReads)? { get }
 
+    /// Whether the async reads should run on the event loop of the
+    /// connection that asked: true for an engine whose reads mostly wait on
+    /// a network (a round trip to a database server), where the hops
+    /// between the event loop and Swift's thread pool cost more than the
+    /// read's own CPU. Such reads must not block.
+    var readsOnEventLoop: Bool { get }
+
     // MARK: vectors (recall by meaning, contract §8)
 
     /// Vectors of `model` of live notes (faded ones included) stored after
@@ -353,6 +360,9 @@ extension TrailStore {
 
     /// None by default: every read goes through the async methods.
     public var inlineReads: (any InlineReads)? { nil }
+
+    /// False by default: async reads run on Swift's thread pool.
+    public var readsOnEventLoop: Bool { false }
 }
 
 extension TrailStore {
