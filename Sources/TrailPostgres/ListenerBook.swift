@@ -11,10 +11,16 @@ final class ListenerBook: Sendable {
 
     private struct State {
         var ledger: ListenerLedger?
+        /// The latest turn, and the latest that ended.
         var turn = 0
-        var open = false
+        var ended = 0
         /// The turn that got to listen (LISTEN answered, the log's end read).
         var listening = 0
+
+        /// Whether `turn` is the latest and has not ended.
+        func isOpen(_ turn: Int) -> Bool {
+            self.turn == turn && ended != turn
+        }
     }
 
     private let settle: Double
@@ -28,7 +34,6 @@ final class ListenerBook: Sendable {
     func begin() -> Int {
         state.withLock { s in
             s.turn += 1
-            s.open = true
             return s.turn
         }
     }
@@ -38,7 +43,7 @@ final class ListenerBook: Sendable {
     /// before the daemon listened is not its watchers' business).
     func start(_ turn: Int, top: Int64, at time: Double) -> Int64? {
         state.withLock { s in
-            guard s.open, s.turn == turn else { return nil }
+            guard s.isOpen(turn) else { return nil }
             s.listening = turn
             defer { s.ledger?.mark(top, at: time) }
             guard let ledger = s.ledger else {
@@ -58,7 +63,7 @@ final class ListenerBook: Sendable {
     /// log's end read by the heartbeat); taken only once the turn listens.
     func mark(_ turn: Int, _ seq: Int64, at time: Double) {
         state.withLock { s in
-            guard s.open, s.turn == turn, s.listening == turn else { return }
+            guard s.isOpen(turn), s.listening == turn else { return }
             s.ledger?.mark(seq, at: time)
             s.ledger?.settle(at: time)
         }
@@ -69,7 +74,7 @@ final class ListenerBook: Sendable {
     /// evaporation share their row's seq. Throws `TurnOver` after the turn ended.
     func hand(_ events: [StoreEvent], live: Bool, turn: Int, deliver: (StoreEvent) -> Void) throws {
         try state.withLock { s in
-            guard s.open, s.turn == turn, var ledger = s.ledger else { throw TurnOver() }
+            guard s.isOpen(turn), var ledger = s.ledger else { throw TurnOver() }
             defer { s.ledger = ledger }
             var previous: Int64?
             for event in events {
@@ -85,7 +90,7 @@ final class ListenerBook: Sendable {
     /// Skips everything up to `seq` (reported as a gap, or nobody watched).
     func skip(through seq: Int64, turn: Int) throws {
         try state.withLock { s in
-            guard s.open, s.turn == turn else { throw TurnOver() }
+            guard s.isOpen(turn) else { throw TurnOver() }
             s.ledger?.skip(through: seq)
         }
     }
@@ -94,8 +99,8 @@ final class ListenerBook: Sendable {
     /// was delivered; nothing the turn hands on from now is taken.
     func end(_ turn: Int, at time: Double) {
         state.withLock { s in
-            guard s.open, s.turn == turn else { return }
-            s.open = false
+            guard s.isOpen(turn) else { return }
+            s.ended = turn
             s.ledger?.settle(at: time)
         }
     }

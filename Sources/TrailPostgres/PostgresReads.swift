@@ -193,7 +193,7 @@ struct PostgresReads {
         }
         guard let head = rows.first else { return nil }
         let settings = try NamespaceSettings(postgres: head, at: 1)
-        let first = 1 + NamespaceSettings.postgresColumnCount  // after the clock and the settings
+        let first = FirstPageByWeight.firstNoteColumn
         let notes = try rows.compactMap { row in try row[first].decode(Int64?.self) == nil ? nil : try NoteRow(postgres: row, at: first) }
         return (try head[0].decode(Double.self), settings, notes)
     }
@@ -498,21 +498,36 @@ struct PostgresReads {
 /// The first page of a sense by weight with no filter (the light read every
 /// agent starts with), prepared once per connection: PostgreSQL plans it
 /// once, not on every sense.
-struct FirstPageByWeight: PostgresPreparedStatement {
-    typealias Row = PostgresRow
-    static let name = "trail_first_page_by_weight"
-    static let sql = PostgresReads.firstPageSQL(floor: PostgresReads.floorKeySQL(includeFaded: false, minWeight: nil), tags: "", limit: "$2")
-    static let bindingDataTypes: [PostgresDataType] = [.text, .int8]
+///
+/// Public so that the benchmark's raw peer runs the engine's own statement
+/// (not a copy that drifts): each row holds the database's clock, the
+/// namespace's settings, then a note's columns from `firstNoteColumn`
+/// (all NULL when the namespace holds no note above its faded threshold).
+public struct FirstPageByWeight: PostgresPreparedStatement {
+    public typealias Row = PostgresRow
+    public static let name = "trail_first_page_by_weight"
+    public static let sql = PostgresReads.firstPageSQL(floor: PostgresReads.floorKeySQL(includeFaded: false, minWeight: nil), tags: "", limit: "$2")
+    public static let bindingDataTypes: [PostgresDataType] = [.text, .int8]
+    /// Where a row's note columns start: after the clock and the settings.
+    public static let firstNoteColumn = 1 + NamespaceSettings.postgresColumnCount
 
-    let ns: String
-    let count: Int64
+    /// The namespace.
+    public let ns: String
+    /// The page's length.
+    public let count: Int64
 
-    func makeBindings() throws -> PostgresBindings {
+    /// The first `count` notes of `ns` by weight.
+    public init(ns: String, count: Int64) {
+        self.ns = ns
+        self.count = count
+    }
+
+    public func makeBindings() throws -> PostgresBindings {
         var binds = PostgresBindings()
         binds.append(ns)
         binds.append(count)
         return binds
     }
 
-    func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
+    public func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
 }

@@ -4,7 +4,7 @@ import PostgresNIO
 import Synchronization
 
 /// A statement that did not finish in time; its connection was closed.
-struct StatementTimedOut: Error {}
+public struct StatementTimedOut: Error {}
 
 extension PostgresConnection {
     /// Runs `query` and collects its rows, failing with `StatementTimedOut`
@@ -63,7 +63,7 @@ extension PostgresConnection {
     /// Runs a prepared statement (parsed and planned once per connection)
     /// and collects its rows; past `timeout` the connection is closed and
     /// the call fails with `StatementTimedOut`, as `query(_:timeout:logger:)`.
-    func rows<Statement: PostgresPreparedStatement>(_ statement: Statement, timeout: TimeAmount, logger: Logger) async throws
+    public func rows<Statement: PostgresPreparedStatement>(_ statement: Statement, timeout: TimeAmount, logger: Logger) async throws
         -> [PostgresRandomAccessRow] where Statement.Row == PostgresRow {
         let timedOut = TimeoutFlag()
         let timer = eventLoop.scheduleTask(in: timeout) {

@@ -40,6 +40,9 @@ final class RequestDispatcher: ChannelDuplexHandler {
     private var writesDone: EventLoopFuture<Void>?
     /// Writes this connection has queued that are not answered yet.
     private var writesOutstanding = 0
+    /// Runs this connection's async reads on its event loop (made on the
+    /// first, when the store reads there: `TrailStore.readsOnEventLoop`).
+    private var readExecutor: EventLoopTaskExecutor?
     /// Inside a burst of `channelRead`s: `channelReadComplete` will flush.
     private var reading = false
     /// Responses written but not flushed yet.
@@ -266,9 +269,11 @@ final class RequestDispatcher: ChannelDuplexHandler {
                 break
             }
             // On this connection's event loop: no hop to Swift's thread pool and back.
+            let executor = readExecutor ?? EventLoopTaskExecutor(loop)
+            readExecutor = executor
             result = start.flatMap {
                 let promise = loop.makePromise(of: ReadResult.self)
-                Task(executorPreference: EventLoopTaskExecutor(loop)) {
+                Task(executorPreference: executor) {
                     do {
                         promise.succeed(ReadResult.json(try await body()))
                     } catch {

@@ -9,6 +9,9 @@ import Synchronization
 /// them was made (the contract's read-after-write holds); a key read by one
 /// caller at a time costs a lock more, nothing else.
 ///
+/// A caller's cancellation fails its own call only: when the read it ran
+/// for others fails while it is cancelled, one of the others reads again.
+///
 /// What it buys is for a store whose reads cost a round trip and the
 /// server's time (PostgreSQL): many agents sensing one namespace at once
 /// cost one statement per round, not one each.
@@ -59,6 +62,13 @@ public final class ReadCoalescer<Key: Hashable & Sendable, Value: Sendable>: Sen
             result = .success(try await body())
         } catch {
             result = .failure(error)
+        }
+        if case .failure = result, Task.isCancelled, let heir = batch.first {
+            // This caller was cancelled and its read with it: that is no
+            // answer for the others. One of them reads for the rest (the key
+            // stays held, so later calls keep queueing behind it).
+            heir.resume(returning: .run(for: Array(batch.dropFirst())))
+            return try result.get()
         }
         let next = waiting.withLock { w -> [CheckedContinuation<Turn, Never>] in
             let queued = w[key] ?? []

@@ -123,4 +123,43 @@ struct ReadCoalescerTests {
         for t in failing { await #expect(throws: Boom.self) { try await t.value } }
         #expect(try await coalescer.read("a") { 3 } == 3)  // the key is free again
     }
+
+    @Test("a cancelled caller's read fails only that caller: another of those it read for reads for the rest")
+    func cancelledRunner() async throws {
+        let coalescer = ReadCoalescer<String, Int>()
+        let first = Gate(), second = Gate()
+        let runs = Counter()
+        let started = Counter()
+        let running = Task {
+            try await coalescer.read("k") {
+                runs.add()
+                started.add()
+                await first.wait()
+                return 0
+            }
+        }
+        try await until { started.now == 1 }
+        // Queued first, so it runs the next read for those queued after it.
+        let heir = Task {
+            try await coalescer.read("k") {
+                runs.add()
+                started.add()
+                await second.wait()
+                try Task.checkCancellation()  // as a read that notices its caller went away
+                return 1
+            }
+        }
+        try await until { coalescer.queued("k") == 1 }
+        let others = (0..<5).map { _ in Task { try await coalescer.read("k") { runs.add() + 100 } } }
+        try await until { coalescer.queued("k") == 6 }
+        first.open()
+        #expect(try await running.value == 0)
+        try await until { started.now == 2 }
+        heir.cancel()
+        second.open()
+        await #expect(throws: CancellationError.self) { try await heir.value }
+        for t in others { #expect(try await t.value == 103, "a caller got the cancelled read's error, or a read of its own") }
+        #expect(runs.now == 3)
+        #expect(try await coalescer.read("k") { 7 } == 7)  // the key is free again
+    }
 }

@@ -230,8 +230,6 @@ final class RawPostgres {
         n.retraction_reason, n.retraction_agent, n.retracted_at, n.block, n.archived_at
         """
 
-    /// ForwardDecay.thresholdKey of the faded threshold, over the statement's own clock and settings (floorKeySQL).
-    static let floorKey = "(CASE WHEN s.evaporate_below > 0 THEN ln(s.evaporate_below) / ln(2.0::float8) + (s.now - s.landmark) / s.half_life_s ELSE (-1.7976931348623157e308)::float8 END)"
 
     /// How a sense by weight goes to the server.
     enum SenseStatements: String, Codable, Sendable {
@@ -266,14 +264,12 @@ final class RawPostgres {
             let o: Int  // where the note's columns start
             switch statements {
             case .engine:
-                // Prepared once on this connection, as the engine does.
-                var page: [PostgresRandomAccessRow] = []
-                for try await row in try await link.connection.execute(RawFirstPage(ns: ns), logger: link.logger) { page.append(row.makeRandomAccess()) }
-                rows = page
+                // The engine's own statement, prepared once on this connection as the engine does.
+                rows = try await link.connection.rows(FirstPageByWeight(ns: ns, count: 10), timeout: .seconds(60), logger: link.logger)
                 guard let head = rows.first else { throw BenchFailure("raw PostgreSQL: namespace \(ns) is missing") }
                 now = try head[0].decode(Double.self)
                 decay = ForwardDecay(halfLife: try head[2].decode(Double.self), landmark: try head[5].decode(Double.self))
-                o = 6
+                o = FirstPageByWeight.firstNoteColumn
             case .twoStatements:
                 let head = try await link.rows(PostgresQuery(unsafeSQL: settingsSQL, binds: binds))[0]
                 guard try head[1].decode(String?.self) != nil else { throw BenchFailure("raw PostgreSQL: namespace \(ns) is missing") }
@@ -304,29 +300,3 @@ final class RawPostgres {
     }
 }
 
-/// The engine's first page by weight (`FirstPageByWeight`), prepared on the
-/// raw peer's connection as the engine prepares it on each of its own.
-struct RawFirstPage: PostgresPreparedStatement {
-    typealias Row = PostgresRow
-    static let name = "bench_first_page_by_weight"
-    static let sql = """
-        WITH s AS (
-            SELECT extract(epoch FROM clock_timestamp())::float8 AS now, name, half_life_s, evaporate_below, max_note_bytes, landmark
-            FROM namespace WHERE name = $1)
-        SELECT s.*, p.* FROM s LEFT JOIN LATERAL (
-            SELECT \(RawPostgres.noteColumns) FROM note n WHERE n.ns = $1 AND n.state = 0 AND n.key >= \(RawPostgres.floorKey)
-            ORDER BY n.key DESC, n.id ASC LIMIT $2) p ON true
-        """
-    static let bindingDataTypes: [PostgresDataType] = [.text, .int8]
-
-    let ns: String
-
-    func makeBindings() throws -> PostgresBindings {
-        var binds = PostgresBindings()
-        binds.append(ns)
-        binds.append(Int64(10))
-        return binds
-    }
-
-    func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
-}
