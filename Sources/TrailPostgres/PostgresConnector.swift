@@ -81,9 +81,11 @@ public struct PostgresConnector: Sendable {
     ///
     /// - Parameter settings: run-time parameters sent in the startup packet,
     ///   e.g. `("statement_timeout", "12s")`; they hold for the whole session.
-    public func connect(settings: [(String, String)] = []) async throws(PostgresFailure) -> PostgresConnection {
+    /// - Parameter loop: the event loop the connection runs on (default: the
+    ///   group's next); a read made from that loop then needs no thread hop.
+    public func connect(settings: [(String, String)] = [], on loop: (any EventLoop)? = nil) async throws(PostgresFailure) -> PostgresConnection {
         do {
-            return try await connectFuture(settings: settings).get()
+            return try await connectFuture(settings: settings, on: loop).get()
         } catch {
             throw error as? PostgresFailure ?? failure(connecting: error)
         }
@@ -93,8 +95,8 @@ public struct PostgresConnector: Sendable {
     /// (see `connect(settings:)`); for code that blocks a thread of its own on
     /// it. Made of NIO futures only: it completes while every thread of Swift's
     /// concurrency pool is blocked waiting for it.
-    public func connectFuture(settings: [(String, String)] = []) -> EventLoopFuture<PostgresConnection> {
-        attempt(0, failures: [], loop: eventLoopGroup.next(), settings: settings)
+    public func connectFuture(settings: [(String, String)] = [], on loop: (any EventLoop)? = nil) -> EventLoopFuture<PostgresConnection> {
+        attempt(0, failures: [], loop: loop ?? eventLoopGroup.next(), settings: settings)
     }
 
     /// Tries the location's servers from the `index`-th on.

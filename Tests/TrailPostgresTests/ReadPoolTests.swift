@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import PostgresNIO
 import XCTest
 
@@ -43,6 +45,45 @@ final class ReadPoolTests: XCTestCase {
         // 32 reads of 50 ms, 4 at a time: 8 rounds, about 0.4 s (not 1.6 s in series).
         XCTAssertGreaterThanOrEqual(elapsed, .milliseconds(390))
         XCTAssertLessThan(elapsed, .seconds(1.5))
+        await pool.close()
+    }
+
+    /// Runs its methods on one event loop, as a request's read runs on its
+    /// client's loop in traild (`EventLoopTaskExecutor`).
+    private actor OnLoop {
+        let loop: any EventLoop
+        nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
+
+        init(_ loop: any EventLoop) {
+            self.loop = loop
+        }
+
+        /// Whether a read from here ran on a connection of this loop, and the backend's pid.
+        func read(_ pool: ReadPool) async throws -> (sameLoop: Bool, pid: Int32) {
+            try await pool.withConnection { connection in
+                let rows = try await connection.query("SELECT pg_backend_pid()", logger: pool.connector.logger).get()
+                return (connection.eventLoop === loop, try rows.first!.decode(Int32.self))
+            }
+        }
+    }
+
+    func testAReadMadeOnAnEventLoopRunsOnAConnectionOfThatLoop() async throws {
+        let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
+        let pool = try pool(size: 2 * loops.count)
+        // From a task of no loop first: the slots it fills stay on their loops.
+        for _ in 0..<3 { _ = try await pool.query("SELECT 1") }
+        var pids: [ObjectIdentifier: Set<Int32>] = [:]
+        for loop in loops + loops.reversed() + loops {
+            let onLoop = OnLoop(loop)
+            for _ in 0..<5 {
+                let (sameLoop, pid) = try await onLoop.read(pool)
+                XCTAssertTrue(sameLoop, "a read made on an event loop ran on another loop's connection")
+                pids[ObjectIdentifier(loop), default: []].insert(pid)
+            }
+        }
+        // Sequential reads of one loop reuse its connection; loops do not share one.
+        XCTAssertTrue(pids.values.allSatisfy { $0.count == 1 }, "\(pids)")
+        XCTAssertEqual(Set(pids.values.flatMap { $0 }).count, loops.count)
         await pool.close()
     }
 
