@@ -321,6 +321,44 @@ struct PostgresStoreTests {
         #expect(!plan.contains("Seq Scan"), "\(plan)")
         await store.close()
     }
+
+    @Test("the first page of a sense by weight is planned once per connection, min_weight or not, and cut to the count asked")
+    func firstPagePlannedOnce() async throws {
+        let db = try ScratchDatabase()
+        let store = try await blocking { try db.store() }
+        for i in 0..<40 { _ = try await store.deposit("planned once \(i)", strength: Double(1 + i % 7)) }
+        await store.close()
+        // Enough notes that a generic plan with a bound LIMIT (a tenth of the
+        // table) would cost more than a custom one, as at 100k.
+        _ = try db.rows("""
+            INSERT INTO note (ns, id, body, tags, after, key, state, deposits, created_at, updated_at)
+            SELECT 'default', md5(i::text) || md5((i + 1)::text), convert_to('n' || i, 'UTF8'), '', '', -20 + random() * 10, 0, 1, 0, 0
+            FROM generate_series(1, 20000) i
+            """)
+        _ = try db.rows("ANALYZE note")
+        let connector = PostgresConnector(location: db.location)
+        let connection = try await connector.connect()
+        for i in 0..<12 {
+            let rows = try await connection.rows(FirstPageByWeight<FirstPageOf16>(ns: "default", minWeight: i % 2 == 0 ? nil : 3.5),
+                                                 timeout: .seconds(10), logger: connector.logger)
+            let weights = try rows.map { try $0[firstPageNoteColumn + 5].decode(Double.self) }
+            #expect(rows.count == 16 || (i % 2 == 1 && rows.count < 16), "\(rows.count) rows")
+            #expect(weights == weights.sorted(by: >))
+        }
+        let plans = try await connection.query("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = 'trail_first_page_by_weight_16'",
+                                                logger: connector.logger).get().rows.map { try $0.decode((Int64, Int64).self) }
+        // PostgreSQL plans the first five executions for their parameters, then
+        // keeps the generic plan when it costs no more (a bound LIMIT never does).
+        #expect(plans.count == 1 && plans[0].0 >= 6 && plans[0].1 <= 5, "generic, custom: \(plans)")
+        try await connection.close()
+        // Through the store: a sense asks for 10 and gets 10, min_weight applied.
+        let again = try await blocking { try db.store() }
+        let top = try await again.sense(SenseQuery(ns: "default", limit: 10))
+        #expect(top.count == 10)
+        let heavy = try await again.sense(SenseQuery(ns: "default", limit: 10, minWeight: 6.5))
+        #expect(!heavy.isEmpty && heavy.allSatisfy { $0.note.weight >= 6.5 }, "\(heavy.map(\.note.weight))")
+        await again.close()
+    }
 }
 
 @Suite("PostgreSQL compaction and export", .serialized)

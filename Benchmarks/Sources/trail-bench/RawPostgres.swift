@@ -265,11 +265,11 @@ final class RawPostgres {
             switch statements {
             case .engine:
                 // The engine's own statement, prepared once on this connection as the engine does.
-                rows = try await link.connection.rows(FirstPageByWeight(ns: ns, count: 10), timeout: .seconds(60), logger: link.logger)
+                rows = Array(try await link.connection.rows(FirstPageByWeight<FirstPageOf16>(ns: ns), timeout: .seconds(60), logger: link.logger).prefix(10))
                 guard let head = rows.first else { throw BenchFailure("raw PostgreSQL: namespace \(ns) is missing") }
                 now = try head[0].decode(Double.self)
                 decay = ForwardDecay(halfLife: try head[2].decode(Double.self), landmark: try head[5].decode(Double.self))
-                o = FirstPageByWeight.firstNoteColumn
+                o = firstPageNoteColumn
             case .twoStatements:
                 let head = try await link.rows(PostgresQuery(unsafeSQL: settingsSQL, binds: binds))[0]
                 guard try head[1].decode(String?.self) != nil else { throw BenchFailure("raw PostgreSQL: namespace \(ns) is missing") }
