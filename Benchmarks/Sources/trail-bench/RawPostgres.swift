@@ -265,7 +265,7 @@ final class RawPostgres {
             switch statements {
             case .engine:
                 // The engine's own statement, prepared once on this connection as the engine does.
-                rows = Array(try await link.connection.rows(FirstPageByWeight<FirstPageOf16>(ns: ns), timeout: .seconds(60), logger: link.logger).prefix(10))
+                rows = try await link.connection.rows(FirstPageByWeight<FirstPageOf10>(ns: ns), timeout: .seconds(60), logger: link.logger)
                 guard let head = rows.first else { throw BenchFailure("raw PostgreSQL: namespace \(ns) is missing") }
                 now = try head[0].decode(Double.self)
                 decay = ForwardDecay(halfLife: try head[2].decode(Double.self), landmark: try head[5].decode(Double.self))
