@@ -187,13 +187,15 @@ struct PostgresReads {
         let rows: [PostgresRandomAccessRow]
         if !query.includeFaded, query.allTags.isEmpty, query.anyTags.isEmpty {
             // The light read of every agent: prepared once per connection and size.
-            let (ns, minWeight, limit) = (query.ns, query.minWeight, TimeAmount(timeout))
+            func page<Page: FirstPageRows>(_: Page.Type) async throws -> [PostgresRandomAccessRow] {
+                try await connection.rows(FirstPageByWeight<Page>(ns: query.ns, minWeight: query.minWeight), timeout: TimeAmount(timeout), logger: logger)
+            }
             rows = switch count {
-            case ...10: try await connection.rows(FirstPageByWeight<FirstPageOf10>(ns: ns, minWeight: minWeight), timeout: limit, logger: logger)
-            case ...25: try await connection.rows(FirstPageByWeight<FirstPageOf25>(ns: ns, minWeight: minWeight), timeout: limit, logger: logger)
-            case ...100: try await connection.rows(FirstPageByWeight<FirstPageOf100>(ns: ns, minWeight: minWeight), timeout: limit, logger: logger)
-            case ...256: try await connection.rows(FirstPageByWeight<FirstPageOf256>(ns: ns, minWeight: minWeight), timeout: limit, logger: logger)
-            case ...1000: try await connection.rows(FirstPageByWeight<FirstPageOf1000>(ns: ns, minWeight: minWeight), timeout: limit, logger: logger)
+            case ...10: try await page(FirstPageOf10.self)
+            case ...25: try await page(FirstPageOf25.self)
+            case ...100: try await page(FirstPageOf100.self)
+            case ...256: try await page(FirstPageOf256.self)
+            case ...1000: try await page(FirstPageOf1000.self)
             default: try await firstPageByWeightRows(query, count: count)
             }
         } else {
@@ -365,6 +367,18 @@ struct PostgresReads {
         var settings: [String: (now: Double, settings: NamespaceSettings?)] = [:]
         var events: [StoreEvent] = []
         var lastRead: Int64?
+        // Each archive block read and decoded once per call: a catch-up may
+        // hold the deposits and the evaporation of many notes of one block.
+        var blocks: [Int64: (records: [ArchivedNote], byID: [String: ArchivedNote])?] = [:]
+        func archived(_ block: Int64) async throws -> (records: [ArchivedNote], byID: [String: ArchivedNote])? {
+            if let read = blocks[block] { return read }
+            let read = try await self.rows("SELECT frame FROM archive_block WHERE seq = \(block)").first.map { frame in
+                let records = try ArchiveFrames.records(in: Array(buffer: try frame[0].decode(ByteBuffer.self)), source: "archive block \(block)")
+                return (records, Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first }))
+            }
+            blocks[block] = read
+            return read
+        }
         let c = 17  // the columns after noteColumns
         for row in rows.prefix(limit) {
             let seq = try row[c].decode(Int64.self)
@@ -374,11 +388,10 @@ struct PostgresReads {
             if settings[ns] == nil { settings[ns] = try await clock(ns: ns) }
             guard let (now, found) = settings[ns], let namespace = found, let kind = LoggedEvent.events[op] else { continue }
             if op == "evaporate" {
-                let blocks = (try row[c + 3].decode(String?.self) ?? "").split(separator: " ").last?
+                let evaporated = (try row[c + 3].decode(String?.self) ?? "").split(separator: " ").last?
                     .split(separator: ",").compactMap { Int64($0) } ?? []
-                for block in blocks {
-                    guard let frame = try await self.rows("SELECT frame FROM archive_block WHERE seq = \(block)").first else { continue }
-                    let records = try ArchiveFrames.records(in: Array(buffer: try frame[0].decode(ByteBuffer.self)), source: "archive block \(block)")
+                for block in evaporated {
+                    guard let records = try await archived(block)?.records else { continue }
                     events += records.map {
                         StoreEvent(event: kind, note: $0.note(settings: namespace, weight: $0.decayed($0.weight, at: now, halfLife: namespace.halfLife)),
                                    seq: seq)
@@ -393,7 +406,12 @@ struct PostgresReads {
             let note: Note
             switch try LocatedRow(postgres: row) {
             case let .hot(hot): note = hot.note(ns: namespace, at: now)
-            case let .archived(entry): note = try await record(entry).note(settings: namespace, weight: namespace.decay.weight(key: entry.key, at: now))
+            case let .archived(entry):
+                // As for an evaporation's blocks: a block that is gone gives
+                // no event; failing here would stall the listener on this row
+                // for every watcher.
+                guard let record = try await archived(entry.block)?.byID[entry.id] else { continue }
+                note = record.note(settings: namespace, weight: namespace.decay.weight(key: entry.key, at: now))
             }
             var event = StoreEvent(event: kind, note: note, seq: seq)
             if op == "link", let from = try row[c + 4].decode(String?.self) {
@@ -545,7 +563,7 @@ public enum FirstPageOf1000: FirstPageRows { public static var rows: Int64 { 100
 ///
 /// Public so that the benchmark's raw peer runs the engine's own statement
 /// (not a copy that drifts): each row holds the database's clock, the
-/// namespace's settings, then a note's columns from `firstNoteColumn`
+/// namespace's settings, then a note's columns from `firstPageNoteColumn`
 /// (all NULL when the namespace holds no note above the floor).
 public struct FirstPageByWeight<Page: FirstPageRows>: PostgresPreparedStatement {
     public typealias Row = PostgresRow

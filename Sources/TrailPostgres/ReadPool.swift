@@ -207,15 +207,10 @@ public final class ReadPool: Sendable {
         /// Throws `PostgresFailure` or, when the task is cancelled, `CancellationError`.
         func lease(timeout: Duration, near loop: ObjectIdentifier?) async throws -> Slot {
             if closed { throw closedFailure }
-            if let loop, let i = idle.lastIndex(where: { $0.runs(on: loop) }) {
+            if let i = loop.flatMap({ loop in idle.lastIndex { $0.runs(on: loop) } }) ?? idle.indices.last {
                 leased += 1
                 peakLeased = max(peakLeased, leased)
                 return idle.remove(at: i)
-            }
-            if let slot = idle.popLast() {
-                leased += 1
-                peakLeased = max(peakLeased, leased)
-                return slot
             }
             let id = nextWaiterID
             nextWaiterID += 1

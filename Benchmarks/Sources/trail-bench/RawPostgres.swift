@@ -230,7 +230,6 @@ final class RawPostgres {
         n.retraction_reason, n.retraction_agent, n.retracted_at, n.block, n.archived_at
         """
 
-
     /// How a sense by weight goes to the server.
     enum SenseStatements: String, Codable, Sendable {
         /// As the engine (`PostgresReads.firstPageByWeight`, since commit
@@ -299,4 +298,3 @@ final class RawPostgres {
         return h
     }
 }
-
