@@ -202,7 +202,11 @@ def test_a_host_cut_from_the_database_for_10_s(tmp_path, silent):
 def test_a_slow_lossy_network_still_carries_the_colony(tmp_path):
     # A connect over this link takes a few round trips of 0.4 s and a lost
     # SYN costs 1 s: the 5 s default is too short for it, as for libpq's users.
-    with colony(tmp_path, "?connect_timeout=10") as (hosts, server, db, daemons):
+    # Likewise a write: 16 clients reinforce the same 4 notes from two hosts,
+    # so each daemon's transaction waits for the other's row locks, held
+    # over several 0.4 s round trips and retransmits; with the 10 s default
+    # some reinforcements timed out (5 of 48 calls in one CI run).
+    with colony(tmp_path, "?connect_timeout=10&statement_timeout=30s") as (hosts, server, db, daemons):
         hosts.every_link(delay=0.2, loss=0.05)
         shared = [daemons["a"].result("trail.deposit", {"ns": NS, "body": f"shared note {k}"})["id"] for k in range(4)]
         workers = [Worker(daemons[h], h, i, shared, sense=True) for h in ("a", "b") for i in range(8)]
