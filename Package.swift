@@ -140,7 +140,7 @@ let package = Package(
         .executableTarget(
             name: "trail-bench",
             dependencies: [
-                "TrailCore", "TrailStore", "TrailSQLite", "TrailPostgres", "TrailClient", "TrailProtocol", "TrailEmbedding",
+                "TrailCore", "TrailStore", "TrailSQLite", "TrailPostgres", "TrailServer", "TrailClient", "TrailProtocol", "TrailEmbedding",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

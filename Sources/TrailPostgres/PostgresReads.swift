@@ -542,20 +542,49 @@ struct PostgresReads {
 public protocol FirstPageRows: Sendable {
     /// The LIMIT of the statement.
     static var rows: Int64 { get }
+    /// The statement's name and text, written once.
+    static var statement: FirstPageStatement { get }
+}
+
+/// The name and text of a prepared first page of `rows` rows: built once
+/// per size, not on every sense (postgres-nio reads both on every execution).
+public struct FirstPageStatement: Sendable {
+    public let name: String
+    public let sql: String
+
+    init(rows: Int64) {
+        name = "trail_first_page_by_weight_\(rows)"
+        sql = PostgresReads.firstPageSQL(floor: PostgresReads.floorKeySQL(includeFaded: false, minWeight: "$2::float8"), tags: "", limit: "\(rows)")
+    }
 }
 
 /// The first pages' sizes: a first page of `count` rows is read with the
 /// smallest that holds it, and cut to `count` (each row more costs the
 /// server about 2 µs).
-public enum FirstPageOf10: FirstPageRows { public static var rows: Int64 { 10 } }  // Limits.defaultLimit
+public enum FirstPageOf10: FirstPageRows {  // Limits.defaultLimit
+    public static let rows: Int64 = 10
+    public static let statement = FirstPageStatement(rows: rows)
+}
 /// See `FirstPageOf10`.
-public enum FirstPageOf25: FirstPageRows { public static var rows: Int64 { 25 } }
+public enum FirstPageOf25: FirstPageRows {
+    public static let rows: Int64 = 25
+    public static let statement = FirstPageStatement(rows: rows)
+}
 /// See `FirstPageOf10`.
-public enum FirstPageOf100: FirstPageRows { public static var rows: Int64 { 100 } }
+public enum FirstPageOf100: FirstPageRows {
+    public static let rows: Int64 = 100
+    public static let statement = FirstPageStatement(rows: rows)
+}
 /// See `FirstPageOf10`; `SenseWalk.page`, the page of a sense with a budget.
-public enum FirstPageOf256: FirstPageRows { public static var rows: Int64 { 256 } }
+public enum FirstPageOf256: FirstPageRows {
+    public static let rows: Int64 = 256
+    public static let statement = FirstPageStatement(rows: rows)
+}
 /// See `FirstPageOf10`; `Limits.maxLimit`.
-public enum FirstPageOf1000: FirstPageRows { public static var rows: Int64 { 1000 } }
+public enum FirstPageOf1000: FirstPageRows {
+    public static let rows: Int64 = 1000
+    public static let statement = FirstPageStatement(rows: rows)
+}
 
 /// The first page of a sense by weight with no tags and not `include_faded`
 /// (the light read every agent starts with, `min_weight` or not), prepared
@@ -567,13 +596,11 @@ public enum FirstPageOf1000: FirstPageRows { public static var rows: Int64 { 100
 /// (all NULL when the namespace holds no note above the floor).
 public struct FirstPageByWeight<Page: FirstPageRows>: PostgresPreparedStatement {
     public typealias Row = PostgresRow
-    public static var name: String { "trail_first_page_by_weight_\(Page.rows)" }
+    public static var name: String { Page.statement.name }
     /// `$1` the namespace, `$2` `min_weight` (NULL for none: the threshold
     /// of a NULL weight is the lowest key).
-    public static var sql: String {
-        PostgresReads.firstPageSQL(floor: PostgresReads.floorKeySQL(includeFaded: false, minWeight: "$2::float8"), tags: "", limit: "\(Page.rows)")
-    }
-    public static var bindingDataTypes: [PostgresDataType] { [.text, .float8] }
+    public static var sql: String { Page.statement.sql }
+    public static var bindingDataTypes: [PostgresDataType] { firstPageBindingTypes }
 
     /// The namespace.
     public let ns: String
@@ -596,6 +623,9 @@ public struct FirstPageByWeight<Page: FirstPageRows>: PostgresPreparedStatement 
 
     public func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
 }
+
+/// `FirstPageByWeight`'s binds: the namespace, `min_weight`.
+private let firstPageBindingTypes: [PostgresDataType] = [.text, .float8]
 
 /// Where a first page's note columns start: after the clock and the settings.
 public let firstPageNoteColumn = 1 + NamespaceSettings.postgresColumnCount

@@ -11,7 +11,10 @@ import TrailStore
 /// store can read synchronously), or an answer known at once.
 enum Plan: Sendable {
     case write(WriteRequest, Writer)
-    case read(@Sendable () async throws(TrailError) -> JSONValue)
+    /// A read of the store's async kind (a round trip to the database),
+    /// answered as `inlineRead`'s are: a `sense` or `follow` without a
+    /// `JSONValue` tree in between.
+    case read(@Sendable () async throws(TrailError) -> ReadResult)
     /// A bounded read the connection answers on its own event loop, on the
     /// store's synchronous read: no hop to another thread and back.
     case inlineRead(@Sendable () throws(TrailError) -> ReadResult)
@@ -22,6 +25,11 @@ enum Plan: Sendable {
     /// four (a task, the reader queue, the task again, the loop).
     case blockingRead(@Sendable () throws(TrailError) -> ReadResult)
     case immediate(Result<JSONValue, TrailError>)
+
+    /// A read whose answer is a JSON value.
+    static func readJSON(_ body: @escaping @Sendable () async throws(TrailError) -> JSONValue) -> Plan {
+        .read { () async throws(TrailError) -> ReadResult in .json(try await body()) }
+    }
 }
 
 /// What a read answers: a JSON value, or the notes of a `sense` or the
@@ -134,7 +142,7 @@ final class Dispatcher: Sendable {
             case let .failure(refusal): return .immediate(.failure(refusal))
             }
             let who = writer(agent)
-            return .read { [self] () async throws(TrailError) -> JSONValue in
+            return .readJSON { [self] () async throws(TrailError) -> JSONValue in
                 guard !writesFull else { throw TrailError.overloaded }
                 let merged = try await recall.merge(d, threshold: threshold, writer: who)
                 return finish(merged.write, seq: merged.seq, mergeAsked: true, contests: merged.contests)
@@ -148,14 +156,14 @@ final class Dispatcher: Sendable {
             if let inline = store.inlineReads {
                 return .inlineRead { () throws(TrailError) -> ReadResult in .json(Wire.details(try inline.getNow(id, ns: ns))) }
             }
-            return .read { () async throws(TrailError) -> JSONValue in
+            return .readJSON { () async throws(TrailError) -> JSONValue in
                 Wire.details(try await store.get(id, ns: ns))
             }
         case let .sense(q):
             if q.similar != nil {
                 switch recall.mapError({ TrailError.semanticUnavailable($0.why) }) {
                 case let .success(recall):
-                    return .read { () async throws(TrailError) -> JSONValue in
+                    return .readJSON { () async throws(TrailError) -> JSONValue in
                         .object(["notes": .array(try await recall.sense(q).map(Wire.scoredByMeaning))])
                     }
                 case let .failure(refusal): return .immediate(.failure(refusal))
@@ -166,17 +174,17 @@ final class Dispatcher: Sendable {
                 // Words (FTS5) and tag filters can read far into the store: those go off the event loop.
                 return q.words == nil && q.allTags.isEmpty && q.anyTags.isEmpty ? .inlineRead(read) : .blockingRead(read)
             }
-            return .read { () async throws(TrailError) -> JSONValue in
-                ReadResult.scoredNotes(try await store.sense(q)).json
+            return .read { () async throws(TrailError) -> ReadResult in
+                .scoredNotes(try await store.sense(q))
             }
         case let .follow(q):
             // At most `FollowReader.candidates` trails each way: bounded, so on the event loop.
             if let inline = store.inlineReads {
                 return .inlineRead { () throws(TrailError) -> ReadResult in .followed(try inline.followNow(q), seed: q.seed) }
             }
-            return .read { () async throws(TrailError) -> JSONValue in ReadResult.followed(try await store.follow(q), seed: q.seed).json }
+            return .read { () async throws(TrailError) -> ReadResult in .followed(try await store.follow(q), seed: q.seed) }
         case let .stats(ns):
-            return .read { [self] () async throws(TrailError) -> JSONValue in
+            return .readJSON { [self] () async throws(TrailError) -> JSONValue in
                 let summary = try await store.summary(ns: ns)
                 var o: JSONObject = ["ns": .string(ns)]
                 Wire.counts(summary.counts, into: &o)
@@ -194,7 +202,7 @@ final class Dispatcher: Sendable {
                 return .object(o)
             }
         case .listNamespaces:
-            return .read { () async throws(TrailError) -> JSONValue in
+            return .readJSON { () async throws(TrailError) -> JSONValue in
                 let list = try await store.namespaces().filter { s in
                     grant.map { $0.policy.right(of: $0.peer, in: s.settings.name) != nil } ?? true
                 }.map { s -> JSONValue in
@@ -206,7 +214,7 @@ final class Dispatcher: Sendable {
             }
         case let .compact(ns):
             let compactor = self.compactor
-            return .read { () async throws(TrailError) -> JSONValue in
+            return .readJSON { () async throws(TrailError) -> JSONValue in
                 if ns == nil, let grant {
                     // All namespaces: the peer must administer each (a namespace made meanwhile is compacted too).
                     for s in try await store.namespaces() {
@@ -227,7 +235,7 @@ final class Dispatcher: Sendable {
             let id = hub.watch(ns: ns, tags: tags, peer: peer)
             return .immediate(.success(.object(["subscription": .string(id)])))
         case let .export(ns, cursor, limit):
-            return .read { () async throws(TrailError) -> JSONValue in
+            return .readJSON { () async throws(TrailError) -> JSONValue in
                 let page = try await store.export(ns: ns, after: cursor, limit: limit)
                 var settings = Wire.settings(page.settings)
                 settings["ns"] = nil

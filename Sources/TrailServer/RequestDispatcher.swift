@@ -265,7 +265,7 @@ final class RequestDispatcher: ChannelDuplexHandler {
         case let .read(body):
             let start = writesDone ?? loop.makeSucceededVoidFuture()
             guard dispatcher.store.readsOnEventLoop else {
-                result = start.flatMap { loop.makeFutureWithTask { ReadResult.json(try await body()) } }
+                result = start.flatMap { loop.makeFutureWithTask { try await body() } }
                 break
             }
             // On this connection's event loop: no hop to Swift's thread pool and back.
@@ -275,7 +275,7 @@ final class RequestDispatcher: ChannelDuplexHandler {
                 let promise = loop.makePromise(of: ReadResult.self)
                 Task(executorPreference: executor) {
                     do {
-                        promise.succeed(ReadResult.json(try await body()))
+                        promise.succeed(try await body())
                     } catch {
                         promise.fail(error)
                     }

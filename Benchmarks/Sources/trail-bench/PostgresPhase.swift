@@ -307,8 +307,20 @@ final class PostgresPhase {
     }
 
     private func ladder(server: PostgresServer, pg: TrailPeer, sqlite: TrailPeer, link: PostgresLink, ns: String) async throws {
-        let preloader = PostgresPreload(link: link)
         let raw = RawPostgres(link: link, ns: ns)
+        let engine = try await EnginePostgres.open(link.location, ns: ns)
+        do {
+            try await ladder(server: server, pg: pg, sqlite: sqlite, link: link, raw: raw, engine: engine, ns: ns)
+        } catch {
+            await engine.close()
+            throw error
+        }
+        await engine.close()
+    }
+
+    private func ladder(server: PostgresServer, pg: TrailPeer, sqlite: TrailPeer, link: PostgresLink, raw: RawPostgres,
+                        engine: EnginePostgres, ns: String) async throws {
+        let preloader = PostgresPreload(link: link)
         // Whole milliseconds: the records' times travel as RFC 3339 with milliseconds.
         let created = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1000).rounded(.down) / 1000)
         let createdMillis = Int64((created.timeIntervalSince1970 * 1000).rounded())
@@ -348,6 +360,9 @@ final class PostgresPhase {
             let rawSense = try await rawCosted("W3", "raw-pg", server, size) {
                 try await raw.senseLatency(ns: ns, statements: .engine, warmup: self.config.warmup, duration: self.config.duration)
             }
+            let engineSense = try await rawCosted("W3", "engine-pg", server, size) {
+                try await engine.senseLatency(warmup: self.config.warmup, duration: self.config.duration)
+            }
             let rawTwo = try await rawCosted("W3", "raw-pg-two", server, size) {
                 try await raw.senseLatency(ns: ns, statements: .twoStatements, warmup: self.config.warmup, duration: self.config.duration)
             }
@@ -355,9 +370,10 @@ final class PostgresPhase {
             rows.append(TableRow(workload: "W3", title: "sense top 10 by weight", notes: size, unit: "ms", better: .lower,
                                  trail: Measure(pgSense, rate: false, how: "traild on PostgreSQL, 1 connection, sequential"),
                                  peers: [PostgresPeer.raw: Measure(latency: Percentiles(rawSense), how: "the engine's statement (clock, namespace and page in one round trip), in process"),
+                                         PostgresPeer.engine: Measure(latency: Percentiles(engineSense), how: "the engine (PostgresStore.sense) in process, on an event loop as traild asks it"),
                                          PostgresPeer.rawTwo: Measure(latency: Percentiles(rawTwo), how: "the engine's statements before acd2809 (the clock and namespace, then the page: 2 round trips), in process"),
                                          PostgresPeer.sqlite: Measure(sqSense, rate: false, how: "traild on SQLite")]))
-            log("W3 \(Format.count(size)): traild PG p99 \(Format.ms(Percentiles(pgSense.allLatency).p99)), raw (engine's statement) p99 \(Format.ms(Percentiles(rawSense).p99)), raw (two statements) p99 \(Format.ms(Percentiles(rawTwo).p99)), traild SQLite p99 \(Format.ms(Percentiles(sqSense.allLatency).p99))")
+            log("W3 \(Format.count(size)): traild PG p99 \(Format.ms(Percentiles(pgSense.allLatency).p99)), raw (engine's statement) p99 \(Format.ms(Percentiles(rawSense).p99)), engine in process p99 \(Format.ms(Percentiles(engineSense).p99)), raw (two statements) p99 \(Format.ms(Percentiles(rawTwo).p99)), traild SQLite p99 \(Format.ms(Percentiles(sqSense.allLatency).p99))")
 
             // W4: a one-word full-text query.
             let pgQuery = try await costed("W4", "traild-pg", pg, server, size, sequential) { c in QueryStream(ns: ns, rng: SplitMix64(seed: 400 &+ UInt64(c))) }

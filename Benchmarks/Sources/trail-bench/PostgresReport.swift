@@ -101,15 +101,17 @@ struct PostgresReport {
             and the first page of `note_by_key` from the top in one round trip, `LIMIT 10`, the rows decoded), prepared
             once on its connection as the engine prepares it on each of its own (since issue 24: planned once, not per
             sense); "two statements" is the engine's before commit acd2809 (the clock and the namespace, then the page,
-            each planned every time).
+            each planned every time). "The engine in process" is `PostgresStore.sense` called from this program on an
+            event loop, as traild calls it, without the socket, JSON-RPC and the daemon around it.
 
-            | workload | notes | traild on PostgreSQL | raw, engine's statement | × raw | raw, two statements | × raw | traild on SQLite | × SQLite |
-            |---|---:|---:|---:|---:|---:|---:|---:|---:|
+            | workload | notes | traild on PostgreSQL | raw, engine's statement | × raw | the engine in process | × engine | raw, two statements | × raw | traild on SQLite | × SQLite |
+            |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 
             """
         for row in rows("W3") + rows("W4") {
             s += "| \(row.workload) \(row.title) | \(row.notes.map(Format.count) ?? "") | \(latencyCell(row.trail)) | "
-            s += "\(latencyCell(row.peers[PostgresPeer.raw])) | \(latRatio(row, PostgresPeer.raw)) | \(latencyCell(row.peers[PostgresPeer.rawTwo])) | \(latRatio(row, PostgresPeer.rawTwo)) | "
+            s += "\(latencyCell(row.peers[PostgresPeer.raw])) | \(latRatio(row, PostgresPeer.raw)) | "
+            s += "\(latencyCell(row.peers[PostgresPeer.engine])) | \(latRatio(row, PostgresPeer.engine)) | \(latencyCell(row.peers[PostgresPeer.rawTwo])) | \(latRatio(row, PostgresPeer.rawTwo)) | "
             s += "\(latencyCell(row.peers[PostgresPeer.sqlite])) | \(latRatio(row, PostgresPeer.sqlite)) |\n"
         }
         s += """

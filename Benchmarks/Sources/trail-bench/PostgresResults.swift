@@ -36,6 +36,8 @@ enum PostgresPeer {
     static let sqlite = "sqlite-traild"
     /// The engine's own statements from this process (W1: batched like traild's groups; W3: one statement).
     static let raw = "raw-pg"
+    /// W3: the engine (`PostgresStore.sense`) in this process, without the daemon around it.
+    static let engine = "engine-pg"
     /// W1: the statements of the engine before commit 23faa11 (one insert per deposit), batched the same way.
     static let rawPerDeposit = "raw-pg-per-deposit"
     /// W3: the statements of the engine before commit acd2809 (the clock and the namespace, then the page).
@@ -85,7 +87,7 @@ struct WriteCost: Codable, Sendable {
 /// this program, for the raw peer) and of the PostgreSQL server's processes.
 struct ReadCost: Codable, Sendable {
     var workload: String
-    /// traild-pg, traild-sqlite, raw-pg (the engine's statement), raw-pg-two (the clock, then the page).
+    /// traild-pg, traild-sqlite, raw-pg (the engine's statement), engine-pg (the engine in process), raw-pg-two (the clock, then the page).
     var system: String
     var notes: Int
     var perSecond: Double
