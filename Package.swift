@@ -68,7 +68,10 @@ let package = Package(
         ),
         // Recall by meaning (contract §8): the tokenizer, the model, vector search.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "TrailEmbedding", dependencies: ["COpenBLAS"]),
+        // Int8 matrix products (AVX-512 VNNI, with a portable loop) for the encoder's dense layers.
+        // Optimised in debug builds too: the tests embed hundreds of texts through it.
+        .target(name: "CTrailKernels", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "TrailEmbedding", dependencies: ["COpenBLAS", "CTrailKernels"]),
         .target(name: "TrailCompactor", dependencies: [
             "TrailCore", "TrailStore", .product(name: "Metrics", package: "swift-metrics"),
         ]),
@@ -157,7 +160,7 @@ let package = Package(
         .testTarget(name: "TrailStoreTests", dependencies: ["TrailStore"]),
         .testTarget(name: "TrailProtocolTests", dependencies: ["TrailProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "TrailSQLiteTests", dependencies: ["TrailSQLite", "TrailStore", "TrailCompactor"]),
-        .testTarget(name: "TrailEmbeddingTests", dependencies: ["TrailEmbedding"], exclude: ["reference_forward.py"]),
+        .testTarget(name: "TrailEmbeddingTests", dependencies: ["TrailEmbedding", "CTrailKernels", "COpenBLAS"], exclude: ["reference_forward.py"]),
         .testTarget(name: "TrailPostgresTests", dependencies: ["TrailPostgres", "TrailStore", "TrailCore", "TrailCompactor", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "TrailServerTests", dependencies: ["TrailServer", "TrailPostgres", .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "TrailClientTests", dependencies: ["TrailClient", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),

@@ -1,3 +1,4 @@
+import CTrailKernels
 import Foundation
 
 /// The shape of a BERT encoder, from the model's `config.json`.
@@ -56,11 +57,14 @@ final class EncoderWeights: @unchecked Sendable {
     let tokenType: UnsafeMutablePointer<Float>
     let embeddingNorm: Norm
     let layers: [EncoderLayerWeights]
-    private var buffers: [UnsafeMutablePointer<Float>] = []
+    /// What the dense layers compute with.
+    let precision: EncoderPrecision
+    private var buffers: [UnsafeMutableRawPointer] = []
 
-    init(_ file: SafeTensors, shape: EncoderShape) throws(EmbeddingModelError) {
+    init(_ file: SafeTensors, shape: EncoderShape, precision: EncoderPrecision) throws(EmbeddingModelError) {
         self.shape = shape
-        var buffers: [UnsafeMutablePointer<Float>] = []
+        self.precision = precision
+        var buffers: [UnsafeMutableRawPointer] = []
         func values(_ name: String, _ expected: [Int]) throws(EmbeddingModelError) -> [Float] {
             let tensor: (shape: [Int], values: [Float])
             do { tensor = try file.floats(name) } catch { throw .weights(error) }
@@ -73,11 +77,30 @@ final class EncoderWeights: @unchecked Sendable {
             let values = try values(name, expected)
             let buffer = UnsafeMutablePointer<Float>.allocate(capacity: values.count)
             buffer.initialize(from: values, count: values.count)
-            buffers.append(buffer)
+            buffers.append(UnsafeMutableRawPointer(buffer))
             return buffer
         }
+        /// `weight` [outputs, inputs] as the layer's products read it: kept, or
+        /// quantised and packed (and the floats dropped).
+        func weights(_ weight: [Float], inputs: Int, outputs: Int) -> LinearWeights {
+            switch precision {
+            case .float:
+                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: weight.count)
+                buffer.initialize(from: weight, count: weight.count)
+                buffers.append(UnsafeMutableRawPointer(buffer))
+                return .float(buffer)
+            case .int8:
+                let packed = UnsafeMutablePointer<Int8>.allocate(capacity: outputs * inputs)
+                let scale = UnsafeMutablePointer<Float>.allocate(capacity: outputs)
+                let sums = UnsafeMutablePointer<Int32>.allocate(capacity: outputs)
+                buffers += [UnsafeMutableRawPointer(packed), UnsafeMutableRawPointer(scale), UnsafeMutableRawPointer(sums)]
+                trail_i8_pack(weight, Int32(outputs), Int32(inputs), packed, scale, sums)
+                return .int8(packed: packed, scale: scale, sums: sums)
+            }
+        }
         func linear(_ prefix: String, inputs: Int, outputs: Int) throws(EmbeddingModelError) -> Linear {
-            Linear(inputs: inputs, outputs: outputs, weight: try load(prefix + ".weight", [outputs, inputs]),
+            Linear(inputs: inputs, outputs: outputs,
+                   weights: weights(try values(prefix + ".weight", [outputs, inputs]), inputs: inputs, outputs: outputs),
                    bias: try load(prefix + ".bias", [outputs]))
         }
         func norm(_ prefix: String) throws(EmbeddingModelError) -> Norm {
@@ -87,15 +110,15 @@ final class EncoderWeights: @unchecked Sendable {
         /// Queries, keys and values stacked into one layer: one matrix product instead of three.
         func fused(_ prefix: String) throws(EmbeddingModelError) -> Linear {
             let w = shape.width
-            let weight = UnsafeMutablePointer<Float>.allocate(capacity: 3 * w * w)
+            var weight: [Float] = []
+            weight.reserveCapacity(3 * w * w)
             let bias = UnsafeMutablePointer<Float>.allocate(capacity: 3 * w)
-            buffers.append(weight)
-            buffers.append(bias)
+            buffers.append(UnsafeMutableRawPointer(bias))
             for (i, part) in ["query", "key", "value"].enumerated() {
-                (weight + i * w * w).initialize(from: try values("\(prefix).\(part).weight", [w, w]), count: w * w)
+                weight += try values("\(prefix).\(part).weight", [w, w])
                 (bias + i * w).initialize(from: try values("\(prefix).\(part).bias", [w]), count: w)
             }
-            return Linear(inputs: w, outputs: 3 * w, weight: weight, bias: bias)
+            return Linear(inputs: w, outputs: 3 * w, weights: weights(weight, inputs: w, outputs: 3 * w), bias: bias)
         }
         do {
             words = try load("embeddings.word_embeddings.weight", [shape.vocabulary, shape.width])

@@ -25,9 +25,13 @@ public final class SentenceEncoder: Sendable {
     /// The files a model folder must hold.
     public static let files = ["config.json", "vocab.txt", "model.safetensors"]
 
-    /// Loads the model in `directory`. Costs about 0.3 s and 90 MB.
+    /// What the dense layers compute with (`int8` unless asked otherwise).
+    public var precision: EncoderPrecision { weights.precision }
+
+    /// Loads the model in `directory`: about 0.3 s, and 60 MB with `int8`
+    /// (the word embeddings' 47 MB the most of it), 90 MB with `float`.
     /// Throws when a file is missing or damaged, naming it.
-    public init(directory: String) throws(EmbeddingModelError) {
+    public init(directory: String, precision: EncoderPrecision = .int8) throws(EmbeddingModelError) {
         let folder = URL(fileURLWithPath: directory)
         for file in Self.files where !FileManager.default.fileExists(atPath: folder.appendingPathComponent(file).path) {
             throw .missing(folder.appendingPathComponent(file).path)
@@ -41,7 +45,7 @@ public final class SentenceEncoder: Sendable {
         }
         let file: SafeTensors
         do { file = try SafeTensors(path: folder.appendingPathComponent("model.safetensors").path) } catch { throw .weights(error) }
-        weights = try EncoderWeights(file, shape: shape)
+        weights = try EncoderWeights(file, shape: shape, precision: precision)
         name = folder.standardizedFileURL.lastPathComponent
         dimensions = shape.width
         openblas_set_num_threads(1)
@@ -92,8 +96,12 @@ public final class SentenceEncoder: Sendable {
         let qkv = UnsafeMutablePointer<Float>.allocate(capacity: tokens * 3 * width)
         let context = UnsafeMutablePointer<Float>.allocate(capacity: tokens * width)
         let hidden = UnsafeMutablePointer<Float>.allocate(capacity: tokens * shape.intermediate)
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, longest * longest))
-        defer { [x, qkv, context, hidden, scores].forEach { $0.deallocate() } }
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: EncoderLayers.attentionWork(longest: longest, width: width, heads: shape.heads))
+        let scratch = QuantizedInputs(tokens: tokens, widest: max(width, shape.intermediate))
+        defer {
+            [x, qkv, context, hidden, scores].forEach { $0.deallocate() }
+            scratch.deallocate()
+        }
 
         // x[t] = word[id] + position[p] + type[0], then layer norm.
         var t = 0
@@ -110,15 +118,15 @@ public final class SentenceEncoder: Sendable {
 
         for layer in weights.layers {
             // x = norm(x + attention(x) · Wₒᵀ)
-            EncoderLayers.linear(x, tokens: tokens, layer.attention, into: qkv)
-            EncoderLayers.attention(qkv, lengths: lengths, width: width, heads: shape.heads, scores: scores, into: context)
-            EncoderLayers.linear(context, tokens: tokens, layer.attentionOutput, into: qkv)
+            EncoderLayers.linear(x, tokens: tokens, layer.attention, into: qkv, scratch: scratch)
+            EncoderLayers.attention(qkv, lengths: lengths.map { Int32($0) }, width: width, heads: shape.heads, work: scores, into: context)
+            EncoderLayers.linear(context, tokens: tokens, layer.attentionOutput, into: qkv, scratch: scratch)
             EncoderLayers.add(qkv, into: x, count: tokens * width)
             EncoderLayers.layerNorm(x, tokens: tokens, width: width, layer.attentionNorm)
             // x = norm(x + gelu(x · Wᵢᵀ) · W₂ᵀ)
-            EncoderLayers.linear(x, tokens: tokens, layer.intermediate, into: hidden)
+            EncoderLayers.linear(x, tokens: tokens, layer.intermediate, into: hidden, scratch: scratch)
             EncoderLayers.gelu(hidden, count: tokens * shape.intermediate)
-            EncoderLayers.linear(hidden, tokens: tokens, layer.output, into: context)
+            EncoderLayers.linear(hidden, tokens: tokens, layer.output, into: context, scratch: scratch)
             EncoderLayers.add(context, into: x, count: tokens * width)
             EncoderLayers.layerNorm(x, tokens: tokens, width: width, layer.outputNorm)
         }

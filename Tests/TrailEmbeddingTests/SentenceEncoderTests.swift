@@ -21,9 +21,10 @@ func cosine(_ a: [Float], _ b: [Double]) -> Double {
 
 @Suite("sentence encoder")
 struct SentenceEncoderTests {
-    @Test("vectors equal an independent NumPy forward pass (cosine >= 0.999 each), one at a time and batched")
+    @Test("float vectors equal an independent NumPy forward pass (cosine >= 0.999 each), one at a time and batched")
     func matchesReference() throws {
-        let encoder = try SentenceEncoder(directory: modelDirectory())
+        let encoder = try SentenceEncoder(directory: modelDirectory(), precision: .float)
+        #expect(encoder.precision == .float)
         #expect(encoder.name == "all-MiniLM-L6-v2")
         #expect(encoder.dimensions == 384)
         let texts = WordPieceTokenizerTests.corpus
@@ -38,6 +39,65 @@ struct SentenceEncoderTests {
             #expect(cosine(single, reference[i]) >= 0.999, "alone: \(text)")
             #expect(cosine(batched[i], reference[i]) >= 0.999, "batched: \(text)")
         }
+    }
+
+    @Test("int8 vectors are held to the float reference: cosine >= 0.99 on every reference text, one at a time and batched")
+    func int8MatchesReference() throws {
+        let encoder = try SentenceEncoder(directory: modelDirectory())
+        #expect(encoder.precision == .int8)
+        let texts = WordPieceTokenizerTests.corpus + Paraphrases.load().flatMap { [$0.note, $0.paraphrase] }
+        let reference = try referenceVectors(texts)
+        let batched = encoder.embed(texts)
+        var worst = 1.0
+        for (i, text) in texts.enumerated() {
+            let single = encoder.embed(text)
+            let length = single.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            #expect(abs(length - 1) < 1e-5, "unit length: \(text)")
+            #expect(cosine(single, reference[i]) >= 0.99, "alone: \(text)")
+            #expect(cosine(batched[i], reference[i]) >= 0.99, "batched: \(text)")
+            worst = min(worst, cosine(single, reference[i]), cosine(batched[i], reference[i]))
+        }
+        print("int8 against the NumPy reference over \(texts.count) texts: lowest cosine \(worst)")
+    }
+
+    @Test("int8: each paraphrase finds its own note first and in the top 3 as the NumPy reference does where it is clear, and no fewer in all")
+    func int8KeepsParaphraseTopThree() throws {
+        let pairs = Paraphrases.load()
+        #expect(pairs.count == 48)
+        let encoder = try SentenceEncoder(directory: modelDirectory())
+        let notes = encoder.embed(pairs.map(\.note)), paraphrases = encoder.embed(pairs.map(\.paraphrase))
+        let reference = try referenceVectors(pairs.map(\.note) + pairs.map(\.paraphrase))
+        let referenceNotes = Array(reference.prefix(48)), referenceParaphrases = Array(reference.suffix(48))
+        /// Each paraphrase's notes by similarity, nearest first.
+        func ranked<V>(_ paraphrases: [[V]], _ notes: [[V]], _ dot: ([V], [V]) -> Double) -> [[(note: Int, similarity: Double)]] {
+            paraphrases.map { p in notes.enumerated().map { ($0.offset, dot(p, $0.element)) }.sorted { $0.1 > $1.1 } }
+        }
+        let want = ranked(referenceParaphrases, referenceNotes) { zip($0, $1).reduce(0.0) { $0 + $1.0 * $1.1 } }
+        let got = ranked(paraphrases, notes) { zip($0, $1).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } }
+        // Where the reference's own note is within this of the place that decides (the first,
+        // or the third and fourth), int8's rounding (similarities move by up to about 0.01 at
+        // cosine 0.993) decides which side it falls on: such a paraphrase may move either way.
+        let tie = 0.01
+        var counts = (reference: (first: 0, three: 0), int8: (first: 0, three: 0)), ties: [Int] = []
+        for i in pairs.indices {
+            let own = want[i].first { $0.note == i }!.similarity
+            let first = (reference: want[i][0].note == i, int8: got[i][0].note == i)
+            let three = (reference: want[i].prefix(3).contains { $0.note == i }, int8: got[i].prefix(3).contains { $0.note == i })
+            counts.reference.first += first.reference ? 1 : 0
+            counts.int8.first += first.int8 ? 1 : 0
+            counts.reference.three += three.reference ? 1 : 0
+            counts.int8.three += three.int8 ? 1 : 0
+            let firstTie = abs(own - want[i][first.reference ? 1 : 0].similarity) < tie
+            let threeTie = abs(own - want[i][three.reference ? 3 : 2].similarity) < tie
+            if firstTie || threeTie { ties.append(i) }
+            if !firstTie { #expect(first.int8 == first.reference, "paraphrase \(i), own note first: int8 \(first.int8)") }
+            if !threeTie { #expect(three.int8 == three.reference, "paraphrase \(i), own note in the top 3: int8 \(three.int8)") }
+        }
+        print("paraphrases, own note first: reference \(counts.reference.first), int8 \(counts.int8.first) of 48; "
+              + "in the top 3: reference \(counts.reference.three), int8 \(counts.int8.three); near ties (within \(tie)): \(ties)")
+        #expect(ties.count <= 3, "near ties: \(ties)")
+        #expect(counts.int8.first >= counts.reference.first)
+        #expect(counts.int8.three >= counts.reference.three)
     }
 
     @Test("meaning: a paraphrase is nearer than an unrelated sentence")
@@ -77,5 +137,21 @@ struct SentenceEncoderTests {
         #expect(throws: EmbeddingModelError.unreadable(config.path, "not a JSON object")) {
             try SentenceEncoder(directory: dir.path)
         }
+    }
+}
+
+/// tests/e2e/paraphrases.json: notes and the same facts in other words.
+enum Paraphrases {
+    struct Pair: Decodable {
+        let note: String
+        let paraphrase: String
+    }
+
+    static func load() -> [Pair] {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("tests/e2e/paraphrases.json")
+        guard let data = FileManager.default.contents(atPath: path.path),
+              let pairs = try? JSONDecoder().decode([Pair].self, from: data) else { return [] }
+        return pairs
     }
 }

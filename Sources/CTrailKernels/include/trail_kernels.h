@@ -1,0 +1,58 @@
+#ifndef TRAIL_KERNELS_H
+#define TRAIL_KERNELS_H
+
+#include <stdint.h>
+
+/// Int8 matrix products for the sentence encoder's dense layers.
+///
+/// A layer's weights W [n, k] (row-major floats, as PyTorch keeps them) are
+/// quantised once, per output row: w_q = round(w / s_n), s_n = max|w[n,:]| / 127,
+/// and packed in blocks of 16 outputs by 4 inputs (64 bytes), the layout the
+/// AVX-512 VNNI instruction `vpdpbusd` reads: each of its 16 lanes sums 4
+/// products into one output. An input row x [k] is quantised per row on each
+/// call, over its range with 0 in it: x_q = round(x / s_t) + z_t in 0...255,
+/// s_t = (max − min) / 255 (unsigned, as `vpdpbusd` takes it; z_t is taken out
+/// with the row sums of w_q). Asymmetric: a GELU's outputs, nearly all above
+/// −0.17, get twice the levels a symmetric scale would give them.
+/// Integer sums are exact, so the VNNI path and the portable one give the same numbers.
+
+/// Bytes `trail_i8_pack` writes for a [n, k] layer: n * k (n a multiple of 16, k of 4).
+/// Quantises and packs w [n, k]: `packed` (n * k bytes), `scale` (n floats),
+/// `sums` (n int32: the row sums of w_q).
+void trail_i8_pack(const float *w, int n, int k, int8_t *packed, float *scale, int32_t *sums);
+
+/// Quantises x [t, k] per row into `q` (t * k bytes), `scale` and `zero` (t each).
+void trail_u8_quantize(const float *x, int t, int k, uint8_t *q, float *scale, int32_t *zero);
+
+/// y [t, n] = ((x_q − z_t) · w_qᵀ) · s_t · s_n + bias, from `trail_u8_quantize`'s
+/// q, scale and zero and `trail_i8_pack`'s packed, scale and sums.
+void trail_i8_gemm(const uint8_t *q, const float *qscale, const int32_t *qzero, int t, int k,
+                   const int8_t *packed, const float *wscale, const int32_t *wsum, const float *bias, int n,
+                   float *y);
+
+/// 1 when `trail_i8_gemm` runs on AVX-512 VNNI on this CPU, 0 when it runs the portable loop.
+int trail_i8_gemm_uses_vnni(void);
+
+/// The portable loops `trail_u8_quantize` and `trail_i8_gemm` run where the
+/// CPU has no AVX-512 VNNI (for tests: they give the same bytes and numbers).
+void trail_u8_quantize_portable(const float *x, int t, int k, uint8_t *q, float *scale, int32_t *zero);
+void trail_i8_gemm_portable(const uint8_t *q, const float *qscale, const int32_t *qzero, int t, int k,
+                            const int8_t *packed, const float *wscale, const int32_t *wsum, const float *bias, int n,
+                            float *y);
+
+/// x = ½x(1 + erf(x/√2)), the exact GELU, over `count` values (erf to within
+/// 1.5e-7 by Abramowitz and Stegun 7.1.26 with AVX-512, erff otherwise).
+void trail_gelu(float *x, long count);
+
+/// Multi-head self-attention within each of `sequences` packed sequences:
+/// for each head h, context_h = softmax(Q_h K_hᵀ / √d) V_h, where `qkv` holds
+/// [tokens, 3·width] (queries, keys, values side by side) and `context`
+/// receives [tokens, width]. `work` holds at least longest·(longest + width/heads) floats.
+void trail_attention(const float *qkv, const int *lengths, int sequences, int width, int heads,
+                     float *work, float *context);
+
+/// `trail_attention` in plain C, what a CPU without AVX-512 runs (for tests).
+void trail_attention_portable(const float *qkv, const int *lengths, int sequences, int width, int heads,
+                              float *work, float *context);
+
+#endif
