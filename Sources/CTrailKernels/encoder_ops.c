@@ -7,15 +7,15 @@
 #include <immintrin.h>
 #define AVX512 __attribute__((target("avx512f,avx512dq")))
 
-static int avx512_state = -1;
+/// Whether the CPU has AVX-512 (F and DQ): asked once, when the program loads.
+static int avx512 = 0;
 
-static int has_avx512(void) {
-    if (avx512_state < 0) {
-        __builtin_cpu_init();
-        avx512_state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-    }
-    return avx512_state;
+__attribute__((constructor)) static void ask_cpu_for_avx512(void) {
+    __builtin_cpu_init();
+    avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
 }
+
+static int has_avx512(void) { return avx512; }
 
 /// e^x for 16 floats: 2^(x·log2 e) as 2^n · 2^f, f in [-0.5, 0.5], 2^f by a degree-6
 /// polynomial (relative error about 2e-7); x below -87 gives 0.

@@ -7,7 +7,16 @@
 #include <immintrin.h>
 #endif
 
-static int vnni_state = -1;  // -1 not asked yet, 0 no, 1 yes
+/// Whether the CPU has AVX-512 VNNI: asked once, when the program loads
+/// (before any thread can call in).
+static int has_vnni = 0;
+
+__attribute__((constructor)) static void ask_cpu_for_vnni(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    has_vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+#endif
+}
 
 void trail_i8_pack(const float *w, int n, int k, int8_t *packed, float *scale, int32_t *sums) {
     for (int o = 0; o < n; o++) {
@@ -167,17 +176,7 @@ VNNI static void gemm_vnni(const uint8_t *q, const float *qscale, const int32_t 
 }
 #endif
 
-int trail_i8_gemm_uses_vnni(void) {
-#if defined(__x86_64__)
-    if (vnni_state < 0) {
-        __builtin_cpu_init();
-        vnni_state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
-    }
-    return vnni_state;
-#else
-    return 0;
-#endif
-}
+int trail_i8_gemm_uses_vnni(void) { return has_vnni; }
 
 void trail_u8_quantize(const float *x, int t, int k, uint8_t *q, float *scale, int32_t *zero) {
 #if defined(__x86_64__)

@@ -81,10 +81,11 @@ final class EncoderWeights: @unchecked Sendable {
             return buffer
         }
         /// `weight` [outputs, inputs] as the layer's products read it: kept, or
-        /// quantised and packed (and the floats dropped).
+        /// quantised and packed (and the floats dropped). The int8 blocks take
+        /// 16 outputs by 4 inputs: a layer of another shape stays in float.
         func weights(_ weight: [Float], inputs: Int, outputs: Int) -> LinearWeights {
             switch precision {
-            case .float:
+            case .int8 where outputs % 16 != 0 || inputs % 4 != 0, .float:
                 let buffer = UnsafeMutablePointer<Float>.allocate(capacity: weight.count)
                 buffer.initialize(from: weight, count: weight.count)
                 buffers.append(UnsafeMutableRawPointer(buffer))

@@ -16,8 +16,8 @@
 /// −0.17, get twice the levels a symmetric scale would give them.
 /// Integer sums are exact, so the VNNI path and the portable one give the same numbers.
 
-/// Bytes `trail_i8_pack` writes for a [n, k] layer: n * k (n a multiple of 16, k of 4).
-/// Quantises and packs w [n, k]: `packed` (n * k bytes), `scale` (n floats),
+/// Quantises and packs w [n, k], n a multiple of 16 and k of 4 (the caller
+/// keeps other layers in float): `packed` (n * k bytes), `scale` (n floats),
 /// `sums` (n int32: the row sums of w_q).
 void trail_i8_pack(const float *w, int n, int k, int8_t *packed, float *scale, int32_t *sums);
 
