@@ -147,7 +147,7 @@ def test_a_window_too_short_for_any_answer_is_extended_not_written_as_zero(tmp_p
 # The postgres phase: which peers each of its workloads has.
 PG_PEERS = {
     "W1": {"sqlite-traild", "raw-pg", "raw-pg-per-deposit", "fsync"},
-    "W3": {"raw-pg", "raw-pg-two", "sqlite-traild"},
+    "W3": {"raw-pg", "engine-pg", "raw-pg-two", "sqlite-traild"},
     "W4": {"sqlite-traild"},
     "W6": {"sqlite-traild"},
 }
@@ -211,7 +211,7 @@ def test_postgres_phase_has_every_workload_on_every_system(pg_smoke: tuple[Path,
             assert w["groups"]["count"] > 0 and w["groups"]["mean"] >= 1, w
     assert [p["notes"] for p in results["preload"]] == results["sizes"]
     read_costs = {(c["workload"], c["system"]) for c in results["reads"]}
-    assert read_costs == {("W3", "traild-pg"), ("W3", "raw-pg"), ("W3", "raw-pg-two"), ("W3", "traild-sqlite"),
+    assert read_costs == {("W3", "traild-pg"), ("W3", "raw-pg"), ("W3", "engine-pg"), ("W3", "raw-pg-two"), ("W3", "traild-sqlite"),
                           ("W4", "traild-pg"), ("W4", "traild-sqlite"), ("W6", "traild-pg"), ("W6", "traild-sqlite")}, read_costs
     for c in results["reads"]:
         assert c["perSecond"] > 0 and (c.get("traildMicros") or c.get("benchMicros")), c
