@@ -540,19 +540,20 @@ struct PostgresReads {
 /// pgbench at 100k notes: 242-261 µs of the backend's CPU per statement,
 /// against 92-101 µs with the limit written in).
 public protocol FirstPageRows: Sendable {
-    /// The LIMIT of the statement.
-    static var rows: Int64 { get }
-    /// The statement's name and text, written once.
+    /// The statement's name and text, written once, with its LIMIT.
     static var statement: FirstPageStatement { get }
 }
 
 /// The name and text of a prepared first page of `rows` rows: built once
 /// per size, not on every sense (postgres-nio reads both on every execution).
 public struct FirstPageStatement: Sendable {
+    /// The LIMIT written into the statement.
+    public let rows: Int64
     public let name: String
     public let sql: String
 
     init(rows: Int64) {
+        self.rows = rows
         name = "trail_first_page_by_weight_\(rows)"
         sql = PostgresReads.firstPageSQL(floor: PostgresReads.floorKeySQL(includeFaded: false, minWeight: "$2::float8"), tags: "", limit: "\(rows)")
     }
@@ -562,28 +563,23 @@ public struct FirstPageStatement: Sendable {
 /// smallest that holds it, and cut to `count` (each row more costs the
 /// server about 2 µs).
 public enum FirstPageOf10: FirstPageRows {  // Limits.defaultLimit
-    public static let rows: Int64 = 10
-    public static let statement = FirstPageStatement(rows: rows)
+    public static let statement = FirstPageStatement(rows: 10)
 }
 /// See `FirstPageOf10`.
 public enum FirstPageOf25: FirstPageRows {
-    public static let rows: Int64 = 25
-    public static let statement = FirstPageStatement(rows: rows)
+    public static let statement = FirstPageStatement(rows: 25)
 }
 /// See `FirstPageOf10`.
 public enum FirstPageOf100: FirstPageRows {
-    public static let rows: Int64 = 100
-    public static let statement = FirstPageStatement(rows: rows)
+    public static let statement = FirstPageStatement(rows: 100)
 }
 /// See `FirstPageOf10`; `SenseWalk.page`, the page of a sense with a budget.
 public enum FirstPageOf256: FirstPageRows {
-    public static let rows: Int64 = 256
-    public static let statement = FirstPageStatement(rows: rows)
+    public static let statement = FirstPageStatement(rows: 256)
 }
 /// See `FirstPageOf10`; `Limits.maxLimit`.
 public enum FirstPageOf1000: FirstPageRows {
-    public static let rows: Int64 = 1000
-    public static let statement = FirstPageStatement(rows: rows)
+    public static let statement = FirstPageStatement(rows: 1000)
 }
 
 /// The first page of a sense by weight with no tags and not `include_faded`
@@ -607,7 +603,7 @@ public struct FirstPageByWeight<Page: FirstPageRows>: PostgresPreparedStatement 
     /// The sense's `min_weight`, if any.
     public let minWeight: Double?
 
-    /// The first `Page.rows` notes of `ns` by weight, above its faded
+    /// The first `Page.statement.rows` notes of `ns` by weight, above its faded
     /// threshold and `minWeight`.
     public init(ns: String, minWeight: Double? = nil) {
         self.ns = ns
