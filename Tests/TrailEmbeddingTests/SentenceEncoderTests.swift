@@ -5,9 +5,9 @@ import Testing
 /// Vectors of `texts` by the NumPy forward pass in reference_forward.py
 /// (tokens by Hugging Face `tokenizers`, float64 arithmetic): the
 /// independent reference.
-func referenceVectors(_ texts: [String]) throws -> [[Double]] {
+func referenceVectors(_ texts: [String], model: String = modelDirectory()) throws -> [[Double]] {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("reference_forward.py").path
-    guard let data = try python([script, modelDirectory()], input: try JSONEncoder().encode(texts)) else {
+    guard let data = try python([script, model], input: try JSONEncoder().encode(texts)) else {
         throw EmbeddingModelError.unreadable(script, "python3 with numpy and tokenizers (pip install -r tests/requirements.txt) failed")
     }
     return try JSONDecoder().decode([[Double]].self, from: data)
