@@ -103,9 +103,16 @@ static void transpose_keys(const float *rows, long stride, int width, int h, int
         for (int c = 0; c < d; c++) keys[(long)c * length + j] = rows[j * stride + width + h * d + c];
 }
 
-/// `trail_attention` in plain C (what a CPU without AVX-512 runs).
-void trail_attention_portable(const float *qkv, const int *lengths, int sequences, int width, int heads,
-                               float *work, float *context) {
+/// One query of one head: its scores against the keys (`keys`, K_h
+/// transposed: [d, length]), their softmax into `row`, and its context `out`
+/// from the values (`values`, the head's first value, rows `stride` apart).
+typedef void (*attend_query)(const float *q, const float *keys, const float *values, long stride, int length, int d,
+                             float scale, float *row, float *out);
+
+/// The loops every attention shares (sequences, heads, the keys' transpose,
+/// queries), with each query's products by `attend`.
+static void attention_queries(const float *qkv, const int *lengths, int sequences, int width, int heads,
+                              float *work, float *context, attend_query attend) {
     int d = width / heads;
     long stride = 3L * width;
     float scale = 1.0f / sqrtf((float)d);
@@ -117,79 +124,68 @@ void trail_attention_portable(const float *qkv, const int *lengths, int sequence
         float *keys = work + (long)length * length; // K_hᵀ: [d, length]
         for (int h = 0; h < heads; h++) {
             transpose_keys(rows, stride, width, h, d, length, keys);
-            for (int i = 0; i < length; i++) {
-                const float *q = rows + i * stride + h * d;
-                float *row = scores + (long)i * length;
-                for (int j = 0; j < length; j++) row[j] = 0;
-                for (int c = 0; c < d; c++) {
-                    const float *kc = keys + (long)c * length;
-                    for (int j = 0; j < length; j++) row[j] += q[c] * kc[j];
-                }
-                for (int j = 0; j < length; j++) row[j] *= scale;
-                softmax_portable(row, length);
-                float *out = context + (start + i) * width + h * d;
-                for (int c = 0; c < d; c++) out[c] = 0;
-                for (int j = 0; j < length; j++) {
-                    const float *v = rows + j * stride + 2 * width + h * d;
-                    for (int c = 0; c < d; c++) out[c] += row[j] * v[c];
-                }
-            }
+            for (int i = 0; i < length; i++)
+                attend(rows + i * stride + h * d, keys, rows + 2 * width + h * d, stride, length, d, scale,
+                       scores + (long)i * length, context + (start + i) * width + h * d);
         }
         start += length;
     }
 }
 
+static void attend_portable(const float *q, const float *keys, const float *values, long stride, int length, int d,
+                            float scale, float *row, float *out) {
+    for (int j = 0; j < length; j++) row[j] = 0;
+    for (int c = 0; c < d; c++) {
+        const float *kc = keys + (long)c * length;
+        for (int j = 0; j < length; j++) row[j] += q[c] * kc[j];
+    }
+    for (int j = 0; j < length; j++) row[j] *= scale;
+    softmax_portable(row, length);
+    for (int c = 0; c < d; c++) out[c] = 0;
+    for (int j = 0; j < length; j++) {
+        const float *v = values + j * stride;
+        for (int c = 0; c < d; c++) out[c] += row[j] * v[c];
+    }
+}
+
+/// `trail_attention` in plain C (what a CPU without AVX-512 runs).
+void trail_attention_portable(const float *qkv, const int *lengths, int sequences, int width, int heads,
+                               float *work, float *context) {
+    attention_queries(qkv, lengths, sequences, width, heads, work, context, attend_portable);
+}
+
 #if defined(__x86_64__)
-/// `attention` with its two products written for AVX-512, the sums held in
-/// registers: a query row against 16 keys at a time (K_h transposed), and the
-/// context by 16 columns at a time (d a multiple of 16).
-AVX512 static void attention_avx512(const float *qkv, const int *lengths, int sequences, int width, int heads,
-                                    float *work, float *context) {
-    int d = width / heads;
-    if (d % 16 != 0 || d > 64) {
-        trail_attention_portable(qkv, lengths, sequences, width, heads, work, context);
-        return;
+/// A query's two products written for AVX-512, the sums held in registers:
+/// the query against 16 keys at a time, and the context by 16 columns at a
+/// time (d a multiple of 16, at most 64).
+AVX512 static void attend_avx512(const float *q, const float *keys, const float *values, long stride, int length, int d,
+                                 float scale, float *row, float *out) {
+    for (int j = 0; j < length; j += 16) {
+        __mmask16 m = length - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (length - j)) - 1);
+        __m512 acc = _mm512_setzero_ps();
+        for (int c = 0; c < d; c++)
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(q[c]), _mm512_maskz_loadu_ps(m, keys + (long)c * length + j), acc);
+        _mm512_mask_storeu_ps(row + j, m, _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
     }
-    long stride = 3L * width;
-    float scale = 1.0f / sqrtf((float)d);
-    long start = 0;
-    for (int s = 0; s < sequences; s++) {
-        int length = lengths[s];
-        const float *rows = qkv + start * stride;
-        float *scores = work;
-        float *keys = work + (long)length * length;
-        for (int h = 0; h < heads; h++) {
-            transpose_keys(rows, stride, width, h, d, length, keys);
-            for (int i = 0; i < length; i++) {
-                const float *q = rows + i * stride + h * d;
-                float *row = scores + (long)i * length;
-                for (int j = 0; j < length; j += 16) {
-                    __mmask16 m = length - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (length - j)) - 1);
-                    __m512 acc = _mm512_setzero_ps();
-                    for (int c = 0; c < d; c++)
-                        acc = _mm512_fmadd_ps(_mm512_set1_ps(q[c]), _mm512_maskz_loadu_ps(m, keys + (long)c * length + j), acc);
-                    _mm512_mask_storeu_ps(row + j, m, _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
-                }
-                softmax_avx512(row, length);
-                float *out = context + (start + i) * width + h * d;
-                __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-                for (int j = 0; j < length; j++) {
-                    __m512 pj = _mm512_set1_ps(row[j]);
-                    const float *v = rows + j * stride + 2 * width + h * d;
-                    for (int c = 0; c < d / 16; c++) acc[c] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(v + 16 * c), acc[c]);
-                }
-                for (int c = 0; c < d / 16; c++) _mm512_storeu_ps(out + 16 * c, acc[c]);
-            }
-        }
-        start += length;
+    softmax_avx512(row, length);
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int j = 0; j < length; j++) {
+        __m512 pj = _mm512_set1_ps(row[j]);
+        const float *v = values + j * stride;
+        for (int c = 0; c < d / 16; c++) acc[c] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(v + 16 * c), acc[c]);
     }
+    for (int c = 0; c < d / 16; c++) _mm512_storeu_ps(out + 16 * c, acc[c]);
 }
 #endif
 
 void trail_attention(const float *qkv, const int *lengths, int sequences, int width, int heads,
                      float *work, float *context) {
 #if defined(__x86_64__)
-    if (has_avx512()) { attention_avx512(qkv, lengths, sequences, width, heads, work, context); return; }
+    int d = width / heads;
+    if (has_avx512() && d % 16 == 0 && d <= 64) {
+        attention_queries(qkv, lengths, sequences, width, heads, work, context, attend_avx512);
+        return;
+    }
 #endif
     trail_attention_portable(qkv, lengths, sequences, width, heads, work, context);
 }
