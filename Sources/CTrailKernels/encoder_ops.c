@@ -60,24 +60,31 @@ AVX512 static void gelu_avx512(float *x, long count) {
 }
 
 /// Each row of `x` becomes exp(x − max) / Σ exp(x − max).
+AVX512 static inline __mmask16 lanes(int left) {
+    return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+}
+
+/// The tail of a row in masked lanes, not scalar `expf`s (a row of 27 scores
+/// would spend most of its time on its last 11).
 AVX512 static void softmax_avx512(float *x, int width) {
     __m512 top = _mm512_set1_ps(-INFINITY);
-    int i = 0;
-    for (; i + 16 <= width; i += 16) top = _mm512_max_ps(top, _mm512_loadu_ps(x + i));
-    float m = _mm512_reduce_max_ps(top);
-    for (; i < width; i++) m = fmaxf(m, x[i]);
-    __m512 sum = _mm512_setzero_ps();
-    __m512 mv = _mm512_set1_ps(m);
-    for (i = 0; i + 16 <= width; i += 16) {
-        __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), mv));
-        _mm512_storeu_ps(x + i, e);
-        sum = _mm512_add_ps(sum, e);
+    for (int i = 0; i < width; i += 16) {
+        __mmask16 m = lanes(width - i);
+        top = _mm512_mask_max_ps(top, m, top, _mm512_maskz_loadu_ps(m, x + i));
     }
-    float s = _mm512_reduce_add_ps(sum);
-    for (; i < width; i++) { x[i] = expf(x[i] - m); s += x[i]; }
-    __m512 inverse = _mm512_set1_ps(1.0f / s);
-    for (i = 0; i + 16 <= width; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), inverse));
-    for (; i < width; i++) x[i] *= 1.0f / s;
+    __m512 mv = _mm512_set1_ps(_mm512_reduce_max_ps(top));
+    __m512 sum = _mm512_setzero_ps();
+    for (int i = 0; i < width; i += 16) {
+        __mmask16 m = lanes(width - i);
+        __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), mv));
+        _mm512_mask_storeu_ps(x + i, m, e);
+        sum = _mm512_mask_add_ps(sum, m, sum, e);
+    }
+    __m512 inverse = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (int i = 0; i < width; i += 16) {
+        __mmask16 m = lanes(width - i);
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inverse));
+    }
 }
 #endif
 
@@ -97,22 +104,75 @@ void trail_gelu(float *x, long count) {
     for (long i = 0; i < count; i++) x[i] = 0.5f * x[i] * (1 + erff(x[i] * 0.70710678118654752f));
 }
 
+void trail_layer_norm_portable(float *x, const float *residual, long tokens, int width, const float *gamma,
+                               const float *beta, float epsilon) {
+    for (long t = 0; t < tokens; t++) {
+        float *row = x + t * width;
+        if (residual)
+            for (int i = 0; i < width; i++) row[i] += residual[t * width + i];
+        float mean = 0, variance = 0;
+        for (int i = 0; i < width; i++) mean += row[i];
+        mean /= (float)width;
+        for (int i = 0; i < width; i++) variance += (row[i] - mean) * (row[i] - mean);
+        float scale = 1.0f / sqrtf(variance / (float)width + epsilon);
+        for (int i = 0; i < width; i++) row[i] = (row[i] - mean) * scale * gamma[i] + beta[i];
+    }
+}
+
+#if defined(__x86_64__)
+AVX512 static void layer_norm_avx512(float *x, const float *residual, long tokens, int width, const float *gamma,
+                                     const float *beta, float epsilon) {
+    for (long t = 0; t < tokens; t++) {
+        float *row = x + t * width;
+        __m512 sum = _mm512_setzero_ps();
+        for (int i = 0; i < width; i += 16) {
+            __m512 v = _mm512_loadu_ps(row + i);
+            if (residual) {
+                v = _mm512_add_ps(v, _mm512_loadu_ps(residual + t * width + i));
+                _mm512_storeu_ps(row + i, v);
+            }
+            sum = _mm512_add_ps(sum, v);
+        }
+        __m512 mean = _mm512_set1_ps(_mm512_reduce_add_ps(sum) / (float)width);
+        __m512 squares = _mm512_setzero_ps();
+        for (int i = 0; i < width; i += 16) {
+            __m512 d = _mm512_sub_ps(_mm512_loadu_ps(row + i), mean);
+            squares = _mm512_fmadd_ps(d, d, squares);
+        }
+        __m512 scale = _mm512_set1_ps(1.0f / sqrtf(_mm512_reduce_add_ps(squares) / (float)width + epsilon));
+        for (int i = 0; i < width; i += 16) {
+            __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(row + i), mean), scale);
+            _mm512_storeu_ps(row + i, _mm512_fmadd_ps(v, _mm512_loadu_ps(gamma + i), _mm512_loadu_ps(beta + i)));
+        }
+    }
+}
+#endif
+
+void trail_layer_norm(float *x, const float *residual, long tokens, int width, const float *gamma, const float *beta,
+                      float epsilon) {
+#if defined(__x86_64__)
+    if (has_avx512() && width % 16 == 0) { layer_norm_avx512(x, residual, tokens, width, gamma, beta, epsilon); return; }
+#endif
+    trail_layer_norm_portable(x, residual, tokens, width, gamma, beta, epsilon);
+}
+
 /// K_h transposed, [d, length]: a query's scores are then sums over rows of it.
 static void transpose_keys(const float *rows, long stride, int width, int h, int d, int length, float *keys) {
     for (int j = 0; j < length; j++)
         for (int c = 0; c < d; c++) keys[(long)c * length + j] = rows[j * stride + width + h * d + c];
 }
 
-/// One query of one head: its scores against the keys (`keys`, K_h
-/// transposed: [d, length]), their softmax into `row`, and its context `out`
-/// from the values (`values`, the head's first value, rows `stride` apart).
-typedef void (*attend_query)(const float *q, const float *keys, const float *values, long stride, int length, int d,
-                             float scale, float *row, float *out);
+/// One head of one sequence: `q` the head's first query and `values` its
+/// first value (rows `stride` apart), `keys` K_h transposed ([d, length]);
+/// the scores into `scores` ([length, length]), their softmax, and each
+/// query's context into `out` (rows `width` apart).
+typedef void (*attend_head)(const float *q, const float *keys, const float *values, long stride, int length, int d,
+                            float scale, float *scores, float *out, int width);
 
-/// The loops every attention shares (sequences, heads, the keys' transpose,
-/// queries), with each query's products by `attend`.
-static void attention_queries(const float *qkv, const int *lengths, int sequences, int width, int heads,
-                              float *work, float *context, attend_query attend) {
+/// The loops every attention shares (sequences, heads, the keys' transpose),
+/// with each head's products by `attend`.
+static void attention_heads(const float *qkv, const int *lengths, int sequences, int width, int heads,
+                            float *work, float *context, attend_head attend) {
     int d = width / heads;
     long stride = 3L * width;
     float scale = 1.0f / sqrtf((float)d);
@@ -124,57 +184,104 @@ static void attention_queries(const float *qkv, const int *lengths, int sequence
         float *keys = work + (long)length * length; // K_hᵀ: [d, length]
         for (int h = 0; h < heads; h++) {
             transpose_keys(rows, stride, width, h, d, length, keys);
-            for (int i = 0; i < length; i++)
-                attend(rows + i * stride + h * d, keys, rows + 2 * width + h * d, stride, length, d, scale,
-                       scores + (long)i * length, context + (start + i) * width + h * d);
+            attend(rows + h * d, keys, rows + 2 * width + h * d, stride, length, d, scale, scores,
+                   context + start * width + h * d, width);
         }
         start += length;
     }
 }
 
 static void attend_portable(const float *q, const float *keys, const float *values, long stride, int length, int d,
-                            float scale, float *row, float *out) {
-    for (int j = 0; j < length; j++) row[j] = 0;
-    for (int c = 0; c < d; c++) {
-        const float *kc = keys + (long)c * length;
-        for (int j = 0; j < length; j++) row[j] += q[c] * kc[j];
-    }
-    for (int j = 0; j < length; j++) row[j] *= scale;
-    softmax_portable(row, length);
-    for (int c = 0; c < d; c++) out[c] = 0;
-    for (int j = 0; j < length; j++) {
-        const float *v = values + j * stride;
-        for (int c = 0; c < d; c++) out[c] += row[j] * v[c];
+                            float scale, float *scores, float *out, int width) {
+    for (int i = 0; i < length; i++) {
+        const float *qi = q + i * stride;
+        float *row = scores + (long)i * length, *o = out + (long)i * width;
+        for (int j = 0; j < length; j++) row[j] = 0;
+        for (int c = 0; c < d; c++) {
+            const float *kc = keys + (long)c * length;
+            for (int j = 0; j < length; j++) row[j] += qi[c] * kc[j];
+        }
+        for (int j = 0; j < length; j++) row[j] *= scale;
+        softmax_portable(row, length);
+        for (int c = 0; c < d; c++) o[c] = 0;
+        for (int j = 0; j < length; j++) {
+            const float *v = values + j * stride;
+            for (int c = 0; c < d; c++) o[c] += row[j] * v[c];
+        }
     }
 }
 
 /// `trail_attention` in plain C (what a CPU without AVX-512 runs).
 void trail_attention_portable(const float *qkv, const int *lengths, int sequences, int width, int heads,
                                float *work, float *context) {
-    attention_queries(qkv, lengths, sequences, width, heads, work, context, attend_portable);
+    attention_heads(qkv, lengths, sequences, width, heads, work, context, attend_portable);
 }
 
 #if defined(__x86_64__)
-/// A query's two products written for AVX-512, the sums held in registers:
-/// the query against 16 keys at a time, and the context by 16 columns at a
-/// time (d a multiple of 16, at most 64).
+/// out = Σⱼ row[j] · values[j], `blocks` of 16 columns: inlined with
+/// `blocks` a constant, so the sums stay in registers (with it read at run
+/// time they went to the stack, and every add waited on a store). Even and
+/// odd keys sum apart, two chains of half the length.
+AVX512 __attribute__((always_inline)) static inline void context_avx512(const float *row, const float *values, long stride,
+                                                                          int length, int blocks, float *out) {
+    __m512 even[4], odd[4];
+    for (int c = 0; c < blocks; c++) even[c] = odd[c] = _mm512_setzero_ps();
+    int j = 0;
+    for (; j + 2 <= length; j += 2) {
+        __m512 p0 = _mm512_set1_ps(row[j]), p1 = _mm512_set1_ps(row[j + 1]);
+        const float *v0 = values + j * stride, *v1 = v0 + stride;
+        for (int c = 0; c < blocks; c++) {
+            even[c] = _mm512_fmadd_ps(p0, _mm512_loadu_ps(v0 + 16 * c), even[c]);
+            odd[c] = _mm512_fmadd_ps(p1, _mm512_loadu_ps(v1 + 16 * c), odd[c]);
+        }
+    }
+    if (j < length) {
+        __m512 p0 = _mm512_set1_ps(row[j]);
+        for (int c = 0; c < blocks; c++) even[c] = _mm512_fmadd_ps(p0, _mm512_loadu_ps(values + j * stride + 16 * c), even[c]);
+    }
+    for (int c = 0; c < blocks; c++) _mm512_storeu_ps(out + 16 * c, _mm512_add_ps(even[c], odd[c]));
+}
+
+/// A head's two products written for AVX-512, the sums held in registers:
+/// four queries against 16 keys at a time (each key load serving four
+/// independent sums: one query's chain of d dependent adds took most of
+/// attention's time), then per query its softmax and its context
+/// (`context_avx512`). d a multiple of 16, at most 64.
 AVX512 static void attend_avx512(const float *q, const float *keys, const float *values, long stride, int length, int d,
-                                 float scale, float *row, float *out) {
-    for (int j = 0; j < length; j += 16) {
-        __mmask16 m = length - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (length - j)) - 1);
-        __m512 acc = _mm512_setzero_ps();
-        for (int c = 0; c < d; c++)
-            acc = _mm512_fmadd_ps(_mm512_set1_ps(q[c]), _mm512_maskz_loadu_ps(m, keys + (long)c * length + j), acc);
-        _mm512_mask_storeu_ps(row + j, m, _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
+                                 float scale, float *scores, float *out, int width) {
+    __m512 s = _mm512_set1_ps(scale);
+    for (int i = 0; i < length; i += 4) {
+        // A last block of fewer than four queries repeats its last one (computed, not stored).
+        int n = length - i < 4 ? length - i : 4;
+        const float *q0 = q + i * stride;
+        const float *q1 = q0 + (n > 1 ? stride : 0), *q2 = q0 + (n > 2 ? 2 * stride : 0), *q3 = q0 + (n > 3 ? 3 * stride : 0);
+        for (int j = 0; j < length; j += 16) {
+            __mmask16 m = lanes(length - j);
+            __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+            for (int c = 0; c < d; c++) {
+                __m512 k = _mm512_maskz_loadu_ps(m, keys + (long)c * length + j);
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(q0[c]), k, a0);
+                a1 = _mm512_fmadd_ps(_mm512_set1_ps(q1[c]), k, a1);
+                a2 = _mm512_fmadd_ps(_mm512_set1_ps(q2[c]), k, a2);
+                a3 = _mm512_fmadd_ps(_mm512_set1_ps(q3[c]), k, a3);
+            }
+            float *r = scores + (long)i * length + j;
+            _mm512_mask_storeu_ps(r, m, _mm512_mul_ps(a0, s));
+            if (n > 1) _mm512_mask_storeu_ps(r + length, m, _mm512_mul_ps(a1, s));
+            if (n > 2) _mm512_mask_storeu_ps(r + 2L * length, m, _mm512_mul_ps(a2, s));
+            if (n > 3) _mm512_mask_storeu_ps(r + 3L * length, m, _mm512_mul_ps(a3, s));
+        }
     }
-    softmax_avx512(row, length);
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-    for (int j = 0; j < length; j++) {
-        __m512 pj = _mm512_set1_ps(row[j]);
-        const float *v = values + j * stride;
-        for (int c = 0; c < d / 16; c++) acc[c] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(v + 16 * c), acc[c]);
+    for (int i = 0; i < length; i++) {
+        float *row = scores + (long)i * length, *o = out + (long)i * width;
+        softmax_avx512(row, length);
+        switch (d / 16) {
+        case 1: context_avx512(row, values, stride, length, 1, o); break;
+        case 2: context_avx512(row, values, stride, length, 2, o); break;
+        case 3: context_avx512(row, values, stride, length, 3, o); break;
+        default: context_avx512(row, values, stride, length, 4, o); break;
+        }
     }
-    for (int c = 0; c < d / 16; c++) _mm512_storeu_ps(out + 16 * c, acc[c]);
 }
 #endif
 
@@ -183,7 +290,7 @@ void trail_attention(const float *qkv, const int *lengths, int sequences, int wi
 #if defined(__x86_64__)
     int d = width / heads;
     if (has_avx512() && d % 16 == 0 && d <= 64) {
-        attention_queries(qkv, lengths, sequences, width, heads, work, context, attend_avx512);
+        attention_heads(qkv, lengths, sequences, width, heads, work, context, attend_avx512);
         return;
     }
 #endif

@@ -25,24 +25,11 @@ enum EncoderLayers {
         }
     }
 
-    /// x[t] = γ · (x[t] − mean) / √(var + ε) + β, per row of `width`.
-    static func layerNorm(_ x: UnsafeMutablePointer<Float>, tokens: Int, width: Int, _ norm: Norm) {
-        for t in 0..<tokens {
-            let row = x + t * width
-            var mean: Float = 0
-            for i in 0..<width { mean += row[i] }
-            mean /= Float(width)
-            var variance: Float = 0
-            for i in 0..<width { let d = row[i] - mean; variance += d * d }
-            variance /= Float(width)
-            let scale = 1 / (variance + norm.epsilon).squareRoot()
-            for i in 0..<width { row[i] = (row[i] - mean) * scale * norm.gamma[i] + norm.beta[i] }
-        }
-    }
-
-    /// x += y, elementwise over `count` values (a residual connection).
-    static func add(_ y: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { x[i] += y[i] }
+    /// x[t] = γ · (x[t] + r[t] − mean) / √(var + ε) + β, per row of `width`:
+    /// the residual `r` added first when given.
+    static func layerNorm(_ x: UnsafeMutablePointer<Float>, adding residual: UnsafePointer<Float>? = nil, tokens: Int, width: Int,
+                          _ norm: Norm) {
+        trail_layer_norm(x, residual, tokens, Int32(width), norm.gamma, norm.beta, norm.epsilon)
     }
 
     /// x = x · Φ(x) = ½x(1 + erf(x/√2)), the exact GELU BERT was trained with.

@@ -121,14 +121,12 @@ public final class SentenceEncoder: Sendable {
             EncoderLayers.linear(x, tokens: tokens, layer.attention, into: qkv, scratch: scratch)
             EncoderLayers.attention(qkv, lengths: lengths.map { Int32($0) }, width: width, heads: shape.heads, work: scores, into: context)
             EncoderLayers.linear(context, tokens: tokens, layer.attentionOutput, into: qkv, scratch: scratch)
-            EncoderLayers.add(qkv, into: x, count: tokens * width)
-            EncoderLayers.layerNorm(x, tokens: tokens, width: width, layer.attentionNorm)
+            EncoderLayers.layerNorm(x, adding: qkv, tokens: tokens, width: width, layer.attentionNorm)
             // x = norm(x + gelu(x · Wᵢᵀ) · W₂ᵀ)
             EncoderLayers.linear(x, tokens: tokens, layer.intermediate, into: hidden, scratch: scratch)
             EncoderLayers.gelu(hidden, count: tokens * shape.intermediate)
             EncoderLayers.linear(hidden, tokens: tokens, layer.output, into: context, scratch: scratch)
-            EncoderLayers.add(context, into: x, count: tokens * width)
-            EncoderLayers.layerNorm(x, tokens: tokens, width: width, layer.outputNorm)
+            EncoderLayers.layerNorm(x, adding: context, tokens: tokens, width: width, layer.outputNorm)
         }
         return EncoderLayers.meanPoolNormalized(x, lengths: lengths, width: width)
     }

@@ -71,6 +71,31 @@ struct EncoderKernelTests {
         }
     }
 
+    @Test("layer norm with and without a residual, the dispatched kernel and the portable one, equals a float64 loop within 1e-5",
+          arguments: [(1, 384), (9, 384), (3, 40), (2, 16)], [false, true])
+    func layerNorm(shape: (tokens: Int, width: Int), residual: Bool) {
+        let (tokens, width) = shape
+        let x = Self.values(tokens * width, seed: 11).map { $0 * 3 + 0.5 }
+        let r = Self.values(tokens * width, seed: 12)
+        let gamma = Self.values(width, seed: 13).map { 1 + $0 / 10 }, beta = Self.values(width, seed: 14).map { $0 / 10 }
+        var want = [Double](repeating: 0, count: tokens * width)
+        for t in 0..<tokens {
+            let row = (0..<width).map { Double(x[t * width + $0]) + (residual ? Double(r[t * width + $0]) : 0) }
+            let mean = row.reduce(0, +) / Double(width)
+            let variance = row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(width)
+            for i in 0..<width { want[t * width + i] = (row[i] - mean) / (variance + 1e-12).squareRoot() * Double(gamma[i]) + Double(beta[i]) }
+        }
+        for kernel in [trail_layer_norm, trail_layer_norm_portable] {
+            var got = x
+            if residual {
+                r.withUnsafeBufferPointer { kernel(&got, $0.baseAddress, tokens, Int32(width), gamma, beta, 1e-12) }
+            } else {
+                kernel(&got, nil, tokens, Int32(width), gamma, beta, 1e-12)
+            }
+            for i in got.indices { #expect(abs(Double(got[i]) - want[i]) <= 1e-5 * max(1, abs(want[i])), "value \(i) of \(tokens)x\(width)") }
+        }
+    }
+
     @Test("attention, the dispatched kernel and the portable one, equals a direct loop: softmax(Q Kᵀ / √d) V per head and sequence",
           arguments: [([1], 64, 4), ([5, 12], 64, 4), ([17, 3, 40], 384, 12), ([9, 2], 72, 6)], [false, true])
     func attention(shape: ([Int], Int, Int), portable: Bool) {

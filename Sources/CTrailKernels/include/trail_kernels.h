@@ -44,6 +44,14 @@ void trail_i8_gemm_portable(const uint8_t *q, const float *qscale, const int32_t
 /// 1.5e-7 by Abramowitz and Stegun 7.1.26 with AVX-512, erff otherwise).
 void trail_gelu(float *x, long count);
 
+/// x[t] = γ · (x[t] + r[t] − mean) / √(var + ε) + β for each of `tokens` rows
+/// of `width`: a residual `r` added (NULL: none), then the layer norm
+/// (AVX-512 when `width` is a multiple of 16). `_portable` is the plain C one.
+void trail_layer_norm(float *x, const float *residual, long tokens, int width, const float *gamma, const float *beta,
+                      float epsilon);
+void trail_layer_norm_portable(float *x, const float *residual, long tokens, int width, const float *gamma,
+                               const float *beta, float epsilon);
+
 /// Multi-head self-attention within each of `sequences` packed sequences:
 /// for each head h, context_h = softmax(Q_h K_hᵀ / √d) V_h, where `qkv` holds
 /// [tokens, 3·width] (queries, keys, values side by side) and `context`
