@@ -55,7 +55,7 @@ run-deps deb-deps system-deps:
 	fi
 
 python-deps:
-	@$(PYTHON) -c "import pytest, jsonschema, mcp, tokenizers, numpy, prometheus_client, selenium, langgraph, langchain_core, langchain_tests, pytest_asyncio, wheel" 2>/dev/null || $(PYTHON) -m pip install -q -r tests/requirements.txt
+	@$(PYTHON) -c "import pytest, jsonschema, mcp, tokenizers, numpy, prometheus_client, selenium, langgraph, langchain_core, langchain_tests, pytest_asyncio, wheel, onnxruntime, onnx" 2>/dev/null || $(PYTHON) -m pip install -q -r tests/requirements.txt
 
 ## deb: the Debian packages in dist/: trail_VERSION_ARCH.deb (traild, trailctl, trail-mcp, trail-compactor in
 ## release with the Swift runtime linked statically, the systemd unit trail.service, /etc/trail/traild.conf, shell
@@ -109,12 +109,12 @@ e2e:
 	TRAIL_BENCH_BIN=$(CURDIR)/.build/debug/trail-bench \
 	$(PGCLUSTER) $(PYTHON) -m pytest -q tests/e2e Clients/python/tests Benchmarks/colony/tests
 
-## bench: traild beside Redis, raw SQLite, sqlite-vec and the disk, quick sizes (under 7 minutes): Benchmarks/results/latest.md
-bench: system-deps model release
+## bench: traild beside Redis, raw SQLite, sqlite-vec, ONNX Runtime and the disk, quick sizes (under 7 minutes): Benchmarks/results/latest.md
+bench: system-deps python-deps model release
 	.build/release/trail-bench --quick --out Benchmarks/results
 
 ## bench-full: the same up to 1M notes (about 26 minutes)
-bench-full: system-deps model release
+bench-full: system-deps python-deps model release
 	.build/release/trail-bench --full --out Benchmarks/results/full
 
 ## bench-postgres: traild on PostgreSQL beside raw PostgreSQL, two daemons and traild on SQLite, on a throwaway

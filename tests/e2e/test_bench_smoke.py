@@ -104,6 +104,27 @@ def test_markdown_table_has_every_workload_row(smoke: tuple[Path, Path, subproce
     assert table.strip() in proc.stdout  # the table is printed too
 
 
+def test_meaning_has_onnx_runtime_beside_traild(smoke: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
+    """ONNX Runtime (Benchmarks/onnx_minilm.py) ran on the same questions and
+    notes, the shipped file and its own int8: each one's vectors agree with
+    traild's encoder, and it has a rate for each set of notes and thread
+    count traild has."""
+    out, _, _ = smoke
+    meaning = json.loads((out / "latest.json").read_text())["meaning"]
+    runs = meaning.get("onnxRuntime")
+    assert [r["variant"] for r in runs] == ["shipped", "dynamic"], f"ONNX Runtime: {runs and [r['variant'] for r in runs]}; {meaning.get('remarks')}"
+    pairs = lambda rows: sorted((r["targetBytes"], r["threads"]) for r in rows)  # noqa: E731
+    for run in runs:
+        assert run["meanCosine"] >= 0.95 and run["lowestCosine"] > 0.9, run
+        assert run["question"]["samples"] == meaning["queries"] and run["question"]["p50"] > 0
+        assert pairs(run["throughput"]) == pairs(meaning["throughput"])
+        assert all(r["perSecond"] > 0 and r["policy"] for r in run["throughput"])
+    assert runs[0]["modelSHA256"] == "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+    table = (out / "latest.md").read_text()
+    assert "### Beside ONNX Runtime" in table and "| ONNX Runtime shipped |" in table.replace(" | × |", " |")
+    assert "ahead of ONNX Runtime, shipped" in table and "ahead of ONNX Runtime, dynamic" in table
+
+
 def test_chart_is_svg_with_trail_and_redis(smoke: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
     out, _, _ = smoke
     root = ET.parse(out / "sense-latency.svg").getroot()

@@ -44,7 +44,7 @@ struct BenchConfiguration: Sendable {
     /// cannot run), questions asked at each size, real embeddings the
     /// synthetic vectors mix, notes of about 100 and 2,000 bytes embedded
     /// for the throughput, traild's embedding threads, and whether
-    /// sqlite-vec runs beside traild.
+    /// sqlite-vec and ONNX Runtime run beside traild.
     var modelDir: String?
     var meaningQueries = 300
     var meaningBaseVectors = 2000
@@ -52,6 +52,7 @@ struct BenchConfiguration: Sendable {
     var embedNotesLarge = 200
     var embeddingThreads = [1, 2]
     var sqliteVec = true
+    var onnxRuntime = true
 
     init(profile: Profile) {
         self.profile = profile

