@@ -65,6 +65,9 @@ final class IndexerWork: @unchecked Sendable {
 /// durably and adds it to memory; with other daemons on the store, it also
 /// picks up the vectors they store.
 final class Indexer: Sendable {
+    /// Notes embedded, in the order read, with their vectors.
+    typealias EmbeddedBatch = [(ns: String, handle: Int64, id: NoteID, vector: [Float])]
+
     let recall: Recall
     let threads: Int
     /// Notes embedded in one batch (their tokens packed into shared matrix products).
@@ -132,7 +135,7 @@ final class Indexer: Sendable {
     /// records the contests in one transaction, then puts the vectors into
     /// memory. A failure throws before anything is stored: the notes are
     /// embedded again on the next pass.
-    private func keep(_ vectors: [(ns: String, handle: Int64, id: NoteID, vector: [Float])]) throws(TrailError) {
+    private func keep(_ vectors: EmbeddedBatch) throws(TrailError) {
         let groups = Dictionary(grouping: vectors, by: \.ns).mapValues { $0.map { (handle: $0.handle, id: $0.id, vector: $0.vector) } }
         let contests = try blocking { [recall] () async throws(TrailError) -> [NamespaceContests] in
             var found: [NamespaceContests] = []
@@ -195,6 +198,9 @@ final class Indexer: Sendable {
         var scannedAll = false
         var adoptions: [(ns: String, id: NoteID)] = []
         var lastLook = Date()
+        // Embedded, not yet stored: kept while the next batch is embedded (or when none is
+        // left). Lost at stop: those notes have no vector and are embedded at the next start.
+        var unkept: EmbeddedBatch?
         while !recall.work.isStopped {
             do {
                 if !adoptions.isEmpty {
@@ -203,8 +209,13 @@ final class Indexer: Sendable {
                 }
                 let notes = try unembedded(after: cursor)
                 if !notes.isEmpty {
-                    try embed(notes)
+                    unkept = try embed(notes, keeping: unkept)
                     cursor = notes.last!.handle
+                    continue
+                }
+                if let batch = unkept {
+                    try keep(batch)
+                    unkept = nil
                     continue
                 }
                 if !scannedAll {
@@ -225,6 +236,10 @@ final class Indexer: Sendable {
                     if page.count == Self.page { continue }
                 }
             } catch {
+                // A batch that could not be stored is read and embedded again (its bodies
+                // come from `recentNotes`), and what came after it too.
+                if let first = unkept?.first { cursor = min(cursor, first.handle - 1) }
+                unkept = nil
                 recall.logger.warning("the indexer could not read or write the store; it tries again", metadata: ["error": "\(error)"])
                 Thread.sleep(forTimeInterval: 1)
             }
@@ -234,25 +249,40 @@ final class Indexer: Sendable {
     }
 
     /// Embeds `notes` (split over the indexer's threads; a body embedded
-    /// lately is taken from `recentNotes`), stores their vectors, then adds
-    /// them to memory.
-    private func embed(_ notes: [UnembeddedNote]) throws(TrailError) {
+    /// lately is taken from `recentNotes`) while `previous`, the batch
+    /// embedded before, is stored and put into memory on this thread: storing
+    /// waits on the disk and finding contests is one thread's work, and the
+    /// embedding threads no longer wait for either. Returns the vectors of
+    /// `notes`, not yet stored; throws when `previous` could not be stored.
+    private func embed(_ notes: [UnembeddedNote], keeping previous: EmbeddedBatch?) throws(TrailError) -> EmbeddedBatch {
         let (encoder, recent) = (recall.encoder, recall.recentNotes)
         var vectors = notes.map { recent.lookup($0.body) }
         let missing = vectors.indices.filter { vectors[$0] == nil }
         let parts = stride(from: 0, to: missing.count, by: Self.batch).map { Array(missing[$0..<min($0 + Self.batch, missing.count)]) }
         let embedded = Mutex<[[[Float]]]>(Array(repeating: [], count: parts.count))
-        DispatchQueue.concurrentPerform(iterations: parts.count) { i in
-            let v = encoder.embed(parts[i].map { notes[$0].body })
-            embedded.withLock { $0[i] = v }
+        let done = DispatchGroup()
+        DispatchQueue.global().async(group: done) {
+            DispatchQueue.concurrentPerform(iterations: parts.count) { i in
+                let v = encoder.embed(parts[i].map { notes[$0].body })
+                embedded.withLock { $0[i] = v }
+            }
         }
+        let failure: TrailError?
+        do throws(TrailError) {
+            if let previous { try keep(previous) }
+            failure = nil
+        } catch {
+            failure = error
+        }
+        done.wait()
+        if let failure { throw failure }
         for (part, found) in zip(parts, embedded.withLock { $0 }) {
             for (i, v) in zip(part, found) {
                 vectors[i] = v
                 recent.keep(notes[i].body, v)
             }
         }
-        try keep(zip(notes, vectors).map { (ns: $0.ns, handle: $0.handle, id: $0.id, vector: $1!) })
+        return zip(notes, vectors).map { (ns: $0.ns, handle: $0.handle, id: $0.id, vector: $1!) }
     }
 
     /// Notes live again: their stored vectors come back (stored again, so
@@ -270,7 +300,7 @@ final class Indexer: Sendable {
             if !stored.isEmpty { try keep(stored) }
             let missing = rows.filter { !whole($0) }
             if !missing.isEmpty {
-                try embed(missing.map { UnembeddedNote(ns: ns, handle: $0.handle, id: $0.note.id, body: $0.note.body) })
+                try keep(try embed(missing.map { UnembeddedNote(ns: ns, handle: $0.handle, id: $0.note.id, body: $0.note.body) }, keeping: nil))
             }
         }
     }

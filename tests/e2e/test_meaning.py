@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, assert_error, deposit, sha, store_rows
+from conftest import ROOT, assert_error, deposit, sha, store_execute, store_rows
 
 MODEL = Path(os.environ.get("TRAIL_MODEL_DIR", ROOT / "models" / "all-MiniLM-L6-v2"))
 
@@ -274,6 +274,41 @@ def test_two_paraphrases_deposited_at_once_make_one_note(meaning_daemon):
     with meaning_daemon.connect() as c:
         notes = c.result("trail.sense", {"limit": 10})["notes"]
         assert len(notes) == 1 and notes[0]["deposits"] == 2
+
+
+# A trigger that refuses every new vector, and its removal, on each engine.
+REFUSE_VECTORS = {
+    "sqlite": "CREATE TRIGGER refuse_vectors BEFORE INSERT ON note_vector BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    "postgres": "CREATE FUNCTION refuse_vectors() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$; "
+                "CREATE TRIGGER refuse_vectors BEFORE INSERT ON note_vector FOR EACH ROW EXECUTE FUNCTION refuse_vectors();",
+}
+ALLOW_VECTORS = {
+    "sqlite": "DROP TRIGGER refuse_vectors;",
+    "postgres": "DROP TRIGGER refuse_vectors ON note_vector; DROP FUNCTION refuse_vectors();",
+}
+
+
+def test_vectors_the_store_refused_are_embedded_again(daemon_factory):
+    """The indexer stores a batch's vectors while it embeds the next one.
+    When the store refuses them, that batch and every one after it are read
+    and embedded again once it takes them: none is left without a vector."""
+    d = daemon_factory("f", extra=["--model-dir", str(MODEL), "--embedding-threads", "2"])
+    store_execute(d, REFUSE_VECTORS[d.engine])
+    bodies = [f"Runner {i} failed its build until the cache in /var/cache/build-{i} was cleared." for i in range(200)]
+    with d.connect() as c:
+        for b in bodies:
+            deposit(c, b)
+        deadline = time.monotonic() + 60
+        while d.stderr().count("the indexer could not read or write the store") < 2:
+            assert time.monotonic() < deadline, "the indexer never met the refusal"
+            time.sleep(0.05)
+        e = c.result("trail.stats")["embedding"]
+        assert e["embedded"] == 0 and e["pending"] == len(bodies), e
+        assert store_rows(d, "SELECT count(*) FROM note_vector") == [(0,)]
+        store_execute(d, ALLOW_VECTORS[d.engine])
+        embedded(c, count=len(bodies), timeout=60)
+        assert store_rows(d, "SELECT count(*) FROM note_vector") == [(len(bodies),)]
+        assert similar(c, "the cache of runner 137 had to be emptied", limit=1)[0]["body"] == bodies[137]
 
 
 def test_vectors_survive_a_restart_and_a_revival(daemon_factory):
