@@ -109,7 +109,7 @@ e2e:
 	TRAIL_BENCH_BIN=$(CURDIR)/.build/debug/trail-bench \
 	$(PGCLUSTER) $(PYTHON) -m pytest -q tests/e2e Clients/python/tests Benchmarks/colony/tests
 
-## bench: traild beside Redis, raw SQLite, sqlite-vec, ONNX Runtime and the disk, quick sizes (under 7 minutes): Benchmarks/results/latest.md
+## bench: traild beside Redis, raw SQLite, sqlite-vec, ONNX Runtime and the disk, quick sizes (about 8 minutes): Benchmarks/results/latest.md
 bench: system-deps python-deps model release
 	.build/release/trail-bench --quick --out Benchmarks/results
 
