@@ -147,11 +147,6 @@ def percentile(sorted_values: list[float], q: float) -> float:
 def time_policy(embedders: list[Embedder], texts: list[str], batch: int) -> float:
     """Seconds to embed `texts` in batches, the batches dealt out to the embedders' threads."""
     batches = [texts[i: i + batch] for i in range(0, len(texts), batch)]
-    if len(embedders) == 1:
-        start = time.perf_counter()
-        for b in batches:
-            embedders[0].embed(b)
-        return time.perf_counter() - start
 
     def work(k: int) -> None:
         for b in batches[k:: len(embedders)]:
@@ -243,7 +238,7 @@ def measure(ort, name: str, model: Path, tokenizer, spec: dict, tune_texts: int)
             throughput.append(row)
             print(f"onnxruntime {name}: {len(texts)} notes of ~{kind['bytes']} bytes, {threads} thread(s): "
                   f"{row['per_second']:.0f} notes/s ({best['policy']})", file=sys.stderr)
-    return {"name": name, "model_sha256": sha256(model), "question": question,
+    return {"name": name, "model_sha256": SHA256 if name == "shipped" else sha256(model), "question": question,
             "question_vectors": [[float(x) for x in v] for v in vectors], "throughput": throughput}
 
 
