@@ -146,6 +146,8 @@ def test_without_the_model_it_says_how_to_get_it(tmp_path: Path) -> None:
     (["--worlds", "moon"], "--worlds takes flaky, routes, claims"),
     (["--profile", "huge"], "invalid choice: 'huge'"),
     (["--jobs", "many"], "invalid int value"),
+    (["--habits", "practice,sloppy"], "--habits takes practice and careless"),
+    (["--knobs-from", "/nonexistent/colony.jsonl"], "no tuned knobs in it"),
 ])
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path: Path, args: list[str], says: str) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "Benchmarks" / "colony"))

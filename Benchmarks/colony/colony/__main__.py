@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--phases", default="tuning,eval,sweep",
                     help="phases to run, comma-separated (tuning, eval, sweep; without tuning, each knob is its grid's middle)")
     ap.add_argument("--memories", help="only these memories, comma-separated (" + ", ".join(runner.MEMORIES) + ")")
+    ap.add_argument("--habits", help="eval runs only these habits, comma-separated (practice, careless)")
+    ap.add_argument("--knobs-from", metavar="RECORDS",
+                    help="eval with the knobs another run tuned (its colony.jsonl) instead of tuning: "
+                         "a change set beside the full run's cells")
     ap.add_argument("--llm", action="store_true",
                     help="a real model plays the instances (rule llm; flaky and routes): an OpenAI-compatible endpoint "
                          "named by COLONY_LLM_BASE_URL, COLONY_LLM_MODEL and COLONY_LLM_API_KEY (colony/llm.py)")
@@ -91,6 +95,17 @@ def main(argv: list[str] | None = None) -> int:
         if not set(memories) <= set(runner.MEMORIES):
             ap.error(f"--memories takes {', '.join(runner.MEMORIES)}, comma-separated")
         profile = replace(profile, memories=memories)
+    if args.habits:
+        habits = tuple(args.habits.split(","))
+        if not habits or not set(habits) <= {"practice", "careless"}:
+            ap.error("--habits takes practice and careless, comma-separated")
+        profile = replace(profile, habits=habits)
+    knobs_from = None
+    if args.knobs_from:
+        tuned = resume.Progress.read(Path(args.knobs_from)).tuned
+        if tuned is None:
+            ap.error(f"--knobs-from {args.knobs_from}: no tuned knobs in it (a run that tuned writes them)")
+        knobs_from = tuned
     endpoint = None
     if args.llm:
         from .llm import Endpoint, LLMUnavailable
@@ -172,8 +187,11 @@ def main(argv: list[str] | None = None) -> int:
 
             done = progress.done
             earlier = progress.runs
-            if progress.tuned is not None:
-                knobs = {(k["world"], k["memory"]): k["knob"] for k in progress.tuned["knobs"]}
+            if progress.tuned is not None or knobs_from is not None:
+                tuned = progress.tuned or knobs_from
+                knobs = {(k["world"], k["memory"]): k["knob"] for k in tuned["knobs"]}
+                if progress.tuned is None:
+                    run.emit({"kind": "tuned", "from": str(args.knobs_from), "knobs": tuned["knobs"]})
             else:
                 tuning = run.run_all(runner.tuning_specs(profile), progress_of("tuning"), done)
                 knobs = runner.choose_knobs(profile, tuning + [r for r in earlier if r["phase"] == "tuning"])

@@ -93,6 +93,8 @@ class Profile:
     rate: float = 20.0
     #: Runs at once.
     jobs: int = 12
+    #: The habits eval runs (each memory runs those of `HABITS_OF` among them).
+    habits: tuple[str, ...] = ("practice", "careless")
     #: World parameters (e.g. fewer instances in the quick profile).
     world_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -453,6 +455,8 @@ def eval_specs(p: Profile, knobs: dict[tuple[str, str], dict[str, Any]]) -> list
                     rules = ("oracle",) if m == "oracle" else p.rules
                     for rule in rules:
                         for habit in (HABITS_OF[m] if rule != "llm" else ("practice",)):
+                            if habit not in p.habits:
+                                continue
                             out.append(spec(w, sc, m, rule, habit, seed, knobs[(w, m)], "eval"))
     return out
 

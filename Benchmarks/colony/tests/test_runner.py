@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -45,3 +46,15 @@ def test_a_run_whose_instances_all_return_is_complete(tmp_path: Path) -> None:
     r = runner.ColonyRunner(None, tmp_path, profile, tmp_path / "colony.jsonl")
     line = r.run(runner.spec("flaky", "static", "log-newest", "evidence", "practice", 101, {}, "eval"))
     assert line is not None and line["invariants"]["instances_complete"] is True and line["errors"] == []
+
+
+def test_eval_runs_only_the_profile_habits() -> None:
+    full = runner.PROFILES["full"]
+    knobs = runner.choose_knobs(full, [])
+    both = runner.eval_specs(full, knobs)
+    practice = runner.eval_specs(replace(full, habits=("practice",)), knobs)
+    assert {s.habit for s in both} == {"practice", "careless"}
+    assert {s.habit for s in practice} == {"practice"}
+    # Only trail's two memories have a careless habit: the rest keep every run.
+    assert len(both) - len(practice) == sum(1 for s in both if s.habit == "careless") > 0
+    assert all(s.memory in ("trail", "trail-nodecay") for s in both if s.habit == "careless")
