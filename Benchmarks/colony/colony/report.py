@@ -1,11 +1,13 @@
 """The colony benchmark's report: raw records (JSONL) in, Markdown and SVG out.
 
     python3 -m colony.report RECORDS.jsonl --out Benchmarks/results/colony.md \\
-        [--predictions Benchmarks/colony/PREDICTIONS.md]
+        [--predictions Benchmarks/colony/PREDICTIONS.md] [--findings FINDINGS.md]
 
 Every figure in the report is computed here from the records, with the
 functions of `colony.stats`, so running this again on the same file gives
-the same report byte for byte. Nothing else is read but the predictions file.
+the same report byte for byte. Nothing else is read but the predictions file
+and the findings: text written by hand after reading the records (why trail
+loses where it does), set in as it is, under a line that says so.
 
 Which records count: instance lines are joined to their run line by
 (world, scenario, memory, rule, habit, seed, knob), and by `phase` too when
@@ -918,8 +920,10 @@ def _curve_file(prefix: str, cell: Cell, primary: tuple[str, str]) -> str:
 
 def build_report(records: Records, predictions: Optional[str] = None,
                  predictions_name: Optional[str] = None, prefix: str = "colony",
-                 command: Optional[str] = None) -> Report:
-    """The whole report from parsed records and the predictions text."""
+                 command: Optional[str] = None, findings: Optional[str] = None,
+                 findings_name: Optional[str] = None) -> Report:
+    """The whole report from parsed records, the predictions text and the
+    findings written by hand (if any)."""
     analysis = analyse(records)
     svgs: dict[str, str] = {}
     lines = _intro(analysis)
@@ -929,6 +933,7 @@ def build_report(records: Records, predictions: Optional[str] = None,
     lines += _decay_section(analysis)
     lines += _sweep_section(records, analysis, svgs, prefix)
     lines += _predictions_section(analysis, headline, predictions, predictions_name)
+    lines += _findings_section(findings, findings_name)
     lines += _how_section(analysis, predictions, predictions_name, command)
     return Report("\n".join(lines).rstrip() + "\n", svgs)
 
@@ -1221,6 +1226,21 @@ def _losses(headline: Mapping[tuple[str, str], list[Comparison]]) -> list[str]:
     return out + [""]
 
 
+def _findings_section(text: Optional[str], name: Optional[str]) -> list[str]:
+    """The hand-written reading of the losses, under a line that says it is
+    not computed (nothing when no findings were given)."""
+    if text is None:
+        return []
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    body = text.strip().splitlines()
+    if body and body[0].startswith("# "):
+        body = body[1:]  # the file's own title; the section has one
+    return (["### Why trail loses where it does", "",
+             f"*Written by hand after reading the records, not computed: `{name or 'the findings file'}` "
+             f"(SHA-256 {digest}…), set in as it is.*", ""]
+            + [line for line in "\n".join(body).strip().splitlines()] + [""])
+
+
 def _how_section(analysis: Analysis, predictions: Optional[str], predictions_name: Optional[str],
                  command: Optional[str]) -> list[str]:
     """Section 6: the meta line, seeds, phases, knobs, invariants, and how to
@@ -1347,15 +1367,17 @@ def _shown(path: Path | str) -> str:
 
 
 def write_report(records_path: Path | str, out: Path | str, predictions: Path | str | None = None,
-                 command: Optional[str] = None) -> list[Path]:
+                 command: Optional[str] = None, findings: Path | str | None = None) -> list[Path]:
     """Reads the records (and predictions), writes the Markdown to `out` and
     the SVGs beside it; returns the paths written."""
     records = read_records(records_path)
     text = Path(predictions).read_text(encoding="utf-8") if predictions is not None else None
     out_path = Path(out)
     prefix = out_path.stem
+    found = Path(findings).read_text(encoding="utf-8") if findings is not None else None
     report = build_report(records, text, _shown(predictions) if predictions is not None else None,
-                          prefix=prefix, command=command)
+                          prefix=prefix, command=command, findings=found,
+                          findings_name=_shown(findings) if findings is not None else None)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(report.markdown, encoding="utf-8")
     written = [out_path]
@@ -1372,10 +1394,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("records", help="raw records, JSONL")
     parser.add_argument("--out", required=True, help="the Markdown report; SVGs are written beside it")
     parser.add_argument("--predictions", help="PREDICTIONS.md with WORLD/SCENARIO: A > B lines")
+    parser.add_argument("--findings", help="Markdown written by hand after reading the records: why trail loses "
+                                           "where it does (set in after the predictions)")
     args = parser.parse_args(argv)
     command = f"python3 -m colony.report {args.records} --out {args.out}" + (
-        f" --predictions {args.predictions}" if args.predictions else "")
-    written = write_report(args.records, args.out, args.predictions, command=command)
+        f" --predictions {args.predictions}" if args.predictions else "") + (
+        f" --findings {args.findings}" if args.findings else "")
+    written = write_report(args.records, args.out, args.predictions, command=command, findings=args.findings)
     for p in written:
         print(p)
     return 0

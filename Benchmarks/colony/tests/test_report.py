@@ -315,3 +315,22 @@ def test_the_time_reads_waited_for_embedding_is_reported_per_memory_and_world(tm
     assert "| trail | 2.00 s; 7 |" in table and "| vector | 4.00 s; 7 |" in table
     # Only the memories that wait (the others have no daemon to wait for).
     assert "| trail-nodecay |" not in table and "| log" not in table and "| none |" not in table
+
+
+def test_findings_are_set_in_after_the_losses_and_marked_as_written_by_hand(tmp_path: Path):
+    path = tmp_path / "records.jsonl"
+    path.write_text("\n".join(synthetic_lines(scenarios=("breaking",), sweep=False)) + "\n")
+    preds = tmp_path / "PREDICTIONS.md"
+    preds.write_text(PREDICTIONS)
+    findings = tmp_path / "FINDINGS.md"
+    findings.write_text("# Findings\n\nThe log wins routes because it counts.\n")
+    out = tmp_path / "colony.md"
+    assert report.main([str(path), "--out", str(out), "--predictions", str(preds), "--findings", str(findings)]) == 0
+    text = out.read_text()
+    losses, why, how = text.index("### Where trail loses"), text.index("### Why trail loses where it does"), text.index("## 6.")
+    assert losses < why < how
+    assert "The log wins routes because it counts." in text[why:how] and "# Findings" not in text
+    assert "Written by hand after reading the records, not computed" in text[why:how]
+    assert f"--findings {findings}" in text[how:]
+    report.write_report(path, out, preds, command=None)
+    assert "Why trail loses where it does" not in out.read_text()
