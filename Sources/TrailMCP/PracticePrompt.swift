@@ -85,10 +85,7 @@ public enum PracticePrompt {
            - trail_retract a note that is wrong and would send the next agent into a wall, with a `reason` \
         that says what is wrong and what to do instead: everyone who reads the note sees it, and a new deposit \
         of the same body is refused with it. trail_revive undoes a retraction;
-           - trail_link one note to another when you found that the first leads to the second;
-           - a note that says what holds now (a claim on a task, a lock, "the build is running"): \
-        trail_reinforce it while it holds, and when it ends trail_retract it with the reason, then deposit the new \
-        state `after` it. Left standing, it outweighs the new note and sends the next agent to do the work again.
+           - trail_link one note to another when you found that the first leads to the second.
 
         5. Read weights for what they are: a high weight means others keep finding the note useful recently, \
         not that it is true; still check it against what you see. Notes nobody uses fade by themselves, so you \

@@ -29,10 +29,7 @@ worker's life:
    it refutes, and the done notes it found false).
 4. Work, heartbeating (a confirm of the claim note) after every HEARTBEAT
    units, and write "done" linked to the claim; or die on the way (the world
-   says so) and leave the claim. In practice, a finished worker first
-   withdraws its claim with the reason (docs/agents.md, "A note that holds
-   only while something lasts"): left standing, the heartbeated claim
-   outweighs the "done" note.
+   says so) and leave the claim.
 
 Heartbeats are part of the claim protocol, not a reaction: both habits send
 them. "careless" drops the links, the corrections, the refutations and the
@@ -194,13 +191,6 @@ def run_claim_instance(world: Any, memory: Memory, instance: int, rule: str, hab
     world.finish(ticket, item, outcome)
     if outcome.success:
         record.solved = True
-        if practice:
-            # The claim was true while the work went on; now it would mislead.
-            # Heartbeats made it outweigh the new "done" note, and once it
-            # fades it reads as a stale claim ("free"); without decay it reads
-            # as claimed for ever. Withdrawn first, so that a reader newest
-            # first (the log) meets "done" before the withdrawal.
-            memory.refute(claim_id, f"{item} is finished: worker-{instance} writes it done now", harm=True)
         if writes:
             memory.write(world.done_text(item, instance), links=[claim_id] if practice else ())
     else:

@@ -216,26 +216,6 @@ def test_claims_agents_heartbeat_claim_and_mark_done():
     assert {"duplicated", "died", "lost", "idle"} <= set(records[0].extra)
 
 
-@pytest.mark.parametrize("habit", ["practice", "careless"])
-def test_a_finished_worker_withdraws_its_claim_in_practice(habit):
-    world = make_world("claims", "static", 2, tick=0, items=40)
-    spy = Spy()
-    records = [run_instance(world, spy, i, "strongest", habit, BUDGET) for i in range(10)]
-    assert sum(r.solved for r in records) >= 5
-    for k, call in enumerate(spy.calls):
-        if call[0] != "write" or "done by" not in call[1]:
-            continue
-        claims = [i for i, c in enumerate(spy.calls[:k]) if c[0] == "write" and "claimed by" in c[1]]
-        claim_id = f"spy:{claims[-1] + 1}"
-        withdrawn = [c for c in spy.calls[claims[-1]:k] if c[0] == "refute" and c[1] == claim_id]
-        if habit == "careless":
-            assert withdrawn == []
-        else:
-            # Withdrawn with a reason, as harm (a retraction), just before "done" is written.
-            assert spy.calls[k - 1] == withdrawn[0]
-            assert withdrawn[0][3] is True and "finished" in withdrawn[0][2]
-
-
 @pytest.mark.parametrize("memory", ["log-newest", "log-frequency", "handoff"])
 def test_claims_run_with_every_baseline(memory, tmp_path):
     world = make_world("claims", "breaking", 3, tick=0, items=40)
