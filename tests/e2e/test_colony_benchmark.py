@@ -141,6 +141,17 @@ def test_without_the_model_it_says_how_to_get_it(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "colony.md").exists()
 
 
+def test_knobs_from_a_run_that_tuned_other_cells_is_refused(tmp_path: Path) -> None:
+    records = tmp_path / "other.jsonl"
+    records.write_text(json.dumps({"kind": "tuned", "knobs": [{"world": "flaky", "memory": "trail", "knob": {"half_life_s": 2.0}}]}) + "\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "Benchmarks" / "colony"))
+    proc = subprocess.run([sys.executable, "-m", "colony", "--out", str(tmp_path / "out"), "--worlds", "flaky,routes",
+                           "--memories", "trail", "--knobs-from", str(records)],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    assert proc.returncode == 2 and "no tuned knob for routes/trail" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out" / "colony.jsonl").exists()
+
+
 @pytest.mark.parametrize("args, says", [
     (["--phases", "tuning,nope"], "--phases takes tuning, eval and sweep"),
     (["--worlds", "moon"], "--worlds takes flaky, routes, claims"),

@@ -105,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         tuned = resume.Progress.read(Path(args.knobs_from)).tuned
         if tuned is None:
             ap.error(f"--knobs-from {args.knobs_from}: no tuned knobs in it (a run that tuned writes them)")
+        have = {(k["world"], k["memory"]) for k in tuned["knobs"]}
+        missing = [f"{w}/{m}" for w in profile.worlds for m in profile.memories if (w, m) not in have]
+        if missing:
+            ap.error(f"--knobs-from {args.knobs_from}: no tuned knob for {', '.join(missing)}")
         knobs_from = tuned
     endpoint = None
     if args.llm:
