@@ -1238,7 +1238,7 @@ def _findings_section(text: Optional[str], name: Optional[str]) -> list[str]:
     return (["### Why trail loses where it does", "",
              f"*Written by hand after reading the records, not computed: `{name or 'the findings file'}` "
              f"(SHA-256 {digest}…), set in as it is.*", ""]
-            + [line for line in "\n".join(body).strip().splitlines()] + [""])
+            + "\n".join(body).strip().splitlines() + [""])
 
 
 def _how_section(analysis: Analysis, predictions: Optional[str], predictions_name: Optional[str],
