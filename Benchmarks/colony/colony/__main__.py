@@ -97,12 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         profile = replace(profile, memories=memories)
     if args.habits:
         habits = tuple(args.habits.split(","))
-        if not habits or not set(habits) <= {"practice", "careless"}:
+        if not set(habits) <= {"practice", "careless"}:
             ap.error("--habits takes practice and careless, comma-separated")
         profile = replace(profile, habits=habits)
     knobs_from = None
     if args.knobs_from:
-        tuned = resume.Progress.read(Path(args.knobs_from)).tuned
+        tuned = resume.Progress.tuned_knobs(Path(args.knobs_from))
         if tuned is None:
             ap.error(f"--knobs-from {args.knobs_from}: no tuned knobs in it (a run that tuned writes them)")
         have = {(k["world"], k["memory"]) for k in tuned["knobs"]}

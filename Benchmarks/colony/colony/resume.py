@@ -106,6 +106,24 @@ class Progress:
         return {run_key(r) for r in self.runs}
 
     @staticmethod
+    def tuned_knobs(path: Path) -> Optional[dict[str, Any]]:
+        """The first `tuned` line of the records at `path` (nil when none):
+        only that line is parsed, not the run's million instance lines."""
+        if not path.exists():
+            return None
+        with path.open() as f:
+            for text in f:
+                if '"tuned"' not in text:
+                    continue
+                try:
+                    line = json.loads(text)
+                except json.JSONDecodeError:
+                    continue
+                if line.get("kind") == "tuned":
+                    return line
+        return None
+
+    @staticmethod
     def read(path: Path) -> "Progress":
         """Reads `path`, whole runs only (see the module doc), and leaves the file as it is."""
         progress = Progress()

@@ -122,3 +122,14 @@ def test_a_traild_of_other_sources_does_not(tmp_path: Path) -> None:
     release = root / ".build" / "release" / "traild"
     os.utime(release, (later + 1, later + 1))
     assert resume.fingerprint(str(debug)) != resume.fingerprint(str(release))
+
+
+def test_tuned_knobs_are_read_from_their_line_alone(tmp_path: Path) -> None:
+    path = tmp_path / "colony.jsonl"
+    tuned = {"kind": "tuned", "knobs": [{"world": "flaky", "memory": "trail", "knob": {"half_life_s": 2.0}}]}
+    path.write_text("\n".join([json.dumps({"kind": "meta"}), '{"kind": "instance", "note": "tuned" torn',
+                               json.dumps({"kind": "instance", "extra": {"text": "tuned"}}), json.dumps(tuned)]) + "\n")
+    assert resume.Progress.tuned_knobs(path) == tuned
+    assert resume.Progress.tuned_knobs(tmp_path / "none.jsonl") is None
+    path.write_text(json.dumps({"kind": "meta"}) + "\n")
+    assert resume.Progress.tuned_knobs(path) is None
