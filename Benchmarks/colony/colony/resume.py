@@ -107,10 +107,12 @@ class Progress:
 
     @staticmethod
     def tuned_knobs(path: Path) -> Optional[dict[str, Any]]:
-        """The first `tuned` line of the records at `path` (nil when none):
-        only that line is parsed, not the run's million instance lines."""
+        """The tuned knobs of the records at `path`, as `read` finds them (the
+        last `tuned` line; None when there is none), parsing only the lines
+        that name it, not the run's million instance lines."""
+        tuned = None
         if not path.exists():
-            return None
+            return tuned
         with path.open() as f:
             for text in f:
                 if '"tuned"' not in text:
@@ -120,8 +122,8 @@ class Progress:
                 except json.JSONDecodeError:
                     continue
                 if line.get("kind") == "tuned":
-                    return line
-        return None
+                    tuned = line
+        return tuned
 
     @staticmethod
     def read(path: Path) -> "Progress":

@@ -130,6 +130,14 @@ def test_tuned_knobs_are_read_from_their_line_alone(tmp_path: Path) -> None:
     path.write_text("\n".join([json.dumps({"kind": "meta"}), '{"kind": "instance", "note": "tuned" torn',
                                json.dumps({"kind": "instance", "extra": {"text": "tuned"}}), json.dumps(tuned)]) + "\n")
     assert resume.Progress.tuned_knobs(path) == tuned
+    # Two tuned lines: the last one counts, as it does for `read`.
+    later = {"kind": "tuned", "knobs": [{"world": "flaky", "memory": "trail", "knob": {"half_life_s": 4.0}}]}
+    with path.open("a") as f:
+        f.write(json.dumps(later) + "\n")
+    assert resume.Progress.tuned_knobs(path) == later
+    both = tmp_path / "both.jsonl"
+    both.write_text(json.dumps(tuned) + "\n" + json.dumps(later) + "\n")
+    assert resume.Progress.tuned_knobs(both) == resume.Progress.read(both).tuned == later
     assert resume.Progress.tuned_knobs(tmp_path / "none.jsonl") is None
     path.write_text(json.dumps({"kind": "meta"}) + "\n")
     assert resume.Progress.tuned_knobs(path) is None
