@@ -152,6 +152,27 @@ def test_knobs_from_a_run_that_tuned_other_cells_is_refused(tmp_path: Path) -> N
     assert not (tmp_path / "out" / "colony.jsonl").exists()
 
 
+@pytest.mark.parametrize("line, says", [
+    ({"kind": "tuned"}, "its last tuned line is malformed: 'knobs' is not a list"),
+    ({"kind": "tuned", "knobs": [{"memory": "trail", "knob": {}}]}, "entry 0 names no world"),
+    ({"kind": "tuned", "knobs": [{"world": "flaky", "memory": "trail", "knob": {}}, {"world": "flaky"}]},
+     "entry 1 names no memory"),
+    ({"kind": "tuned", "knobs": [{"world": "flaky", "memory": "trail"}]}, "entry 0 has no knob object"),
+    ({"kind": "tuned", "knobs": ["flaky/trail"]}, "entry 0 is not an object"),
+])
+def test_knobs_from_a_malformed_tuned_line_is_refused(tmp_path: Path, line: dict, says: str) -> None:
+    records = tmp_path / "other.jsonl"
+    good = {"kind": "tuned", "knobs": [{"world": "flaky", "memory": "trail", "knob": {"half_life_s": 2.0}}]}
+    records.write_text(json.dumps(good) + "\n" + json.dumps(line) + "\n")  # the last tuned line counts
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "Benchmarks" / "colony"))
+    proc = subprocess.run([sys.executable, "-m", "colony", "--out", str(tmp_path / "out"), "--worlds", "flaky",
+                           "--memories", "trail", "--knobs-from", str(records)],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "colony.jsonl").exists()
+
+
 @pytest.mark.parametrize("args, says", [
     (["--phases", "tuning,nope"], "--phases takes tuning, eval and sweep"),
     (["--worlds", "moon"], "--worlds takes flaky, routes, claims"),

@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         tuned = resume.Progress.tuned_knobs(Path(args.knobs_from))
         if tuned is None:
             ap.error(f"--knobs-from {args.knobs_from}: no tuned knobs in it (a run that tuned writes them)")
+        malformed = resume.malformed_knobs(tuned)
+        if malformed:
+            ap.error(f"--knobs-from {args.knobs_from}: its last tuned line is malformed: {malformed}")
         have = {(k["world"], k["memory"]) for k in tuned["knobs"]}
         missing = [f"{w}/{m}" for w in profile.worlds for m in profile.memories if (w, m) not in have]
         if missing:

@@ -91,6 +91,24 @@ class CannotResume(Exception):
     """The records cannot be continued (the reason is the message)."""
 
 
+def malformed_knobs(tuned: dict[str, Any]) -> Optional[str]:
+    """What is wrong with a `tuned` line's knobs (None when nothing is): a
+    list of entries, each naming its `world` and `memory` and holding a
+    `knob` object."""
+    knobs = tuned.get("knobs")
+    if not isinstance(knobs, list):
+        return "'knobs' is not a list"
+    for n, k in enumerate(knobs):
+        if not isinstance(k, dict):
+            return f"entry {n} is not an object"
+        for key in ("world", "memory"):
+            if not isinstance(k.get(key), str):
+                return f"entry {n} names no {key}"
+        if not isinstance(k.get("knob"), dict):
+            return f"entry {n} has no knob object"
+    return None
+
+
 @dataclass
 class Progress:
     """What a record file already holds."""
