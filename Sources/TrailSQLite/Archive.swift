@@ -95,6 +95,7 @@ extension SQLiteWrites {
             WHERE seq = ?
             """, arguments: [Data(record.body.utf8), record.tags.joined(separator: " "), record.after.joined(separator: " "),
                              key, record.deposits, record.agent, record.rank, record.createdAt, nowMillis, entry.seq])
+        changes?.row(seq: entry.seq, ns: entry.ns, state: .live, key: key, rank: record.rank ?? 0)
         try db.run(sql: "UPDATE pack SET revived = revived + 1 WHERE rowid = ?", arguments: [entry.packRow])
         // Evaporation leaves the text entry behind unless a rebuild has since
         // dropped it: remove it if it is there, then index the body again.
@@ -167,6 +168,7 @@ extension SQLiteWrites {
         let threshold = settings.decay.thresholdKey(settings.evaporateBelow, at: now)
         let seqs = jsonArray(batch.handles)
         let rebuild = try Self.keyIndexRebuildPays(db, notes: batch.handles.count)
+        changes?.markBulk()
         return try Self.rebuildingIndexes(db, rebuild ? "name = 'note_by_key'" : nil) {
             try db.run(sql: """
                 UPDATE note SET state = 3 FROM json_each(?) j
@@ -271,6 +273,7 @@ extension SQLiteWrites {
         }.joined(separator: ",") + "]"
         // Each row stays where it is, slim: body, tags and trails are in the
         // pack now; its key stays, so its weight goes on decaying.
+        changes?.markBulk()
         try db.run(sql: """
             UPDATE note SET state = 2, body = x'', tags = '', after = '', pack = ?,
                 pack_offset = j.value ->> 1, pack_length = j.value ->> 2, archived_at = ?
@@ -349,6 +352,7 @@ extension SQLiteWrites {
         let list = "[" + ranks.map { "[\($0.handle),\($0.rank.isFinite ? $0.rank : 0)]" }.joined(separator: ",") + "]"
         // The unary + keep the planner off note_by_id (it would scan the
         // namespace once per handle) and on the rowid.
+        changes?.markBulk()
         try db.run(sql: """
             UPDATE note SET rank = j.value ->> 1 FROM json_each(?) j
             WHERE note.seq = j.value ->> 0 AND +note.ns = ? AND +note.state <> 2

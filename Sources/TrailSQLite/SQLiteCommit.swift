@@ -13,22 +13,26 @@ struct SQLiteCommit: GroupApplier {
     let clock: any WallClock
     let packs: ArchivePacks
     let fault: CompactionFault?
+    /// traild's copy of what a full-text sense ranks by, told of each commit (nil in other programs).
+    let mirror: NoteKeyMirror?
 
     /// One transaction for the whole group; results are returned only after
     /// it commits, so nothing is acknowledged that is not on disk.
     func commit(_ group: [PendingWrite]) -> [Result<Committed, TrailError>] {
         let now = clock.now()
         do {
-            let results: [Result<Committed, TrailError>]
+            let applied: Applied
             do {
-                results = try apply(group, now: now, savepoints: false)
+                applied = try apply(group, now: now, savepoints: false)
             } catch is RefusedWrite where group.count > 1 {
                 // One write was refused: run the group again, each write in
                 // a savepoint of its own, so the others still commit. Every
                 // write sees the same `now`, so the others do exactly what
                 // they did the first time.
-                results = try apply(group, now: now, savepoints: true)
+                applied = try apply(group, now: now, savepoints: true)
             }
+            mirror?.committed(before: applied.epoch, applied.changes)
+            let results = applied.results
             if results.contains(where: { if case .success(let c) = $0, case .evaporated = c.outcome { true } else { false } }) {
                 try? fault?.trip(.committed)
             }
@@ -49,19 +53,33 @@ struct SQLiteCommit: GroupApplier {
         var error: TrailError
     }
 
+    /// What a committed group did: its results, the store epoch it started
+    /// from (it moved it on by one), and its changes for the mirror.
+    private struct Applied {
+        var results: [Result<Committed, TrailError>]
+        var epoch: Int64
+        var changes: KeyChanges
+    }
+
     /// Applies the group in one transaction. Without savepoints (nearly
     /// every group commits whole, and a savepoint per write copies each page
     /// the write first touches into the savepoint journal, tens of kilobytes
     /// a deposit) any refused write rolls the transaction back and throws
     /// `RefusedWrite`; with them, a refused write is undone alone and
     /// answered with its error while the others commit.
-    private func apply(_ group: [PendingWrite], now: Double, savepoints: Bool) throws -> [Result<Committed, TrailError>] {
+    private func apply(_ group: [PendingWrite], now: Double, savepoints: Bool) throws -> Applied {
         var results: [Result<Committed, TrailError>] = []
         results.reserveCapacity(group.count)
+        let changes = KeyChanges()
+        var epoch: Int64 = 0
         try pool.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
+                epoch = try NoteKeyMirror.advance(db)
                 for job in group {
-                    let write = SQLiteWrites(db: db, now: now, writer: job.writer, packs: packs, fault: fault)
+                    // A refused write's changes are dropped with its savepoint.
+                    let mine = mirror == nil ? nil : KeyChanges()
+                    var write = SQLiteWrites(db: db, now: now, writer: job.writer, packs: packs, fault: fault)
+                    write.changes = mine
                     do {
                         var outcome: WriteOutcome?
                         if savepoints {
@@ -71,6 +89,7 @@ struct SQLiteCommit: GroupApplier {
                         }
                         // A write that watchers hear of ends with its log row.
                         results.append(.success(Committed(outcome!, seq: outcome!.note == nil ? nil : db.lastInsertedRowID)))
+                        if let mine { changes.append(mine) }
                     } catch {
                         let mapped = SQLiteStore.map(error, database: pool.path)
                         // A storage failure inside the transaction dooms the group;
@@ -84,6 +103,6 @@ struct SQLiteCommit: GroupApplier {
                 return .commit
             }
         }
-        return results
+        return Applied(results: results, epoch: epoch, changes: changes)
     }
 }

@@ -213,6 +213,18 @@ enum SQLiteSchema {
                 CREATE INDEX contest_by_b ON contest(b, a);
                 """)
         }
+        migrator.registerMigration("v6 the store's write epoch") { db in
+            try db.execute(sql: """
+                -- Moved on by one in every write transaction of the group commit, whatever
+                -- process makes it: traild's copy in memory of what a full-text sense ranks
+                -- by (NoteKeyMirror) answers a read only when it is at the read's epoch.
+                CREATE TABLE note_epoch (
+                    one INTEGER PRIMARY KEY CHECK (one = 1),
+                    n INTEGER NOT NULL
+                ) STRICT;
+                INSERT INTO note_epoch (one, n) VALUES (1, 0);
+                """)
+        }
         return migrator
     }
 }

@@ -22,13 +22,17 @@ public final class SQLiteStore: TrailStore, InlineReads {
     let inline: InlineReaders
     /// The namespaces whose notes `sense` and `get` look up contests for.
     let contested = ContestedNamespaces()
+    /// What a full-text sense ranks its matches by, in memory (nil: read through SQL).
+    let mirror: NoteKeyMirror?
 
     /// Opens (creating if needed) the store at `path` and runs its migrations.
     /// Archive packs live in `packDirectory` (default: `packs/` beside the
-    /// file). `fault` is for crash tests only.
+    /// file). `keyMirror` keeps what a full-text sense ranks matches by in
+    /// memory (`NoteKeyMirror`: 20 bytes a note), for a process that answers
+    /// senses; `trail-compactor` does without. `fault` is for crash tests only.
     /// Throws `storageUnavailable` when the file cannot be opened or migrated.
     public init(path: String, packDirectory: String? = nil, clock: any WallClock = SystemClock(),
-                fault: CompactionFault? = nil) throws(TrailError) {
+                keyMirror: Bool = true, fault: CompactionFault? = nil) throws(TrailError) {
         self.path = path
         self.clock = clock
         packs = ArchivePacks(directory: packDirectory ?? (URL(fileURLWithPath: path).deletingLastPathComponent().path + "/packs"))
@@ -76,7 +80,8 @@ public final class SQLiteStore: TrailStore, InlineReads {
         } catch {
             throw Self.map(error, database: path)
         }
-        committer = GroupCommit(SQLiteCommit(pool: pool, clock: clock, packs: packs, fault: fault))
+        mirror = keyMirror ? NoteKeyMirror(pool: pool) : nil
+        committer = GroupCommit(SQLiteCommit(pool: pool, clock: clock, packs: packs, fault: fault, mirror: mirror))
         inline = InlineReaders(path: path, configuration: config)
     }
 
@@ -157,9 +162,10 @@ public final class SQLiteStore: TrailStore, InlineReads {
     private func senseBody(_ query: SenseQuery) -> @Sendable (Database) throws -> [ScoredNote] {
         let now = clock.now()
         let contested = self.contested
+        let mirror = self.mirror
         return { db in
             guard let settings = try SQLiteWrites.existingNamespace(db, query.ns) else { return [] }
-            var reader = SenseReader(db: db, settings: settings, query: query, now: now)
+            var reader = SenseReader(db: db, settings: settings, query: query, now: now, mirror: mirror)
             let notes = try reader.run()
             guard contested.mayHave(query.ns) else { return notes }
             return notes.contested(by: try SQLiteContests.rows(db, ns: query.ns, ids: notes.map(\.note.id)))
@@ -312,6 +318,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
 
     public func close() async {
         await committer.drain()
+        mirror?.stop()
         inline.close()
         try? pool.close()
     }

@@ -12,6 +12,9 @@ struct SQLiteWrites: WriteTransaction {
     let writer: Writer
     let packs: ArchivePacks
     var fault: CompactionFault? = nil
+    /// Where the changes to what a full-text sense ranks by go, for traild's
+    /// copy of them (`NoteKeyMirror`); nil outside a group commit.
+    var changes: KeyChanges? = nil
 
     var nowMillis: Int64 { Timestamp.millis(now) }
 
@@ -86,6 +89,7 @@ struct SQLiteWrites: WriteTransaction {
             seq = db.lastInsertedRowID
             try db.run(sql: "INSERT INTO note_text(rowid, ns, body) VALUES (?, ?, ?)", arguments: [seq, ns, n.body])
         }
+        changes?.row(seq: seq, ns: ns, state: state, key: key, rank: n.rank ?? 0)
         try addTags(n.tags, note: seq, ns: ns)
         return seq
     }
@@ -154,6 +158,7 @@ struct SQLiteWrites: WriteTransaction {
 
     func rebase(_ settings: NamespaceSettings, to now: Double) throws {
         try Self.rebase(db, settings, to: now)
+        changes?.rebase(ns: settings.name, shift: settings.decay.offset(at: now))
     }
 
     func insert(_ row: NoteRow, ns: String) throws -> Int64? {
@@ -164,11 +169,13 @@ struct SQLiteWrites: WriteTransaction {
                            .text(row.agent), .int(row.createdAt), .int(row.updatedAt)])
         guard db.changesCount > 0 else { return nil }
         let seq = db.lastInsertedRowID
+        changes?.row(seq: seq, ns: ns, state: .live, key: row.key, rank: 0)
         try db.execute(sql: "INSERT INTO note_text(rowid, ns, body) VALUES (?, ?, ?)", binding: [.int(seq), .text(ns), .text(row.body)])
         return seq
     }
 
     func update(_ row: NoteRow, ns: String, changed: NoteChanges) throws {
+        changes?.row(seq: row.seq, ns: ns, state: row.state, key: row.key)
         if changed == .weight {
             // A reinforcement, the hot path of W2: three columns.
             try db.execute(sql: "UPDATE note SET key = ?, state = ?, updated_at = ? WHERE seq = ?",

@@ -8,22 +8,28 @@ import TrailStore
 /// Without words the ranking is the key index itself: `ORDER BY key DESC, id`
 /// on `note_by_key`, read page by page (keyset paging) only as far as the
 /// limit and the byte budget need. With words, FTS5 finds the matches and
-/// SQLite orders them by `weight * (1 + relevance) * (1 + rank)`.
+/// SQLite orders them by `weight * (1 + relevance) * (1 + rank)`; when they
+/// are many, traild's `NoteKeyMirror` ranks them instead of the key index.
 struct SenseReader {
     let db: Database
     let settings: NamespaceSettings
     let query: SenseQuery
     let now: Double
+    /// traild's copy of each note's namespace, state, key and rank (nil: SQL alone).
+    let mirror: NoteKeyMirror?
     /// How many notes the query's words match, up to `lookUpMatchesUpTo + 1` (counted on the first page).
     private var matches: Int?
+    /// The candidates ranked from the mirror, best score first, when it could rank them (on the first page).
+    private var mirrored: [(seq: Int64, score: Double)]?
     /// Which rows a sense by weight with tag filters walks (chosen on the first page).
     private var tagPlan: TagPlan?
 
-    init(db: Database, settings: NamespaceSettings, query: SenseQuery, now: Double) {
+    init(db: Database, settings: NamespaceSettings, query: SenseQuery, now: Double, mirror: NoteKeyMirror? = nil) {
         self.db = db
         self.settings = settings
         self.query = query
         self.now = now
+        self.mirror = mirror
     }
 
     mutating func run() throws -> [ScoredNote] {
@@ -183,8 +189,48 @@ struct SenseReader {
         return count
     }
 
+    /// Counts the matches and, when there are more than `candidates` and up
+    /// to `lookUpMatchesUpTo` and the mirror is at this read's snapshot, ranks
+    /// them from it: the posting list is all that is read from the store,
+    /// instead of a key lookup for every match.
+    private mutating func countAndRank() throws {
+        guard let mirror, query.allTags.isEmpty, query.anyTags.isEmpty else {
+            matches = try countMatches()
+            return
+        }
+        var seqs: [Int64] = []
+        try db.forEachRow(sql: "SELECT rowid FROM note_text WHERE note_text MATCH ? LIMIT ?",
+                          binding: [.text(match), .int(Int64(Self.lookUpMatchesUpTo + 1))]) { seqs.append(RawColumn.int64($0, 0)) }
+        matches = seqs.count
+        guard seqs.count > Self.candidates, seqs.count <= Self.lookUpMatchesUpTo else { return }
+        mirrored = mirror.heaviest(seqs, epoch: try NoteKeyMirror.epoch(db), ns: settings.name, floorKey: floorKey,
+                                   count: Self.candidates, offset: decay.offset(at: now))
+    }
+
+    /// `pageOfCandidates` over the mirror's ranking: the rows of the
+    /// candidates scoring at least the page's last score (ties included),
+    /// ordered by score, then id.
+    private func page(of ranked: [(seq: Int64, score: Double)], offset: Int, count: Int) throws -> [(NoteRow, Double)] {
+        let cut = offset + count <= ranked.count ? ranked[offset + count - 1].score : -1.0
+        let chosen = ranked.prefix { $0.score >= cut }
+        guard chosen.count > offset else { return [] }
+        var score: [Int64: Double] = [:]
+        score.reserveCapacity(chosen.count)
+        for c in chosen { score[c.seq] = c.score }
+        var rows: [(NoteRow, Double)] = []
+        rows.reserveCapacity(chosen.count)
+        try db.forEachRow(sql: "SELECT \(noteColumns) FROM note n WHERE n.seq IN (SELECT value FROM json_each(?))",
+                          binding: [.text(jsonArray(chosen.map(\.seq)))]) { s in
+            let row = NoteRow(columns: s)
+            rows.append((row, score[row.seq] ?? 0))
+        }
+        rows.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.id < $1.0.id }
+        return Array(rows.dropFirst(offset).prefix(count))
+    }
+
     private mutating func pageByScore(offset: Int, count: Int) throws -> [(NoteRow, Double)] {
-        if matches == nil { matches = try countMatches() }
+        if matches == nil { try countAndRank() }
+        if let mirrored { return try page(of: mirrored, offset: offset, count: count) }
         let matched = matches ?? 0
         var arguments: [SQLArgument]
         var sql: String

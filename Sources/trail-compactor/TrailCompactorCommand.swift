@@ -95,6 +95,6 @@ struct TrailCompactorCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("trail-compactor: no store at \(path); start traild once with this data dir first\n".utf8))
             throw ExitCode(1)
         }
-        return try SQLiteStore(path: path, fault: CompactionFault.fromEnvironment())
+        return try SQLiteStore(path: path, keyMirror: false, fault: CompactionFault.fromEnvironment())
     }
 }

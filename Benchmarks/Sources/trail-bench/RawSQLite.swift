@@ -21,7 +21,7 @@ final class RawSQLite {
         self.path = path
         self.batch = batch
         // traild's migrations make the file: the schema is the daemon's, not a copy of it.
-        let store = try SQLiteStore(path: path, packDirectory: path + ".packs")
+        let store = try SQLiteStore(path: path, packDirectory: path + ".packs", keyMirror: false)
         await store.close()
         db = try SQLiteConnection(path: path)
         try db.exec("PRAGMA synchronous = FULL")
