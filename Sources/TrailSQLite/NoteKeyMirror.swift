@@ -29,11 +29,12 @@ final class KeyChanges {
 
     func markBulk() { bulk = true }
 
-    /// Takes what another job of the group did, after it.
-    func append(_ other: KeyChanges) {
-        changes += other.changes
-        bulk = bulk || other.bulk
-    }
+    /// How many changes are recorded: a mark to `drop(after:)` back to.
+    var count: Int { changes.count }
+
+    /// Forgets the changes recorded after `mark` (a refused write's, undone with its savepoint).
+    /// A bulk mark stays: it only makes the mirror read the store again.
+    func drop(after mark: Int) { changes.removeSubrange(mark...) }
 }
 
 /// traild's copy in memory of what a full-text sense ranks a match by: each
@@ -98,8 +99,14 @@ final class NoteKeyMirror: Sendable {
                 s.epoch = before + 1
                 return false
             }
+            // A change the copy cannot follow (a bulk one, or one after
+            // another process's write) puts the next read of the store off
+            // until such changes settle. traild's own row changes do not:
+            // a read of the store started after them sees them, and one in
+            // progress replays them from the log, so a steady stream of
+            // deposits never keeps the copy from coming back.
+            if changes.bulk || s.epoch != nil { s.lastMiss = DispatchTime.now().uptimeNanoseconds }
             s.epoch = nil
-            s.lastMiss = DispatchTime.now().uptimeNanoseconds
             return !s.building && !s.scheduled
         }
         if rebuild { schedule() }
@@ -130,8 +137,10 @@ final class NoteKeyMirror: Sendable {
             return nil
         }
         if picked.count > count {
-            picked.sort { $0.key != $1.key ? $0.key > $1.key : $0.seq < $1.seq }
-            picked.removeSubrange(count...)
+            // The `count` heaviest, heavier key first and then lower seq (as
+            // SQL picks them), in no order: a selection, not a sort of up to
+            // 50,000 matches.
+            picked.keepFirst(count) { $0.key != $1.key ? $0.key > $1.key : $0.seq < $1.seq }
         }
         var scored = picked.map { (seq: $0.seq, score: pow(2.0, $0.key - offset) * (1.0 + $0.rank)) }
         scored.sort { $0.score != $1.score ? $0.score > $1.score : $0.seq < $1.seq }
@@ -341,5 +350,44 @@ private struct KeyColumns {
             guard i >= 0, i < key.count, ns[i] == id, state[i] == 0, key[i] >= floorKey else { continue }
             picked.append((seq, key[i], rank[i]))
         }
+    }
+}
+
+extension Array {
+    /// Keeps the `k` first elements in the strict total order `before`, in
+    /// no particular order (Hoare's selection: linear on average).
+    mutating func keepFirst(_ k: Int, by before: (Element, Element) -> Bool) {
+        guard k < count else { return }
+        guard k > 0 else { return removeAll() }
+        var lo = 0
+        var hi = count - 1
+        while lo < hi {
+            // The median of three as the pivot: sorted or reversed input stays linear.
+            let mid = lo + (hi - lo) / 2
+            if before(self[mid], self[lo]) { swapAt(mid, lo) }
+            if before(self[hi], self[lo]) { swapAt(hi, lo) }
+            if before(self[hi], self[mid]) { swapAt(hi, mid) }
+            let pivot = self[mid]
+            var i = lo
+            var j = hi
+            while i <= j {
+                while before(self[i], pivot) { i += 1 }
+                while before(pivot, self[j]) { j -= 1 }
+                if i <= j {
+                    swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            }
+            // Now [lo, j] precede-or-equal the pivot, [i, hi] follow-or-equal it.
+            if k - 1 <= j {
+                hi = j
+            } else if k - 1 >= i {
+                lo = i
+            } else {
+                break
+            }
+        }
+        removeSubrange(k...)
     }
 }

@@ -71,15 +71,15 @@ struct SQLiteCommit: GroupApplier {
         var results: [Result<Committed, TrailError>] = []
         results.reserveCapacity(group.count)
         let changes = KeyChanges()
+        let record = mirror == nil ? nil : changes
         var epoch: Int64 = 0
         try pool.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
                 epoch = try NoteKeyMirror.advance(db)
                 for job in group {
-                    // A refused write's changes are dropped with its savepoint.
-                    let mine = mirror == nil ? nil : KeyChanges()
+                    let mark = changes.count
                     var write = SQLiteWrites(db: db, now: now, writer: job.writer, packs: packs, fault: fault)
-                    write.changes = mine
+                    write.changes = record
                     do {
                         var outcome: WriteOutcome?
                         if savepoints {
@@ -89,7 +89,6 @@ struct SQLiteCommit: GroupApplier {
                         }
                         // A write that watchers hear of ends with its log row.
                         results.append(.success(Committed(outcome!, seq: outcome!.note == nil ? nil : db.lastInsertedRowID)))
-                        if let mine { changes.append(mine) }
                     } catch {
                         let mapped = SQLiteStore.map(error, database: pool.path)
                         // A storage failure inside the transaction dooms the group;
@@ -97,6 +96,8 @@ struct SQLiteCommit: GroupApplier {
                         if case .storageUnavailable = mapped { throw error }
                         if case .storageDamaged = mapped, !(error is ArchiveError) { throw error }
                         guard savepoints else { throw RefusedWrite(error: mapped) }
+                        // Its changes were undone with its savepoint.
+                        changes.drop(after: mark)
                         results.append(.failure(mapped))
                     }
                 }

@@ -83,6 +83,45 @@ struct KeyMirrorTests {
         await sql.close()
     }
 
+    @Test("the selection keeps exactly the first k, for sorted, reversed, repeated and random keys")
+    func selection() {
+        var rng = SystemRandomNumberGenerator()
+        let inputs: [[Int]] = [Array(0..<500), Array((0..<500).reversed()), Array(repeating: 7, count: 300) + Array(0..<200),
+                               (0..<3_000).map { _ in Int.random(in: 0..<100, using: &rng) }, [3], []]
+        for input in inputs {
+            // Ties broken by position, as seq breaks them: a strict total order.
+            let items = input.enumerated().map { (key: $0.element, seq: $0.offset) }
+            let before = { (a: (key: Int, seq: Int), b: (key: Int, seq: Int)) in a.key != b.key ? a.key > b.key : a.seq < b.seq }
+            for k in [0, 1, 2, items.count / 3, items.count - 1, items.count, items.count + 5] where k >= 0 {
+                var kept = items.shuffled(using: &rng)
+                kept.keepFirst(k, by: before)
+                let expected = items.sorted(by: before).prefix(k)
+                #expect(kept.sorted(by: before).map(\.seq) == expected.map(\.seq), "k = \(k) of \(items.count)")
+            }
+        }
+    }
+
+    @Test("a steady stream of traild's own deposits does not keep the copy from coming back")
+    func catchesUpUnderDeposits() async throws {
+        let f = try Fixture()
+        // A new store's copy is read in the background; deposits keep coming
+        // the whole time, a few milliseconds apart.
+        let start = ContinuousClock.now
+        var current = false
+        var i = 0
+        while !current, ContinuousClock.now - start < .seconds(5) {
+            try await f.deposit("sigma note \(i)")
+            i += 1
+            let epoch = try await f.store.pool.read { try NoteKeyMirror.epoch($0) }
+            current = f.store.mirror!.isCurrent(at: epoch)
+        }
+        #expect(current, "still behind after \(i) deposits")
+        for k in 0..<2_100 { try await f.deposit("sigma more \(k)") }
+        let sql = try SQLiteStore(path: f.store.path, clock: f.clock, keyMirror: false)
+        try expectSame(f, sql, [SenseQuery(ns: "default", words: ["sigma"], limit: 10)])
+        await sql.close()
+    }
+
     @Test("another process's write is seen at once, and the copy catches up with it")
     func otherWriter() async throws {
         let f = try Fixture()
