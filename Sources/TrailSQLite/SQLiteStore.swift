@@ -28,7 +28,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
     /// Opens (creating if needed) the store at `path` and runs its migrations.
     /// Archive packs live in `packDirectory` (default: `packs/` beside the
     /// file). `keyMirror` keeps what a full-text sense ranks matches by in
-    /// memory (`NoteKeyMirror`: 20 bytes a note), for a process that answers
+    /// memory (`NoteKeyMirror`: 21 bytes a note), for a process that answers
     /// senses; `trail-compactor` does without. `fault` is for crash tests only.
     /// Throws `storageUnavailable` when the file cannot be opened or migrated.
     public init(path: String, packDirectory: String? = nil, clock: any WallClock = SystemClock(),

@@ -139,7 +139,7 @@ class Progress:
                     line = json.loads(text)
                 except json.JSONDecodeError:
                     continue
-                if line.get("kind") == "tuned":
+                if isinstance(line, dict) and line.get("kind") == "tuned":
                     tuned = line
         return tuned
 
@@ -157,6 +157,9 @@ class Progress:
                 line = json.loads(text)
             except json.JSONDecodeError:
                 progress.dropped_lines += 1  # torn by a kill mid-write
+                continue
+            if not isinstance(line, dict):
+                progress.dropped_lines += 1  # not a record (JSON, but no object)
                 continue
             kind = line.get("kind")
             if kind == "instance":

@@ -128,8 +128,15 @@ def test_tuned_knobs_are_read_from_their_line_alone(tmp_path: Path) -> None:
     path = tmp_path / "colony.jsonl"
     tuned = {"kind": "tuned", "knobs": [{"world": "flaky", "memory": "trail", "knob": {"half_life_s": 2.0}}]}
     path.write_text("\n".join([json.dumps({"kind": "meta"}), '{"kind": "instance", "note": "tuned" torn',
-                               json.dumps({"kind": "instance", "extra": {"text": "tuned"}}), json.dumps(tuned)]) + "\n")
+                               json.dumps({"kind": "instance", "extra": {"text": "tuned"}}), json.dumps(tuned),
+                               '["tuned"]']) + "\n")
     assert resume.Progress.tuned_knobs(path) == tuned
+    # A line that is JSON but no object is not a record: skipped by both readers.
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text("\n".join([json.dumps({"kind": "meta"}), json.dumps(tuned), '["tuned"]', "7"]) + "\n")
+    assert resume.Progress.tuned_knobs(odd) == tuned
+    progress = resume.Progress.read(odd)
+    assert progress.tuned == tuned and progress.dropped_lines == 2
     # Two tuned lines: the last one counts, as it does for `read`.
     later = {"kind": "tuned", "knobs": [{"world": "flaky", "memory": "trail", "knob": {"half_life_s": 4.0}}]}
     with path.open("a") as f:
