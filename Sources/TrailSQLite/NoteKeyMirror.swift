@@ -217,7 +217,14 @@ final class NoteKeyMirror: Sendable {
                 Thread.sleep(forTimeInterval: min(wait, Self.settle))
                 continue
             }
-            guard let (snapshot, columns) = try? pool.read({ db in (try Self.epoch(db), try KeyColumns(db)) }) else {
+            // `columns` is this function's only reference to what was read,
+            // so replaying commits into it under the lock changes it in
+            // place instead of copying every column first.
+            let snapshot: Int64
+            var columns: KeyColumns
+            do {
+                (snapshot, columns) = try pool.read { db in (try Self.epoch(db), try KeyColumns(db)) }
+            } catch {
                 // The store cannot be read now: try again later.
                 state.withLock { s in
                     s.building = false
@@ -227,7 +234,6 @@ final class NoteKeyMirror: Sendable {
                 continue
             }
             let done = state.withLock { s -> Bool in
-                var columns = columns
                 var epoch = snapshot
                 for commit in s.log where commit.before >= snapshot {
                     guard commit.before == epoch, let changes = commit.changes else {
@@ -286,25 +292,15 @@ private struct KeyColumns {
     init(_ db: Database) throws {
         let top = Int(try db.int(sql: "SELECT coalesce(max(seq), 0) FROM note") ?? 0)
         grow(to: top)
-        var names: [String: UInt32] = [:]
         try db.forEachRow(sql: "SELECT seq, ns, state, key, coalesce(rank, 0.0) FROM note INDEXED BY note_match_key",
                           binding: []) { s in
             let seq = Int(RawColumn.int64(s, 0))
             guard seq >= 0, seq <= top else { return }
-            let name = RawColumn.text(s, 1)
-            let id: UInt32
-            if let known = names[name] {
-                id = known
-            } else {
-                id = UInt32(names.count + 1)
-                names[name] = id
-            }
-            ns[seq] = id
+            ns[seq] = namespace(RawColumn.text(s, 1))
             state[seq] = UInt8(truncatingIfNeeded: RawColumn.int64(s, 2))
             key[seq] = RawColumn.double(s, 3)
             rank[seq] = RawColumn.double(s, 4)
         }
-        namespaces = names
     }
 
     private mutating func grow(to seq: Int) {
