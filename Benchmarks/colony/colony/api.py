@@ -82,8 +82,9 @@ class Memory(Protocol):
         `after` too). Returns the note's id."""
         ...
 
-    def confirm(self, id: str) -> None:
-        """The note helped (trail: reinforce)."""
+    def confirm(self, id: str) -> Optional[float]:
+        """The note helped (trail: reinforce). Returns the note's weight
+        after it where the memory keeps weights (trail), else None."""
         ...
 
     def refute(self, id: str, reason: str, harm: bool = False) -> None:

@@ -28,8 +28,14 @@ worker's life:
    practice linked to and correcting the stale claims it takes over, which
    it refutes, and the done notes it found false).
 4. Work, heartbeating (a confirm of the claim note) after every HEARTBEAT
-   units, and write "done" linked to the claim; or die on the way (the world
-   says so) and leave the claim.
+   units, and write "done"; or die on the way (the world says so) and leave
+   the claim. In practice the done note closes the claim the way
+   docs/agents.md says a note that outdates another should: in the claim's
+   words and how it ended ("queue item-017: claimed by worker-42, now
+   done"), linked after it, deposited CLOSING_MARGIN stronger than the
+   claim weighed after its last heartbeat (what the confirm answered), so
+   that a read that finds the claim finds the done note as near and ranks
+   it first. "careless" writes the bare "queue item-017: done by worker-42".
 
 Heartbeats are part of the claim protocol, not a reaction: both habits send
 them. "careless" drops the links, the corrections, the refutations and the
@@ -55,6 +61,8 @@ CHECK_MAX = 3
 #: of the item's own words and 1 / LOOKUP_SHARE of the budget, before one is taken.
 LOOKUPS = 3
 LOOKUP_SHARE = 4
+#: How much more than its claim weighed a done note is deposited with, in practice.
+CLOSING_MARGIN = 1.0
 
 
 @dataclass
@@ -181,18 +189,24 @@ def run_claim_instance(world: Any, memory: Memory, instance: int, rule: str, hab
     record.used_best = outcome.best
     record.extra["duplicated"] = 0.0 if outcome.best else 1.0
     elapsed = 0.0
+    #: The claim's weight after its last heartbeat, where the memory keeps weights.
+    claim_weight = None
     while elapsed < outcome.cost - 1e-9:
         step = min(HEARTBEAT, outcome.cost - elapsed)
         pace(world, step)
         elapsed += step
         if writes and elapsed < outcome.cost - 1e-9:
-            memory.confirm(claim_id)
+            claim_weight = memory.confirm(claim_id)
     record.cost += outcome.cost
     world.finish(ticket, item, outcome)
     if outcome.success:
         record.solved = True
-        if writes:
-            memory.write(world.done_text(item, instance), links=[claim_id] if practice else ())
+        if practice:
+            # The practice closes a note it outdates: in its words, after it, and stronger.
+            memory.write(world.closing_text(item, instance), links=[claim_id],
+                         strength=CLOSING_MARGIN + (claim_weight or 0.0))
+        elif writes:
+            memory.write(world.done_text(item, instance))
     else:
         record.extra["died"] = 1.0
     record.extra["done_total"] = float(world.done_count())

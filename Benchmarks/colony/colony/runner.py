@@ -167,8 +167,8 @@ class Acknowledged:
             self._sink.append(id)
         return id
 
-    def confirm(self, id: str) -> None:
-        self.inner.confirm(id)
+    def confirm(self, id: str) -> Optional[float]:
+        return self.inner.confirm(id)
 
     def refute(self, id: str, reason: str, harm: bool = False) -> None:
         self.inner.refute(id, reason, harm)

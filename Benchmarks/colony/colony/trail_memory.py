@@ -166,12 +166,12 @@ class TrailMemory:
             # which revives it (with its history).
             return self._t.deposit(text, tags=tags, after=after or None, strength=strength, force=True)["id"]
 
-    def confirm(self, id: str) -> None:
+    def confirm(self, id: str) -> Optional[float]:
         try:
-            self._t.reinforce(id)
+            return float(self._t.reinforce(id)["weight"])
         except (UnknownNote, Retracted):
             # Retracted since it was read (another instance found it false): nothing to confirm.
-            pass
+            return None
 
     def refute(self, id: str, reason: str, harm: bool = False) -> None:
         try:
@@ -212,8 +212,8 @@ class VectorMemory:
         # vector store, so no note gains weight by being written again.
         return self._t.deposit(f"{text} [entry {n}]")["id"]
 
-    def confirm(self, id: str) -> None:
-        pass
+    def confirm(self, id: str) -> Optional[float]:
+        return None
 
     def refute(self, id: str, reason: str, harm: bool = False) -> None:
         if not harm:

@@ -37,6 +37,8 @@ class Spy:
     def __init__(self, notes: Sequence[Note] = ()) -> None:
         self.notes = list(notes)
         self.calls: list[tuple] = []
+        #: What `confirm` answers per id (a memory with weights); None otherwise.
+        self.weights: dict[str, float] = {}
 
     def read(self, query, budget_bytes):
         self.calls.append(("read", query))
@@ -48,6 +50,7 @@ class Spy:
 
     def confirm(self, id):
         self.calls.append(("confirm", id))
+        return self.weights.get(id)
 
     def refute(self, id, reason, harm=False):
         self.calls.append(("refute", id, reason, harm))
@@ -208,12 +211,50 @@ def test_claims_agents_heartbeat_claim_and_mark_done():
     world = make_world("claims", "static", 2, tick=0, items=40)
     spy = Spy()
     records = [run_instance(world, spy, i, "evidence", "practice", BUDGET) for i in range(10)]
-    writes = [w[1] for w in spy.verbs("write")]
-    assert sum("claimed by" in w for w in writes) == 10
-    assert sum("done by" in w for w in writes) == sum(r.solved for r in records)
+    said = [world.read(w[1])[0].option for w in spy.verbs("write")]
+    assert said.count("claimed") == 10
+    assert said.count("done") == sum(r.solved for r in records)
     assert len(spy.verbs("confirm")) >= 10          # heartbeats
     assert all(r.tries == 1 and r.final_option in world.items for r in records)
     assert {"duplicated", "died", "lost", "idle"} <= set(records[0].extra)
+
+
+class WeighingSpy(Spy):
+    """A Spy whose confirm answers a weight that grows by one a heartbeat."""
+
+    def confirm(self, id):
+        self.weights[id] = self.weights.get(id, 1.0) + 1.0
+        return super().confirm(id)
+
+
+@pytest.mark.parametrize("weighs", [False, True])
+def test_claims_practice_closes_the_claim_in_its_words_after_it_and_stronger(weighs):
+    world = make_world("claims", "static", 2, tick=0, items=40)
+    spy = WeighingSpy() if weighs else Spy()
+    solved = 0
+    for i in range(10):
+        solved += run_instance(world, spy, i, "evidence", "practice", BUDGET).solved
+    writes = spy.verbs("write")
+    claims = {w[1]: f"spy:{spy.calls.index(w) + 1}" for w in writes if world.read(w[1])[0].option == "claimed"}
+    closings = [w for w in writes if world.read(w[1])[0].option == "done"]
+    assert len(closings) == solved > 0
+    for _, text, links, strength, _ in closings:
+        (claim_text,) = [c for c in claims if text.startswith(c)]
+        assert links == (claims[claim_text],)
+        heartbeat = spy.weights.get(claims[claim_text])
+        assert strength == pytest.approx(1.0 + (heartbeat or 0.0))
+        assert (heartbeat is not None) == weighs
+
+
+def test_claims_careless_writes_a_bare_done_note():
+    world = make_world("claims", "static", 2, tick=0, items=40)
+    spy = WeighingSpy()
+    for i in range(10):
+        run_instance(world, spy, i, "evidence", "careless", BUDGET)
+    for _, text, links, strength, _ in spy.verbs("write"):
+        (claim,) = world.read(text)
+        assert links == () and strength == 1.0
+        assert text == (world.claim_text if claim.option == "claimed" else world.done_text)(claim.subject, int(text.rsplit("-", 1)[1]))
 
 
 @pytest.mark.parametrize("memory", ["log-newest", "log-frequency", "handoff"])

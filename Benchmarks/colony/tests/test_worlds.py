@@ -271,3 +271,7 @@ def test_claims_notes_read_back():
     assert world.read(world.claim_text("item-007", 3)) == [Claim("item-007", "claimed", True)]
     assert world.read("refuted: " + world.done_text("item-007", 3)) == [Claim("item-007", "done", False)]
     assert world.read("queue item-999: done by worker-1") == []
+    closing = world.closing_text("item-007", 3)
+    assert closing.startswith(world.claim_text("item-007", 3))
+    assert world.read(closing) == [Claim("item-007", "done", True)]
+    assert world.read("refuted: " + closing) == [Claim("item-007", "done", False)]

@@ -3,7 +3,8 @@
 One instance is one worker's life: it reads the memory, claims an item it
 believes free (a note "queue item-017: claimed by worker-42"), heartbeats
 while it works (a confirm of its claim note every unit of work), marks the
-item done (a note "queue item-017: done by worker-42") and ends. A worker
+item done (a note "queue item-017: done by worker-42", or in the
+practice "queue item-017: claimed by worker-42, now done") and ends. A worker
 that dies (10 % of them, drawn per instance) stops at a point drawn between
 20 % and 80 % of the item, stops heartbeating and leaves its claim behind.
 
@@ -52,7 +53,7 @@ WORK = (3.0, 6.0)
 CHECK_COST = 0.5
 QUERY = "work queue: which items are claimed or done"
 CLAIMED, DONE = "claimed", "done"
-_NOTE = re.compile(r"\bqueue (item-\d+): (claimed|done) by worker-(\d+)")
+_NOTE = re.compile(r"\bqueue (item-\d+): (claimed|done) by worker-(\d+)(, now done)?")
 
 
 class ClaimsWorld(WorldBase):
@@ -185,6 +186,11 @@ class ClaimsWorld(WorldBase):
     def done_text(self, item: str, instance: int) -> str:
         return f"queue {item}: {DONE} by worker-{instance}"
 
+    def closing_text(self, item: str, instance: int) -> str:
+        """The done note in the practice: the claim's own words and how it
+        ended, so that a read that finds the claim finds this note as near."""
+        return f"{self.claim_text(item, instance)}, now {DONE}"
+
     def say(self, ticket: Ticket, option: str, outcome: Outcome) -> str:
         """The done note (after a finished item); a dead worker says nothing,
         its claim note stays."""
@@ -194,8 +200,8 @@ class ClaimsWorld(WorldBase):
         """Claim(subject=item, option="claimed" or "done", works=True) per
         statement; a refutation line flips `works`."""
         core, negated = reaction(text)
-        return [Claim(m.group(1), m.group(2), not negated) for m in _NOTE.finditer(core)
-                if m.group(1) in self._item_set]
+        return [Claim(m.group(1), DONE if m.group(4) else m.group(2), not negated)
+                for m in _NOTE.finditer(core) if m.group(1) in self._item_set]
 
     # --- the run's figures ------------------------------------------------------
 
