@@ -85,6 +85,10 @@ public enum PracticePrompt {
            - trail_retract a note that is wrong and would send the next agent into a wall, with a `reason` \
         that says what is wrong and what to do instead: everyone who reads the note sees it, and a new deposit \
         of the same body is refused with it. trail_revive undoes a retraction;
+           - when your work ends what a note said was under way (a claim on an item, a deployment), do not \
+        retract that note, it was not wrong: close it. Deposit how it ended in its own words plus the outcome \
+        ("queue item-017: claimed by worker-42, now done"), with `after` set to it and a `strength` above its \
+        weight (trail_reinforce answers the weight), so that whoever finds it finds the ending ranked first;
            - trail_link one note to another when you found that the first leads to the second.
 
         5. Read weights for what they are: a high weight means others keep finding the note useful recently, \

@@ -328,7 +328,8 @@ struct PartsTests {
         let config = TrailMCPConfiguration(socket: SocketLocation(path: "/s", source: .flag), ns: "colony", agent: "ant-1")
         let t = PracticePrompt.text(config, task: "fix the flaky watch test")
         for needle in ["\"colony\"", "\"ant-1\"", "trail_sense", "trail_follow", "trail_deposit", "trail_reinforce",
-                       "trail_repel", "trail_retract", "trail_link", "`after`", "Your task: fix the flaky watch test", "4000"] {
+                       "trail_repel", "trail_retract", "trail_link", "`after`", "Your task: fix the flaky watch test", "4000",
+                       "in its own words plus the outcome"] {
             #expect(t.contains(needle), "\(needle)")
         }
         #expect(!PracticePrompt.text(config, task: nil).contains("Your task"))

@@ -9,8 +9,8 @@ the same cells); a seed run twice on one side is refused.
 
 A cell is a world, scenario, memory, decision rule, habit and knob; only
 eval runs count, and only cells both files ran with the same knob. For each
-cell and metric (stale advice followed per instance, and the world's primary
-metric) the table gives both means, the mean of the paired differences
+cell and metric (stale advice followed per instance, the world's primary
+metric, and in the claims world the items lost) the table gives both means, the mean of the paired differences
 (after minus before) with its bootstrap 95 % interval, Wilcoxon's p and
 Holm's adjustment over the cells of that metric, and the verdict of
 `colony.stats.verdict` (the interval and the adjusted test must agree).
@@ -21,7 +21,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from . import report, stats
 
@@ -56,6 +56,16 @@ class Row:
         return {stats.VERDICT_AHEAD: "better after", stats.VERDICT_BEHIND: "worse after"}.get(v, v)
 
 
+#: The metrics compared, each with its table's heading and how a run's metrics give it
+#: (None where the world has no such figure: only claims loses items).
+METRICS: dict[str, tuple[str, Callable[[stats.RunMetrics], Optional[float]]]] = {
+    "stale": ("Stale advice followed per instance", lambda m: m.stale_per_instance),
+    "primary": ("Primary metric (flaky: tries per ticket; routes: trip cost; claims: duplicated work)",
+                lambda m: m.primary),
+    "lost": ("Items lost a run (claims: not done when the run's instances are over)", lambda m: m.lost),
+}
+
+
 def _cells(records: report.Records) -> dict[Cell, dict[int, stats.RunMetrics]]:
     out: dict[Cell, dict[int, stats.RunMetrics]] = {}
     for run in records.runs:
@@ -82,16 +92,16 @@ def read_side(paths: list[str]) -> report.Records:
 
 
 def compare(before: report.Records, after: report.Records) -> tuple[list[Row], list[str]]:
-    """The rows of both metrics, and what could not be paired."""
+    """The rows of every metric, and what could not be paired."""
     a, b = _cells(before), _cells(after)
     notes = [f"only before: {c.label} {c.knob}" for c in sorted(set(a) - set(b), key=lambda c: c.label)]
     notes += [f"only after: {c.label} {c.knob}" for c in sorted(set(b) - set(a), key=lambda c: c.label)]
     rows: list[Row] = []
-    for metric in ("stale", "primary"):
+    for metric, (_, value) in METRICS.items():
         family: list[Row] = []
         for cell in sorted(set(a) & set(b), key=lambda c: c.label):
-            value = (lambda m: m.stale_per_instance) if metric == "stale" else (lambda m: m.primary)
-            seeds, x, y = stats.pair_by_seed({s: value(m) for s, m in b[cell].items()}, {s: value(m) for s, m in a[cell].items()})
+            seeds, x, y = stats.pair_by_seed({s: value(m) for s, m in b[cell].items()},
+                                             {s: value(m) for s, m in a[cell].items()})
             if not seeds:
                 continue
             diff = stats.paired_difference(x, y, lower_is_better=True)
@@ -113,10 +123,10 @@ def markdown(rows: list[Row], notes: list[str], before: report.Records, after: r
              f"- **After**: {after_label} (code {str(after.meta.get('code', '?'))[:27]}; {after.source})",
              "- Paired by seed; differences are after minus before (lower is better for both metrics); bootstrap 95 % "
              "intervals; Wilcoxon signed-rank p with Holm's adjustment over the cells of each metric.", ""]
-    names = {"stale": "Stale advice followed per instance", "primary": "Primary metric (flaky: tries per ticket; "
-             "routes: trip cost; claims: duplicated work)"}
-    for metric in ("stale", "primary"):
-        lines += [f"## {names[metric]}", "",
+    for metric, (heading, _) in METRICS.items():
+        if not any(r.metric == metric for r in rows):
+            continue
+        lines += [f"## {heading}", "",
                   "| cell | seeds | before | after | after - before [95 % CI] | p (Holm) | verdict |",
                   "|---|---:|---:|---:|---|---:|---|"]
         for r in (r for r in rows if r.metric == metric):

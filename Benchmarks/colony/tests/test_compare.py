@@ -94,3 +94,36 @@ def test_a_side_may_be_several_files_of_other_seeds_but_not_the_same_seed_twice(
     assert compare.main([two, two, "--out", str(out)]) == 0 and "| 24 |" in out.read_text()
     twice = f"{tmp_path / 'a.jsonl'},{tmp_path / 'c.jsonl'}"
     assert compare.main([twice, two, "--out", str(out)]) == 2
+
+
+def _claims_lines(lost_of) -> list[str]:
+    """claims/breaking runs of trail on SEEDS: instance i of seed s is charged lost_of(s, i) lost items."""
+    out = [{"kind": "meta", "profile": "test", "code": "c0ffee" * 10, "seeds": {"eval": SEEDS}}]
+    for seed in SEEDS:
+        for i in range(10):
+            out.append({"kind": "instance", "world": "claims", "scenario": "breaking", "memory": "trail",
+                        "rule": "strongest", "habit": "practice", "seed": seed, "knob": {"half_life_s": 16.0},
+                        "phase": "eval", "instance": i, "tries": 1, "cost": 4.0, "solved": True,
+                        "stale_followed": 0, "used_best": True, "bytes_read": 10, "after_change": i >= 5,
+                        "extra": {"duplicated": 0.0, "lost": lost_of(seed, i)}})
+        out.append({"kind": "run", "world": "claims", "scenario": "breaking", "memory": "trail", "rule": "strongest",
+                    "habit": "practice", "seed": seed, "knob": {"half_life_s": 16.0}, "phase": "eval", "seconds": 1.0,
+                    "instances": 10, "invariants": {}, "change_at": 5})
+    return [json.dumps(x) for x in out]
+
+
+def test_items_lost_are_compared_in_claims_and_only_there(tmp_path):
+    before = _write(tmp_path, "before.jsonl", _claims_lines(lambda s, i: float(i < 3 + s % 2))
+                    + _lines(lambda h, s, i: 0, lambda s, i: 3)[1:])
+    after = _write(tmp_path, "after.jsonl", _claims_lines(lambda s, i: float(i == 0))
+                   + _lines(lambda h, s, i: 0, lambda s, i: 3)[1:])
+    rows, _ = compare.compare(before, after)
+    (lost,) = [r for r in rows if r.metric == "lost"]
+    assert lost.cell.world == "claims" and lost.diff.n == 12
+    assert lost.before == sum(3 + s % 2 for s in SEEDS) / 12 and lost.after == 1.0
+    assert lost.diff.hi < 0 and lost.verdict == "better after"
+    assert {r.cell.world for r in rows if r.metric == "primary"} == {"claims", "flaky"}
+    text = compare.markdown(rows, [], before, after, "T", "b", "a")
+    assert "## Items lost a run" in text and "| claims / breaking / trail / strongest / practice | 12 | 3.500 | 1.000 |" in text
+    flaky_only = compare.markdown([r for r in rows if r.cell.world == "flaky"], [], before, after, "T", "b", "a")
+    assert "Items lost" not in flaky_only
