@@ -10,8 +10,9 @@ the same cells); a seed run twice on one side is refused.
 A cell is a world, scenario, memory, decision rule, habit and knob; only
 eval runs count, and only cells both files ran with the same knob. For each
 cell and metric (stale advice followed per instance, the world's primary
-metric, and in the claims world the items lost) the table gives both means, the mean of the paired differences
-(after minus before) with its bootstrap 95 % interval, Wilcoxon's p and
+metric, and in the claims world the items lost) the table gives both
+means, the mean of the paired differences (after minus before) with its
+bootstrap 95 % interval, Wilcoxon's p and
 Holm's adjustment over the cells of that metric, and the verdict of
 `colony.stats.verdict` (the interval and the adjusted test must agree).
 """
@@ -121,7 +122,7 @@ def markdown(rows: list[Row], notes: list[str], before: report.Records, after: r
     lines = [f"# {title}", "",
              f"- **Before**: {before_label} (code {str(before.meta.get('code', '?'))[:27]}; {before.source})",
              f"- **After**: {after_label} (code {str(after.meta.get('code', '?'))[:27]}; {after.source})",
-             "- Paired by seed; differences are after minus before (lower is better for both metrics); bootstrap 95 % "
+             "- Paired by seed; differences are after minus before (lower is better for every metric); bootstrap 95 % "
              "intervals; Wilcoxon signed-rank p with Holm's adjustment over the cells of each metric.", ""]
     for metric, (heading, _) in METRICS.items():
         if not any(r.metric == metric for r in rows):
