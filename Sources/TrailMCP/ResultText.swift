@@ -110,7 +110,7 @@ enum ResultText {
         let order = switch (query, similar) {
         case (nil, nil): "heaviest first"
         case (_, nil): "best match first"
-        case (nil, _): "closest in meaning first"
+        case (nil, _): "nearest in meaning and strongest first"
         default: "best match by words and meaning first"
         }
         var lines = ["\(notes.count) note\(notes.count == 1 ? "" : "s") in ns \(quoted(ns))\(matching), \(order) (\(used) of \(budget) budget bytes):"]

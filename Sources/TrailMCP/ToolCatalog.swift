@@ -91,7 +91,9 @@ enum ToolCatalog {
                 "the database reports busy errors on a network drive"), and notes are found by meaning; \
                 each then shows its `similarity` (cosine, -1 to 1: above about 0.8 the same thing \
                 reworded, 0.3 to 0.6 typical for the right note described in other words, below about \
-                0.3 unrelated). Give both to rank by words and meaning together. \
+                0.3 unrelated); within 0.15 of the best similarity a stronger note comes before one \
+                worded a little nearer, below that meaning leads. Give both to rank by words and \
+                meaning together. \
                 Without `query` or `similar`, notes come heaviest first: weight is recent usefulness, it \
                 halves every half-life of the namespace and grows when agents deposit or reinforce. With \
                 `query`, score = weight × (1 + text relevance) × (1 + graph rank). `budget_bytes` walks the \

@@ -38,9 +38,11 @@ extension Recall {
         } else {
             found = try await nearest(q, vector: vector, wanted: wanted)
         }
-        let meaning = found.map { ScoredNote(note: $0.note, score: MeaningScore.alone(similarity: $0.similarity, weight: $0.note.weight, rank: $0.note.rank),
-                                             similarity: $0.similarity) }
-            .sorted(by: Self.order)
+        let best = found.map(\.similarity).max() ?? 0
+        let meaning = found.map {
+            ScoredNote(note: $0.note, score: MeaningScore.alone(similarity: $0.similarity, best: best, weight: $0.note.weight, rank: $0.note.rank),
+                       similarity: $0.similarity)
+        }.sorted(by: Self.order)
         guard let words = q.words else { return Self.walk(meaning, q) }
 
         // Fused with the words order of the same filters.
@@ -134,9 +136,11 @@ extension Recall {
         }
     }
 
-    /// Score descending, then id ascending.
+    /// Score descending, then similarity descending, then id ascending.
     static func order(_ a: ScoredNote, _ b: ScoredNote) -> Bool {
-        a.score != b.score ? a.score > b.score : a.note.id < b.note.id
+        if a.score != b.score { return a.score > b.score }
+        let (x, y) = (a.similarity ?? -2, b.similarity ?? -2)
+        return x != y ? x > y : a.note.id < b.note.id
     }
 
     /// The filters every `sense` applies: faded, `min_weight`, `tags`, `any_tags`.

@@ -87,7 +87,7 @@ struct MeaningToolTests {
         #expect(t.contains("similarity=- (not embedded yet)"))
         #expect(r.structuredContent?.objectValue?["notes"]?.arrayValue?.first?.objectValue?["similarity"] == .double(0.40456))
         _ = try await toolbox(daemon).call("trail_sense", arguments: ["similar": "food"])
-        #expect(text(try await toolbox(daemon).call("trail_sense", arguments: ["similar": "food"])).contains("closest in meaning first"))
+        #expect(text(try await toolbox(daemon).call("trail_sense", arguments: ["similar": "food"])).contains("nearest in meaning and strongest first"))
         #expect(daemon.calls[1].params["min_similarity"] == nil)
         let bad = try await toolbox(daemon).call("trail_sense", arguments: ["similar": 3])
         #expect(errorObject(bad)["argument"] == "similar")

@@ -320,3 +320,40 @@ def test_a_run_stopped_by_sigterm_stops_its_daemon_and_resumes_to_the_same_runs(
     refused = subprocess.run([*with_other, "--resume"], capture_output=True, text=True,
                              timeout=60, env=env, cwd=ROOT)
     assert refused.returncode == 2 and "cannot resume" in refused.stderr and "another code" in refused.stderr
+
+
+def test_the_vector_memory_reads_by_similarity_alone_and_trail_lets_weight_lead(daemon_factory) -> None:
+    """The plain vector memory orders what it reads by similarity alone, as a
+    vector store does, whatever traild's score makes of the weights; trail
+    as an agent reads it puts the strongest of the notes about equally near
+    the question first (docs/protocol.md, "Recall by meaning")."""
+    if not (MODEL / "model.safetensors").exists():
+        pytest.fail(f"the embedding model is not in {MODEL}: `make model` fetches it")
+    for path in (ROOT / "Benchmarks" / "colony", ROOT / "Clients" / "python"):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+    from trail_client import Trail
+    from colony.trail_memory import NO_DECAY_HALF_LIFE_S, TrailMemory, VectorMemory, configure
+
+    d = daemon_factory("vec", extra=["--model-dir", str(MODEL)])
+    sock = str(d.socket_path)
+    question = "carry a crate from the depot to the harbour dock"
+    bodies = [f"{question} — route-A (the north bridge) took 21.0 min",
+              f"{question} — route-D (through the old town) took 33.0 min"]
+    for ns in ("vector", "trail"):
+        configure(sock, ns, NO_DECAY_HALF_LIFE_S)
+    vector = VectorMemory(sock, "vector", agent="a")
+    trail = TrailMemory(sock, "trail", careless=False, agent="a")
+    with Trail(sock, client_name="test") as t:
+        for memory in (vector, trail):
+            ids = [memory.write(b) for b in bodies]
+            # route-D, the farther of the two in meaning, is the stronger.
+            t.reinforce(ids[1], delta=0.5, ns=memory.ns)
+    try:
+        assert [n.text.split(" [entry")[0] for n in vector.read(question, 1200)] == bodies
+        assert [n.text for n in trail.read(question, 1200)] == bodies[::-1]
+        # The budget still holds: of 103 and 107 bytes, only the first fits 105.
+        assert [n.text.split(" [entry")[0] for n in vector.read(question, 105)] == bodies[:1]
+    finally:
+        vector.close()
+        trail.close()

@@ -96,13 +96,66 @@ def test_similar_finds_a_paraphrase_and_scores_as_documented(mconn):
     notes = similar(mconn, "compiling breaks because a compression package is absent", limit=5)
     assert notes[0]["body"] == NOTES[0]
     assert len(notes) == 5
-    for n in notes:
-        assert -1 <= n["similarity"] <= 1
-        want = n["similarity"] + 0.1 * math.log1p(n["weight"] * (1 + (n["rank"] or 0)))
-        assert n["score"] == pytest.approx(want, rel=1e-9, abs=1e-12)
-    assert [n["score"] for n in notes] == sorted((n["score"] for n in notes), reverse=True)
+    assert_scored_as_documented(notes)
     # Insects: the reinforced note about ants comes first.
     assert similar(mconn, "insects mark routes with chemical signals", limit=1)[0]["body"] == NOTES[2]
+
+
+def assert_scored_as_documented(notes):
+    """docs/protocol.md: with near = best - 0.15, min(similarity, near) + 0.05
+    max(0, similarity - near) + 0.1 ln(1 + weight (1 + rank)), best being the highest
+    similarity (every note of the namespace is in `notes`); score descending, then
+    similarity descending."""
+    best = max(n["similarity"] for n in notes)
+    near = best - 0.15
+    for n in notes:
+        assert -1 <= n["similarity"] <= 1
+        s = n["similarity"]
+        want = min(s, near) + 0.05 * max(0.0, s - near) + 0.1 * math.log1p(n["weight"] * (1 + (n["rank"] or 0)))
+        assert n["score"] == pytest.approx(want, rel=1e-9, abs=1e-12)
+    keys = [(n["score"], n["similarity"]) for n in notes]
+    assert keys == sorted(keys, reverse=True)
+
+
+ROUTES = "carry a crate from the depot to the harbour dock"
+ROUTE_NOTES = [f"{ROUTES} — route-A (the north bridge) took 21.0 min",
+               f"{ROUTES} — route-E (the ferry crossing) took 25.0 min",
+               f"{ROUTES} — route-D (through the old town) took 33.0 min"]
+OTHER_WORDS = "haul freight out of the storage yard down to the quay — route-C (the ring motorway) took 19.0 min"
+
+
+def test_among_notes_about_equally_near_the_strongest_comes_first(mconn):
+    """Within 0.15 of the best similarity, a little more weight puts a note
+    ahead of one worded a little nearer, and equal weights keep the order
+    of similarity; below that band meaning leads again, so a heavier note
+    in other words stays behind them."""
+    for body in [*ROUTE_NOTES, OTHER_WORDS, NOTES[2]]:
+        deposit(mconn, body)
+    embedded(mconn, count=5)
+    found = similar(mconn, ROUTES)
+    # Equal weights: the order of similarity.
+    assert [n["body"] for n in found] == [ROUTE_NOTES[0], ROUTE_NOTES[1], ROUTE_NOTES[2], OTHER_WORDS, NOTES[2]]
+    notes = {n["body"]: n for n in found}
+    best = max(n["similarity"] for n in notes.values())
+    # What the test stands on: the three notes in the question's words are
+    # within the band, route-D the farthest of them; the other wording below it.
+    assert all(notes[b]["similarity"] > best - 0.15 for b in ROUTE_NOTES), notes
+    assert notes[ROUTE_NOTES[2]]["similarity"] < notes[ROUTE_NOTES[0]]["similarity"] - 0.03, notes
+    assert notes[OTHER_WORDS]["similarity"] < best - 0.25, notes
+
+    # A little more weight puts route-D first (by similarity plus weight
+    # alone, 0.3 more would not make up the 0.03 that route-A is nearer).
+    mconn.result("trail.reinforce", {"id": sha(ROUTE_NOTES[2]), "delta": 0.3})
+    mconn.result("trail.reinforce", {"id": sha(OTHER_WORDS), "delta": 3})
+    notes = similar(mconn, ROUTES)
+    assert notes[0]["body"] == ROUTE_NOTES[2]
+    assert [n["body"] for n in notes[3:]] == [OTHER_WORDS, NOTES[2]]
+    assert_scored_as_documented(notes)
+    # The band hangs from the best note the filters leave: without route-A
+    # and route-E (min_weight), from route-D.
+    filtered = similar(mconn, ROUTES, min_weight=1.2)
+    assert [n["body"] for n in filtered] == [ROUTE_NOTES[2], OTHER_WORDS]
+    assert_scored_as_documented(filtered)
 
 
 def test_a_tag_filter_scores_its_few_notes_as_the_index_would(mconn):

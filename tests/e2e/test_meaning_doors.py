@@ -324,7 +324,7 @@ def test_mcp_sense_by_meaning_and_merge_by_default(meaning):
             assert {"similar", "min_similarity"} <= set(field(tools["trail_sense"], "input_schema", "inputSchema")["properties"])
 
             text, r = await tool(s, "trail_sense", {"similar": BUSY})
-            assert r["notes"][0]["body"] == WAL and "closest in meaning first" in text
+            assert r["notes"][0]["body"] == WAL and "nearest in meaning and strongest first" in text
             assert re.search(r"^" + sha(WAL)[:12] + r"  score=\d\.\d{3}  similarity=0\.\d{3}", text, re.M), text
 
             # A rewording merges by default, and the answer shows the note it joined.

@@ -8,8 +8,9 @@
   repels, or retracts with the reason when the note did harm. The half-life
   is the namespace's (decay off: a half-life of years).
 - `VectorMemory`: a plain vector memory on the same model: notes found by
-  meaning only. Every write is its own entry (as a vector store's `add` is),
-  all weights stay 1 and never decay, so the order is the similarity alone;
+  meaning only, nearest first. Every write is its own entry (as a vector
+  store's `add` is), all weights stay 1 and never decay, and the order is the
+  similarity alone (sorted here, not traild's score);
   `confirm` and a plain `refute` do nothing (there is no weight to change),
   a `refute` for harm deletes the entry (retract), as most memory libraries
   let an agent delete.
@@ -199,10 +200,19 @@ class VectorMemory:
         self._t = Trail(socket, default_ns=ns, client_name="colony-bench", agent=agent)
 
     def read(self, query: str, budget_bytes: int) -> list[Note]:
+        """The nearest notes by similarity alone (as a vector store orders
+        them; traild's score would let weight lead among near notes), taken
+        in that order while they fit the budget."""
         until_embedded(self._t, self.ns)
-        notes = self._t.sense(similar=query, min_similarity=self.min_similarity,
-                              budget_bytes=budget_bytes, limit=READ_LIMIT)["notes"]
-        return [Note(id=n["id"], text=n["body"]) for n in notes]
+        notes = self._t.sense(similar=query, min_similarity=self.min_similarity, limit=READ_LIMIT)["notes"]
+        notes.sort(key=lambda n: (-n["similarity"], n["id"]))
+        taken: list[Note] = []
+        for n in notes:
+            size = len(n["body"].encode())
+            if size <= budget_bytes:
+                budget_bytes -= size
+                taken.append(Note(id=n["id"], text=n["body"]))
+        return taken
 
     def write(self, text: str, links: Sequence[str] = (), strength: float = 1.0,
               corrects: Sequence[str] = ()) -> str:
