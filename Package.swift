@@ -85,7 +85,7 @@ let package = Package(
         .target(
             name: "TrailServer",
             dependencies: [
-                "TrailCore", "TrailProtocol", "TrailStore", "TrailSQLite", "TrailPostgres", "TrailCompactor", "TrailEmbedding",
+                "TrailCore", "TrailProtocol", "TrailStore", "TrailSQLite", "TrailPostgres", "TrailCompactor", "TrailEmbedding", "CTrailKernels",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,12 +1,13 @@
 import Synchronization
 
 /// Notes' vectors held in memory for recall by meaning (contract §8): per
-/// namespace, the handle the store gives each note and its vector. Namespaces
-/// never mix: every operation names one.
+/// namespace, each entry's key, the handle the store gives its note, and its
+/// vector. Namespaces never mix: every operation names one.
 ///
 /// A vector is kept as int8 codes and one scale (scalar quantisation:
 /// `scale = max |x| / 127`, `code = round(x / scale)`), 384 + 4 bytes for
-/// all-MiniLM-L6-v2 plus its handle and slot, about a quarter of float32.
+/// all-MiniLM-L6-v2, plus 8 for its handle, 8 for its key and about 8 for
+/// its slot in the namespace's `SlotTable`: about a quarter of float32.
 /// `nearest` compares the query with every vector of the namespace (no
 /// approximate index: recall is lost only to quantisation), scoring the
 /// integer dot product of the codes times both scales. That is the cosine
@@ -48,8 +49,9 @@ public final class VectorIndex: Sendable {
         namespaces = VectorLock([:])
     }
 
-    /// Adds or replaces the vector of note `handle` (an Int64 the store gives)
-    /// in namespace `ns`.
+    /// Adds or replaces the vector of the entry `key` (by default the
+    /// handle's bits) in namespace `ns`, for note `handle` (an Int64 the
+    /// store gives).
     ///
     /// The vector should be unit length, as the encoder's are; any other is
     /// taken as its direction. Components that are not finite count as 0.
@@ -57,21 +59,27 @@ public final class VectorIndex: Sendable {
     /// namespace's arrays are full (each time it doubles) the call also copies
     /// them, O(count(ns:) × dimensions), without the write lock. Traps if
     /// `vector.count != dimensions`.
-    public func insert(ns: String, handle: Int64, vector: [Float]) {
-        let code = quantise(vector)
-        change(ns, adding: 1) { $0.insert(handle, code) }
+    public func insert(ns: String, handle: Int64, key: UInt64? = nil, vector: [Float]) {
+        let code = quantise(vector), key = key ?? UInt64(bitPattern: handle)
+        change(ns, adding: 1) { $0.insert(key, handle: handle, code) }
+    }
+
+    /// Adds or replaces many vectors of namespace `ns` at once, each keyed
+    /// by its handle's bits: a search sees all of them or none.
+    public func insert(ns: String, _ entries: [(handle: Int64, vector: [Float])]) {
+        insert(ns: ns, entries.map { (key: UInt64(bitPattern: $0.handle), handle: $0.handle, vector: $0.vector) })
     }
 
     /// Adds or replaces many vectors of namespace `ns` at once: a search sees
-    /// all of them or none. A handle given twice keeps its last vector. Costs
-    /// as `insert(ns:handle:vector:)` each, under one write lock, growing the
-    /// arrays at most once (to the exact size when loading an empty
+    /// all of them or none. A key given twice keeps its last vector. Costs
+    /// as `insert(ns:handle:key:vector:)` each, under one write lock, growing
+    /// the arrays at most once (to the exact size when loading an empty
     /// namespace). Traps if a vector's count is not `dimensions`.
-    public func insert(ns: String, _ entries: [(handle: Int64, vector: [Float])]) {
+    public func insert(ns: String, _ entries: [(key: UInt64, handle: Int64, vector: [Float])]) {
         guard !entries.isEmpty else { return }
-        let codes = entries.map { (handle: $0.handle, code: quantise($0.vector)) }
+        let codes = entries.map { (key: $0.key, handle: $0.handle, code: quantise($0.vector)) }
         change(ns, adding: codes.count) { namespace in
-            for entry in codes { namespace.insert(entry.handle, entry.code) }
+            for entry in codes { namespace.insert(entry.key, handle: entry.handle, entry.code) }
         }
     }
 
@@ -85,22 +93,22 @@ public final class VectorIndex: Sendable {
         change(ns, adding: additional) { _ in }
     }
 
-    /// Removes the vector of note `handle` from namespace `ns`; does nothing
-    /// if it is not there. O(dimensions): the namespace's last vector moves
-    /// into the freed slot. A namespace left empty is dropped with its memory.
-    public func remove(ns: String, handle: Int64) {
+    /// Removes the entry `key` from namespace `ns`; does nothing if it is
+    /// not there. O(dimensions): the namespace's last vector moves into the
+    /// freed slot. A namespace left empty is dropped with its memory.
+    public func remove(ns: String, key: UInt64) {
         writer.withLock { _ in
             namespaces.write { namespaces in
-                guard namespaces[ns]?.contains(handle) == true else { return }
-                namespaces[ns]!.remove(handle)
+                guard namespaces[ns]?.contains(key) == true else { return }
+                namespaces[ns]!.remove(key)
                 if namespaces[ns]!.count == 0 { namespaces[ns] = nil }
             }
         }
     }
 
-    /// Whether namespace `ns` holds a vector for note `handle`. O(1).
-    public func contains(ns: String, handle: Int64) -> Bool {
-        namespaces.read { $0[ns]?.contains(handle) ?? false }
+    /// Whether namespace `ns` holds the entry `key`. O(1).
+    public func contains(ns: String, key: UInt64) -> Bool {
+        namespaces.read { $0[ns]?.contains(key) ?? false }
     }
 
     /// Vectors in namespace `ns`. O(1).
@@ -136,7 +144,7 @@ public final class VectorIndex: Sendable {
         return namespaces.read { $0[ns]?.nearest(prepared, k: k) ?? [] }
     }
 
-    /// Bytes the index holds (codes, scales, handles, slot maps), for the
+    /// Bytes the index holds (codes, scales, handles, keys, slot tables), for the
     /// benchmark's memory figure: what their storage has allocated, growth
     /// room included; not the namespaces' names. O(number of namespaces).
     public var memoryBytes: Int {

@@ -1,16 +1,18 @@
 /// The vectors of one namespace, as int8 codes packed for scanning.
 ///
-/// Slot `i` (dense: `0 ..< count`) holds note `handles[i]`: its codes are
-/// `codes[i × stride ..< (i + 1) × stride]`, its scale `scales[i]`, and
-/// `slots[handles[i]] == i`. A removal moves the last slot into the hole, so
-/// the codes stay one contiguous run the scan reads front to back.
+/// Slot `i` (dense: `0 ..< count`) holds the entry of key `keys[i]`, note
+/// `handles[i]`: its codes are `codes[i × stride ..< (i + 1) × stride]`, its
+/// scale `scales[i]`; `slots` finds a key's slot. A removal moves the last
+/// slot into the hole, so the codes stay one contiguous run the scan reads
+/// front to back.
 struct VectorNamespace: Sendable {
     /// Codes per vector: the dimensions rounded up to the kernel's block, the tail zero.
     let stride: Int
     private(set) var codes: [Int8] = []
     private(set) var scales: [Float] = []
     private(set) var handles: [Int64] = []
-    private var slots: [Int64: Int32] = [:]
+    private(set) var keys: [UInt64] = []
+    private var slots = SlotTable()
 
     init(stride: Int) {
         self.stride = stride
@@ -18,23 +20,25 @@ struct VectorNamespace: Sendable {
 
     var count: Int { handles.count }
 
-    func contains(_ handle: Int64) -> Bool {
-        slots[handle] != nil
+    func contains(_ key: UInt64) -> Bool {
+        slots.slot(of: key, keys: keys) != nil
     }
 
-    /// Adds `handle`'s code, or replaces it in place when `handle` is there.
-    mutating func insert(_ handle: Int64, _ code: VectorCode) {
+    /// Adds `key`'s entry, or replaces its handle and code in place when
+    /// `key` is there. `reserve` must have made room.
+    mutating func insert(_ key: UInt64, handle: Int64, _ code: VectorCode) {
         precondition(code.codes.count == stride)
-        if let slot = slots[handle] {
-            let i = Int(slot)
+        if let i = slots.slot(of: key, keys: keys) {
             codes.replaceSubrange(i * stride ..< (i + 1) * stride, with: code.codes)
             scales[i] = code.scale
+            handles[i] = handle
         } else {
             precondition(handles.count < Int32.max, "a namespace holds fewer than 2³¹ vectors")
-            slots[handle] = Int32(handles.count)
             codes.append(contentsOf: code.codes)
             scales.append(code.scale)
             handles.append(handle)
+            keys.append(key)
+            slots.insert(slot: keys.count - 1, keys: keys)
         }
     }
 
@@ -42,7 +46,7 @@ struct VectorNamespace: Sendable {
     func hasRoom(for additional: Int) -> Bool {
         let needed = count + additional
         return codes.capacity >= needed * stride && scales.capacity >= needed
-            && handles.capacity >= needed && slots.capacity >= needed
+            && handles.capacity >= needed && keys.capacity >= needed && slots.capacity >= needed
     }
 
     /// Makes room for `additional` more vectors, doubling the arrays, or
@@ -54,25 +58,29 @@ struct VectorNamespace: Sendable {
         codes.reserveCapacity(vectors * stride)
         scales.reserveCapacity(vectors)
         handles.reserveCapacity(vectors)
-        slots.reserveCapacity(vectors)
+        keys.reserveCapacity(vectors)
+        slots.reserve(vectors, keys: keys, filled: count)
     }
 
-    /// Removes `handle`'s code, if there: O(stride).
-    mutating func remove(_ handle: Int64) {
-        guard let slot = slots.removeValue(forKey: handle) else { return }
-        let hole = Int(slot), last = handles.count - 1
+    /// Removes `key`'s entry, if there: O(stride).
+    mutating func remove(_ key: UInt64) {
+        guard let hole = slots.slot(of: key, keys: keys) else { return }
+        let last = handles.count - 1
+        slots.remove(key, keys: keys)
         if hole != last {
+            slots.move(keys[last], to: hole, keys: keys)
             let stride = stride
             codes.withUnsafeMutableBufferPointer { codes in
                 (codes.baseAddress! + hole * stride).update(from: codes.baseAddress! + last * stride, count: stride)
             }
             scales[hole] = scales[last]
             handles[hole] = handles[last]
-            slots[handles[hole]] = slot
+            keys[hole] = keys[last]
         }
         codes.removeLast(stride)
         scales.removeLast()
         handles.removeLast()
+        keys.removeLast()
     }
 
     /// The `k` handles whose codes have the highest approximate cosine with
@@ -97,21 +105,12 @@ struct VectorNamespace: Sendable {
         return top.best()
     }
 
-    /// Bytes allocated for codes, scales, handles and the slot map (their capacities, not their counts).
+    /// Bytes allocated for codes, scales, handles, keys and the slot table (their capacities, not their counts).
     var memoryBytes: Int {
         codes.capacity * MemoryLayout<Int8>.stride
             + scales.capacity * MemoryLayout<Float>.stride
             + handles.capacity * MemoryLayout<Int64>.stride
-            + Self.slotMapBytes(capacity: slots.capacity)
-    }
-
-    /// A native Dictionary<Int64, Int32> able to hold `capacity` keys has a
-    /// power-of-two number of buckets at most 3/4 full, each a key, a value
-    /// and an occupancy bit.
-    static func slotMapBytes(capacity: Int) -> Int {
-        guard capacity > 0 else { return 0 }
-        var buckets = 1
-        while buckets * 3 / 4 < capacity { buckets *= 2 }
-        return buckets * (MemoryLayout<Int64>.stride + MemoryLayout<Int32>.stride) + buckets / 8
+            + keys.capacity * MemoryLayout<UInt64>.stride
+            + slots.memoryBytes
     }
 }

@@ -9,4 +9,11 @@ enum SQLiteMemory {
     static let readerCacheKiB = 32 * 1024
 
     static func cacheKiB(readOnly: Bool) -> Int { readOnly ? readerCacheKiB : writerCacheKiB }
+
+    /// A reader's cache during the reads of recall by meaning (`readLight`):
+    /// they walk stored vectors (1.5 KB each, read once at start and a few
+    /// hundred a search, in no order), which a cache would keep at the
+    /// expense of the pages other reads come back to. Shrinking a cache drops
+    /// its pages beyond the new size; the old size comes back after.
+    static let lightCacheKiB = 1024
 }

@@ -367,6 +367,16 @@ public final class SQLiteStore: TrailStore, InlineReads {
         }
     }
 
+    /// `read` with the reader's page cache held to `SQLiteMemory.lightCacheKiB`
+    /// for the length of `body`: for reads that walk many pages once.
+    func readLight<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(TrailError) -> T {
+        try await read { db in
+            try db.execute(sql: "PRAGMA cache_size = \(-SQLiteMemory.lightCacheKiB)")
+            defer { try? db.execute(sql: "PRAGMA cache_size = \(-SQLiteMemory.readerCacheKiB)") }
+            return try body(db)
+        }
+    }
+
     /// Runs `body` in one read transaction on the calling thread (no hop to
     /// a reader queue), on a read-only connection of `InlineReaders`, mapping
     /// every failure to a `TrailError`.

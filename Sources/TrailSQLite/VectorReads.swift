@@ -4,12 +4,13 @@ import TrailStore
 
 /// The reads of recall by meaning: vectors to load the in-memory index,
 /// notes still to embed, and the notes a search by meaning found, with
-/// their vectors for the exact re-rank.
+/// their vectors for the exact re-rank. Each holds its reader's page cache
+/// small (`readLight`): they walk pages once, in no order.
 extension SQLiteStore {
     public var hasOtherWriters: Bool { false }
 
     public func vectors(model: String, after stamp: Int64, limit: Int) async throws(TrailError) -> [StoredVector] {
-        try await read { db in
+        try await readLight { db in
             var out: [StoredVector] = []
             // States 0 (live) and 3 (faded, set aside for an evaporation not done yet) are live to readers.
             try db.forEachRow(sql: """
@@ -24,7 +25,7 @@ extension SQLiteStore {
     }
 
     public func unembedded(model: String, after handle: Int64, limit: Int) async throws(TrailError) -> [UnembeddedNote] {
-        try await read { db in
+        try await readLight { db in
             var out: [UnembeddedNote] = []
             try db.forEachRow(sql: """
                 SELECT n.ns, n.seq, n.id, n.body FROM note n
@@ -41,7 +42,7 @@ extension SQLiteStore {
 
     public func meaningRows(ns: String, _ keys: NoteKeys, model: String) async throws(TrailError) -> [MeaningRow] {
         let now = clock.now()
-        return try await read { db in
+        return try await readLight { db in
             guard let settings = try SQLiteWrites.existingNamespace(db, ns) else { return [] }
             // The keys as one JSON array: one cached statement whatever their number. CROSS JOIN
             // makes the keys the outer loop, a lookup each: with `IN (SELECT ...)` SQLite chose to

@@ -189,6 +189,7 @@ final class Indexer: Sendable {
                 highestLoaded = max(highestLoaded, page.map(\.handle).max() ?? 0)
                 if page.count < Self.page { break }
             }
+            ProcessMemory.releaseFreed()
             recall.logger.info("loaded the stored vectors", metadata: [
                 "vectors": "\(loaded)", "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
             ])

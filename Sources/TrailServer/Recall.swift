@@ -10,7 +10,8 @@ import TrailStore
 /// in-memory index of live notes' vectors, and what keeps the index in step
 /// with the store (the `Indexer`, on threads of its own).
 ///
-/// The index holds int8 codes (`VectorIndex`); the float vectors stay in
+/// The index holds int8 codes (`VectorIndex`), each note's keyed by the
+/// first 64 bits of its id; the float vectors stay in
 /// the store, which a search reads back for the notes it found (the exact
 /// re-rank). An entry for a note that is no longer live costs memory only:
 /// every search reads the notes it found from the store, which leaves out
@@ -20,8 +21,6 @@ final class Recall: Sendable {
     let index: VectorIndex
     let store: any TrailStore
     let logger: Logger
-    /// Per namespace: the first 64 bits of each indexed note's id, to its handle.
-    private let known = Mutex<[String: [UInt64: Int64]]>([:])
     let work = IndexerWork()
     /// Merges by meaning run one at a time per namespace (see `merge`).
     private let mergeLanes = NamespaceLanes()
@@ -83,20 +82,16 @@ final class Recall: Sendable {
             ])
             for d in damaged { work.adopt(ns: ns, id: d.id) }
         }
-        index.insert(ns: ns, entries.map { (handle: $0.handle, vector: $0.vector) })
-        known.withLock { known in
-            for e in entries { known[ns, default: [:]][Self.idKey(e.id)] = e.handle }
-        }
+        index.insert(ns: ns, entries.map { (key: Self.idKey($0.id), handle: $0.handle, vector: $0.vector) })
     }
 
     /// Takes a note out of memory (its vector stays in the store).
     func remove(ns: String, id: NoteID) {
-        guard let handle = known.withLock({ $0[ns]?.removeValue(forKey: Self.idKey(id)) }) else { return }
-        index.remove(ns: ns, handle: handle)
+        index.remove(ns: ns, key: Self.idKey(id))
     }
 
     func isIndexed(ns: String, id: NoteID) -> Bool {
-        known.withLock { $0[ns]?[Self.idKey(id)] != nil }
+        index.contains(ns: ns, key: Self.idKey(id))
     }
 
     /// What a committed write means for the index: new notes wake the

@@ -53,6 +53,7 @@ struct Traild: AsyncParsableCommand {
     var embeddingThreads: Int?
 
     func run() async throws {
+        ProcessMemory.configure()
         var configuration = DaemonConfiguration()
         do {
             if let config { try configuration.apply(configFile: config) }

@@ -80,8 +80,8 @@ struct VectorIndexTests {
         #expect(index.count == 5)
         #expect(index.handles(ns: "a").sorted() == [1, 2, 3, 4])
         #expect(index.handles(ns: "b") == [1] && index.handles(ns: "c") == [])
-        #expect(index.contains(ns: "a", handle: 4) && index.contains(ns: "b", handle: 1))
-        #expect(!index.contains(ns: "b", handle: 4) && !index.contains(ns: "c", handle: 1))
+        #expect(index.contains(ns: "a", key: UInt64(4)) && index.contains(ns: "b", key: UInt64(1)))
+        #expect(!index.contains(ns: "b", key: UInt64(4)) && !index.contains(ns: "c", key: UInt64(1)))
         #expect(index.memoryBytes > 0)
 
         // Replacing keeps the count and moves the note.
@@ -96,18 +96,18 @@ struct VectorIndexTests {
         #expect(abs(index.nearest(ns: "b", to: [0, 0, 0, 1], k: 1)[0].similarity - 1) < 0.01)
 
         // Removing: absent handles and namespaces are no-ops.
-        index.remove(ns: "a", handle: 1)
-        index.remove(ns: "a", handle: 1)
-        index.remove(ns: "b", handle: 2)
-        index.remove(ns: "c", handle: 1)
+        index.remove(ns: "a", key: UInt64(1))
+        index.remove(ns: "a", key: UInt64(1))
+        index.remove(ns: "b", key: UInt64(2))
+        index.remove(ns: "c", key: UInt64(1))
         #expect(index.count(ns: "a") == 3 && index.count(ns: "b") == 1 && index.count == 4)
-        #expect(!index.contains(ns: "a", handle: 1) && index.contains(ns: "b", handle: 1))
+        #expect(!index.contains(ns: "a", key: UInt64(1)) && index.contains(ns: "b", key: UInt64(1)))
         #expect(index.handles(ns: "a").sorted() == [2, 3, 4])
         #expect(index.nearest(ns: "a", to: [1, 0, 0, 0], k: 1).map(\.handle) == [2])
 
         // An emptied namespace is gone, with its memory.
         let before = index.memoryBytes
-        for handle: Int64 in [2, 3, 4] { index.remove(ns: "a", handle: handle) }
+        for handle: Int64 in [2, 3, 4] { index.remove(ns: "a", key: UInt64(handle)) }
         #expect(index.count(ns: "a") == 0 && index.handles(ns: "a") == [] && index.count == 1)
         #expect(index.nearest(ns: "a", to: [1, 0, 0, 0], k: 3).isEmpty)
         #expect(index.memoryBytes < before)
@@ -126,7 +126,7 @@ struct VectorIndexTests {
         let packed = 300 * (384 + MemoryLayout<Float>.size + MemoryLayout<Int64>.size)
         #expect(index.memoryBytes >= packed && index.memoryBytes <= packed + 300 * 40, "\(index.memoryBytes) bytes")
         for handle in vectors.keys.shuffled(using: &g).prefix(170) {
-            index.remove(ns: "n", handle: handle)
+            index.remove(ns: "n", key: UInt64(handle))
             vectors[handle] = nil
         }
         for handle in Int64(301)...340 {
@@ -309,7 +309,7 @@ struct VectorIndexTests {
                     live.formUnion(next..<next + 100)
                     next += 100
                     for handle in live.sorted().filter({ $0 % 5 != Int64(round % 5) }).prefix(60) {
-                        index.remove(ns: "churn", handle: handle)
+                        index.remove(ns: "churn", key: UInt64(handle))
                         live.remove(handle)
                     }
                     await Task.yield()
@@ -342,7 +342,7 @@ struct VectorIndexTests {
         #expect(index.count(ns: "churn") == kept.count)
         #expect(Set(index.handles(ns: "churn")) == kept)
         #expect(index.count == 2_000 + kept.count)
-        for handle in kept.prefix(50) { #expect(index.contains(ns: "churn", handle: handle)) }
+        for handle in kept.prefix(50) { #expect(index.contains(ns: "churn", key: UInt64(handle))) }
     }
 
     /// The benchmark's figures: one search's time at 100,000 and 1,000,000

@@ -63,4 +63,12 @@ void trail_attention(const float *qkv, const int *lengths, int sequences, int wi
 void trail_attention_portable(const float *qkv, const int *lengths, int sequences, int width, int heads,
                               float *work, float *context);
 
+/// glibc's allocator: at most `arenas` arenas, and blocks of `map_threshold`
+/// bytes or more mapped on their own (the threshold fixed, not raised as
+/// blocks are freed). Does nothing on other C libraries.
+void trail_malloc_configure(int arenas, int map_threshold);
+
+/// glibc's malloc_trim(0): the free pages of every arena go back to the system.
+void trail_malloc_release(void);
+
 #endif
