@@ -95,8 +95,11 @@ public final class VectorIndex: Sendable {
 
     /// Removes the entry `key` from namespace `ns`; does nothing if it is
     /// not there. O(dimensions): the namespace's last vector moves into the
-    /// freed slot. A namespace left empty is dropped with its memory.
+    /// freed slot. A namespace left empty is dropped with its memory. A key
+    /// the namespace does not hold costs a look under the read lock only
+    /// (traild removes every retracted or evaporated note, embedded or not).
     public func remove(ns: String, key: UInt64) {
+        guard contains(ns: ns, key: key) else { return }
         writer.withLock { _ in
             namespaces.write { namespaces in
                 guard namespaces[ns]?.contains(key) == true else { return }
