@@ -2,84 +2,143 @@ import Synchronization
 
 /// Notes' vectors held in memory for recall by meaning (contract §8): per
 /// namespace, each entry's key, the handle the store gives its note, and its
-/// vector. Namespaces never mix: every operation names one.
+/// vector as a code. Namespaces never mix: every operation names one.
 ///
-/// A vector is kept as int8 codes and one scale (scalar quantisation:
-/// `scale = max |x| / 127`, `code = round(x / scale)`), 384 + 4 bytes for
-/// all-MiniLM-L6-v2, plus 8 for its handle, 8 for its key and about 8 for
-/// its slot in the namespace's `SlotTable`: about a quarter of float32.
-/// `nearest` compares the query with every vector of the namespace (no
-/// approximate index: recall is lost only to quantisation), scoring the
-/// integer dot product of the codes times both scales. That is the cosine
-/// within about 0.01; the caller re-ranks a few more candidates than it needs
-/// with the float vectors it keeps elsewhere.
+/// Codes come in two kinds. While the index holds fewer than
+/// `productThreshold` vectors (65,536 by default), a vector is kept as int8
+/// codes and one scale (scalar quantisation, `VectorCode`): 384 + 4 bytes for
+/// all-MiniLM-L6-v2, the cosine within about 0.01. When it reaches that many,
+/// the index trains a product quantiser on them (`ProductQuantizer`: k-means
+/// in 96 subspaces on every core, writers waiting meanwhile
+/// and searches going on), turns every int8 code into a product code and
+/// keeps product codes from then on: 96 bytes a vector, the cosine within a
+/// few hundredths. A namespace costs its codes plus 20 bytes an entry
+/// (handle, key, and the slot table). The quantiser is trained once per
+/// index, on the vectors it holds then; vectors that come later are coded
+/// with it.
+///
+/// `nearest` compares the query with every code of the namespace (no
+/// approximate graph: what is lost is lost to quantisation). With product
+/// codes the caller should ask for more candidates than it needs
+/// (`candidates(for:)`) and rank them again with the float vectors it keeps
+/// elsewhere.
 ///
 /// Safe to use from many threads: searches share a reader-writer lock and
 /// run in parallel, each on its caller's thread; inserts and removes take it
-/// alone, for the microseconds a change takes (quantising is done before).
+/// alone, for the microseconds a change takes (coding is done before).
 /// A writer waits for the searches under way (a full scan: about 1.5 ms per
-/// 100,000 vectors of 384), and searches arriving meanwhile wait for it.
-/// When a namespace's arrays are full, a change copies them into arrays
-/// twice as large without the write lock, searches going on meanwhile
-/// (at 1,000,000 vectors that copy takes a fraction of a second), and then
-/// swaps them in.
+/// 100,000 int8 codes of 384, a few ms per 1,000,000 product codes), and
+/// searches arriving meanwhile wait for it. When a namespace's arrays are
+/// full, a change copies them into arrays twice as large without the write
+/// lock, searches going on meanwhile, and then swaps them in.
 public final class VectorIndex: Sendable {
     /// Numbers in a vector (384 for all-MiniLM-L6-v2).
     public let dimensions: Int
-    /// Codes per stored vector: `dimensions` rounded up to the kernel's block.
+    /// Codes per stored int8 vector: `dimensions` rounded up to the kernel's block.
     let stride: Int
-    private let namespaces: VectorLock<[String: VectorNamespace]>
+    /// Vectors (all namespaces) at which the index turns to product codes.
+    public let productThreshold: Int
+    private let state: VectorLock<State>
     /// Held through every change, so that only one writer runs at a time: a
     /// namespace the writer copied under the read lock then stays current
     /// until it swaps its grown copy in.
     private let writer = Mutex(())
 
+    struct State: Sendable {
+        var namespaces: [String: VectorNamespace] = [:]
+        var quantizer: ProductQuantizer?
+        /// The largest `ProductQuantizer.residual` of any vector given a product code.
+        var residual: Float = 0
+        /// The largest inverse length of any product code.
+        var inverseLength: Float = 0
+    }
+
     /// The most numbers a vector may have: beyond, an integer dot product of
     /// two codes (each at most 127²) could overflow 32 bits.
     static let maximumDimensions = 131_072
 
-    /// An empty index for vectors of `dimensions` numbers. Traps unless
+    /// Candidates a caller should ask for, per result it needs, while the
+    /// index holds product codes: their cosine is a few hundredths off, so
+    /// the true nearest may sit a few places down.
+    public static let productOversampling = 4
+
+    /// An empty index for vectors of `dimensions` numbers, turning to product
+    /// codes at `productThreshold` vectors (never when the dimensions cannot
+    /// be cut into subspaces of 4, or fewer than 64, or more than 1,028). Traps unless
     /// `dimensions` is in 1...131_072.
-    public init(dimensions: Int) {
+    public init(dimensions: Int, productThreshold: Int = 65_536) {
         precondition(
             (1...Self.maximumDimensions).contains(dimensions),
             "dimensions must be in 1...\(Self.maximumDimensions), not \(dimensions)")
         self.dimensions = dimensions
+        self.productThreshold = max(productThreshold, ProductQuantizer.sampleMinimum)
         stride = (dimensions + VectorQuery.block - 1) / VectorQuery.block * VectorQuery.block
-        namespaces = VectorLock([:])
+        state = VectorLock(State())
+    }
+
+    /// Whether the index holds product codes (it has trained its quantiser).
+    public var holdsProductCodes: Bool { state.read { $0.quantizer != nil } }
+
+    /// How far below its exact cosine a code may put a vector: a caller
+    /// looking for vectors at or above a cosine takes candidates this much
+    /// below it, then compares their exact vectors. 0.02 for int8 codes
+    /// (measured). For product codes a bound: the largest residual of any
+    /// vector coded (`ProductQuantizer.residual`) plus the most the lookup
+    /// table's rounding can add (half a step per subspace, a step at most
+    /// twice the longest centroid over 255, times the largest inverse length).
+    public var codeSlack: Float {
+        state.read { state in
+            guard let quantizer = state.quantizer else { return Self.scalarSlack }
+            let rounding = Float(quantizer.subspaces) / 2 * (2 * quantizer.longestCentroid / 255) * state.inverseLength
+            return state.residual + rounding
+        }
+    }
+    static let scalarSlack: Float = 0.02
+
+    /// How many candidates to ask `nearest` for when `needed` are wanted
+    /// after ranking them again exactly: `needed`, or `productOversampling`
+    /// times as many once the index holds product codes.
+    public func candidates(for needed: Int) -> Int {
+        holdsProductCodes ? needed * Self.productOversampling : needed
     }
 
     /// Adds or replaces the vector of the entry `key` (by default the
-    /// handle's bits) in namespace `ns`, for note `handle` (an Int64 the
-    /// store gives).
+    /// handle's bits) in namespace `ns`, for note `handle` (an Int64 the store gives).
     ///
     /// The vector should be unit length, as the encoder's are; any other is
     /// taken as its direction. Components that are not finite count as 0.
-    /// Costs O(dimensions), most of it before taking the write lock. When the
-    /// namespace's arrays are full (each time it doubles) the call also copies
-    /// them, O(count(ns:) × dimensions), without the write lock. Traps if
-    /// `vector.count != dimensions`.
+    /// Costs O(dimensions) (a product code: about 8 × dimensions × 256
+    /// multiply-adds). When the namespace's arrays are full (each time it
+    /// doubles) the call also copies them, O(count(ns:)), without the write
+    /// lock; the insert that brings the index to `productThreshold` trains
+    /// the quantiser. Traps if `vector.count != dimensions`.
     public func insert(ns: String, handle: Int64, key: UInt64? = nil, vector: [Float]) {
-        let code = quantise(vector), key = key ?? UInt64(bitPattern: handle)
-        change(ns, adding: 1) { $0.insert(key, handle: handle, code) }
+        insert(ns: ns, [(key: key ?? UInt64(bitPattern: handle), handle: handle, vector: vector)])
     }
 
-    /// Adds or replaces many vectors of namespace `ns` at once, each keyed
-    /// by its handle's bits: a search sees all of them or none.
+    /// Adds or replaces many vectors of namespace `ns` at once, each entry
+    /// keyed by its handle's bits: a search sees all of them or none.
     public func insert(ns: String, _ entries: [(handle: Int64, vector: [Float])]) {
         insert(ns: ns, entries.map { (key: UInt64(bitPattern: $0.handle), handle: $0.handle, vector: $0.vector) })
     }
 
     /// Adds or replaces many vectors of namespace `ns` at once: a search sees
     /// all of them or none. A key given twice keeps its last vector. Costs
-    /// as `insert(ns:handle:key:vector:)` each, under one write lock, growing
-    /// the arrays at most once (to the exact size when loading an empty
-    /// namespace). Traps if a vector's count is not `dimensions`.
+    /// as `insert(ns:handle:key:vector:)` each, under one write lock,
+    /// growing the arrays at most once (to the exact size when loading an
+    /// empty namespace). Traps if a vector's count is not `dimensions`.
     public func insert(ns: String, _ entries: [(key: UInt64, handle: Int64, vector: [Float])]) {
         guard !entries.isEmpty else { return }
-        let codes = entries.map { (key: $0.key, handle: $0.handle, code: quantise($0.vector)) }
-        change(ns, adding: codes.count) { namespace in
-            for entry in codes { namespace.insert(entry.key, handle: entry.handle, entry.code) }
+        for e in entries {
+            precondition(e.vector.count == dimensions, "a vector of \(e.vector.count) numbers, not \(dimensions)")
+        }
+        writer.withLock { _ in
+            let total = state.read { $0.namespaces.values.reduce(0) { $0 + $1.count } }
+            if total + entries.count >= productThreshold { trainIfNeeded(adding: entries.map(\.vector)) }
+            let codes = encode(entries.map(\.vector))
+            change(ns, adding: entries.count) { namespace in
+                for (e, code) in zip(entries, codes) { namespace.insert(e.key, handle: e.handle, code) }
+            }
         }
     }
 
@@ -88,9 +147,11 @@ public final class VectorIndex: Sendable {
     /// needed, instead of doubling (which leaves up to half of them spare).
     /// Costs one copy of what the namespace holds, if anything.
     public func reserve(ns: String, capacity: Int) {
-        let additional = capacity - count(ns: ns)
-        guard additional > 0 else { return }
-        change(ns, adding: additional) { _ in }
+        writer.withLock { _ in
+            let additional = capacity - count(ns: ns)
+            guard additional > 0 else { return }
+            change(ns, adding: additional) { _ in }
+        }
     }
 
     /// Removes the entry `key` from namespace `ns`; does nothing if it is
@@ -101,33 +162,33 @@ public final class VectorIndex: Sendable {
     public func remove(ns: String, key: UInt64) {
         guard contains(ns: ns, key: key) else { return }
         writer.withLock { _ in
-            namespaces.write { namespaces in
-                guard namespaces[ns]?.contains(key) == true else { return }
-                namespaces[ns]!.remove(key)
-                if namespaces[ns]!.count == 0 { namespaces[ns] = nil }
+            state.write { state in
+                guard state.namespaces[ns]?.contains(key) == true else { return }
+                state.namespaces[ns]!.remove(key)
+                if state.namespaces[ns]!.count == 0 { state.namespaces[ns] = nil }
             }
         }
     }
 
     /// Whether namespace `ns` holds the entry `key`. O(1).
     public func contains(ns: String, key: UInt64) -> Bool {
-        namespaces.read { $0[ns]?.contains(key) ?? false }
+        state.read { $0.namespaces[ns]?.contains(key) ?? false }
     }
 
     /// Vectors in namespace `ns`. O(1).
     public func count(ns: String) -> Int {
-        namespaces.read { $0[ns]?.count ?? 0 }
+        state.read { $0.namespaces[ns]?.count ?? 0 }
     }
 
     /// Vectors in all namespaces. O(number of namespaces).
     public var count: Int {
-        namespaces.read { $0.values.reduce(0) { $0 + $1.count } }
+        state.read { $0.namespaces.values.reduce(0) { $0 + $1.count } }
     }
 
     /// The handles of namespace `ns`, in no particular order. O(count(ns:)).
     public func handles(ns: String) -> [Int64] {
         // A copy, not the namespace's array: a caller keeping that would make the next insert copy it under the write lock.
-        namespaces.read { $0[ns]?.handles.withUnsafeBufferPointer { Array($0) } ?? [] }
+        state.read { $0.namespaces[ns]?.handles.withUnsafeBufferPointer { Array($0) } ?? [] }
     }
 
     /// The `k` handles of `ns` whose codes are nearest `query` by approximate
@@ -136,43 +197,137 @@ public final class VectorIndex: Sendable {
     /// or `ns` is empty.
     ///
     /// Exact over the codes: every vector of `ns` is scored, under the read
-    /// lock, on the caller's thread: about 1.5 ms per 100,000 vectors of 384
-    /// (15 ms per 1,000,000) on one core of a 2.6 GHz AMD EPYC, plus
-    /// O(k log k) to order the result. The query should be unit length; any
-    /// other is taken as its direction. Traps if `query.count != dimensions`.
+    /// lock, on the caller's thread: int8 codes about 1.5 ms per 100,000
+    /// vectors of 384 on one core of a 2.6 GHz AMD EPYC, product codes
+    /// 64 at a time with AVX-512 VBMI byte permutes (a portable loop
+    /// elsewhere), plus O(k log k) to order the result. The query should be
+    /// unit length; any other is taken as its direction. Traps if
+    /// `query.count != dimensions`.
     public func nearest(ns: String, to query: [Float], k: Int) -> [(handle: Int64, similarity: Float)] {
         precondition(query.count == dimensions, "a query of \(query.count) numbers, not \(dimensions)")
         guard k > 0 else { return [] }
         let prepared = VectorQuery(query, stride: stride)
-        return namespaces.read { $0[ns]?.nearest(prepared, k: k) ?? [] }
-    }
-
-    /// Bytes the index holds (codes, scales, handles, keys, slot tables), for the
-    /// benchmark's memory figure: what their storage has allocated, growth
-    /// room included; not the namespaces' names. O(number of namespaces).
-    public var memoryBytes: Int {
-        namespaces.read { $0.values.reduce(0) { $0 + $1.memoryBytes } }
-    }
-
-    /// Applies `body`, which adds at most `additional` vectors, to namespace
-    /// `ns` (made when missing).
-    private func change(_ ns: String, adding additional: Int, _ body: (inout VectorNamespace) -> Void) {
-        writer.withLock { _ in
-            if namespaces.read({ $0[ns]?.hasRoom(for: additional) ?? false }) {
-                namespaces.write { body(&$0[ns]!) }
-                return
-            }
-            // Growing copies every array of the namespace: done on a copy, outside the write lock.
-            var grown = namespaces.read { $0[ns] } ?? VectorNamespace(stride: stride)
-            grown.reserve(additional: additional)
-            body(&grown)
-            let old = namespaces.write { $0.updateValue(grown, forKey: ns) }
-            _ = old  // The old arrays are freed here, after the write lock.
+        let unit = Self.unit(query)
+        return state.read { state in
+            guard let namespace = state.namespaces[ns] else { return [] }
+            let product = namespace.holdsProductCodes ? state.quantizer.map { ProductQuery(unit, quantizer: $0) } : nil
+            return namespace.nearest(prepared, product: product, k: k)
         }
     }
 
-    private func quantise(_ vector: [Float]) -> VectorCode {
-        precondition(vector.count == dimensions, "a vector of \(vector.count) numbers, not \(dimensions)")
-        return VectorCode(vector, stride: stride)
+    /// Bytes the index holds (codes, scales, handles, keys, slot tables, the
+    /// quantiser's centroids), for the benchmark's memory figure: what their
+    /// storage has allocated, growth room included; not the namespaces'
+    /// names. O(number of namespaces).
+    public var memoryBytes: Int {
+        state.read { state in
+            state.namespaces.values.reduce(state.quantizer?.memoryBytes ?? 0) { $0 + $1.memoryBytes }
+        }
+    }
+
+    /// Applies `body`, which adds at most `additional` vectors, to namespace
+    /// `ns` (made when missing). Called with `writer` held.
+    private func change(_ ns: String, adding additional: Int, _ body: (inout VectorNamespace) -> Void) {
+        if state.read({ $0.namespaces[ns]?.hasRoom(for: additional) ?? false }) {
+            state.write { body(&$0.namespaces[ns]!) }
+            return
+        }
+        // Growing copies every array of the namespace: done on a copy, outside the write lock.
+        var grown = state.read { state in
+            state.namespaces[ns] ?? VectorNamespace(stride: stride, subspaces: state.quantizer?.subspaces ?? 0)
+        }
+        grown.reserve(additional: additional)
+        body(&grown)
+        let old = state.write { $0.namespaces.updateValue(grown, forKey: ns) }
+        _ = old  // The old arrays are freed here, after the write lock.
+    }
+
+    /// The codes of `vectors`, of the kind the index holds; with product
+    /// codes, the index's largest residual and inverse length grow to
+    /// theirs. Called with `writer` held.
+    private func encode(_ vectors: [[Float]]) -> [StoredCode] {
+        guard let quantizer = state.read({ $0.quantizer }) else {
+            return vectors.map { .scalar(VectorCode($0, stride: stride)) }
+        }
+        var flat = [Float]()
+        flat.reserveCapacity(vectors.count * dimensions)
+        for v in vectors { flat += Self.unit(v) }
+        let bytes = flat.withUnsafeBufferPointer { quantizer.encode($0, count: vectors.count) }
+        let m = quantizer.subspaces
+        var residual: Float = 0, inverseLength: Float = 0
+        let codes: [StoredCode] = flat.withUnsafeBufferPointer { flat in
+            (0..<vectors.count).map { i in
+                let code = bytes[i * m ..< (i + 1) * m], inverse = quantizer.inverseLength(code)
+                residual = max(residual, quantizer.residual(flat.baseAddress! + i * dimensions, code: code, inverseLength: inverse))
+                inverseLength = max(inverseLength, inverse)
+                return .product(code, inverseLength: inverse)
+            }
+        }
+        state.write { state in
+            state.residual = max(state.residual, residual)
+            state.inverseLength = max(state.inverseLength, inverseLength)
+        }
+        return codes
+    }
+
+    /// Trains the quantiser, when there is none yet and the dimensions allow
+    /// one, on the vectors held (their int8 codes decoded) and `adding`, and
+    /// turns every namespace's codes into product codes; searches go on
+    /// meanwhile. Called with `writer` held.
+    private func trainIfNeeded(adding: [[Float]]) {
+        guard ProductQuantizer.fits(dimensions: dimensions), state.read({ $0.quantizer == nil }) else { return }
+        let current = state.read { $0.namespaces }
+        let held = current.values.reduce(0) { $0 + $1.count }
+        let total = held + adding.count
+        // Every step-th vector, so that the sample spreads over all of them.
+        let step = max(1, (total + ProductQuantizer.sampleLimit - 1) / ProductQuantizer.sampleLimit)
+        var samples = [Float]()
+        samples.reserveCapacity((total / step + 1) * dimensions)
+        var position = 0, taken = 0
+        var decoded = [Float](repeating: 0, count: dimensions)
+        for name in current.keys.sorted() {
+            let namespace = current[name]!
+            for i in 0..<namespace.count {
+                if position % step == 0 {
+                    decoded.withUnsafeMutableBufferPointer { namespace.decodeScalar(i, dimensions: dimensions, into: $0.baseAddress!) }
+                    samples += Self.unit(decoded)
+                    taken += 1
+                }
+                position += 1
+            }
+        }
+        for v in adding {
+            if position % step == 0 {
+                samples += Self.unit(v)
+                taken += 1
+            }
+            position += 1
+        }
+        guard let quantizer = ProductQuantizer.train(samples: samples, count: taken, dimensions: dimensions) else { return }
+        let converted = current.mapValues { $0.converted(to: quantizer) }
+        let inverseLength = converted.values.reduce(Float(0)) { max($0, $1.namespace.scales.max() ?? 0) }
+        let old = state.write { state in
+            defer {
+                state.namespaces = converted.mapValues(\.namespace)
+                state.quantizer = quantizer
+                state.residual = converted.values.reduce(0) { max($0, $1.residual) }
+                state.inverseLength = inverseLength
+            }
+            return state.namespaces
+        }
+        _ = old  // The int8 codes are freed here, after the write lock.
+    }
+
+    /// `vector` at unit length, components that are not finite as 0 (all 0 stays all 0).
+    static func unit(_ vector: [Float]) -> [Float] {
+        var sumOfSquares: Float = 0
+        var clean = vector
+        for i in clean.indices {
+            if !clean[i].isFinite { clean[i] = 0 }
+            sumOfSquares += clean[i] * clean[i]
+        }
+        guard sumOfSquares > 0 else { return clean }
+        let scale = 1 / sumOfSquares.squareRoot()
+        return clean.map { $0 * scale }
     }
 }

@@ -4,7 +4,7 @@ import TrailStore
 /// `sense` with `similar` (contract §8; the score is `MeaningScore`'s).
 ///
 /// The index gives the notes of the namespace nearest `similar` by their
-/// int8 codes; the store gives those notes as they are now, with their
+/// codes (`VectorIndex.candidates(for:)` of them); the store gives those notes as they are now, with their
 /// float vectors, for the exact cosine (the re-rank) and the filters. When
 /// the filters leave fewer than the list's depth, the search widens (four
 /// times as many candidates) until the namespace is exhausted. A tag filter
@@ -90,13 +90,15 @@ extension Recall {
         var found: [(note: Note, similarity: Double)] = []
         var read = Set<Int64>()
         while true {
-            let candidates = index.nearest(ns: q.ns, to: vector, k: k)
+            // Product codes put the nearest a few places down: more candidates for the exact re-rank.
+            let asked = index.candidates(for: k)
+            let candidates = index.nearest(ns: q.ns, to: vector, k: asked)
             let unread = candidates.map(\.handle).filter { !read.contains($0) }
             read.formUnion(unread)
             if !unread.isEmpty {
                 found += scored(try await store.meaningRows(ns: q.ns, .handles(unread), model: model), q, vector)
             }
-            if found.count >= wanted || candidates.count < k { return found }
+            if found.count >= wanted || candidates.count < asked { return found }
             k *= Self.widening
         }
     }

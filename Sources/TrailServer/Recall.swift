@@ -10,8 +10,8 @@ import TrailStore
 /// in-memory index of live notes' vectors, and what keeps the index in step
 /// with the store (the `Indexer`, on threads of its own).
 ///
-/// The index holds int8 codes (`VectorIndex`), each note's keyed by the
-/// first 64 bits of its id; the float vectors stay in
+/// The index holds codes (`VectorIndex`: int8, then product codes past
+/// 65,536 vectors), keyed by the first 64 bits of each note's id; the float vectors stay in
 /// the store, which a search reads back for the notes it found (the exact
 /// re-rank). An entry for a note that is no longer live costs memory only:
 /// every search reads the notes it found from the store, which leaves out
@@ -43,11 +43,13 @@ final class Recall: Sendable {
     /// The model's name, as `trail.hello` and the store's vectors name it.
     var model: String { encoder.name }
 
-    init(encoder: SentenceEncoder, store: any TrailStore, logger: Logger) {
+    /// `productThreshold`: vectors at which the index turns to product codes
+    /// (`VectorIndex`; lower only in tests).
+    init(encoder: SentenceEncoder, store: any TrailStore, logger: Logger, productThreshold: Int = 65_536) {
         self.encoder = encoder
         self.store = store
         self.logger = logger
-        index = VectorIndex(dimensions: encoder.dimensions)
+        index = VectorIndex(dimensions: encoder.dimensions, productThreshold: productThreshold)
         queue = EmbeddingQueue(encoder: encoder)
     }
 
@@ -162,7 +164,7 @@ final class Recall: Sendable {
     func merge(_ d: Deposit, threshold: Double, writer: Writer) async throws(TrailError) -> MergeOutcome {
         let vector = try await embed(d.body)
         return try await mergeLanes.run(ns: d.ns) { () async throws(TrailError) -> MergeOutcome in
-            let candidates = index.nearest(ns: d.ns, to: vector, k: Self.contestCandidates)
+            let candidates = index.nearest(ns: d.ns, to: vector, k: index.candidates(for: Self.contestCandidates))
             let rows = candidates.isEmpty ? []
                 : try await store.meaningRows(ns: d.ns, .handles(candidates.map(\.handle)), model: model)
             // Every live note near, with its similarity: the notes `after` names contest too.

@@ -39,10 +39,6 @@ extension Recall {
 
     /// Notes a new note is compared with for contests: its nearest.
     static let contestCandidates = 16
-    /// The int8 codes of the index may put a pair a little under its exact
-    /// cosine: candidates are taken this much below the threshold, then
-    /// compared on their stored vectors.
-    static let codeSlack = 0.02
 
     /// `contest_similarity` of `ns` (nil when the namespace is not there).
     func contestSimilarity(ns: String) async throws(TrailError) -> Double? {
@@ -69,7 +65,7 @@ extension Recall {
         guard !entries.isEmpty else { return none }
         var found: [Int64: [(handle: Int64, similarity: Double)]] = [:]
         for e in entries {
-            var near = index.nearest(ns: ns, to: e.vector, k: Self.contestCandidates)
+            var near = index.nearest(ns: ns, to: e.vector, k: index.candidates(for: Self.contestCandidates))
                 .filter { $0.handle != e.handle }.map { (handle: $0.handle, similarity: Double($0.similarity)) }
             if !inIndex {
                 let searched = Set(near.map(\.handle))
@@ -82,7 +78,7 @@ extension Recall {
         var near: [Int64: [Int64]] = [:]
         var handles = Set<Int64>()
         for (handle, candidates) in found {
-            let close = candidates.filter { $0.similarity >= threshold - Self.codeSlack }.map(\.handle)
+            let close = candidates.filter { $0.similarity >= threshold - Double(index.codeSlack) }.map(\.handle)
             guard !close.isEmpty else { continue }
             near[handle] = close
             handles.insert(handle)

@@ -40,6 +40,17 @@ struct RecallContestTests {
         return entries
     }
 
+    /// Deposits `bodies`, stores the first and the last one's vectors and puts them in `recall`'s index;
+    /// the second (which contests the first) is embedded, not stored.
+    func firstAndLastKept(in recall: Recall) async throws -> [Recall.ContestEntry] {
+        let entries = try await depositAndEmbed(Self.bodies)
+        let kept = [entries[0], entries[2]]
+        _ = try await store.write(.storeVectors(model: recall.model, vectors: kept.map { VectorWrite(handle: $0.handle, vector: $0.vector) }),
+                                  by: Writer())
+        recall.insert(ns: "default", kept)
+        return entries
+    }
+
     @Test("two notes of one batch (no vector stored yet, neither in the index) contest each other; an unrelated note does not")
     func withinOneBatch() async throws {
         let entries = try await depositAndEmbed(Self.bodies)
@@ -54,11 +65,7 @@ struct RecallContestTests {
 
     @Test("a note is compared with the notes already in the index, and only where the namespace's contest_similarity allows")
     func withTheIndex() async throws {
-        let entries = try await depositAndEmbed(Self.bodies)
-        let kept = [entries[0], entries[2]]
-        _ = try await store.write(.storeVectors(model: recall.model, vectors: kept.map { VectorWrite(handle: $0.handle, vector: $0.vector) }),
-                                  by: Writer())
-        recall.insert(ns: "default", kept)
+        let entries = try await firstAndLastKept(in: recall)
         let found = try await recall.contests(ns: "default", of: [entries[1]])
         #expect(found.pairs.map { [$0.a, $0.b] } == [[entries[0].handle, entries[1].handle]])
         // This daemon's configure replaces the threshold read a moment before.
@@ -74,6 +81,32 @@ struct RecallContestTests {
         recall.insert(ns: "shared", entries)
         let found = try await recall.contests(ns: "shared", of: entries, inIndex: true)
         #expect(found.pairs.map { [$0.a, $0.b] } == [[entries[0].handle, entries[1].handle]])
+    }
+
+    @Test("with product codes in the index (past its threshold), contests are still found and a sense by meaning still finds the note")
+    func withProductCodes() async throws {
+        let recall = Recall(encoder: self.recall.encoder, store: store, logger: Logger(label: "test"), productThreshold: 1024)
+        // 1,100 vectors of notes the store does not hold (random directions, nowhere near the bodies) take the
+        // index past its threshold; the search reads the rows of the notes it finds and skips those.
+        var state: UInt64 = 7
+        func next() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state >> 11) - (1 << 52)) / Float(1 << 52)
+        }
+        let filler = (0..<1100).map { i in
+            (handle: Int64(10_000_000 + i), id: NoteID(body: "filler \(i)"), vector: (0..<recall.encoder.dimensions).map { _ in next() })
+        }
+        recall.insert(ns: "default", filler)
+        #expect(recall.index.holdsProductCodes)
+        #expect(recall.index.candidates(for: 16) == 16 * VectorIndex.productOversampling)
+
+        let entries = try await firstAndLastKept(in: recall)
+        let found = try await recall.contests(ns: "default", of: [entries[1]])
+        #expect(found.pairs.map { [$0.a, $0.b] } == [[entries[0].handle, entries[1].handle]])
+
+        let sensed = try await recall.sense(SenseQuery(ns: "default", limit: 2, similar: "how long before an upload request times out"))
+        #expect(sensed.map(\.note.body) == [Self.bodies[0], Self.bodies[2]])
+        #expect(try #require(sensed.first?.similarity) > 0.4)
     }
 
     @Test("a note alone in its namespace, or in a namespace that is not there, has no contests")

@@ -335,7 +335,7 @@ final class MeaningPhase {
             var scanning = makeHistogram()
             for v in questionVectors {
                 let t = monoNanos()
-                _ = index.nearest(ns: ns, to: v, k: Self.candidates)
+                _ = index.nearest(ns: ns, to: v, k: index.candidates(for: Self.candidates))
                 scanning.record(monoNanos() - t)
             }
             let scan = Percentiles(scanning)

@@ -63,6 +63,47 @@ void trail_attention(const float *qkv, const int *lengths, int sequences, int wi
 void trail_attention_portable(const float *qkv, const int *lengths, int sequences, int width, int heads,
                               float *work, float *context);
 
+/// Product quantisation for the index of meaning (TrailEmbedding's
+/// `ProductQuantizer`). A vector of m·dsub numbers is cut into m subspaces of
+/// dsub; each subspace has TRAIL_PQ_CENTROIDS centroids (k-means over
+/// samples), and a vector is stored as the index of its nearest centroid in
+/// each subspace: m bytes. Codes are scanned in blocks of TRAIL_PQ_BLOCK
+/// vectors laid out subspace by subspace: the code of vector l of block b in
+/// subspace j is codes[(b·m + j)·TRAIL_PQ_BLOCK + l].
+#define TRAIL_PQ_CENTROIDS 256
+#define TRAIL_PQ_BLOCK 64
+
+/// K-means (`iterations` rounds of Lloyd's, started from distinct samples
+/// drawn with SplitMix64 from `seed`) over numbers offset ..< offset + dsub of
+/// each of the n samples (n × dims, row-major): the subspace's centroids
+/// [TRAIL_PQ_CENTROIDS][dsub]. An empty cluster restarts at a random sample.
+/// Returns 0, or −1 when n < TRAIL_PQ_CENTROIDS or memory ran out.
+int trail_pq_train_subspace(const float *samples, long n, int dims, int offset, int dsub, int iterations,
+                            uint64_t seed, float *centroids);
+
+/// The codes of n vectors (n × m·dsub, row-major) as n × m bytes, row-major:
+/// per subspace the nearest centroid (squared distance; ties to the lower).
+/// `centroids` is [m][TRAIL_PQ_CENTROIDS][dsub].
+void trail_pq_encode(const float *centroids, int m, int dsub, const float *vectors, long n, uint8_t *codes);
+
+/// A query's lookup table: for subspace j and centroid k, the dot product of
+/// the query's numbers in j with the centroid, less the least of j's, in
+/// steps of `scale` (one step for all subspaces, the widest range over 255),
+/// rounded to a byte. A vector's approximate dot product with the query is
+/// then scale × Σ_j table[j][code_j] + bias (bias: the sum of the least).
+void trail_pq_table(const float *centroids, int m, int dsub, const float *query, uint8_t *table, float *scale,
+                    float *bias);
+
+/// Σ_j table[j][code_j] for every vector of `blocks` blocks, into `sums`
+/// (blocks × TRAIL_PQ_BLOCK), exact in 16 bits for m ≤ 257. AVX-512 VBMI
+/// byte permutes where the CPU has them, else the portable loop, with the
+/// same sums.
+void trail_pq_scan(const uint8_t *table, int m, const uint8_t *codes, long blocks, uint16_t *sums);
+void trail_pq_scan_portable(const uint8_t *table, int m, const uint8_t *codes, long blocks, uint16_t *sums);
+
+/// 1 when `trail_pq_scan` runs on AVX-512 VBMI on this CPU.
+int trail_pq_scan_uses_vbmi(void);
+
 /// glibc's allocator: at most `arenas` arenas, and blocks of `map_threshold`
 /// bytes or more mapped on their own (the threshold fixed, not raised as
 /// blocks are freed). Does nothing on other C libraries.
