@@ -76,7 +76,7 @@ final class Indexer: Sendable {
     /// floats and their copies are freed when it is indexed, but glibc keeps
     /// what was freed in its arenas until the trim after the load; pages of
     /// 10,000 left about 60 MB there at the end of a load of 1M (the load's
-    /// peak), pages of 2,000 about a fifth of that, for the same load time.
+    /// peak), pages of 2,000 about 18 MB, for the same load time.
     static let page = 2_000
 
     init(recall: Recall, threads: Int) {

@@ -12,6 +12,11 @@ import CTrailKernels
 /// 77 MB in use. With two arenas and large blocks always mapped (and so
 /// returned when freed), 82 MB; `releaseFreed` after the load gives back what
 /// is left. Elsewhere (other C libraries) both do nothing.
+///
+/// The two arenas cost durable writes about 10 % (threads wait for an
+/// arena), measured; without them the meaning benchmark's peak at 1M was
+/// 344 MiB against 284 (docs/decisions.md, "Memory at 1M with recall by
+/// meaning").
 public enum ProcessMemory {
     /// Arenas glibc may make: threads beyond share them.
     static let arenas: Int32 = 2
