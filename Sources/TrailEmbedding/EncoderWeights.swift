@@ -181,10 +181,11 @@ final class EncoderWeights: @unchecked Sendable {
     }
 
     /// Each row of `table` (rows of `width`) as int8 codes and a scale: the
-    /// row's largest magnitude over 127 (1 for a row of zeros).
+    /// row's largest magnitude over 127 (1 for a row of zeros). Numbers that
+    /// are not finite (a damaged file) count as 0.
     static func quantiseRows(_ table: [Float], width: Int, codes: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>) {
         for r in 0..<table.count / width {
-            let row = table[r * width ..< (r + 1) * width]
+            let row = table[r * width ..< (r + 1) * width].map { $0.isFinite ? $0 : 0 }
             let largest = row.reduce(Float(0)) { max($0, abs($1)) }
             let scale = largest > 0 ? largest / 127 : 1
             scales[r] = scale

@@ -27,7 +27,8 @@ import Synchronization
 /// run in parallel, each on its caller's thread; inserts and removes take it
 /// alone, for the microseconds a change takes (coding is done before).
 /// A writer waits for the searches under way (a full scan: about 1.5 ms per
-/// 100,000 int8 codes of 384, a few ms per 1,000,000 product codes), and
+/// 100,000 int8 codes of 384, about 14 ms per 1,000,000 product codes of
+/// 96 bytes on a 2-core Intel Xeon with AVX-512 VBMI), and
 /// searches arriving meanwhile wait for it. When a namespace's arrays are
 /// full, a change copies them into arrays twice as large without the write
 /// lock, searches going on meanwhile, and then swaps them in.
@@ -107,8 +108,8 @@ public final class VectorIndex: Sendable {
     ///
     /// The vector should be unit length, as the encoder's are; any other is
     /// taken as its direction. Components that are not finite count as 0.
-    /// Costs O(dimensions) (a product code: about 8 × dimensions × 256
-    /// multiply-adds). When the namespace's arrays are full (each time it
+    /// Costs O(dimensions) (a product code: about 256 × dimensions
+    /// multiply-adds, a distance to each centroid of each subspace). When the namespace's arrays are full (each time it
     /// doubles) the call also copies them, O(count(ns:)), without the write
     /// lock; the insert that brings the index to `productThreshold` trains
     /// the quantiser. Traps if `vector.count != dimensions`.

@@ -228,20 +228,20 @@ struct VectorNamespace: Sendable {
             productCodes.withUnsafeBufferPointer { codes in
                 handles.withUnsafeBufferPointer { handles in
                     scales.withUnsafeBufferPointer { inverseLengths in
-                    sums.withUnsafeMutableBufferPointer { sums in
-                        var first = 0
-                        while first < blocks {
-                            let n = min(Self.scanChunk, blocks - first)
-                            trail_pq_scan(table.baseAddress, Int32(m), codes.baseAddress! + first * m * Self.block, n, sums.baseAddress)
-                            let base = first * Self.block, end = min(count, base + n * Self.block)
-                            for i in base..<end {
-                                // cos ≈ (x̂ · query) / |x̂|
-                                let similarity = (Float(sums[i - base]) * scale + bias) * inverseLengths[i]
-                                if similarity >= top.threshold { top.offer(similarity, handles[i]) }
+                        sums.withUnsafeMutableBufferPointer { sums in
+                            var first = 0
+                            while first < blocks {
+                                let n = min(Self.scanChunk, blocks - first)
+                                trail_pq_scan(table.baseAddress, Int32(m), codes.baseAddress! + first * m * Self.block, n, sums.baseAddress)
+                                let base = first * Self.block, end = min(count, base + n * Self.block)
+                                for i in base..<end {
+                                    // cos ≈ (x̂ · query) / |x̂|
+                                    let similarity = (Float(sums[i - base]) * scale + bias) * inverseLengths[i]
+                                    if similarity >= top.threshold { top.offer(similarity, handles[i]) }
+                                }
+                                first += n
                             }
-                            first += n
                         }
-                    }
                     }
                 }
             }

@@ -77,8 +77,9 @@ extension Recall {
         guard found.values.contains(where: { !$0.isEmpty }), let threshold = try await contestSimilarity(ns: ns) else { return none }
         var near: [Int64: [Int64]] = [:]
         var handles = Set<Int64>()
+        let floor = threshold - Double(index.codeSlack)
         for (handle, candidates) in found {
-            let close = candidates.filter { $0.similarity >= threshold - Double(index.codeSlack) }.map(\.handle)
+            let close = candidates.filter { $0.similarity >= floor }.map(\.handle)
             guard !close.isEmpty else { continue }
             near[handle] = close
             handles.insert(handle)
