@@ -199,3 +199,20 @@ void trail_i8_gemm(const uint8_t *q, const float *qscale, const int32_t *qzero, 
 #endif
     trail_i8_gemm_portable(q, qscale, qzero, t, k, packed, wscale, wsum, bias, n, y);
 }
+
+void trail_i8_rows(const float *table, long rows, int width, int8_t *codes, float *scales) {
+    for (long r = 0; r < rows; r++) {
+        const float *row = table + r * width;
+        float largest = 0;
+        for (int i = 0; i < width; i++) {
+            float x = isfinite(row[i]) ? fabsf(row[i]) : 0;
+            if (x > largest) largest = x;
+        }
+        float scale = largest > 0 ? largest / 127 : 1;
+        scales[r] = scale;
+        for (int i = 0; i < width; i++) {
+            float level = isfinite(row[i]) ? rintf(row[i] / scale) : 0;
+            codes[r * width + i] = (int8_t)(level > 127 ? 127 : (level < -127 ? -127 : level));
+        }
+    }
+}

@@ -21,6 +21,12 @@
 /// `sums` (n int32: the row sums of w_q).
 void trail_i8_pack(const float *w, int n, int k, int8_t *packed, float *scale, int32_t *sums);
 
+/// Each row of table [rows, width] as int8 codes (rows * width) and a scale
+/// (rows): the row's largest magnitude over 127 (1 for a row of zeros), each
+/// code round(x / scale); numbers that are not finite count as 0. The word
+/// embeddings of `EncoderPrecision.int8`.
+void trail_i8_rows(const float *table, long rows, int width, int8_t *codes, float *scales);
+
 /// Quantises x [t, k] per row into `q` (t * k bytes), `scale` and `zero` (t each).
 void trail_u8_quantize(const float *x, int t, int k, uint8_t *q, float *scale, int32_t *zero);
 
