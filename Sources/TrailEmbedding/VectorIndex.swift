@@ -207,13 +207,7 @@ public final class VectorIndex: Sendable {
     public func nearest(ns: String, to query: [Float], k: Int) -> [(handle: Int64, similarity: Float)] {
         precondition(query.count == dimensions, "a query of \(query.count) numbers, not \(dimensions)")
         guard k > 0 else { return [] }
-        let prepared = VectorQuery(query, stride: stride)
-        let unit = Self.unit(query)
-        return state.read { state in
-            guard let namespace = state.namespaces[ns] else { return [] }
-            let product = namespace.holdsProductCodes ? state.quantizer.map { ProductQuery(unit, quantizer: $0) } : nil
-            return namespace.nearest(prepared, product: product, k: k)
-        }
+        return state.read { $0.namespaces[ns]?.nearest(query, quantizer: $0.quantizer, k: k) ?? [] }
     }
 
     /// Bytes the index holds (codes, scales, handles, keys, slot tables, the

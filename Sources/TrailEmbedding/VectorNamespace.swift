@@ -188,13 +188,15 @@ struct VectorNamespace: Sendable {
 
     /// The `k` handles whose codes have the highest approximate cosine with
     /// the query, best first, ties by handle ascending. Reads every code once.
-    func nearest(_ query: VectorQuery, product: ProductQuery?, k: Int) -> [(handle: Int64, similarity: Float)] {
+    /// The query is prepared for the codes the namespace holds: a lookup
+    /// table from `quantizer` for product codes, int8 codes otherwise.
+    func nearest(_ query: [Float], quantizer: ProductQuantizer?, k: Int) -> [(handle: Int64, similarity: Float)] {
         var top = VectorTopK(k: min(k, count))
         if holdsProductCodes {
-            guard let product else { preconditionFailure("product codes scanned without a table") }
-            scanProduct(product, into: &top)
+            guard let quantizer else { preconditionFailure("product codes scanned without a quantiser") }
+            scanProduct(ProductQuery(VectorIndex.unit(query), quantizer: quantizer), into: &top)
         } else {
-            scanScalar(query, into: &top)
+            scanScalar(VectorQuery(query, stride: stride), into: &top)
         }
         return top.best()
     }

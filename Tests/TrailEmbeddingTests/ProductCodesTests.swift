@@ -107,6 +107,24 @@ struct ProductCodesTests {
         #expect(index.nearest(ns: "m", to: start[0], k: 3).map(\.handle) == [1])
     }
 
+    @Test("after the turn, a vector with components that are not finite is coded by the rest of it, and a query with them too")
+    func damagedVectorsAfterTheTurn() {
+        let (index, vectors) = Self.filled(count: 4200, threshold: 4096, seed: 61)
+        #expect(index.holdsProductCodes)
+        var damaged = vectors[7]
+        damaged[3] = .nan
+        damaged[100] = .infinity
+        var clean = damaged
+        clean[3] = 0
+        clean[100] = 0
+        index.insert(ns: "n", handle: 9000, vector: damaged)
+        let found = index.nearest(ns: "n", to: damaged, k: index.candidates(for: 1))
+        #expect(found.map(\.handle).contains(9000))
+        #expect(found.allSatisfy { $0.similarity.isFinite })
+        let byClean = index.nearest(ns: "n", to: clean, k: index.candidates(for: 1))
+        #expect(byClean.map(\.handle) == found.map(\.handle))
+    }
+
     @Test("training is deterministic: the same vectors give the same candidates and similarities")
     func deterministic() {
         let (a, vectors) = Self.filled(count: 4200, threshold: 4096, seed: 41)
