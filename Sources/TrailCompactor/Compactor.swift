@@ -17,8 +17,12 @@ public struct CompactorSettings: Sendable {
     /// is a bulk one: every faded note is set aside in one write, then
     /// evaporated `bulkBatch` at a time.
     public var bulkBatches = 8
-    /// Notes per pack and transaction in a bulk evaporation.
+    /// Notes per pack in a bulk evaporation.
     public var bulkBatch = 50_000
+    /// Where a store packs from reads (outside the write lock): notes
+    /// archived per write, so that a deposit waits for at most one short
+    /// step. The pack of a batch is named by the first step.
+    public var archiveStep = 2_000
 
     public init() {}
 }
@@ -70,12 +74,66 @@ public struct Compactor: Sendable {
         return reports
     }
 
+    /// Evaporates `batches` where the engine packs from reads: each batch is
+    /// set aside (unless `setAside`: a bulk evaporation did it for all) and
+    /// packed outside the write lock while the batch before it is archived,
+    /// then archived in writes of at most `settings.archiveStep` notes, of
+    /// those still set aside. A write waits for at most one such step.
+    private func evaporateFromReads(_ batches: [EvaporationBatch], ns: String, setAside: Bool, writer: Writer,
+                                    into report: inout CompactionReport) async throws(TrailError) {
+        let store = self.store
+        let reportNotes = watching(ns)
+        /// Sets aside and packs batch `i` in a task of its own (nil past the last).
+        func pack(_ i: Int) -> Task<Result<(EvaporationBatch, PackedEvaporation?), TrailError>, Never>? {
+            guard i < batches.count else { return nil }
+            var batch = batches[i]
+            batch.reportNotes = reportNotes
+            return Task { [batch] in
+                do throws(TrailError) {
+                    if !setAside { _ = try await store.write(.markEvaporating(ns: ns, batch: batch), by: writer) }
+                    return .success((batch, try await store.packEvaporation(ns: ns, batch: batch)))
+                } catch {
+                    return .failure(error)
+                }
+            }
+        }
+        var next = pack(0)
+        var i = 0
+        var unnamed = false
+        while let current = next {
+            let (batch, packed) = try await current.value.get()
+            i += 1
+            next = pack(i)
+            guard let packed else { continue }
+            var archived = 0
+            let step = max(1, settings.archiveStep)
+            for start in stride(from: 0, to: packed.entries.count, by: step) {
+                let end = min(start + step, packed.entries.count)
+                var slice = batch
+                slice.packed = packed
+                slice.packed!.entries = Array(packed.entries[start..<end])
+                slice.packed!.notes = packed.notes.isEmpty ? [] : Array(packed.notes[start..<end])
+                guard case let .evaporated(done) = try await store.write(.evaporate(ns: ns, batch: slice), by: writer) else {
+                    next?.cancel()
+                    throw .internal("evaporate answered something else")
+                }
+                archived += done.count
+                if !done.notes.isEmpty { onEvaporated(done.notes) }
+            }
+            report.evaporated += archived
+            if archived > 0 { report.archivedBytes += packed.packedBytes } else { unnamed = true }
+        }
+        // A pack none of whose notes was left is no one's once its claim went.
+        if unnamed { _ = try await store.write(.sweepPacks, by: writer) }
+    }
+
     private func compactNamespace(_ ns: String) async throws(TrailError) -> CompactionReport {
         let writer = Writer(agent: "trail-compactor")
         let started = Date()
         var report = CompactionReport(ns: ns, startedAtMillis: Timestamp.millis(started.timeIntervalSince1970))
         var planned = try await store.fadedNotes(ns: ns, batch: settings.batch)
-        if planned.count > settings.bulkBatches {
+        let bulk = planned.count > settings.bulkBatches
+        if bulk {
             // Bulk: set every faded note aside in one write (out of the key
             // index at once), then evaporate in bigger batches of neighbours.
             let all = planned.flatMap(\.handles)
@@ -85,14 +143,18 @@ public struct Compactor: Sendable {
                 EvaporationBatch(handles: Array(all[$0..<min($0 + settings.bulkBatch, all.count)]), keepTrails: true)
             }
         }
-        for var batch in planned {
-            batch.reportNotes = watching(ns)
-            guard case let .evaporated(batch) = try await store.write(.evaporate(ns: ns, batch: batch), by: writer) else {
-                throw .internal("evaporate answered something else")
+        if store.packsEvaporationFromReads {
+            try await evaporateFromReads(planned, ns: ns, setAside: bulk, writer: writer, into: &report)
+        } else {
+            for var batch in planned {
+                batch.reportNotes = watching(ns)
+                guard case let .evaporated(batch) = try await store.write(.evaporate(ns: ns, batch: batch), by: writer) else {
+                    throw .internal("evaporate answered something else")
+                }
+                report.evaporated += batch.count
+                report.archivedBytes += batch.packedBytes
+                if !batch.notes.isEmpty { onEvaporated(batch.notes) }
             }
-            report.evaporated += batch.count
-            report.archivedBytes += batch.packedBytes
-            if !batch.notes.isEmpty { onEvaporated(batch.notes) }
         }
         // Also after a bulk evaporation that a crash cut short.
         _ = try await store.write(.dropDeadTrails(ns: ns), by: writer)

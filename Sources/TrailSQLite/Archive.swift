@@ -117,16 +117,26 @@ extension SQLiteWrites {
                 ON CONFLICT (src, dst) DO NOTHING
                 """, arguments: [from, to, entry.ns, decay.key(weight: w, at: now), nowMillis, nowMillis])
         }
-        let hotSeq = "SELECT seq FROM note WHERE ns = ? AND id = ? AND state <> 2"
-        for t in record.trailsOut {
-            if let other = try db.int(sql: hotSeq, arguments: [entry.ns, t.id]) {
-                try restoreTrail(from: entry.seq, to: Int64(other), weight: t.weight)
+        /// The hot note `id` names, set live again if it was set aside for
+        /// evaporation (a trail of it changes: `NoteWrites.keepFromEvaporation`).
+        func hotEnd(_ id: String) throws -> Int64? {
+            var found: (seq: Int64, state: Int64, key: Double)?
+            try db.forEachRow(sql: "SELECT seq, state, key FROM note WHERE ns = ? AND id = ? AND state <> 2",
+                              binding: [.text(entry.ns), .text(id)]) {
+                found = (RawColumn.int64($0, 0), RawColumn.int64($0, 1), RawColumn.double($0, 2))
             }
+            guard let found else { return nil }
+            if found.state == StoredState.evaporating.rawValue {
+                try db.run(sql: "UPDATE note SET state = 0 WHERE seq = ?", arguments: [found.seq])
+                changes?.row(seq: found.seq, ns: entry.ns, state: .live, key: found.key)
+            }
+            return found.seq
+        }
+        for t in record.trailsOut {
+            if let other = try hotEnd(t.id) { try restoreTrail(from: entry.seq, to: other, weight: t.weight) }
         }
         for t in record.trailsIn {
-            if let other = try db.int(sql: hotSeq, arguments: [entry.ns, t.id]) {
-                try restoreTrail(from: Int64(other), to: entry.seq, weight: t.weight)
-            }
+            if let other = try hotEnd(t.id) { try restoreTrail(from: other, to: entry.seq, weight: t.weight) }
         }
         try log(ns: entry.ns, op: "unarchive", note: entry.seq, detail: entry.pack)
         var row = NoteRow(inserted: entry.seq, id: entry.id, body: record.body, tags: record.tags.joined(separator: " "),
@@ -143,6 +153,7 @@ extension SQLiteWrites {
     /// notes of `ns` (one may have been reinforced since the batch was
     /// planned) into a new pack, with their trails, and out of the hot tables.
     func evaporate(ns: String, batch: EvaporationBatch, fault: CompactionFault?) throws -> EvaporationReport {
+        if let packed = batch.packed { return try commitPacked(packed, ns: ns, keepTrails: batch.keepTrails, fault: fault) }
         guard let settings = try Self.existingNamespace(db, ns) else { return EvaporationReport(ns: ns) }
         let threshold = settings.decay.thresholdKey(settings.evaporateBelow, at: now)
         let seqs = jsonArray(batch.handles)
@@ -216,8 +227,51 @@ extension SQLiteWrites {
     func archive(_ rows: [NoteRow], settings: NamespaceSettings, fault: CompactionFault? = nil,
                  reportNotes: Bool = true, keepTrails: Bool = false) throws -> EvaporationReport {
         let ns = settings.name
-        let decay = settings.decay
         guard !rows.isEmpty else { return EvaporationReport(ns: ns) }
+        let records = try Self.records(db, rows, settings: settings, at: now)
+        let notes = reportNotes ? Self.evaporatedNotes(rows, settings: settings, at: now) : []
+        let name = Self.packName(ns: ns, at: nowMillis)
+        let written = try packs.write(records, name: name)
+        try fault?.trip(.packWritten)
+        let entries = zip(records, written.entries).map { (handle: $0.seq, offset: $1.offset, length: $1.length) }
+        try slim(entries, pack: name, raw: written.raw, packed: written.packed, ns: ns, keepTrails: keepTrails, fault: fault)
+        return EvaporationReport(ns: ns, notes: notes, count: records.count, packedBytes: written.packed, rawBytes: written.raw)
+    }
+
+    /// Archives the notes of a batch packed outside the write lock
+    /// (`PackedEvaporation`, or a slice of its entries) that are still set
+    /// aside and faded; a note used since (set live again, or retracted)
+    /// stays, and its record in the pack is never named. The first slice
+    /// that archives a note names the pack; a pack none of whose notes is
+    /// left stays unnamed, for the sweep once its claim goes.
+    func commitPacked(_ packed: PackedEvaporation, ns: String, keepTrails: Bool, fault: CompactionFault?) throws -> EvaporationReport {
+        guard let settings = try Self.existingNamespace(db, ns) else { return EvaporationReport(ns: ns) }
+        let threshold = settings.decay.thresholdKey(settings.evaporateBelow, at: now)
+        var still = Set<Int64>()
+        still.reserveCapacity(packed.entries.count)
+        try db.forEachRow(sql: """
+            SELECT n.seq FROM note n
+            WHERE n.seq IN (SELECT value FROM json_each(?)) AND +n.ns = ? AND +n.state = 3 AND +n.key < ?
+            """, binding: [.text(jsonArray(packed.entries.map(\.handle))), .text(ns), .double(threshold)]) {
+            still.insert(RawColumn.int64($0, 0))
+        }
+        guard !still.isEmpty else { return EvaporationReport(ns: ns) }
+        let kept = packed.entries.indices.filter { still.contains(packed.entries[$0].handle) }
+        try slim(kept.map { packed.entries[$0] }, pack: packed.pack, raw: packed.rawBytes, packed: packed.packedBytes,
+                 ns: ns, keepTrails: keepTrails, fault: fault)
+        return EvaporationReport(ns: ns, notes: packed.notes.isEmpty ? [] : kept.map { packed.notes[$0] }, count: kept.count,
+                                 packedBytes: packed.packedBytes, rawBytes: packed.rawBytes)
+    }
+
+    /// A new pack's file name.
+    static func packName(ns: String, at millis: Int64) -> String {
+        "\(ns)-\(millis)-\(UInt32.random(in: 0...UInt32.max)).zst"
+    }
+
+    /// The archive records of `rows` (notes of one namespace), with their
+    /// trails named by the other end's id, as `db` has them.
+    static func records(_ db: Database, _ rows: [NoteRow], settings: NamespaceSettings, at now: Double) throws -> [ArchivedNote] {
+        let decay = settings.decay
         // Every statement below works on the whole batch at once (the seqs as
         // a JSON array through json_each): a few statements per batch, not
         // several per note.
@@ -246,33 +300,41 @@ extension SQLiteWrites {
                 ids[end.other].map { ArchivedNote.Trail(id: $0, weight: decay.weight(key: end.key, at: now)) }
             }
         }
-        var records: [ArchivedNote] = []
-        var notes: [Note] = []
-        records.reserveCapacity(rows.count)
-        notes.reserveCapacity(rows.count)
-        for row in rows {
-            records.append(ArchivedNote(
+        return rows.map { row in
+            ArchivedNote(
                 id: row.id, seq: row.seq, body: row.body, tags: row.tagList, after: row.afterList,
                 weight: decay.weight(key: row.key, at: now), archivedAt: now, deposits: row.deposits, agent: row.agent,
                 rank: row.rank, createdAt: row.createdAt, updatedAt: row.updatedAt,
-                trailsOut: trails(outEnds[row.seq]), trailsIn: trails(inEnds[row.seq])))
-            if reportNotes {
-                var note = row.note(ns: settings, at: now)
-                note.state = .archived
-                notes.append(note)
-            }
+                trailsOut: trails(outEnds[row.seq]), trailsIn: trails(inEnds[row.seq]))
         }
-        let name = "\(ns)-\(nowMillis)-\(UInt32.random(in: 0...UInt32.max)).zst"
-        let written = try packs.write(records, name: name)
-        try fault?.trip(.packWritten)
-        try db.run(sql: "INSERT INTO pack (name, ns, notes, raw_bytes, packed_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                   arguments: [name, ns, records.count, written.raw, written.packed, nowMillis])
-        let packRow = db.lastInsertedRowID
-        let index = "[" + zip(records, written.entries).map { record, entry in
-            "[\(record.seq),\(entry.offset),\(entry.length)]"
-        }.joined(separator: ",") + "]"
-        // Each row stays where it is, slim: body, tags and trails are in the
-        // pack now; its key stays, so its weight goes on decaying.
+    }
+
+    /// `rows` as watchers see them evaporate: state `archived`.
+    static func evaporatedNotes(_ rows: [NoteRow], settings: NamespaceSettings, at now: Double) -> [Note] {
+        rows.map { row in
+            var note = row.note(ns: settings, at: now)
+            note.state = .archived
+            return note
+        }
+    }
+
+    /// Names the pack `name` (written and synced) in a pack row, and slims
+    /// the rows of `entries` into archived rows that point at their frames:
+    /// body, tags and trails are in the pack now; each row's key stays, so
+    /// its weight goes on decaying. Their trails go too, unless kept for
+    /// `dropDeadTrails` (a bulk evaporation).
+    private func slim(_ entries: [(handle: Int64, offset: Int64, length: Int64)], pack name: String, raw: Int, packed: Int,
+                      ns: String, keepTrails: Bool, fault: CompactionFault?) throws {
+        let seqs = jsonArray(entries.map(\.handle))
+        // A pack archived in slices is named by the first and counts the notes of each.
+        try db.run(sql: """
+            INSERT INTO pack (name, ns, notes, raw_bytes, packed_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (name) DO UPDATE SET notes = notes + excluded.notes
+            """, arguments: [name, ns, entries.count, raw, packed, nowMillis])
+        guard let packRow = try db.int(sql: "SELECT rowid FROM pack WHERE name = ?", arguments: [name]) else {
+            throw TrailError.internal("pack \(name) was not recorded")
+        }
+        let index = "[" + entries.map { "[\($0.handle),\($0.offset),\($0.length)]" }.joined(separator: ",") + "]"
         changes?.markBulk()
         try db.run(sql: """
             UPDATE note SET state = 2, body = x'', tags = '', after = '', pack = ?,
@@ -291,10 +353,9 @@ extension SQLiteWrites {
         // want state live): removing them would tokenize every body again.
         // They are counted, and the index is rebuilt once they outnumber the notes.
         // One log entry for the batch: each note's own is its row's archived_at.
-        try log(ns: ns, op: "evaporate", delta: Double(records.count), detail: name)
+        try log(ns: ns, op: "evaporate", delta: Double(entries.count), detail: name)
         try db.run(sql: "INSERT INTO text_left_behind (seq) SELECT value FROM json_each(?)", arguments: [seqs])
         try fault?.trip(.indexWritten)
-        return EvaporationReport(ns: ns, notes: notes, count: records.count, packedBytes: written.packed, rawBytes: written.raw)
     }
 
     /// Rebuilds the full-text index from the note table once the entries
@@ -336,12 +397,15 @@ extension SQLiteWrites {
         for name in unused {
             try db.run(sql: "DELETE FROM pack WHERE name = ?", arguments: [name])
         }
+        // A claimed file is a pack being packed outside the write lock, by
+        // this process or another on the store: not an orphan (yet).
         let known = Set(try db.rows(sql: "SELECT name FROM pack").map { $0[0] as String })
-        for file in packs.files() where !known.contains(file) {
+        for file in packs.files() where !known.contains(file) && !packs.isClaimed(packs.path(file)) {
             packs.remove(file)
             removed += 1
         }
-        for file in ((try? FileManager.default.contentsOfDirectory(atPath: packs.directory)) ?? []) where file.hasSuffix(".tmp") {
+        for file in ((try? FileManager.default.contentsOfDirectory(atPath: packs.directory)) ?? [])
+        where file.hasSuffix(".tmp") && !packs.isClaimed(packs.path(file)) {
             packs.remove(String(file.dropLast(4)))
         }
         return removed

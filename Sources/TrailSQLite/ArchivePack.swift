@@ -25,6 +25,14 @@ struct ArchivePacks {
     /// Records are encoded one block at a time and the blocks compressed on
     /// every core: a bulk evaporation packs hundreds of megabytes.
     func write(_ notes: [ArchivedNote], name: String) throws -> (entries: [PackEntry], raw: Int, packed: Int) {
+        let written = try writeClaimed(notes, name: name)
+        return (written.entries, written.raw, written.packed)
+    }
+
+    /// `write`, with the pack claimed (`PackClaim`) from before its
+    /// temporary file exists until the claim is dropped: for a pack written
+    /// outside the write lock, which no committed row names yet.
+    func writeClaimed(_ notes: [ArchivedNote], name: String) throws -> (entries: [PackEntry], raw: Int, packed: Int, claim: PackClaim) {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         let (frames, firstRecord, raw) = try ArchiveFrames.frames(notes)
@@ -41,10 +49,19 @@ struct ArchivePacks {
 
         let final = path(name)
         let temporary = final + ".tmp"
-        try writeSynced(file, to: temporary)
+        let claim = try writeSynced(file, to: temporary)
         guard rename(temporary, final) == 0 else { throw ArchiveError.io("rename \(temporary)", errno) }
         try syncDirectory()
-        return (entries, raw.reduce(0, +), file.count)
+        return (entries, raw.reduce(0, +), file.count, claim)
+    }
+
+    /// Whether a process (this one too) holds a claim on the pack file at
+    /// `path`: it is being written, or waits for the write that names it.
+    func isClaimed(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK
     }
 
     /// The record of `id` in the frame at `offset`/`length` of pack `name`.
@@ -84,10 +101,13 @@ struct ArchivePacks {
 
     func path(_ name: String) -> String { directory + "/" + name }
 
-    private func writeSynced(_ bytes: [UInt8], to file: String) throws {
+    /// Writes and syncs `file`, claimed (an exclusive `flock`) before its
+    /// first byte; the claim goes with the returned value.
+    private func writeSynced(_ bytes: [UInt8], to file: String) throws -> PackClaim {
         let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ArchiveError.io("create \(file)", errno) }
-        defer { close(fd) }
+        let claim = PackClaim(fd: fd)
+        guard flock(fd, LOCK_EX) == 0 else { throw ArchiveError.io("flock \(file)", errno) }
         var written = 0
         while written < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, bytes.count - written) }
@@ -95,6 +115,7 @@ struct ArchivePacks {
             written += n
         }
         guard fsync(fd) == 0 else { throw ArchiveError.io("fsync \(file)", errno) }
+        return claim
     }
 
     private func syncDirectory() throws {
@@ -105,4 +126,18 @@ struct ArchivePacks {
     }
 }
 
+/// A claim on a pack file: an exclusive `flock` on it, held from before the
+/// file exists (under its temporary name) until the value goes. A pack
+/// written outside the write lock is on disk before any committed row names
+/// it; the sweep (`SQLiteWrites.sweepPacks`), in this process or another on
+/// the same store, leaves a claimed file alone. A crash drops the claim
+/// with the process, and the next sweep removes the orphan.
+final class PackClaim: Sendable {
+    private let fd: Int32
 
+    init(fd: Int32) {
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+}

@@ -24,6 +24,8 @@ public final class SQLiteStore: TrailStore, InlineReads {
     let contested = ContestedNamespaces()
     /// What a full-text sense ranks its matches by, in memory (nil: read through SQL).
     let mirror: NoteKeyMirror?
+    /// Where crash tests kill the process (nil outside them).
+    let fault: CompactionFault?
 
     /// Opens (creating if needed) the store at `path` and runs its migrations.
     /// Archive packs live in `packDirectory` (default: `packs/` beside the
@@ -35,6 +37,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
                 keyMirror: Bool = true, fault: CompactionFault? = nil) throws(TrailError) {
         self.path = path
         self.clock = clock
+        self.fault = fault
         packs = ArchivePacks(directory: packDirectory ?? (URL(fileURLWithPath: path).deletingLastPathComponent().path + "/packs"))
         var config = Configuration()
         config.busyMode = .timeout(10)
@@ -246,6 +249,43 @@ public final class SQLiteStore: TrailStore, InlineReads {
             }
             let next: Int64? = page.count == limit ? last : nil
             return ExportPage(settings: settings, exportedAtMillis: Timestamp.millis(now), records: records, cursor: next)
+        }
+    }
+
+    /// True: `packEvaporation` packs set-aside notes from a read.
+    public var packsEvaporationFromReads: Bool { true }
+
+    /// Reads the notes of `batch` still set aside (state 3) and faded, with
+    /// their trails, from one read transaction (a snapshot: writers go on),
+    /// then writes their pack, synced and claimed, outside it. Nothing here
+    /// waits for or holds the write lock; the `.evaporate` write that
+    /// carries the result checks which notes are still set aside.
+    public func packEvaporation(ns: String, batch: EvaporationBatch) async throws(TrailError) -> PackedEvaporation? {
+        let now = clock.now()
+        let read = try await self.read { db -> (records: [ArchivedNote], notes: [Note])? in
+            guard let settings = try SQLiteWrites.existingNamespace(db, ns) else { return nil }
+            let threshold = settings.decay.thresholdKey(settings.evaporateBelow, at: now)
+            var rows: [NoteRow] = []
+            rows.reserveCapacity(batch.handles.count)
+            try db.forEachRow(sql: """
+                SELECT \(noteColumns) FROM note n
+                WHERE n.seq IN (SELECT value FROM json_each(?)) AND +n.ns = ? AND +n.state = 3 AND +n.key < ? ORDER BY n.seq
+                """, binding: [.text(jsonArray(batch.handles)), .text(ns), .double(threshold)]) { rows.append(NoteRow(columns: $0)) }
+            guard !rows.isEmpty else { return nil }
+            return (try SQLiteWrites.records(db, rows, settings: settings, at: now),
+                    batch.reportNotes ? SQLiteWrites.evaporatedNotes(rows, settings: settings, at: now) : [])
+        }
+        guard let read else { return nil }
+        let name = SQLiteWrites.packName(ns: ns, at: Timestamp.millis(now))
+        do {
+            let written = try packs.writeClaimed(read.records, name: name)
+            try fault?.trip(.packWritten)
+            return PackedEvaporation(
+                pack: name, entries: zip(read.records, written.entries).map { (handle: $0.seq, offset: $1.offset, length: $1.length) },
+                notes: read.notes, rawBytes: written.raw, packedBytes: written.packed, claim: written.claim)
+        } catch {
+            packs.remove(name)
+            throw Self.map(error, database: path)
         }
     }
 

@@ -8,7 +8,9 @@ public enum StoredState: Int64, Sendable {
     case live = 0
     case retracted = 1
     case archived = 2
-    /// Faded and chosen for a bulk evaporation not yet done; otherwise a live note.
+    /// Faded and set aside for an evaporation not yet done; otherwise a live
+    /// note. A write that uses it, or changes one of its trails, sets it
+    /// live again (the compactor packs it from a read, outside the write lock).
     case evaporating = 3
 }
 

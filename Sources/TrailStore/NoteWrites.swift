@@ -92,6 +92,7 @@ public struct NoteWrites<Tx: WriteTransaction> {
         }
         if !addedTags.isEmpty { try tx.addTags(addedTags, note: row.seq, ns: d.ns) }
         for a in afterRows {
+            try keepFromEvaporation(a, ns: d.ns)
             _ = try tx.walkTrail(from: a.seq, to: row.seq, ns: d.ns, decay: decay, delta: d.strength)
         }
         try tx.log(ns: d.ns, op: created ? "deposit" : "redeposit", note: row.seq, other: nil, delta: d.strength,
@@ -135,6 +136,7 @@ public struct NoteWrites<Tx: WriteTransaction> {
         try tx.update(row, ns: d.ns, changed: [.weight, .deposit])
         if !addedTags.isEmpty { try tx.addTags(addedTags, note: row.seq, ns: d.ns) }
         for a in afterRows {
+            try keepFromEvaporation(a, ns: d.ns)
             _ = try tx.walkTrail(from: a.seq, to: row.seq, ns: d.ns, decay: settings.decay, delta: d.strength)
         }
         try tx.log(ns: d.ns, op: "merge", note: row.seq, other: nil, delta: d.strength, detail: d.body)
@@ -168,9 +170,23 @@ public struct NoteWrites<Tx: WriteTransaction> {
         }
         try Self.refuseRetracted(src)
         try Self.refuseRetracted(dst)
+        try keepFromEvaporation(src, ns: ns)
+        try keepFromEvaporation(dst, ns: ns)
         let weight = try tx.walkTrail(from: src.seq, to: dst.seq, ns: ns, decay: settings.decay, delta: delta)
         try tx.log(ns: ns, op: "link", note: dst.seq, other: src.seq, delta: delta)
         return .linked(from: NoteID(trustedHex: src.id), to: dst.note(ns: settings, at: now), weight: weight)
+    }
+
+    /// A note set aside for evaporation is live again once a trail to or
+    /// from it changes, as once it is used: a compaction packs set-aside
+    /// notes from a read, outside the write lock, and archives only those
+    /// still set aside when it commits (`PackedEvaporation`), so the record
+    /// it packed never misses a trail. The row's weight and `updated_at` stay.
+    private func keepFromEvaporation(_ row: NoteRow, ns: String) throws {
+        guard row.state == .evaporating else { return }
+        var live = row
+        live.state = .live
+        try tx.update(live, ns: ns, changed: .weight)
     }
 
     // MARK: retract, revive
@@ -247,7 +263,10 @@ public struct NoteWrites<Tx: WriteTransaction> {
             let src = seqs[record.note.id.hex]!
             for (j, end) in record.trails.enumerated() {
                 var dst = seqs[end.to.hex]
-                if dst == nil, case let .hot(row)? = try tx.byID(end.to.hex, ns: ns) { dst = row.seq }
+                if dst == nil, case let .hot(row)? = try tx.byID(end.to.hex, ns: ns) {
+                    try keepFromEvaporation(row, ns: ns)
+                    dst = row.seq
+                }
                 guard let dst else {
                     throw TrailError.invalidParams(field: "records[\(i)].trails[\(j)]", message: "records[\(i)].trails[\(j)] leads to \(end.to.hex), which is neither in the import nor in namespace \(ns); import the whole export file.")
                 }

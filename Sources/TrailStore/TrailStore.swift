@@ -11,9 +11,12 @@ public enum WriteRequest: Sendable {
     /// Restore exported records: all or nothing.
     case restore(ns: String, records: [NoteRecord])
     /// Set aside the notes of `batch` that are still faded for evaporation
-    /// (a bulk evaporation does this once, then evaporates them in batches).
+    /// (a bulk evaporation does this once, then evaporates them in batches;
+    /// an engine that packs from reads, before each batch).
     case markEvaporating(ns: String, batch: EvaporationBatch)
-    /// Move the notes of `batch` that are still faded into an archive pack.
+    /// Move the notes of `batch` that are still faded into an archive pack
+    /// (or, when the batch carries one packed from a read, archive those of
+    /// its notes still set aside).
     case evaporate(ns: String, batch: EvaporationBatch)
     /// Drop the trails that a bulk evaporation left behind, in one pass.
     case dropDeadTrails(ns: String)
@@ -143,10 +146,14 @@ public struct EvaporationBatch: Sendable {
     /// evaporation): deleting them batch by batch writes a random page of
     /// three trail indexes per trail.
     public var keepTrails: Bool
-    public init(handles: [Int64], reportNotes: Bool = true, keepTrails: Bool = false) {
+    /// The batch's notes already packed outside the write lock: the write
+    /// archives those of them still set aside (nil: it packs them itself).
+    public var packed: PackedEvaporation?
+    public init(handles: [Int64], reportNotes: Bool = true, keepTrails: Bool = false, packed: PackedEvaporation? = nil) {
         self.handles = handles
         self.reportNotes = reportNotes
         self.keepTrails = keepTrails
+        self.packed = packed
     }
 }
 
@@ -258,6 +265,16 @@ public protocol TrailStore: Sendable {
     /// of at most `size` in storage order, for `.evaporate`.
     func fadedNotes(ns: String, batch size: Int) async throws(TrailError) -> [EvaporationBatch]
 
+    /// Whether `packEvaporation` packs set-aside notes from a read: then a
+    /// compaction sets every batch aside first (`.markEvaporating`).
+    var packsEvaporationFromReads: Bool { get }
+
+    /// Packs the notes of `batch` that are set aside for evaporation (state
+    /// `evaporating`) into an archive pack from a read, outside the write
+    /// lock, for an `.evaporate` write that carries it; nil when the engine
+    /// packs inside that write instead.
+    func packEvaporation(ns: String, batch: EvaporationBatch) async throws(TrailError) -> PackedEvaporation?
+
     /// The weighted trail graph of a namespace's live notes, for ranking.
     func rankGraph(ns: String) async throws(TrailError) -> RankGraph
 
@@ -352,6 +369,14 @@ extension TrailStore {
     public func compacting<T: Sendable>(ns: String, wait: Bool,
                                         _ body: @Sendable () async throws(TrailError) -> T) async throws(TrailError) -> T? {
         try await body()
+    }
+
+    /// False by default: the engine packs inside the `.evaporate` write.
+    public var packsEvaporationFromReads: Bool { false }
+
+    /// Nil by default: the engine packs inside the `.evaporate` write.
+    public func packEvaporation(ns: String, batch: EvaporationBatch) async throws(TrailError) -> PackedEvaporation? {
+        nil
     }
 
     /// Nothing by default: this process is the store's only writer.

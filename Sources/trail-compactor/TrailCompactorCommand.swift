@@ -8,7 +8,8 @@ import TrailStore
 
 /// `trail-compactor`: compaction as its own process, against a store that a
 /// running `traild` may be using at the same time (SQLite's write lock keeps
-/// the two apart: each batch is one short write transaction; on PostgreSQL,
+/// the two apart: a batch is packed outside it and archived in short write
+/// transactions, and a pack being written is claimed; on PostgreSQL,
 /// a namespace's advisory lock keeps every daemon's compaction of it apart).
 @main
 struct TrailCompactorCommand: AsyncParsableCommand {
@@ -17,7 +18,8 @@ struct TrailCompactorCommand: AsyncParsableCommand {
         abstract: "Evaporate faded notes into archive packs, rank the trail graph, rebase old landmarks.",
         discussion: """
             Works on the store directly, beside a running traild or without one. Each batch of notes is \
-            archived in one short transaction under the store's own write lock, so traild keeps serving. \
+            packed outside the store's write lock and archived in short transactions under it, so traild \
+            keeps serving. \
             Prints one JSON report per namespace and run on stdout.
             """)
 
