@@ -107,18 +107,24 @@ public struct Compactor: Sendable {
             guard let packed else { continue }
             var archived = 0
             let step = max(1, settings.archiveStep)
-            for start in stride(from: 0, to: packed.entries.count, by: step) {
-                let end = min(start + step, packed.entries.count)
-                var slice = batch
-                slice.packed = packed
-                slice.packed!.entries = Array(packed.entries[start..<end])
-                slice.packed!.notes = packed.notes.isEmpty ? [] : Array(packed.notes[start..<end])
-                guard case let .evaporated(done) = try await store.write(.evaporate(ns: ns, batch: slice), by: writer) else {
-                    next?.cancel()
-                    throw .internal("evaporate answered something else")
+            do throws(TrailError) {
+                for start in stride(from: 0, to: packed.entries.count, by: step) {
+                    let end = min(start + step, packed.entries.count)
+                    var slice = batch
+                    slice.packed = packed
+                    slice.packed!.entries = Array(packed.entries[start..<end])
+                    slice.packed!.notes = packed.notes.isEmpty ? [] : Array(packed.notes[start..<end])
+                    guard case let .evaporated(done) = try await store.write(.evaporate(ns: ns, batch: slice), by: writer) else {
+                        throw .internal("evaporate answered something else")
+                    }
+                    archived += done.count
+                    if !done.notes.isEmpty { onEvaporated(done.notes) }
                 }
-                archived += done.count
-                if !done.notes.isEmpty { onEvaporated(done.notes) }
+            } catch {
+                // The next batch's packing ends inside this run (and this
+                // namespace's compaction lock); what it set aside waits for the next.
+                _ = await next?.value
+                throw error
             }
             report.evaporated += archived
             if archived > 0 { report.archivedBytes += packed.packedBytes } else { unnamed = true }
