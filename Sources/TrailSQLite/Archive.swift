@@ -155,17 +155,7 @@ extension SQLiteWrites {
     func evaporate(ns: String, batch: EvaporationBatch, fault: CompactionFault?) throws -> EvaporationReport {
         if let packed = batch.packed { return try commitPacked(packed, ns: ns, keepTrails: batch.keepTrails, fault: fault) }
         guard let settings = try Self.existingNamespace(db, ns) else { return EvaporationReport(ns: ns) }
-        let threshold = settings.decay.thresholdKey(settings.evaporateBelow, at: now)
-        let seqs = jsonArray(batch.handles)
-        // The unary + keep the planner on the rowid lookups: with the key index
-        // it would walk the whole faded range for every batch. Each row is
-        // decoded straight from the statement.
-        var rows: [NoteRow] = []
-        rows.reserveCapacity(batch.handles.count)
-        try db.forEachRow(sql: """
-            SELECT \(noteColumns) FROM note n
-            WHERE n.seq IN (SELECT value FROM json_each(?)) AND +n.ns = ? AND +n.state IN (0, 3) AND +n.key < ? ORDER BY n.seq
-            """, binding: [.text(seqs), .text(ns), .double(threshold)]) { rows.append(NoteRow(columns: $0)) }
+        let rows = try Self.fadedRows(db, batch.handles, settings: settings, at: now, setAsideOnly: false)
         return try archive(rows, settings: settings, fault: fault, reportNotes: batch.reportNotes, keepTrails: batch.keepTrails)
     }
 
@@ -261,6 +251,26 @@ extension SQLiteWrites {
                  ns: ns, keepTrails: keepTrails, fault: fault)
         return EvaporationReport(ns: ns, notes: packed.notes.isEmpty ? [] : kept.map { packed.notes[$0] }, count: kept.count,
                                  packedBytes: packed.packedBytes, rawBytes: packed.rawBytes)
+    }
+
+    /// The rows of `handles` that are still faded notes of the namespace, in
+    /// storage order: set aside only (`setAsideOnly`, what a pack from a
+    /// read takes), or live and set aside.
+    static func fadedRows(_ db: Database, _ handles: [Int64], settings: NamespaceSettings, at now: Double,
+                          setAsideOnly: Bool) throws -> [NoteRow] {
+        let threshold = settings.decay.thresholdKey(settings.evaporateBelow, at: now)
+        // The unary + keep the planner on the rowid lookups: with the key index
+        // it would walk the whole faded range for every batch. Each row is
+        // decoded straight from the statement.
+        var rows: [NoteRow] = []
+        rows.reserveCapacity(handles.count)
+        try db.forEachRow(sql: """
+            SELECT \(noteColumns) FROM note n
+            WHERE n.seq IN (SELECT value FROM json_each(?)) AND +n.ns = ? AND +n.state IN (3, ?) AND +n.key < ? ORDER BY n.seq
+            """, binding: [.text(jsonArray(handles)), .text(settings.name), .int(setAsideOnly ? 3 : 0), .double(threshold)]) {
+            rows.append(NoteRow(columns: $0))
+        }
+        return rows
     }
 
     /// A new pack's file name.

@@ -264,13 +264,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
         let now = clock.now()
         let read = try await self.read { db -> (records: [ArchivedNote], notes: [Note])? in
             guard let settings = try SQLiteWrites.existingNamespace(db, ns) else { return nil }
-            let threshold = settings.decay.thresholdKey(settings.evaporateBelow, at: now)
-            var rows: [NoteRow] = []
-            rows.reserveCapacity(batch.handles.count)
-            try db.forEachRow(sql: """
-                SELECT \(noteColumns) FROM note n
-                WHERE n.seq IN (SELECT value FROM json_each(?)) AND +n.ns = ? AND +n.state = 3 AND +n.key < ? ORDER BY n.seq
-                """, binding: [.text(jsonArray(batch.handles)), .text(ns), .double(threshold)]) { rows.append(NoteRow(columns: $0)) }
+            let rows = try SQLiteWrites.fadedRows(db, batch.handles, settings: settings, at: now, setAsideOnly: true)
             guard !rows.isEmpty else { return nil }
             return (try SQLiteWrites.records(db, rows, settings: settings, at: now),
                     batch.reportNotes ? SQLiteWrites.evaporatedNotes(rows, settings: settings, at: now) : [])
