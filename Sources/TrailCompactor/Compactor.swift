@@ -83,27 +83,31 @@ public struct Compactor: Sendable {
                                     into report: inout CompactionReport) async throws(TrailError) {
         let store = self.store
         let reportNotes = watching(ns)
-        /// Sets aside and packs batch `i` in a task of its own (nil past the last).
-        func pack(_ i: Int) -> Task<Result<(EvaporationBatch, PackedEvaporation?), TrailError>, Never>? {
+        /// Sets batch `i` aside (one write, awaited, so that the order of the
+        /// run's writes, and what a crash leaves, is always the same), then
+        /// packs it from a read in a task of its own; nil past the last.
+        func setAsideAndPack(_ i: Int) async throws(TrailError) -> Task<Result<(EvaporationBatch, PackedEvaporation?), TrailError>, Never>? {
             guard i < batches.count else { return nil }
             var batch = batches[i]
             batch.reportNotes = reportNotes
+            if !setAside { _ = try await store.write(.markEvaporating(ns: ns, batch: batch), by: writer) }
             return Task { [batch] in
                 do throws(TrailError) {
-                    if !setAside { _ = try await store.write(.markEvaporating(ns: ns, batch: batch), by: writer) }
                     return .success((batch, try await store.packEvaporation(ns: ns, batch: batch)))
                 } catch {
                     return .failure(error)
                 }
             }
         }
-        var next = pack(0)
+        var next = try await setAsideAndPack(0)
         var i = 0
         var unnamed = false
         while let current = next {
             let (batch, packed) = try await current.value.get()
             i += 1
-            next = pack(i)
+            // The next batch is set aside before this one is archived, and
+            // packed while it is.
+            next = try await setAsideAndPack(i)
             guard let packed else { continue }
             var archived = 0
             let step = max(1, settings.archiveStep)
