@@ -121,6 +121,8 @@ def main() -> None:
     ap.add_argument("--all-trails", action="store_true",
                     help="give faded notes trails too (to any note), as trail-bench's W7 does: 3M trails at 1M notes")
     ap.add_argument("--batch", type=int, default=None, help="compaction_batch for traild (default: its own)")
+    ap.add_argument("--rss-trace", metavar="FILE", help="write traild's RSS every 20 ms during compaction to FILE "
+                    "(lines: unix time, anonymous KB, file KB), to see which part of the run holds the memory")
     ap.add_argument("--reuse", metavar="DIR", help="keep the loaded store in DIR and start from a copy of it next time "
                     "(same --notes, --faded and --edges-per-live; the load then takes seconds)")
     args = ap.parse_args()
@@ -181,12 +183,17 @@ def main() -> None:
         # Peak anonymous memory (the daemon's own) apart from file pages
         # (the store's memory-mapped pages, which the kernel drops at will).
         peaks: dict[str, int] = {}
+        before_rss = rss_parts_kb(proc.pid)
         done = threading.Event()
+        trace: list[str] = []
 
         def sample() -> None:
             while not done.is_set():
-                for k, v in rss_parts_kb(proc.pid).items():
+                parts = rss_parts_kb(proc.pid)
+                for k, v in parts.items():
                     peaks[k] = max(peaks.get(k, 0), v)
+                if args.rss_trace:
+                    trace.append(f"{time.time():.3f} {parts.get('RssAnon', 0)} {parts.get('RssFile', 0)}")
                 time.sleep(0.02)
 
         sampler = threading.Thread(target=sample)
@@ -202,6 +209,8 @@ def main() -> None:
         writes = wq.get()
         w.join()
         peak = rss_peak_kb(proc.pid)
+        if args.rss_trace:
+            Path(args.rss_trace).write_text("\n".join(trace) + "\n")
         after = c.call("trail.stats", {"ns": "bench"})
         result = {
             "notes": args.notes, "faded_share": args.faded, "trails": before["edges"],
@@ -210,6 +219,7 @@ def main() -> None:
             "evaporated": report["evaporated"], "ranked": report["ranked"],
             "peak_rss_mb_during_compaction": round(peak / 1024, 1),
             "peak_rss_anon_mb": round(peaks.get("RssAnon", 0) / 1024, 1),
+            "rss_anon_before_mb": round(before_rss.get("RssAnon", 0) / 1024, 1),
             "peak_rss_file_mb": round(peaks.get("RssFile", 0) / 1024, 1),
             "archive_bytes_per_note": round(after["archived_bytes"] / max(1, after["archived"]), 1),
             "compression_ratio": round(after["compression_ratio"] or 0, 2),

@@ -167,17 +167,29 @@ extension SQLiteWrites {
     func markEvaporating(ns: String, batch: EvaporationBatch) throws -> Int {
         guard let settings = try Self.existingNamespace(db, ns) else { return 0 }
         let threshold = settings.decay.thresholdKey(settings.evaporateBelow, at: now)
-        let seqs = jsonArray(batch.handles)
         let rebuild = try Self.keyIndexRebuildPays(db, notes: batch.handles.count)
         changes?.markBulk()
         return try Self.rebuildingIndexes(db, rebuild ? "name = 'note_by_key'" : nil) {
-            try db.run(sql: """
-                UPDATE note SET state = 3 FROM json_each(?) j
-                WHERE note.seq = j.value AND +note.ns = ? AND +note.state = 0 AND +note.key < ?
-                """, arguments: [seqs, ns, threshold])
-            return db.changesCount
+            // One statement per `statementNotes`, all in this one transaction:
+            // SQLite keeps the pages a statement changes in its statement
+            // journal (in memory, temp_store) until the statement ends, and
+            // one statement for 900,000 notes held 275 MB of them.
+            var changed = 0
+            for start in stride(from: 0, to: batch.handles.count, by: Self.statementNotes) {
+                let seqs = jsonArray(batch.handles[start..<min(start + Self.statementNotes, batch.handles.count)])
+                try db.run(sql: """
+                    UPDATE note SET state = 3
+                    WHERE seq IN (SELECT value FROM json_each(?)) AND +ns = ? AND +state = 0 AND +key < ?
+                    """, arguments: [seqs, ns, threshold])
+                changed += db.changesCount
+            }
+            return changed
         }
     }
+
+    /// The most notes one statement of a bulk change takes (its statement
+    /// journal holds a page for each, in memory).
+    static let statementNotes = 20_000
 
     /// Drops, in one pass, the trails of `ns` that a bulk evaporation left
     /// behind (those with an archived end; they are in the packs). The two
@@ -446,6 +458,6 @@ extension SQLiteWrites {
 }
 
 /// Integers as a JSON array, the form the statements read with `json_each`.
-func jsonArray(_ values: [Int64]) -> String {
+func jsonArray<Values: Collection<Int64>>(_ values: Values) -> String {
     "[" + values.map(String.init).joined(separator: ",") + "]"
 }

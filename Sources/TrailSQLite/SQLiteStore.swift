@@ -262,7 +262,7 @@ public final class SQLiteStore: TrailStore, InlineReads {
     /// carries the result checks which notes are still set aside.
     public func packEvaporation(ns: String, batch: EvaporationBatch) async throws(TrailError) -> PackedEvaporation? {
         let now = clock.now()
-        let read = try await self.read { db -> (records: [ArchivedNote], notes: [Note])? in
+        let read = try await readLight { db -> (records: [ArchivedNote], notes: [Note])? in
             guard let settings = try SQLiteWrites.existingNamespace(db, ns) else { return nil }
             let rows = try SQLiteWrites.fadedRows(db, batch.handles, settings: settings, at: now, setAsideOnly: true)
             guard !rows.isEmpty else { return nil }

@@ -108,7 +108,8 @@ final class Dispatcher: Sendable {
         let hub = self.hub
         let indexed = try? recall.get()
         // With the model, evaporations always report their notes: they leave the index.
-        compactor = Compactor(store: store, settings: compaction, watching: { hub.watches(ns: $0) || indexed != nil }) { notes in
+        compactor = Compactor(store: store, settings: compaction, watching: { hub.watches(ns: $0) || indexed != nil },
+                              releaseMemory: ProcessMemory.releaseFreed) { notes in
             indexed?.evaporated(notes)
             for note in notes { hub.publish("evaporated", note: note) }
         }

@@ -82,31 +82,41 @@ public enum ArchiveFrames {
     /// makes one archived `get` cheaper.
     public static let blockBytes = 32 * 1024
 
+    /// Raw blocks compressed at once, in parallel: enough to keep every core
+    /// busy, few enough that a batch's raw records are never all in memory
+    /// (at 50,000 notes they were 48 MB beside their 17 MB of frames).
+    static let blocksAtOnce = 32
+
     /// `notes` as frames; `firstRecord[b]` is the index of the first note in
     /// frame `b` (with `notes.count` appended), `raw[b]` its uncompressed bytes.
-    /// Records are encoded one block at a time and the blocks compressed on
-    /// every core: a bulk evaporation packs hundreds of megabytes.
+    /// Records are encoded one block at a time, and every `blocksAtOnce`
+    /// blocks are compressed on every core: a bulk evaporation packs hundreds
+    /// of megabytes.
     public static func frames(_ notes: [ArchivedNote]) throws(ZstdError) -> (frames: [[UInt8]], firstRecord: [Int], raw: [Int]) {
-        var blocks: [[UInt8]] = []
+        var frames: [[UInt8]] = []
+        var pending: [[UInt8]] = []
         var firstRecord: [Int] = []
         var block = JSONText()
         block.bytes.reserveCapacity(blockBytes + 4096)
         var raw: [Int] = []
+        func close() {
+            raw.append(block.bytes.count)
+            pending.append(block.bytes)
+            block.bytes.removeAll(keepingCapacity: true)
+        }
         for (i, note) in notes.enumerated() {
             if block.bytes.isEmpty { firstRecord.append(i) }
             note.encodeLine(into: &block)
-            if block.bytes.count >= blockBytes {
-                raw.append(block.bytes.count)
-                blocks.append(block.bytes)
-                block.bytes.removeAll(keepingCapacity: true)
+            if block.bytes.count >= blockBytes { close() }
+            if pending.count == blocksAtOnce {
+                frames += try compress(pending)
+                pending.removeAll(keepingCapacity: true)
             }
         }
-        if !block.bytes.isEmpty {
-            raw.append(block.bytes.count)
-            blocks.append(block.bytes)
-        }
+        if !block.bytes.isEmpty { close() }
+        frames += try compress(pending)
         firstRecord.append(notes.count)
-        return (try compress(blocks), firstRecord, raw)
+        return (frames, firstRecord, raw)
     }
 
     /// Each block as one zstd frame (with its checksum), compressed in parallel.

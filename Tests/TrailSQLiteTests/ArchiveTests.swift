@@ -169,6 +169,28 @@ struct ArchiveTests {
         #expect(after.archived == 499 && after.live == 101 && after.faded == 0)
     }
 
+    @Test("setting aside more notes than one statement takes sets aside each still-faded one, in one write")
+    func setAsideInStatements() async throws {
+        let f = try Fixture()
+        let count = SQLiteWrites.statementNotes + 700
+        let notes = try await load(f, faded: count, live: 10)
+        let planned = try await f.store.fadedNotes(ns: "b", batch: 2 * count)
+        #expect(planned.count == 1 && planned[0].handles.count == count)
+        // Used since it was planned (in the second statement's share): it stays live.
+        let used = notes.faded[count - 3]
+        _ = try await f.store.write(.reinforce(id: IDPrefix(used.hex, field: "id"), ns: "b", delta: 5), by: Writer())
+        guard case let .marked(n) = try await f.store.write(.markEvaporating(ns: "b", batch: planned[0]), by: Writer()) else {
+            Issue.record("not a mark")
+            return
+        }
+        #expect(n == count - 1)
+        let aside = try await f.store.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM note WHERE state = 3") }
+        #expect(aside == count - 1)
+        #expect(try await f.store.get(IDPrefix(used.hex, field: "id"), ns: "b").note.state == .live)
+        let counts = try await f.store.summary(ns: "b").counts
+        #expect(counts.faded == count - 1 && counts.live == 11)
+    }
+
     @Test("a v1 store's archived notes come through the move to slim rows")
     func migrateV1() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("trail-v1-\(UUID().uuidString)")
