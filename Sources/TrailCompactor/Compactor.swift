@@ -44,8 +44,8 @@ public struct Compactor: Sendable {
     /// notes built for `onEvaporated`.
     public let watching: @Sendable (String) -> Bool
 
-    /// Called after each packed batch is archived and at the end of a
-    /// namespace's run: a batch's records are tens of megabytes of small
+    /// Called after each batch is archived (on both paths: packed from
+    /// reads, or archived in its own write) and at the end of a namespace's run: a batch's records are tens of megabytes of small
     /// pieces, and the allocator may keep their pages when they are freed
     /// (traild gives `ProcessMemory.releaseFreed`).
     public let releaseMemory: @Sendable () -> Void
@@ -176,6 +176,7 @@ public struct Compactor: Sendable {
                 report.evaporated += batch.count
                 report.archivedBytes += batch.packedBytes
                 if !batch.notes.isEmpty { onEvaporated(batch.notes) }
+                releaseMemory()
             }
         }
         // Also after a bulk evaporation that a crash cut short.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 import TrailCompactor
 import TrailCore
@@ -45,8 +46,12 @@ struct ArchiveTests {
         f.clock.advance(2)
         var settings = CompactorSettings()
         settings.batch = 10
-        let reports = try await Compactor(store: f.store, settings: settings).compact(ns: "fast")
+        let released = Atomic<Int>(0)
+        let reports = try await Compactor(store: f.store, settings: settings,
+                                          releaseMemory: { released.add(1, ordering: .relaxed) }).compact(ns: "fast")
         #expect(reports.first?.evaporated == 25)
+        // Freed memory is given back after each of the 3 batches and at the end.
+        #expect(released.load(ordering: .relaxed) == 4)
         let summary = try await f.store.summary(ns: "fast")
         #expect(summary.counts.archived == 25 && summary.counts.live == 1 && summary.counts.edges == 0)
         let packFiles = f.store.packs.files()
