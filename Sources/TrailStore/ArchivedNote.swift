@@ -119,14 +119,19 @@ public enum ArchiveFrames {
         return (frames, firstRecord, raw)
     }
 
-    /// Each block as one zstd frame (with its checksum), compressed in parallel.
+    /// Each block as one zstd frame (with its checksum), compressed in
+    /// parallel: each core's share of the blocks through one context.
     private static func compress(_ blocks: [[UInt8]]) throws(ZstdError) -> [[UInt8]] {
         let frames = Mutex<[[UInt8]]>(Array(repeating: [], count: blocks.count))
         let failure = Mutex<ZstdError?>(nil)
-        DispatchQueue.concurrentPerform(iterations: blocks.count) { b in
+        let shares = max(1, min(blocks.count, ProcessInfo.processInfo.activeProcessorCount))
+        DispatchQueue.concurrentPerform(iterations: shares) { share in
             do throws(ZstdError) {
-                let frame = try Zstd.compress(blocks[b], level: 3)
-                frames.withLock { $0[b] = frame }
+                let compressor = try ZstdFrameCompressor(level: 3)
+                for b in stride(from: share, to: blocks.count, by: shares) {
+                    let frame = try compressor.compress(blocks[b])
+                    frames.withLock { $0[b] = frame }
+                }
             } catch {
                 failure.withLock { $0 = error }
             }

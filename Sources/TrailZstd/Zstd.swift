@@ -12,20 +12,7 @@ public enum Zstd {
     /// Compresses `input` into one zstd frame that records its content size
     /// and a checksum of it, so corruption is caught on decompression.
     public static func compress(_ input: [UInt8], level: Int32 = 3) throws(ZstdError) -> [UInt8] {
-        let bound = ZSTD_compressBound(input.count)
-        var output = [UInt8](repeating: 0, count: bound)
-        guard let context = ZSTD_createCCtx() else { throw ZstdError(message: "out of memory") }
-        defer { ZSTD_freeCCtx(context) }
-        ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
-        ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1)
-        let written = output.withUnsafeMutableBytes { out in
-            input.withUnsafeBytes { inp in
-                ZSTD_compress2(context, out.baseAddress, bound, inp.baseAddress, inp.count)
-            }
-        }
-        guard ZSTD_isError(written) == 0 else { throw ZstdError(written) }
-        output.removeLast(bound - written)
-        return output
+        try ZstdFrameCompressor(level: level).compress(input)
     }
 
     /// The length of the zstd frame at the start of `input`, found by
@@ -45,6 +32,40 @@ public enum Zstd {
         guard output.count <= limit else { throw ZstdError(message: "content larger than \(limit) bytes") }
         output += try stream.finish()
         return output
+    }
+}
+
+/// One-shot frames, one after another, through one compression context: a
+/// context is about a megabyte to set up, and a pack of thousands of 32 KiB
+/// frames made one each spent more on that than on some frames. Frames are
+/// the same bytes as `Zstd.compress` makes. One thread at a time.
+public final class ZstdFrameCompressor {
+    private let context: OpaquePointer
+    /// Where a frame is written before it is copied out at its own size.
+    private var scratch: [UInt8] = []
+
+    public init(level: Int32 = 3) throws(ZstdError) {
+        guard let context = ZSTD_createCCtx() else { throw ZstdError(message: "out of memory") }
+        self.context = context
+        ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
+        ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1)
+    }
+
+    deinit { ZSTD_freeCCtx(context) }
+
+    /// `input` as one frame with its content size and checksum, in an array
+    /// of the frame's own size (not the compression bound).
+    public func compress(_ input: [UInt8]) throws(ZstdError) -> [UInt8] {
+        let bound = ZSTD_compressBound(input.count)
+        if scratch.count < bound { scratch = [UInt8](repeating: 0, count: bound) }
+        let context = self.context
+        let written = scratch.withUnsafeMutableBytes { out in
+            input.withUnsafeBytes { inp in
+                ZSTD_compress2(context, out.baseAddress, bound, inp.baseAddress, inp.count)
+            }
+        }
+        guard ZSTD_isError(written) == 0 else { throw ZstdError(written) }
+        return Array(scratch[0..<written])
     }
 }
 

@@ -12,6 +12,21 @@ struct ZstdTests {
         #expect(try Zstd.decompress(try Zstd.compress([])) == [])
     }
 
+    @Test("frames through one context: the same bytes as one-shot, each at its own size")
+    func framesThroughOneContext() throws {
+        let c = try ZstdFrameCompressor()
+        // A large frame first (the scratch grows), then small ones and an empty one.
+        let inputs = [Array(String(repeating: "a trail fades. ", count: 5000).utf8), Array("one note".utf8), [],
+                      Array((0..<40_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) })]
+        for input in inputs {
+            let frame = try c.compress(input)
+            #expect(frame == (try Zstd.compress(input)))
+            #expect(try Zstd.decompress(frame) == input)
+            // Not the compression bound: a pack holds thousands of frames until it is written.
+            #expect(frame.capacity < frame.count + 64, "capacity \(frame.capacity) for \(frame.count) bytes")
+        }
+    }
+
     @Test("streaming in small chunks, concatenated frames")
     func streaming() throws {
         let c = ZstdCompressor()
