@@ -350,10 +350,18 @@ public final class SQLiteStore: TrailStore, InlineReads {
         }
     }
 
+    /// Finishes the queued writes and closes every connection, leaving the
+    /// store in its one file: the write-ahead log is checkpointed into it
+    /// and removed. GRDB closes the pool's writer before its readers, and the
+    /// last connection to close is the one that checkpoints, so a pool that
+    /// had opened a reader (read-only, it cannot) used to leave megabytes of
+    /// the latest writes in `trail.db-wal` after a clean stop.
     public func close() async {
         await committer.drain()
         mirror?.stop()
         inline.close()
+        pool.releaseMemory()  // closes the pool's idle readers
+        _ = try? await pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
         try? pool.close()
     }
 

@@ -317,4 +317,23 @@ struct SQLiteSettingsTests {
         let journal = try f.store.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         #expect(journal == "wal")
     }
+
+    @Test("a clean close leaves the store in its one file, also after reads opened the pool's readers")
+    func closeLeavesOneFile() async throws {
+        let f = try Fixture()
+        for i in 0..<40 { try await f.deposit("note \(i) " + String(repeating: "w", count: 1500)) }
+        // Readers of the pool, open at close (GRDB closes the writer first).
+        async let a = f.store.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM note") ?? 0 }
+        async let b = f.store.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM note") ?? 0 }
+        #expect(try await a + b == 80)
+        let path = f.dir.appendingPathComponent("trail.db").path
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"), "the writes are in the log before the close")
+        await f.store.close()
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+        // trail.db alone (a copy, as a backup by cp takes it) holds every note.
+        let copy = f.dir.appendingPathComponent("copy.db").path
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        let notes = try await DatabaseQueue(path: copy).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM note") }
+        #expect(notes == 40)
+    }
 }
