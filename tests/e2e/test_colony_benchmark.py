@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
@@ -320,6 +321,45 @@ def test_a_run_stopped_by_sigterm_stops_its_daemon_and_resumes_to_the_same_runs(
     refused = subprocess.run([*with_other, "--resume"], capture_output=True, text=True,
                              timeout=60, env=env, cwd=ROOT)
     assert refused.returncode == 2 and "cannot resume" in refused.stderr and "another code" in refused.stderr
+
+
+def test_a_run_killed_outright_leaves_no_daemon() -> None:
+    """A harness killed with SIGKILL (nothing of it runs: a test's timeout, an
+    operator's kill -9) takes its traild with it: the kernel kills the daemon
+    when its parent dies."""
+    import signal
+    import time
+    if not (MODEL / "model.safetensors").exists():
+        pytest.fail(f"the embedding model is not in {MODEL}: `make model` fetches it")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "Benchmarks" / "colony"))
+    before = _colony_traild_pids()
+    with tempfile.TemporaryDirectory() as out:
+        harness = subprocess.Popen([sys.executable, "-m", "colony", "--profile", "quick", "--traild", traild_bin(),
+                                    "--model-dir", str(MODEL), "--out", out, "--worlds", "flaky", "--jobs", "1"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+        deadline = time.monotonic() + 60
+        while not (_colony_traild_pids() - before) and time.monotonic() < deadline:
+            assert harness.poll() is None, harness.communicate()[1][-3000:]
+            time.sleep(0.05)
+        started = _colony_traild_pids() - before
+        assert started, "the run started no traild within 60 s"
+        # Killed once the daemon serves (it has printed its ready line: no
+        # later write to the harness's pipe would end it).
+        sockets = [Path(a.decode()) for pid in started
+                   for a in (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0") if a.endswith(b"traild.sock")]
+        while not all(s.exists() for s in sockets) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sockets and all(s.exists() for s in sockets), sockets
+        time.sleep(1)
+        harness.kill()
+        harness.wait()
+        deadline = time.monotonic() + 10
+        while (_colony_traild_pids() & started) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = _colony_traild_pids() & started
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+        assert not left, "the killed run left its traild running"
 
 
 def test_the_vector_memory_reads_by_similarity_alone_and_trail_lets_weight_lead(daemon_factory) -> None:

@@ -3,11 +3,13 @@ fresh folder, with the embedding model, and stopped (SIGTERM) at the end.
 Nothing in traild exists for the benchmark: it is the daemon as shipped."""
 from __future__ import annotations
 
+import ctypes
 import glob
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +33,16 @@ def libfaketime() -> str:
     if not found:
         raise SystemExit("libfaketime is not installed (Debian package `faketime`): `make system-deps` installs it")
     return found[0]
+
+
+def _die_with_parent() -> None:
+    """In traild's process before it execs: the kernel kills it when the
+    harness that started it dies (PR_SET_PDEATHSIG), so a harness killed
+    outright (SIGKILL, a test's timeout) leaves no daemon behind. traild
+    under a fast clock keeps embedding what it was given and does not stop
+    on SIGTERM (see `stop`); one such orphan once ran beside the rest of the
+    end-to-end suite."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class ColonyDaemon:
@@ -65,7 +77,8 @@ class ColonyDaemon:
             env.update({"LD_PRELOAD": libfaketime(), "FAKETIME": f"+0 x{self.rate:g}",
                         "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
         self._log = open(self.dir / "traild.log", "ab")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._log, env=env)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._log, env=env,
+                                     preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         assert self.proc.stdout is not None
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
