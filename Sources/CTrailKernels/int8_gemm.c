@@ -1,6 +1,7 @@
 #include "trail_kernels.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -10,12 +11,18 @@
 /// Whether the CPU has AVX-512 VNNI: asked once, when the program loads
 /// (before any thread can call in).
 static int has_vnni = 0;
+/// Whether it has AVX2 (most x86-64 servers without VNNI: AMD before Zen 4).
+static int has_avx2 = 0;
 
 __attribute__((constructor)) static void ask_cpu_for_vnni(void) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
     has_vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+    has_avx2 = __builtin_cpu_supports("avx2");
 #endif
+    // To measure the portable loop on a CPU that has more (the benchmark's comparison).
+    const char *portable = getenv("TRAIL_INT8_PORTABLE");
+    if (portable && *portable && strcmp(portable, "0") != 0) has_vnni = has_avx2 = 0;
 }
 
 void trail_i8_pack(const float *w, int n, int k, int8_t *packed, float *scale, int32_t *sums) {
@@ -174,9 +181,55 @@ VNNI static void gemm_vnni(const uint8_t *q, const float *qscale, const int32_t 
         for (; r < t; r++) block_1_1(q, qscale, qzero, k, packed, wscale, wsum, bias, n, r, b, y);
     }
 }
+
+#define AVX2 __attribute__((target("avx2")))
+
+/// The same products with AVX2, where there is no VNNI: each input's 4 bytes
+/// and a block's 16 outputs of 4 weights are widened to 16 bits and
+/// multiplied in pairs (`vpmaddwd`: 255 · 127 · 2 fits, so the sums are
+/// exact, as the portable loop's), two input rows a pass over a block's
+/// weights. The last step is the portable loop's own expression, so the
+/// outputs are the same floats.
+AVX2 static void gemm_avx2(const uint8_t *q, const float *qscale, const int32_t *qzero, int t, int k,
+                           const int8_t *packed, const float *wscale, const int32_t *wsum, const float *bias, int n,
+                           float *y) {
+    int groups = k / 4;
+    for (int b = 0; b < n / 16; b++) {
+        const int8_t *wb = packed + (long)b * groups * 64;
+        for (int r0 = 0; r0 < t; r0 += 2) {
+            int rows = t - r0 < 2 ? t - r0 : 2;
+            // acc[i][j]: row r0 + i, outputs 4j to 4j + 3, each as two partial sums.
+            __m256i acc[2][4];
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 4; j++) acc[i][j] = _mm256_setzero_si256();
+            for (int g = 0; g < groups; g++) {
+                const int8_t *wg = wb + (long)g * 64;
+                __m256i w16[4];
+                for (int j = 0; j < 4; j++) w16[j] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wg + 16 * j)));
+                for (int i = 0; i < rows; i++) {
+                    int32_t four;
+                    memcpy(&four, q + (long)(r0 + i) * k + g * 4, 4);
+                    __m256i x16 = _mm256_cvtepu8_epi16(_mm_set1_epi32(four));
+                    for (int j = 0; j < 4; j++) acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(x16, w16[j]));
+                }
+            }
+            for (int i = 0; i < rows; i++) {
+                int32_t pairs[32];
+                for (int j = 0; j < 4; j++) _mm256_storeu_si256((__m256i *)(pairs + 8 * j), acc[i][j]);
+                int r = r0 + i;
+                for (int lane = 0; lane < 16; lane++) {
+                    int o = b * 16 + lane;
+                    int32_t sum = pairs[2 * lane] + pairs[2 * lane + 1];
+                    y[(long)r * n + o] = (float)(sum - qzero[r] * wsum[o]) * (qscale[r] * wscale[o]) + bias[o];
+                }
+            }
+        }
+    }
+}
 #endif
 
 int trail_i8_gemm_uses_vnni(void) { return has_vnni; }
+int trail_i8_gemm_uses_avx2(void) { return !has_vnni && has_avx2; }
 
 void trail_u8_quantize(const float *x, int t, int k, uint8_t *q, float *scale, int32_t *zero) {
 #if defined(__x86_64__)
@@ -194,6 +247,10 @@ void trail_i8_gemm(const uint8_t *q, const float *qscale, const int32_t *qzero, 
 #if defined(__x86_64__)
     if (trail_i8_gemm_uses_vnni()) {
         gemm_vnni(q, qscale, qzero, t, k, packed, wscale, wsum, bias, n, y);
+        return;
+    }
+    if (trail_i8_gemm_uses_avx2() && n % 16 == 0 && k % 4 == 0) {
+        gemm_avx2(q, qscale, qzero, t, k, packed, wscale, wsum, bias, n, y);
         return;
     }
 #endif
