@@ -36,14 +36,15 @@ void trail_i8_gemm(const uint8_t *q, const float *qscale, const int32_t *qzero, 
                    const int8_t *packed, const float *wscale, const int32_t *wsum, const float *bias, int n,
                    float *y);
 
-/// 1 when `trail_i8_gemm` runs on AVX-512 VNNI on this CPU, 0 when it runs the portable loop.
+/// 1 when `trail_i8_gemm` runs on AVX-512 VNNI on this CPU (0: AVX2 or the portable loop).
 int trail_i8_gemm_uses_vnni(void);
 
 /// 1 when it runs on AVX2 instead (no VNNI; the same outputs as the portable loop).
 int trail_i8_gemm_uses_avx2(void);
 
 /// The portable loops `trail_u8_quantize` and `trail_i8_gemm` run where the
-/// CPU has no AVX-512 VNNI (for tests: they give the same bytes and numbers).
+/// CPU has no faster path (quantising: no VNNI; products: neither VNNI nor
+/// AVX2). For tests: they give the same bytes and numbers.
 void trail_u8_quantize_portable(const float *x, int t, int k, uint8_t *q, float *scale, int32_t *zero);
 void trail_i8_gemm_portable(const uint8_t *q, const float *qscale, const int32_t *qzero, int t, int k,
                             const int8_t *packed, const float *wscale, const int32_t *wsum, const float *bias, int n,
