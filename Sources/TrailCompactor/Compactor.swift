@@ -45,9 +45,10 @@ public struct Compactor: Sendable {
     public let watching: @Sendable (String) -> Bool
 
     /// Called after each batch is archived (on both paths: packed from
-    /// reads, or archived in its own write) and at the end of a namespace's run: a batch's records are tens of megabytes of small
-    /// pieces, and the allocator may keep their pages when they are freed
-    /// (traild gives `ProcessMemory.releaseFreed`).
+    /// reads, or archived in its own write) and at the end of a namespace's
+    /// run: a batch's records are tens of megabytes of small pieces, and the
+    /// allocator may keep their pages when they are freed (traild gives
+    /// `ProcessMemory.releaseFreed`).
     public let releaseMemory: @Sendable () -> Void
 
     public init(store: any TrailStore, settings: CompactorSettings = CompactorSettings(),
