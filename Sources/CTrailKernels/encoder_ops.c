@@ -1,3 +1,4 @@
+#include "kernel_level.h"
 #include "trail_kernels.h"
 
 #include <math.h>
@@ -6,16 +7,6 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define AVX512 __attribute__((target("avx512f,avx512dq")))
-
-/// Whether the CPU has AVX-512 (F and DQ): asked once, when the program loads.
-static int avx512 = 0;
-
-__attribute__((constructor)) static void ask_cpu_for_avx512(void) {
-    __builtin_cpu_init();
-    avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-}
-
-static int has_avx512(void) { return avx512; }
 
 /// e^x for 16 floats: 2^(x·log2 e) as 2^n · 2^f, f in [-0.5, 0.5], 2^f by a degree-6
 /// polynomial (relative error about 2e-7); x below -87 gives 0.
@@ -86,6 +77,180 @@ AVX512 static void softmax_avx512(float *x, int width) {
         _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inverse));
     }
 }
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+/// `exp16` in 8 lanes: 2^n built in the exponent bits (n in [-126, 127] for x in [-87, 88]).
+AVX2 static inline __m256 exp8(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    x = _mm256_min_ps(x, _mm256_set1_ps(88.0f));
+    __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f));
+    __m256 n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 f = _mm256_mul_ps(_mm256_sub_ps(t, n), _mm256_set1_ps(0.693147180559945309f));
+    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 720.0f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    __m256i power = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(power));
+}
+
+/// `gelu_avx512` in 8 lanes.
+AVX2 static void gelu_avx2(float *x, long count) {
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), root = _mm256_set1_ps(0.70710678118654752f);
+    const __m256 p = _mm256_set1_ps(0.3275911f), sign = _mm256_set1_ps(-0.0f);
+    const __m256 a1 = _mm256_set1_ps(0.254829592f), a2 = _mm256_set1_ps(-0.284496736f), a3 = _mm256_set1_ps(1.421413741f),
+                 a4 = _mm256_set1_ps(-1.453152027f), a5 = _mm256_set1_ps(1.061405429f);
+    long i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 z = _mm256_mul_ps(v, root);
+        __m256 a = _mm256_andnot_ps(sign, z);
+        __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(p, a, one));
+        __m256 poly = _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_fmadd_ps(a5, t, a4), t, a3), t, a2), t, a1);
+        poly = _mm256_mul_ps(poly, t);
+        __m256 e = _mm256_sub_ps(one, _mm256_mul_ps(poly, exp8(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), a), a))));
+        __m256 erf = _mm256_or_ps(e, _mm256_and_ps(z, sign));
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, erf)));
+    }
+    for (; i < count; i++) x[i] = 0.5f * x[i] * (1 + erff(x[i] * 0.70710678118654752f));
+}
+
+AVX2 static inline float sum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/// `layer_norm_avx512` in 8 lanes (width a multiple of 8).
+AVX2 static void layer_norm_avx2(float *x, const float *residual, long tokens, int width, const float *gamma,
+                                 const float *beta, float epsilon) {
+    for (long t = 0; t < tokens; t++) {
+        float *row = x + t * width;
+        __m256 sum = _mm256_setzero_ps();
+        for (int i = 0; i < width; i += 8) {
+            __m256 v = _mm256_loadu_ps(row + i);
+            if (residual) {
+                v = _mm256_add_ps(v, _mm256_loadu_ps(residual + t * width + i));
+                _mm256_storeu_ps(row + i, v);
+            }
+            sum = _mm256_add_ps(sum, v);
+        }
+        __m256 mean = _mm256_set1_ps(sum8(sum) / (float)width);
+        __m256 squares = _mm256_setzero_ps();
+        for (int i = 0; i < width; i += 8) {
+            __m256 d = _mm256_sub_ps(_mm256_loadu_ps(row + i), mean);
+            squares = _mm256_fmadd_ps(d, d, squares);
+        }
+        __m256 scale = _mm256_set1_ps(1.0f / sqrtf(sum8(squares) / (float)width + epsilon));
+        for (int i = 0; i < width; i += 8) {
+            __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(row + i), mean), scale);
+            _mm256_storeu_ps(row + i, _mm256_fmadd_ps(v, _mm256_loadu_ps(gamma + i), _mm256_loadu_ps(beta + i)));
+        }
+    }
+}
+
+/// The first `left` of 8 lanes (all 8 when left >= 8), as maskload wants them.
+AVX2 static inline __m256i lanes8(int left) {
+    __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(left < 8 ? left : 8), index);
+}
+
+AVX2 static inline float max8(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+/// `softmax_avx512` in 8 lanes, the tail masked.
+AVX2 static void softmax_avx2(float *x, int width) {
+    __m256 top = _mm256_set1_ps(-INFINITY);
+    for (int i = 0; i < width; i += 8) {
+        __m256i m = lanes8(width - i);
+        top = _mm256_max_ps(top, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_maskload_ps(x + i, m), _mm256_castsi256_ps(m)));
+    }
+    __m256 mv = _mm256_set1_ps(max8(top));
+    __m256 sum = _mm256_setzero_ps();
+    for (int i = 0; i < width; i += 8) {
+        __m256i m = lanes8(width - i);
+        __m256 e = _mm256_and_ps(exp8(_mm256_sub_ps(_mm256_maskload_ps(x + i, m), mv)), _mm256_castsi256_ps(m));
+        _mm256_maskstore_ps(x + i, m, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    __m256 inverse = _mm256_set1_ps(1.0f / sum8(sum));
+    for (int i = 0; i < width; i += 8) {
+        __m256i m = lanes8(width - i);
+        _mm256_maskstore_ps(x + i, m, _mm256_mul_ps(_mm256_maskload_ps(x + i, m), inverse));
+    }
+}
+
+/// `context_avx512` in blocks of 8 columns (at most 4 blocks).
+AVX2 __attribute__((always_inline)) static inline void context_avx2(const float *row, const float *values, long stride,
+                                                                     int length, int blocks, float *out) {
+    __m256 even[4], odd[4];
+    for (int c = 0; c < blocks; c++) even[c] = odd[c] = _mm256_setzero_ps();
+    int j = 0;
+    for (; j + 2 <= length; j += 2) {
+        __m256 p0 = _mm256_set1_ps(row[j]), p1 = _mm256_set1_ps(row[j + 1]);
+        const float *v0 = values + j * stride, *v1 = v0 + stride;
+        for (int c = 0; c < blocks; c++) {
+            even[c] = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 8 * c), even[c]);
+            odd[c] = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v1 + 8 * c), odd[c]);
+        }
+    }
+    if (j < length) {
+        __m256 p0 = _mm256_set1_ps(row[j]);
+        for (int c = 0; c < blocks; c++) even[c] = _mm256_fmadd_ps(p0, _mm256_loadu_ps(values + j * stride + 8 * c), even[c]);
+    }
+    for (int c = 0; c < blocks; c++) _mm256_storeu_ps(out + 8 * c, _mm256_add_ps(even[c], odd[c]));
+}
+
+/// `attend_avx512` in 8 lanes: four queries against 8 keys at a time, then
+/// per query its softmax and its context. d a multiple of 8, at most 64.
+AVX2 static void attend_avx2(const float *q, const float *keys, const float *values, long stride, int length, int d,
+                             float scale, float *scores, float *out, int width) {
+    __m256 s = _mm256_set1_ps(scale);
+    for (int i = 0; i < length; i += 4) {
+        int n = length - i < 4 ? length - i : 4;
+        const float *q0 = q + i * stride;
+        const float *q1 = q0 + (n > 1 ? stride : 0), *q2 = q0 + (n > 2 ? 2 * stride : 0), *q3 = q0 + (n > 3 ? 3 * stride : 0);
+        for (int j = 0; j < length; j += 8) {
+            __m256i m = lanes8(length - j);
+            __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+            for (int c = 0; c < d; c++) {
+                __m256 k = _mm256_maskload_ps(keys + (long)c * length + j, m);
+                a0 = _mm256_fmadd_ps(_mm256_set1_ps(q0[c]), k, a0);
+                a1 = _mm256_fmadd_ps(_mm256_set1_ps(q1[c]), k, a1);
+                a2 = _mm256_fmadd_ps(_mm256_set1_ps(q2[c]), k, a2);
+                a3 = _mm256_fmadd_ps(_mm256_set1_ps(q3[c]), k, a3);
+            }
+            float *r = scores + (long)i * length + j;
+            _mm256_maskstore_ps(r, m, _mm256_mul_ps(a0, s));
+            if (n > 1) _mm256_maskstore_ps(r + length, m, _mm256_mul_ps(a1, s));
+            if (n > 2) _mm256_maskstore_ps(r + 2L * length, m, _mm256_mul_ps(a2, s));
+            if (n > 3) _mm256_maskstore_ps(r + 3L * length, m, _mm256_mul_ps(a3, s));
+        }
+    }
+    for (int i = 0; i < length; i++) {
+        float *row = scores + (long)i * length, *o = out + (long)i * width;
+        softmax_avx2(row, length);
+        // At most 4 blocks a pass (8 sums in registers); d of 40 to 64 takes two.
+        for (int c = 0; c < d; c += 32) {
+            switch ((d - c) / 8) {
+            case 1: context_avx2(row, values + c, stride, length, 1, o + c); break;
+            case 2: context_avx2(row, values + c, stride, length, 2, o + c); break;
+            case 3: context_avx2(row, values + c, stride, length, 3, o + c); break;
+            default: context_avx2(row, values + c, stride, length, 4, o + c); break;
+            }
+        }
+    }
+}
 #endif
 
 static void softmax_portable(float *x, int width) {
@@ -99,12 +264,14 @@ static void softmax_portable(float *x, int width) {
 
 void trail_gelu(float *x, long count) {
 #if defined(__x86_64__)
-    if (has_avx512()) { gelu_avx512(x, count); return; }
+    int level = trail_kernels_level(TRAIL_KERNELS_FLOAT);
+    if (level == TRAIL_KERNELS_AVX512) { gelu_avx512(x, count); return; }
+    if (level == TRAIL_KERNELS_AVX2) { gelu_avx2(x, count); return; }
 #endif
     for (long i = 0; i < count; i++) x[i] = 0.5f * x[i] * (1 + erff(x[i] * 0.70710678118654752f));
 }
 
-void trail_layer_norm_portable(float *x, const float *residual, long tokens, int width, const float *gamma,
+static void layer_norm_portable(float *x, const float *residual, long tokens, int width, const float *gamma,
                                const float *beta, float epsilon) {
     for (long t = 0; t < tokens; t++) {
         float *row = x + t * width;
@@ -151,9 +318,17 @@ AVX512 static void layer_norm_avx512(float *x, const float *residual, long token
 void trail_layer_norm(float *x, const float *residual, long tokens, int width, const float *gamma, const float *beta,
                       float epsilon) {
 #if defined(__x86_64__)
-    if (has_avx512() && width % 16 == 0) { layer_norm_avx512(x, residual, tokens, width, gamma, beta, epsilon); return; }
+    int level = trail_kernels_level(TRAIL_KERNELS_FLOAT);
+    if (level == TRAIL_KERNELS_AVX512 && width % 16 == 0) {
+        layer_norm_avx512(x, residual, tokens, width, gamma, beta, epsilon);
+        return;
+    }
+    if (level >= TRAIL_KERNELS_AVX2 && width % 8 == 0) {
+        layer_norm_avx2(x, residual, tokens, width, gamma, beta, epsilon);
+        return;
+    }
 #endif
-    trail_layer_norm_portable(x, residual, tokens, width, gamma, beta, epsilon);
+    layer_norm_portable(x, residual, tokens, width, gamma, beta, epsilon);
 }
 
 /// K_h transposed, [d, length]: a query's scores are then sums over rows of it.
@@ -211,8 +386,8 @@ static void attend_portable(const float *q, const float *keys, const float *valu
     }
 }
 
-/// `trail_attention` in plain C (what a CPU without AVX-512 runs).
-void trail_attention_portable(const float *qkv, const int *lengths, int sequences, int width, int heads,
+/// `trail_attention` in plain C.
+static void attention_portable(const float *qkv, const int *lengths, int sequences, int width, int heads,
                                float *work, float *context) {
     attention_heads(qkv, lengths, sequences, width, heads, work, context, attend_portable);
 }
@@ -288,11 +463,15 @@ AVX512 static void attend_avx512(const float *q, const float *keys, const float 
 void trail_attention(const float *qkv, const int *lengths, int sequences, int width, int heads,
                      float *work, float *context) {
 #if defined(__x86_64__)
-    int d = width / heads;
-    if (has_avx512() && d % 16 == 0 && d <= 64) {
+    int d = width / heads, level = trail_kernels_level(TRAIL_KERNELS_FLOAT);
+    if (level == TRAIL_KERNELS_AVX512 && d % 16 == 0 && d <= 64) {
         attention_heads(qkv, lengths, sequences, width, heads, work, context, attend_avx512);
         return;
     }
+    if (level >= TRAIL_KERNELS_AVX2 && d % 8 == 0 && d <= 64) {
+        attention_heads(qkv, lengths, sequences, width, heads, work, context, attend_avx2);
+        return;
+    }
 #endif
-    trail_attention_portable(qkv, lengths, sequences, width, heads, work, context);
+    attention_portable(qkv, lengths, sequences, width, heads, work, context);
 }

@@ -1,3 +1,4 @@
+#include "kernel_level.h"
 #include "trail_kernels.h"
 
 #include <math.h>
@@ -7,23 +8,6 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
-
-/// Whether the CPU has AVX-512 VNNI: asked once, when the program loads
-/// (before any thread can call in).
-static int has_vnni = 0;
-/// Whether it has AVX2 (most x86-64 servers without VNNI: AMD before Zen 4).
-static int has_avx2 = 0;
-
-__attribute__((constructor)) static void ask_cpu_for_vnni(void) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    has_vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
-    has_avx2 = __builtin_cpu_supports("avx2");
-#endif
-    // To measure the portable loop on a CPU that has more (the benchmark's comparison).
-    const char *portable = getenv("TRAIL_INT8_PORTABLE");
-    if (portable && *portable && strcmp(portable, "0") != 0) has_vnni = has_avx2 = 0;
-}
 
 void trail_i8_pack(const float *w, int n, int k, int8_t *packed, float *scale, int32_t *sums) {
     for (int o = 0; o < n; o++) {
@@ -58,7 +42,7 @@ static inline float range_step(float lo, float hi, float *scale, int32_t *zero, 
     return inverse;
 }
 
-void trail_u8_quantize_portable(const float *x, int t, int k, uint8_t *q, float *scale, int32_t *zero) {
+static void quantize_portable(const float *x, int t, int k, uint8_t *q, float *scale, int32_t *zero) {
     for (int r = 0; r < t; r++) {
         const float *row = x + (long)r * k;
         uint8_t *out = q + (long)r * k;
@@ -77,7 +61,7 @@ void trail_u8_quantize_portable(const float *x, int t, int k, uint8_t *q, float 
     }
 }
 
-void trail_i8_gemm_portable(const uint8_t *q, const float *qscale, const int32_t *qzero, int t, int k,
+static void gemm_portable(const uint8_t *q, const float *qscale, const int32_t *qzero, int t, int k,
                           const int8_t *packed, const float *wscale, const int32_t *wsum, const float *bias, int n,
                           float *y) {
     int groups = k / 4;
@@ -133,7 +117,7 @@ void trail_i8_gemm_portable(const uint8_t *q, const float *qscale, const int32_t
         }                                                                                                \
     }
 
-/// `trail_u8_quantize_portable` with 16 values a step (k a multiple of 16; the
+/// `quantize_portable` with 16 values a step (k a multiple of 16; the
 /// rounding is the same: to nearest, ties to even, as lrintf in the default mode).
 VNNI static void quantize_vnni(const float *x, int t, int k, uint8_t *q, float *scale, int32_t *zero) {
     for (int r = 0; r < t; r++) {
@@ -184,77 +168,165 @@ VNNI static void gemm_vnni(const uint8_t *q, const float *qscale, const int32_t 
 
 #define AVX2 __attribute__((target("avx2")))
 
-/// The same products with AVX2, where there is no VNNI: each input's 4 bytes
-/// and a block's 16 outputs of 4 weights are widened to 16 bits and
-/// multiplied in pairs (`vpmaddwd`: 255 · 127 · 2 fits, so the sums are
-/// exact, as the portable loop's), two input rows a pass over a block's
-/// weights. The last step is the portable loop's own expression, so the
-/// outputs are the same floats.
+/// Widens `count` bytes to 16 bits: unsigned (inputs) or signed (weights, a multiple of 16).
+AVX2 static void widen_u8(const uint8_t *from, long count, int16_t *to) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16)
+        _mm256_storeu_si256((__m256i *)(to + i), _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(from + i))));
+    for (; i < count; i++) to[i] = from[i];
+}
+
+AVX2 static void widen_i8(const int8_t *from, long count, int16_t *to) {
+    for (long i = 0; i < count; i += 16)
+        _mm256_storeu_si256((__m256i *)(to + i), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(from + i))));
+}
+
+/// y for input rows r and r + 1 (`rows` of them) and one block's 16 outputs
+/// from the widened inputs and weights: per group of 4 inputs, each row's 4
+/// inputs broadcast (a load, no shuffle) against 4 registers of weights,
+/// each holding 4 outputs' 4 weights (`vpmaddwd` sums them in pairs).
+AVX2 static inline void block_avx2(const int16_t *x16, int rows, int k, const int16_t *w16, __m256i sums[2][2]) {
+    int groups = k / 4;
+    __m256i acc[2][4];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) acc[i][j] = _mm256_setzero_si256();
+    const int16_t *x1 = x16 + (rows > 1 ? k : 0);
+    for (int g = 0; g < groups; g++) {
+        const __m256i *wg = (const __m256i *)(w16 + (long)g * 64);
+        __m256i w0 = _mm256_loadu_si256(wg), w1 = _mm256_loadu_si256(wg + 1), w2 = _mm256_loadu_si256(wg + 2),
+                w3 = _mm256_loadu_si256(wg + 3);
+        int64_t four0, four1;
+        memcpy(&four0, x16 + g * 4, 8);
+        memcpy(&four1, x1 + g * 4, 8);
+        __m256i a = _mm256_set1_epi64x(four0), b = _mm256_set1_epi64x(four1);
+        acc[0][0] = _mm256_add_epi32(acc[0][0], _mm256_madd_epi16(a, w0));
+        acc[0][1] = _mm256_add_epi32(acc[0][1], _mm256_madd_epi16(a, w1));
+        acc[0][2] = _mm256_add_epi32(acc[0][2], _mm256_madd_epi16(a, w2));
+        acc[0][3] = _mm256_add_epi32(acc[0][3], _mm256_madd_epi16(a, w3));
+        acc[1][0] = _mm256_add_epi32(acc[1][0], _mm256_madd_epi16(b, w0));
+        acc[1][1] = _mm256_add_epi32(acc[1][1], _mm256_madd_epi16(b, w1));
+        acc[1][2] = _mm256_add_epi32(acc[1][2], _mm256_madd_epi16(b, w2));
+        acc[1][3] = _mm256_add_epi32(acc[1][3], _mm256_madd_epi16(b, w3));
+    }
+    // Each output's two partial sums are neighbours: add them (hadd pairs
+    // them within 128-bit halves; the permute puts outputs back in order).
+    for (int i = 0; i < 2; i++) {
+        sums[i][0] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][0], acc[i][1]), 0xD8);
+        sums[i][1] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][2], acc[i][3]), 0xD8);
+    }
+}
+
+/// The same products with AVX2, where there is no VNNI: inputs and weights
+/// widened to 16 bits and multiplied in pairs (`vpmaddwd`: 255 · 127 · 2
+/// fits, so the sums are exact, as the portable loop's). The inputs are
+/// widened once a call, each block's weights once a call (into a buffer that
+/// stays in cache while every input row goes past it). The last step is the
+/// portable loop's own expression, a multiply and an add (no fused one), so
+/// the outputs are the same floats.
 AVX2 static void gemm_avx2(const uint8_t *q, const float *qscale, const int32_t *qzero, int t, int k,
                            const int8_t *packed, const float *wscale, const int32_t *wsum, const float *bias, int n,
                            float *y) {
     int groups = k / 4;
+    int16_t *x16 = malloc(((long)t * k + (long)groups * 64) * sizeof(int16_t));
+    if (!x16) {
+        gemm_portable(q, qscale, qzero, t, k, packed, wscale, wsum, bias, n, y);
+        return;
+    }
+    int16_t *w16 = x16 + (long)t * k;
+    widen_u8(q, (long)t * k, x16);
     for (int b = 0; b < n / 16; b++) {
-        const int8_t *wb = packed + (long)b * groups * 64;
+        widen_i8(packed + (long)b * groups * 64, (long)groups * 64, w16);
+        int o = b * 16;
+        __m256i wsums[2] = {_mm256_loadu_si256((const __m256i *)(wsum + o)), _mm256_loadu_si256((const __m256i *)(wsum + o + 8))};
+        __m256 ws[2] = {_mm256_loadu_ps(wscale + o), _mm256_loadu_ps(wscale + o + 8)};
+        __m256 bs[2] = {_mm256_loadu_ps(bias + o), _mm256_loadu_ps(bias + o + 8)};
         for (int r0 = 0; r0 < t; r0 += 2) {
             int rows = t - r0 < 2 ? t - r0 : 2;
-            // acc[i][j]: row r0 + i, outputs 4j to 4j + 3, each as two partial sums.
-            __m256i acc[2][4];
-            for (int i = 0; i < 2; i++)
-                for (int j = 0; j < 4; j++) acc[i][j] = _mm256_setzero_si256();
-            for (int g = 0; g < groups; g++) {
-                const int8_t *wg = wb + (long)g * 64;
-                __m256i w16[4];
-                for (int j = 0; j < 4; j++) w16[j] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wg + 16 * j)));
-                for (int i = 0; i < rows; i++) {
-                    int32_t four;
-                    memcpy(&four, q + (long)(r0 + i) * k + g * 4, 4);
-                    __m256i x16 = _mm256_cvtepu8_epi16(_mm_set1_epi32(four));
-                    for (int j = 0; j < 4; j++) acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(x16, w16[j]));
-                }
-            }
+            __m256i sums[2][2];
+            block_avx2(x16 + (long)r0 * k, rows, k, w16, sums);
             for (int i = 0; i < rows; i++) {
-                int32_t pairs[32];
-                for (int j = 0; j < 4; j++) _mm256_storeu_si256((__m256i *)(pairs + 8 * j), acc[i][j]);
                 int r = r0 + i;
-                for (int lane = 0; lane < 16; lane++) {
-                    int o = b * 16 + lane;
-                    int32_t sum = pairs[2 * lane] + pairs[2 * lane + 1];
-                    y[(long)r * n + o] = (float)(sum - qzero[r] * wsum[o]) * (qscale[r] * wscale[o]) + bias[o];
+                __m256i zero = _mm256_set1_epi32(qzero[r]);
+                __m256 s = _mm256_set1_ps(qscale[r]);
+                for (int h = 0; h < 2; h++) {
+                    __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(sums[i][h], _mm256_mullo_epi32(zero, wsums[h])));
+                    _mm256_storeu_ps(y + (long)r * n + o + 8 * h, _mm256_add_ps(_mm256_mul_ps(v, _mm256_mul_ps(s, ws[h])), bs[h]));
                 }
             }
+        }
+    }
+    free(x16);
+}
+
+/// `quantize_portable` with 8 values a step, 32 a store (k a
+/// multiple of 32; the rounding is lrintf's: to nearest, ties to even).
+AVX2 static void quantize_avx2(const float *x, int t, int k, uint8_t *q, float *scale, int32_t *zero) {
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int r = 0; r < t; r++) {
+        const float *row = x + (long)r * k;
+        uint8_t *out = q + (long)r * k;
+        __m256 lov = _mm256_setzero_ps(), hiv = _mm256_setzero_ps();
+        for (int i = 0; i < k; i += 8) {
+            __m256 v = _mm256_loadu_ps(row + i);
+            lov = _mm256_min_ps(lov, v);
+            hiv = _mm256_max_ps(hiv, v);
+        }
+        float lows[8], highs[8];
+        _mm256_storeu_ps(lows, lov);
+        _mm256_storeu_ps(highs, hiv);
+        float lo = 0, hi = 0;
+        for (int i = 0; i < 8; i++) {
+            lo = lows[i] < lo ? lows[i] : lo;
+            hi = highs[i] > hi ? highs[i] : hi;
+        }
+        int z;
+        float inverse = range_step(lo, hi, &scale[r], &zero[r], &z);
+        __m256 inv = _mm256_set1_ps(inverse);
+        __m256i zv = _mm256_set1_epi32(z), floor = _mm256_setzero_si256(), ceiling = _mm256_set1_epi32(255);
+        for (int i = 0; i < k; i += 32) {
+            __m256i v[4];
+            for (int j = 0; j < 4; j++) {
+                v[j] = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(row + i + 8 * j), inv)), zv);
+                v[j] = _mm256_min_epi32(_mm256_max_epi32(v[j], floor), ceiling);
+            }
+            // 0...255 in 32 bits to 16 to 8; the packs work within 128-bit halves, the permute restores the order.
+            __m256i bytes = _mm256_packus_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+            _mm256_storeu_si256((__m256i *)(out + i), _mm256_permutevar8x32_epi32(bytes, order));
         }
     }
 }
 #endif
 
-int trail_i8_gemm_uses_vnni(void) { return has_vnni; }
-int trail_i8_gemm_uses_avx2(void) { return !has_vnni && has_avx2; }
-
 void trail_u8_quantize(const float *x, int t, int k, uint8_t *q, float *scale, int32_t *zero) {
 #if defined(__x86_64__)
-    if (k % 16 == 0 && trail_i8_gemm_uses_vnni()) {
+    int level = trail_kernels_level(TRAIL_KERNELS_INT8);
+    if (level == TRAIL_KERNELS_AVX512 && k % 16 == 0) {
         quantize_vnni(x, t, k, q, scale, zero);
         return;
     }
+    if (level >= TRAIL_KERNELS_AVX2 && k % 32 == 0) {
+        quantize_avx2(x, t, k, q, scale, zero);
+        return;
+    }
 #endif
-    trail_u8_quantize_portable(x, t, k, q, scale, zero);
+    quantize_portable(x, t, k, q, scale, zero);
 }
 
 void trail_i8_gemm(const uint8_t *q, const float *qscale, const int32_t *qzero, int t, int k,
                    const int8_t *packed, const float *wscale, const int32_t *wsum, const float *bias, int n,
                    float *y) {
 #if defined(__x86_64__)
-    if (trail_i8_gemm_uses_vnni()) {
+    int level = trail_kernels_level(TRAIL_KERNELS_INT8);
+    if (level == TRAIL_KERNELS_AVX512) {
         gemm_vnni(q, qscale, qzero, t, k, packed, wscale, wsum, bias, n, y);
         return;
     }
-    if (trail_i8_gemm_uses_avx2() && n % 16 == 0 && k % 4 == 0) {
+    if (level == TRAIL_KERNELS_AVX2) {
         gemm_avx2(q, qscale, qzero, t, k, packed, wscale, wsum, bias, n, y);
         return;
     }
 #endif
-    trail_i8_gemm_portable(q, qscale, qzero, t, k, packed, wscale, wsum, bias, n, y);
+    gemm_portable(q, qscale, qzero, t, k, packed, wscale, wsum, bias, n, y);
 }
 
 void trail_i8_rows(const float *table, long rows, int width, int8_t *codes, float *scales) {

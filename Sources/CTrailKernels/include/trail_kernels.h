@@ -3,6 +3,31 @@
 
 #include <stdint.h>
 
+/// The kernels below take the widest instruction set the CPU has, of three
+/// levels: AVX-512 (VNNI for the int8 products, F and DQ for the rest), AVX2
+/// with FMA, or plain C. The environment variable TRAIL_KERNELS=portable or
+/// avx2, read when the program loads, caps the level for the whole process
+/// (to measure a narrower path on a wider CPU); `trail_kernels_limit` caps it
+/// for the calling thread (tests run every path the CPU has).
+enum {
+    TRAIL_KERNELS_PORTABLE = 0,
+    TRAIL_KERNELS_AVX2 = 1,
+    TRAIL_KERNELS_AVX512 = 2,
+};
+
+/// Which kernels `trail_kernels_level` is asked about.
+enum {
+    TRAIL_KERNELS_INT8 = 0,  ///< `trail_u8_quantize` and `trail_i8_gemm`.
+    TRAIL_KERNELS_FLOAT = 1, ///< GELU, layer norm, attention.
+};
+
+/// Caps the level for the calling thread (-1: no cap of its own, the
+/// process's applies); returns the cap it had.
+int trail_kernels_limit(int level);
+
+/// The level the calling thread runs `kind` on: the widest the CPU has, within the caps.
+int trail_kernels_level(int kind);
+
 /// Int8 matrix products for the sentence encoder's dense layers.
 ///
 /// A layer's weights W [n, k] (row-major floats, as PyTorch keeps them) are
@@ -14,7 +39,9 @@
 /// s_t = (max − min) / 255 (unsigned, as `vpdpbusd` takes it; z_t is taken out
 /// with the row sums of w_q). Asymmetric: a GELU's outputs, nearly all above
 /// −0.17, get twice the levels a symmetric scale would give them.
-/// Integer sums are exact, so the VNNI path and the portable one give the same numbers.
+/// Integer sums are exact, so every path gives the same sums: the AVX2 path and
+/// the plain C one the same floats, the VNNI one within a rounding (it ends in
+/// a fused multiply-add).
 
 /// Quantises and packs w [n, k], n a multiple of 16 and k of 4 (the caller
 /// keeps other layers in float): `packed` (n * k bytes), `scale` (n floats),
@@ -36,42 +63,23 @@ void trail_i8_gemm(const uint8_t *q, const float *qscale, const int32_t *qzero, 
                    const int8_t *packed, const float *wscale, const int32_t *wsum, const float *bias, int n,
                    float *y);
 
-/// 1 when `trail_i8_gemm` runs on AVX-512 VNNI on this CPU (0: AVX2 or the portable loop).
-int trail_i8_gemm_uses_vnni(void);
-
-/// 1 when it runs on AVX2 instead (no VNNI; the same outputs as the portable loop).
-int trail_i8_gemm_uses_avx2(void);
-
-/// The portable loops `trail_u8_quantize` and `trail_i8_gemm` run where the
-/// CPU has no faster path (quantising: no VNNI; products: neither VNNI nor
-/// AVX2). For tests: they give the same bytes and numbers.
-void trail_u8_quantize_portable(const float *x, int t, int k, uint8_t *q, float *scale, int32_t *zero);
-void trail_i8_gemm_portable(const uint8_t *q, const float *qscale, const int32_t *qzero, int t, int k,
-                            const int8_t *packed, const float *wscale, const int32_t *wsum, const float *bias, int n,
-                            float *y);
-
 /// x = ½x(1 + erf(x/√2)), the exact GELU, over `count` values (erf to within
-/// 1.5e-7 by Abramowitz and Stegun 7.1.26 with AVX-512, erff otherwise).
+/// 1.5e-7 by Abramowitz and Stegun 7.1.26 with AVX-512 or AVX2, erff in plain C).
 void trail_gelu(float *x, long count);
 
 /// x[t] = γ · (x[t] + r[t] − mean) / √(var + ε) + β for each of `tokens` rows
 /// of `width`: a residual `r` added (NULL: none), then the layer norm
-/// (AVX-512 when `width` is a multiple of 16). `_portable` is the plain C one.
+/// (AVX-512 when `width` is a multiple of 16, AVX2 when of 8).
 void trail_layer_norm(float *x, const float *residual, long tokens, int width, const float *gamma, const float *beta,
                       float epsilon);
-void trail_layer_norm_portable(float *x, const float *residual, long tokens, int width, const float *gamma,
-                               const float *beta, float epsilon);
 
 /// Multi-head self-attention within each of `sequences` packed sequences:
 /// for each head h, context_h = softmax(Q_h K_hᵀ / √d) V_h, where `qkv` holds
 /// [tokens, 3·width] (queries, keys, values side by side) and `context`
 /// receives [tokens, width]. `work` holds at least longest·(longest + width/heads) floats.
+/// AVX-512 when width/heads is a multiple of 16 and at most 64, AVX2 when of 8.
 void trail_attention(const float *qkv, const int *lengths, int sequences, int width, int heads,
                      float *work, float *context);
-
-/// `trail_attention` in plain C, what a CPU without AVX-512 runs (for tests).
-void trail_attention_portable(const float *qkv, const int *lengths, int sequences, int width, int heads,
-                              float *work, float *context);
 
 /// Product quantisation for the index of meaning (TrailEmbedding's
 /// `ProductQuantizer`). A vector of m·dsub numbers is cut into m subspaces of
