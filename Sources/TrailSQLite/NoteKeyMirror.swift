@@ -59,6 +59,10 @@ final class NoteKeyMirror: Sendable {
     private let pool: DatabasePool
     private let state = Mutex(MirrorState())
     private let queue = DispatchQueue(label: "trail.sqlite.key-mirror", qos: .utility)
+    /// Wakes a build waiting for the store to settle when the copy stops
+    /// (a stop used to wait out the pause: up to 0.25 s of every shutdown
+    /// that came soon after a start or a compaction).
+    private let wakeup = DispatchSemaphore(value: 0)
     /// How long the copy waits after the last change it could not follow
     /// before it reads the store again (a compaction changes rows batch after batch).
     static let settle: Double = 0.25
@@ -173,6 +177,7 @@ final class NoteKeyMirror: Sendable {
     /// Stops the copy's background work (before the store closes).
     func stop() {
         state.withLock { $0.stopped = true }
+        wakeup.signal()
         queue.sync {}
     }
 
@@ -214,7 +219,7 @@ final class NoteKeyMirror: Sendable {
             }
             if wait < 0 { return }
             if wait > 0 {
-                Thread.sleep(forTimeInterval: min(wait, Self.settle))
+                _ = wakeup.wait(timeout: .now() + min(wait, Self.settle))
                 continue
             }
             // `columns` is this function's only reference to what was read,

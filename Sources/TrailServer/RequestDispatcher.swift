@@ -52,6 +52,9 @@ final class RequestDispatcher: ChannelDuplexHandler {
     private var inFlight = 0
     private var readHeld = false
     private var closing = false
+    /// A drain asked for at shutdown (`Drain`): completed once this
+    /// connection's answers are written and its output closed, or it closed.
+    private var drain: (done: EventLoopPromise<Void>, deadline: Scheduled<Void>)?
     /// Records of `trail.import` held under a stage name until its commit.
     private var staged: [String: [NoteRecord]] = [:]
     /// Most records one connection may hold staged.
@@ -80,7 +83,48 @@ final class RequestDispatcher: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         dispatcher.connections.subtract(1, ordering: .relaxed)
         dispatcher.hub.closed(connection: ObjectIdentifier(self))
+        if let (done, deadline) = drain {
+            drain = nil
+            deadline.cancel()
+            done.succeed()
+        }
         context.fireChannelInactive()
+    }
+
+    // MARK: shutdown
+
+    /// Fired at a connection by the daemon when it stops, once reading has
+    /// stopped and the store has committed its queued writes: the
+    /// connection writes the answers still in flight, then closes its output
+    /// (what it wrote is flushed first) and completes `done`. A peer that
+    /// does not read them is closed after `limit`.
+    struct Drain: Sendable {
+        let done: EventLoopPromise<Void>
+        let limit: TimeAmount
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let request = event as? Drain else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        let deadline = context.eventLoop.assumeIsolated().scheduleTask(in: request.limit) { context.close(promise: nil) }
+        drain = (request.done, deadline)
+        finishDrainIfIdle(context: context)
+    }
+
+    /// Closes the output once no answer is in flight, if a drain was asked for.
+    private func finishDrainIfIdle(context: ChannelHandlerContext) {
+        guard inFlight == 0, let (done, deadline) = drain else { return }
+        drain = nil
+        unflushed = false
+        context.flush()
+        let closed = context.eventLoop.makePromise(of: Void.self)
+        context.close(mode: .output, promise: closed)
+        closed.futureResult.assumeIsolated().whenComplete { _ in
+            deadline.cancel()
+            done.succeed()
+        }
     }
 
     // MARK: back-pressure
@@ -182,6 +226,7 @@ final class RequestDispatcher: ChannelDuplexHandler {
                     self.send(response, context: context)
                 }
                 self.resumeReadingIfPossible(context: context)
+                self.finishDrainIfIdle(context: context)
             }
         }
     }

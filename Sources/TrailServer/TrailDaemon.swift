@@ -164,12 +164,34 @@ public final class TrailDaemon: Service {
         for child in open { _ = try? await child.setOption(ChannelOptions.autoRead, value: false).get() }
         indexer?.stop()
         await store.close()
-        // Let the answers of the last writes reach their clients.
-        try? await Task.sleep(for: .milliseconds(100))
+        // Each connection writes the answers of its last requests, then closes.
+        await withTaskGroup(of: Void.self) { group in
+            for child in open { group.addTask { await Self.drain(child, within: Self.drainLimit) } }
+        }
         for child in open { try? await child.close() }
         unlink(config.socketPath)
         withExtendedLifetime((dataLock, socketLock)) {}
         logger.info("stopped")
+    }
+
+    /// How long a stopping daemon waits for a connection to take the answers
+    /// of its last requests (a peer that does not read is then cut off).
+    static let drainLimit = TimeAmount.seconds(5)
+
+    /// Asks `channel`'s `RequestDispatcher` to write what is in flight and
+    /// close its output; returns when it has, or when the channel closed.
+    private static func drain(_ channel: any Channel, within limit: TimeAmount) async {
+        let done = channel.eventLoop.makePromise(of: Void.self)
+        channel.eventLoop.execute {
+            // Only an open channel with its handler in place answers the event
+            // (one closed as over the connection limit never had it).
+            if channel.isActive, (try? channel.pipeline.syncOperations.handler(type: RequestDispatcher.self)) != nil {
+                channel.pipeline.fireUserInboundEventTriggered(RequestDispatcher.Drain(done: done, limit: limit))
+            } else {
+                done.succeed()
+            }
+        }
+        try? await done.futureResult.get()
     }
 
     /// The embedding model, when it is there and not turned off; otherwise

@@ -149,6 +149,76 @@ def test_pipelined_writes_acked_then_kill9(daemon_factory):
         assert not missing, f"lost {len(missing)} acknowledged deposits"
 
 
+def test_sigterm_answers_every_stored_write_to_a_client_that_reads_late(daemon_factory):
+    """A client pipelines 4,000 writes and reads nothing until after SIGTERM:
+    more answers than the socket holds, the rest queued in the daemon. They
+    are still written once the client reads, before the connection closes,
+    so every write that was stored was answered, and whole (a stop used to
+    close after a fixed 0.1 s: the client got half an answer, then nothing)."""
+    d = daemon_factory("late")
+    c = d.connect()
+    n = 4000
+    payload = b"".join(
+        json.dumps({"jsonrpc": "2.0", "id": i, "method": "trail.deposit", "params": {"body": f"read late {i}"}}).encode()
+        + b"\n" for i in range(n))
+    t = threading.Thread(target=lambda: _send_ignoring_close(c, payload), daemon=True)
+    t.start()
+    # Until the daemon has stored what it will take from us.
+    with d.connect() as probe:
+        stored, steady = -1, 0
+        while steady < 5:
+            time.sleep(0.1)
+            now = probe.result("trail.stats", {"ns": "default"})["notes"]
+            steady = steady + 1 if now == stored else 0
+            stored = now
+    assert stored > 1000, f"only {stored} of {n} writes were stored"
+    d.proc.send_signal(signal.SIGTERM)
+    time.sleep(1)  # the daemon is stopping while the answers wait for the client
+    answers = _answers_until_closed(c)
+    assert all("result" in a for a in answers), [a for a in answers if "result" not in a][0]
+    answered = {a["id"] for a in answers}
+    c.close()
+    assert d.proc.wait(timeout=30) == 0, d.stderr()
+    d._stderr.close()
+    t.join(timeout=10)
+    d.start()
+    with d.connect() as c2:
+        kept = _stored(c2, [f"read late {i}" for i in range(n)])
+    assert kept == answered, (f"{len(kept - answered)} writes stored but never answered, "
+                              f"{len(answered - kept)} answered but not stored, of {len(kept)} stored")
+
+
+def _send_ignoring_close(c, payload: bytes) -> None:
+    try:
+        c.send_raw(payload)
+    except OSError:
+        pass
+
+
+def _answers_until_closed(c) -> list[dict]:
+    """Every answer on `c` until the daemon closes it; a line cut short fails the test."""
+    answers = []
+    while True:
+        try:
+            ln = c.read_line()
+        except OSError:
+            return answers
+        if not ln:
+            return answers
+        try:
+            answers.append(json.loads(ln))
+        except json.JSONDecodeError:
+            raise AssertionError(f"the connection closed inside an answer: {ln[:80]!r}") from None
+
+
+def _stored(c, bodies: list[str]) -> set[int]:
+    """The indexes of the `bodies` the store holds as notes, asked 200 at a time."""
+    answers = []
+    for at in range(0, len(bodies), 200):
+        answers += pipeline(c, [("trail.get", {"id": sha(body)}) for body in bodies[at:at + 200]])
+    return {i for i, r in enumerate(answers) if "result" in r}
+
+
 def test_sigterm_with_writes_in_flight(daemon_factory):
     d = daemon_factory("term")
     c = d.connect()
@@ -157,26 +227,13 @@ def test_sigterm_with_writes_in_flight(daemon_factory):
         json.dumps({"jsonrpc": "2.0", "id": i, "method": "trail.deposit", "params": {"body": f"in flight {i}"}}).encode()
         + b"\n" for i in range(n))
 
-    def send() -> None:
-        try:
-            c.send_raw(payload)
-        except OSError:
-            pass
-
-    t = threading.Thread(target=send, daemon=True)
+    t = threading.Thread(target=lambda: _send_ignoring_close(c, payload), daemon=True)
     t.start()
     first = c.recv()  # the daemon is busy with our writes
     assert "result" in first, first
     acked = {first["id"]}
     d.proc.send_signal(signal.SIGTERM)
-    while True:
-        try:
-            ln = c.read_line()
-        except OSError:
-            break
-        if not ln:
-            break
-        msg = json.loads(ln)
+    for msg in _answers_until_closed(c):
         if "result" in msg:
             assert msg["result"]["id"] == sha(f"in flight {msg['id']}")
             acked.add(msg["id"])
@@ -195,3 +252,7 @@ def test_sigterm_with_writes_in_flight(daemon_factory):
             responses += pipeline(c2, [("trail.get", {"id": sha(f"in flight {i}")}) for i in ids[at:at + 200]])
         lost = [i for i, r in zip(ids, responses) if "error" in r]
         assert not lost, f"{len(lost)} of {len(ids)} writes acknowledged before SIGTERM were lost: {responses[ids.index(lost[0])]}"
+        # And the other way: every write that was stored was answered before the
+        # connection closed (the daemon drains each connection's answers at a stop).
+        unanswered = sorted(_stored(c2, [f"in flight {i}" for i in range(n)]) - acked)
+        assert not unanswered, f"{len(unanswered)} writes were stored but never answered, the first {unanswered[0]}"
