@@ -158,11 +158,8 @@ def test_sigterm_answers_every_stored_write_to_a_client_that_reads_late(daemon_f
     d = daemon_factory("late")
     c = d.connect()
     n = 4000
-    payload = b"".join(
-        json.dumps({"jsonrpc": "2.0", "id": i, "method": "trail.deposit", "params": {"body": f"read late {i}"}}).encode()
-        + b"\n" for i in range(n))
-    t = threading.Thread(target=lambda: _send_ignoring_close(c, payload), daemon=True)
-    t.start()
+    payload = _deposits([f"read late {i}" for i in range(n)])
+    t = _send_in_background(c, payload)
     # Until the daemon has stored what it will take from us.
     with d.connect() as probe:
         stored, steady = -1, 0
@@ -188,11 +185,23 @@ def test_sigterm_answers_every_stored_write_to_a_client_that_reads_late(daemon_f
                               f"{len(answered - kept)} answered but not stored, of {len(kept)} stored")
 
 
-def _send_ignoring_close(c, payload: bytes) -> None:
-    try:
-        c.send_raw(payload)
-    except OSError:
-        pass
+def _deposits(bodies: list[str]) -> bytes:
+    """One pipelined deposit request per body, its index as its id."""
+    return b"".join(json.dumps({"jsonrpc": "2.0", "id": i, "method": "trail.deposit", "params": {"body": body}}).encode()
+                    + b"\n" for i, body in enumerate(bodies))
+
+
+def _send_in_background(c, payload: bytes) -> threading.Thread:
+    """Sends `payload` on `c` from a thread of its own, which ends quietly when the daemon closes."""
+    def send() -> None:
+        try:
+            c.send_raw(payload)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=send, daemon=True)
+    t.start()
+    return t
 
 
 def _answers_until_closed(c) -> list[dict]:
@@ -223,12 +232,9 @@ def test_sigterm_with_writes_in_flight(daemon_factory):
     d = daemon_factory("term")
     c = d.connect()
     n = 3000
-    payload = b"".join(
-        json.dumps({"jsonrpc": "2.0", "id": i, "method": "trail.deposit", "params": {"body": f"in flight {i}"}}).encode()
-        + b"\n" for i in range(n))
+    payload = _deposits([f"in flight {i}" for i in range(n)])
 
-    t = threading.Thread(target=lambda: _send_ignoring_close(c, payload), daemon=True)
-    t.start()
+    t = _send_in_background(c, payload)
     first = c.recv()  # the daemon is busy with our writes
     assert "result" in first, first
     acked = {first["id"]}
