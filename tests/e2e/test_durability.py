@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import threading
 import time
 
@@ -183,6 +184,33 @@ def test_sigterm_answers_every_stored_write_to_a_client_that_reads_late(daemon_f
         kept = _stored(c2, [f"read late {i}" for i in range(n)])
     assert kept == answered, (f"{len(kept - answered)} writes stored but never answered, "
                               f"{len(answered - kept)} answered but not stored, of {len(kept)} stored")
+
+
+def test_sigterm_cuts_off_a_client_that_never_reads_its_answers(daemon_factory):
+    """A stop waits for a connection to take its last answers, but not for
+    ever: a client that pipelines reads with large answers and never reads
+    them is cut off after 5 s, and the daemon stops cleanly."""
+    d = daemon_factory("never-reads")
+    with d.connect() as setup:
+        for r in pipeline(setup, [("trail.deposit", {"body": f"{i} " + "z" * 1000}) for i in range(10)]):
+            assert "result" in r
+    c = d.connect()
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    # Each answer is ten notes, ~11 KB: far more than the socket holds.
+    line = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "trail.sense", "params": {"limit": 10}}).encode() + b"\n"
+    t = _send_in_background(c, line * 2000)
+    time.sleep(1)  # the daemon has answers it cannot write, and stops reading us
+    started = time.monotonic()
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.proc.wait(timeout=60) == 0, d.stderr()
+    took = time.monotonic() - started
+    d._stderr.close()
+    c.close()
+    t.join(timeout=10)
+    assert 4.5 <= took < 30, f"the daemon stopped {took:.1f} s after SIGTERM, not after waiting 5 s for the client"
+    # What it stored is intact.
+    d.start()
+    assert d.result("trail.stats", {"ns": "default"})["notes"] == 10
 
 
 def _deposits(bodies: list[str]) -> bytes:
