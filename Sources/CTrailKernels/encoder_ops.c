@@ -4,6 +4,11 @@
 #include <math.h>
 #include <string.h>
 
+/// The exact GELU by erff: the plain C path, and the vector paths' tails.
+static void gelu_plain(float *x, long count) {
+    for (long i = 0; i < count; i++) x[i] = 0.5f * x[i] * (1 + erff(x[i] * 0.70710678118654752f));
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define AVX512 __attribute__((target("avx512f,avx512dq")))
@@ -47,7 +52,7 @@ AVX512 static void gelu_avx512(float *x, long count) {
                         _mm512_and_si512(_mm512_castps_si512(z), _mm512_set1_epi32((int)0x80000000))));
         _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_mul_ps(half, v), _mm512_add_ps(one, erf)));
     }
-    for (; i < count; i++) x[i] = 0.5f * x[i] * (1 + erff(x[i] * 0.70710678118654752f));
+    gelu_plain(x + i, count - i);
 }
 
 /// Each row of `x` becomes exp(x − max) / Σ exp(x − max).
@@ -117,7 +122,7 @@ AVX2 static void gelu_avx2(float *x, long count) {
         __m256 erf = _mm256_or_ps(e, _mm256_and_ps(z, sign));
         _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, erf)));
     }
-    for (; i < count; i++) x[i] = 0.5f * x[i] * (1 + erff(x[i] * 0.70710678118654752f));
+    gelu_plain(x + i, count - i);
 }
 
 AVX2 static inline float sum8(__m256 v) {
@@ -268,7 +273,7 @@ void trail_gelu(float *x, long count) {
     if (level == TRAIL_KERNELS_AVX512) { gelu_avx512(x, count); return; }
     if (level == TRAIL_KERNELS_AVX2) { gelu_avx2(x, count); return; }
 #endif
-    for (long i = 0; i < count; i++) x[i] = 0.5f * x[i] * (1 + erff(x[i] * 0.70710678118654752f));
+    gelu_plain(x, count);
 }
 
 static void layer_norm_portable(float *x, const float *residual, long tokens, int width, const float *gamma,
