@@ -47,6 +47,12 @@ struct EventListener: Sendable {
         var pause = 0.25
         while !Task.isCancelled {
             do {
+                // Where the watchers' business starts: the log's end when
+                // the daemon begins to forward, read once. Every listening
+                // connection, the first too, catches up from there, so a
+                // write committed before the first connection got to listen
+                // (it may be cut before it reads the log's end) is not lost.
+                if !book.isOpened { book.open(top: try await logEnd()) }
                 let connection = try await connect()
                 pause = 0.25
                 try await session(on: connection, book: book, watching: watching, deliver: deliver, missed: missed)
@@ -163,6 +169,13 @@ struct EventListener: Sendable {
                                               timeout: TimeAmount(statementTimeout), logger: logger).get()
         for row in rows { return try row.decode(Int64.self) }
         return 0
+    }
+
+    /// The write log's highest seq, on a connection of the pool.
+    private func logEnd() async throws -> Int64 {
+        try await read { reads in
+            try await reads.rows("SELECT coalesce(max(seq), 0) FROM write_log").first.map { try $0[0].decode(Int64.self) } ?? 0
+        }
     }
 
     /// The events of one signal's rows, those not delivered yet.

@@ -38,18 +38,27 @@ final class ListenerBook: Sendable {
         }
     }
 
+    /// Whether `open` was called.
+    var isOpened: Bool {
+        state.withLock { $0.ledger != nil }
+    }
+
+    /// Starts the ledger at the log's end `top`, read before the first
+    /// listening connection: what committed before is not the watchers'
+    /// business, what commits after is theirs.
+    func open(top: Int64) {
+        state.withLock { s in
+            if s.ledger == nil { s.ledger = ListenerLedger(settle: settle, top: top) }
+        }
+    }
+
     /// The turn is listening and the log's end was `top` then. Returns the
-    /// floor to catch up from, or nil on the first turn (what committed
-    /// before the daemon listened is not its watchers' business).
+    /// floor to catch up from (nil after the turn ended, or before `open`).
     func start(_ turn: Int, top: Int64, at time: Double) -> Int64? {
         state.withLock { s in
-            guard s.isOpen(turn) else { return nil }
+            guard s.isOpen(turn), let ledger = s.ledger else { return nil }
             s.listening = turn
-            defer { s.ledger?.mark(top, at: time) }
-            guard let ledger = s.ledger else {
-                s.ledger = ListenerLedger(settle: settle, top: top)
-                return nil
-            }
+            s.ledger?.mark(top, at: time)
             return ledger.floor
         }
     }

@@ -58,11 +58,15 @@ private func event(_ seq: Int64) -> StoreEvent {
 
 @Suite("Listener book: one listening connection's turn at a time")
 struct ListenerBookTests {
-    @Test("the first turn starts at the log's end; a later one catches up from the floor, skipping what it delivered")
+    @Test("the book opens at the log's end; each turn, the first too, catches up from the floor, skipping what it delivered")
     func turns() throws {
         let book = ListenerBook(settle: 10)
         let one = book.begin()
-        #expect(book.start(one, top: 100, at: 0) == nil)
+        #expect(book.start(one, top: 100, at: 0) == nil, "not opened: nowhere to catch up from")
+        #expect(!book.isListening(one))
+        book.open(top: 100)
+        #expect(book.isOpened)
+        #expect(book.start(one, top: 100, at: 0) == 100)
         #expect(book.isListening(one))
         var sent: [Int64] = []
         try book.hand([event(101), event(102)], live: true, turn: one) { sent.append($0.seq!) }
@@ -77,6 +81,7 @@ struct ListenerBookTests {
     @Test("a turn that ended (its connection abandoned) delivers nothing and moves nothing")
     func abandoned() throws {
         let book = ListenerBook(settle: 10)
+        book.open(top: 100)
         let zero = book.begin()
         _ = book.start(zero, top: 100, at: 0)
         book.end(zero, at: 1)
@@ -95,6 +100,24 @@ struct ListenerBookTests {
         #expect(book.start(two, top: 120, at: 4) == 100)
         try book.hand([event(101)], live: false, turn: two) { sent.append($0.seq!) }
         #expect(sent == [101])
+    }
+
+    @Test("turns cut before they read the log's end lose nothing: the first that listens catches up from where the book opened")
+    func cutBeforeFirstStart() throws {
+        let book = ListenerBook(settle: 10)
+        book.open(top: 100)
+        // Two connections cut before they got to listen (LISTEN in flight, or the log's end unread).
+        for at in [1.0, 2.0] { book.end(book.begin(), at: at) }
+        // Meanwhile 101 and 102 committed; the first turn that listens catches them up.
+        let three = book.begin()
+        #expect(book.start(three, top: 102, at: 3) == 100)
+        var sent: [Int64] = []
+        try book.hand([event(101), event(102)], live: false, turn: three) { sent.append($0.seq!) }
+        #expect(sent == [101, 102])
+        // Opening again (a later try of the read) moves nothing.
+        book.open(top: 500)
+        book.end(three, at: 4)
+        #expect(book.start(book.begin(), top: 102, at: 5) == 100)
     }
 }
 

@@ -549,14 +549,18 @@ struct PostgresEventTests {
 private final class ListenerHolder: Sendable {
     private let holding = Atomic<Bool>(true)
     private let stopped = Mutex<(done: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+    private let cutCount = Atomic<Int>(0)
+    /// Listening connections cut so far.
+    var cuts: Int { cutCount.load(ordering: .sequentiallyConsistent) }
 
     init(_ db: ScratchDatabase) {
         let owner = BlockingSession(connector: PostgresConnector(location: db.location))
         Thread.detachNewThread { [self] in
             while holding.load(ordering: .sequentiallyConsistent) {
-                _ = try? owner.execute("""
+                let cut = (try? owner.execute("""
                     SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'traild-listen' AND datname = current_database()
-                    """)
+                    """).rows.count) ?? 0
+                cutCount.add(cut, ordering: .sequentiallyConsistent)
                 Thread.sleep(forTimeInterval: 0.005)
             }
             owner.close()
@@ -786,6 +790,30 @@ struct PostgresListenerCutTests {
         #expect(Set(events.map(\.note.id)) == ids, "\(events.count) events for \(ids.count) deposits; \(cutter.cuts) cuts, \(cutter.cutInListen) in LISTEN")
         #expect(events.count == ids.count, "an event came twice")
         #expect(events.last?.note.id == last.note.id)
+        await one.close()
+        await two.close()
+    }
+
+    @Test("a write committed after the daemon began to forward, while its first listening connections were cut before they listened, is delivered")
+    func cutBeforeFirstListen() async throws {
+        let db = try ScratchDatabase()
+        // Cutting before the daemon starts: no listening connection gets to
+        // read the log's end until the holder lets go.
+        let holder = ListenerHolder(db)
+        let one = try await blocking { try db.store("one") }
+        let two = try await blocking { try db.store("two") }
+        let log = EventLog()
+        one.forwardEvents(watching: { ["default"] }, to: log.add, missed: { _ in Issue.record("no gap expected") })
+        let started = Date()
+        // A listening connection shows once the daemon has begun to forward.
+        while holder.cuts < 2, Date().timeIntervalSince(started) < 20 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(holder.cuts >= 2, "cut \(holder.cuts) times")
+        let before = try await two.deposit("committed before any listening connection listened")
+        await holder.release()
+        try await listening(db)
+        let after = try await two.deposit("committed once one listens")
+        let events = try await log.wait(for: 2, seconds: 15)
+        #expect(events.map(\.note.id) == [before.note.id, after.note.id])
         await one.close()
         await two.close()
     }
