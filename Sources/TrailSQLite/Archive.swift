@@ -198,16 +198,72 @@ extension SQLiteWrites {
     /// many went; 0 at once when none were left behind.
     func dropDeadTrails(ns: String) throws -> Int {
         guard try db.int(sql: "SELECT dead_trails FROM namespace WHERE name = ?", arguments: [ns]) == 1 else { return 0 }
-        let dropped = try Self.rebuildingIndexes(db, "tbl_name = 'edge'") {
-            try db.execute(sql: """
-                DELETE FROM edge WHERE ns = ? AND (
-                    EXISTS (SELECT 1 FROM note n WHERE n.seq = edge.src AND n.state = 2)
-                    OR EXISTS (SELECT 1 FROM note n WHERE n.seq = edge.dst AND n.state = 2))
-                """, arguments: [ns])
-            return db.changesCount
-        }
+        let dropped = try Self.dropTrailsWithArchivedEnds(db, ns: ns).dropped
         try db.run(sql: "UPDATE namespace SET dead_trails = 0 WHERE name = ?", arguments: [ns])
         return dropped
+    }
+
+    /// How the trails with an archived end are dropped. When what stays
+    /// (every other namespace's trails and the namespace's trails between two
+    /// hot notes) is at most a quarter of the table and at most
+    /// `keptTrailsInMemory` trails, it is copied aside (in memory), the
+    /// table is emptied at once and the copy put back: a deleted row costs
+    /// SQLite about as much as a written one, and the table is mostly dead.
+    /// Otherwise the dead ones are deleted where they are.
+    enum DeadTrailsDrop: Equatable {
+        case copyingWhatStays(kept: Int)
+        case deletingInPlace
+    }
+
+    /// The most trails `dropTrailsWithArchivedEnds` copies into memory
+    /// (about 50 bytes each).
+    static let keptTrailsInMemory = 1_000_000
+
+    /// Drops the trails of `ns` with an archived end, with the trail indexes
+    /// built again afterwards; returns how many went, and how (nil: none did).
+    static func dropTrailsWithArchivedEnds(_ db: Database, ns: String) throws -> (dropped: Int, way: DeadTrailsDrop?) {
+        // The namespace's hot notes (live, retracted, set aside), by seq, in
+        // memory (temp_store): a trail stays when both its ends are in it.
+        try db.execute(sql: "CREATE TEMP TABLE compaction_hot (seq INTEGER PRIMARY KEY)")
+        defer { try? db.execute(sql: "DROP TABLE IF EXISTS temp.compaction_hot; DROP TABLE IF EXISTS temp.compaction_kept") }
+        try db.execute(sql: """
+            INSERT INTO temp.compaction_hot
+            SELECT seq FROM note INDEXED BY note_by_key WHERE ns = ? AND (state = 0 OR state = 1)
+            UNION ALL SELECT seq FROM note INDEXED BY note_evaporating WHERE ns = ? AND state = 3
+            """, arguments: [ns, ns])
+        // The namespace's trails that stay, found from their source: one range
+        // of the primary key per hot note, not a pass over every trail. The
+        // unary + keep the planner off edge_by_ns and off a lookup per pair.
+        let keptHere = """
+            FROM temp.compaction_hot h CROSS JOIN edge e ON e.src = h.seq
+            WHERE +e.ns = ? AND +e.dst IN (SELECT seq FROM temp.compaction_hot)
+            """
+        let total = try db.int(sql: "SELECT count(*) FROM edge") ?? 0
+        let here = try db.int(sql: "SELECT count(*) FROM edge INDEXED BY edge_by_ns WHERE ns = ?", arguments: [ns]) ?? 0
+        let stay = total - here + (try db.int(sql: "SELECT count(*) \(keptHere)", arguments: [ns]) ?? 0)
+        guard stay < total else { return (0, nil) }
+        let way: DeadTrailsDrop = stay * 4 <= total && stay <= keptTrailsInMemory ? .copyingWhatStays(kept: stay) : .deletingInPlace
+        if way != .deletingInPlace {
+            // Copied while the indexes are there to find them by: the other
+            // namespaces' trails by edge_by_ns (one range each side of ns).
+            try db.execute(sql: "CREATE TEMP TABLE compaction_kept AS SELECT e.* \(keptHere)", arguments: [ns])
+            try db.execute(sql: "INSERT INTO temp.compaction_kept SELECT * FROM edge WHERE ns < ?", arguments: [ns])
+            try db.execute(sql: "INSERT INTO temp.compaction_kept SELECT * FROM edge WHERE ns > ?", arguments: [ns])
+        }
+        try rebuildingIndexes(db, "tbl_name = 'edge'") {
+            switch way {
+            case .copyingWhatStays:
+                // No WHERE: SQLite empties the table at once instead of row by row.
+                try db.execute(sql: "DELETE FROM edge")
+                try db.execute(sql: "INSERT INTO edge SELECT * FROM temp.compaction_kept ORDER BY src, dst")
+            case .deletingInPlace:
+                try db.execute(sql: """
+                    DELETE FROM edge WHERE ns = ? AND NOT (
+                        src IN (SELECT seq FROM temp.compaction_hot) AND dst IN (SELECT seq FROM temp.compaction_hot))
+                    """, arguments: [ns])
+            }
+        }
+        return (total - stay, way)
     }
 
     /// Runs `change` with the indexes that `which` selects from

@@ -150,6 +150,55 @@ struct ArchiveTests {
         #expect(counts.edges == 102)  // live -> next live (100), and the revived note's two
     }
 
+    /// Archives every faded note of "b" as a bulk batch does (its trails left behind).
+    func archiveLeavingTrails(_ f: Fixture) async throws {
+        let planned = try await f.store.fadedNotes(ns: "b", batch: 100_000)
+        _ = try await f.store.write(.markEvaporating(ns: "b", batch: planned[0]), by: Writer())
+        _ = try await f.store.write(.evaporate(ns: "b", batch: EvaporationBatch(handles: planned[0].handles, keepTrails: true)), by: Writer())
+    }
+
+    func edgeCount(_ f: Fixture, ns: String) async throws -> Int? {
+        try await f.store.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM edge WHERE ns = ?", arguments: [ns]) }
+    }
+
+    @Test("dead trails, most of the table: what stays is copied aside and put back, other namespaces' trails and the indexes as they were")
+    func deadTrailsCopied() async throws {
+        let f = try Fixture()
+        let notes = try await load(f, faded: 400, live: 100)  // 600 trails, 500 with a faded end
+        let first = try await f.deposit("a first", ns: "a").note.id
+        let second = try await f.deposit("a second", ns: "a", after: [first.hex]).note.id
+        _ = try await f.deposit("a third", ns: "a", after: [first.hex, second.hex])
+        let indexes = try await f.store.pool.read { try String.fetchAll($0, sql: "SELECT sql FROM sqlite_master WHERE tbl_name = 'edge' ORDER BY name") }
+        try await archiveLeavingTrails(f)
+        let (dropped, way) = try await f.store.pool.write { try SQLiteWrites.dropTrailsWithArchivedEnds($0, ns: "b") }
+        #expect(dropped == 500 && way == .copyingWhatStays(kept: 103))
+        let (b, a) = (try await edgeCount(f, ns: "b"), try await edgeCount(f, ns: "a"))
+        #expect(b == 100 && a == 3)
+        let rebuilt = try await f.store.pool.read { try String.fetchAll($0, sql: "SELECT sql FROM sqlite_master WHERE tbl_name = 'edge' ORDER BY name") }
+        #expect(rebuilt == indexes)
+        let lit7 = try await f.store.get(IDPrefix(notes.live[7].hex, field: "id"), ns: "b")
+        #expect(Set(lit7.trails.map(\.other)) == [notes.live[8], notes.live[6]])
+        let second2 = try await f.store.get(IDPrefix(second.hex, field: "id"), ns: "a")
+        #expect(second2.trails.count == 2)
+        // Nothing left to drop: nothing moves.
+        let again = try await f.store.pool.write { try SQLiteWrites.dropTrailsWithArchivedEnds($0, ns: "b") }
+        #expect(again.dropped == 0 && again.way == nil)
+        let temp = try await f.store.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM temp.sqlite_master") }
+        #expect(temp == 0, "the temporary tables are gone")
+    }
+
+    @Test("dead trails, a small part of the table: they are deleted where they are")
+    func deadTrailsDeletedInPlace() async throws {
+        let f = try Fixture()
+        let notes = try await load(f, faded: 10, live: 300)  // 610 trails: 310 with a faded end
+        try await archiveLeavingTrails(f)
+        let (dropped, way) = try await f.store.pool.write { try SQLiteWrites.dropTrailsWithArchivedEnds($0, ns: "b") }
+        #expect(dropped == 310 && way == .deletingInPlace)
+        #expect(try await edgeCount(f, ns: "b") == 300)
+        let lit0 = try await f.store.get(IDPrefix(notes.live[0].hex, field: "id"), ns: "b")
+        #expect(Set(lit0.trails.map(\.other)) == [notes.live[1], notes.live[299]])
+    }
+
     @Test("notes set aside and left so by a crash stay faded, come back live when used, and evaporate next time")
     func setAside() async throws {
         let f = try Fixture()
