@@ -92,16 +92,53 @@ def test_what_a_daemon_memory_was_given_is_read_back_by_later_instances(quick) -
     """The first whole eval seed found every practiced trail and vector run
     scoring exactly as no memory: the indexer was behind and reads by
     meaning found nothing. Reads now wait for the notes there when they
-    begin; past the first wave of each run, every reader of a memory whose
-    notes never fade reads something (trail's own notes may fade away: a
-    read of nothing can be right there)."""
+    begin (the exact check: `test_a_read_waits_for_the_notes_written_before_it`).
+    Here, past the first wave of each run, most readers of a memory whose
+    notes never fade read something. Not every one: the quick profile's knob
+    is `min_similarity` 0.2, and a question whose subject no note is about
+    may have nothing that near (flaky, seed 101, instance 21: one note at
+    0.243, the next at 0.199, so whether it reads one note or none depends
+    on which of 8 concurrent instances wrote and retracted first)."""
     late: dict[tuple, list[int]] = defaultdict(list)
     for l in lines_of(quick, "instance"):
         if l["memory"] in ("trail-nodecay", "vector") and l["instance"] >= 16:
             late[(l["world"], l["scenario"], l["memory"], l["habit"], l["seed"])].append(l["bytes_read"])
     assert late
     for cell, read in late.items():
-        assert all(b > 0 for b in read), (cell, read)
+        assert sum(b == 0 for b in read) * 4 <= len(read), (cell, read)
+
+
+def test_a_read_waits_for_the_notes_written_before_it(daemon_factory) -> None:
+    """Every note a memory acknowledged before a read begins is embedded and
+    found by it, with the quick profile's `min_similarity` too, though
+    traild embeds after it answers (`trail_memory.until_embedded`)."""
+    if not (MODEL / "model.safetensors").exists():
+        pytest.fail(f"the embedding model is not in {MODEL}: `make model` fetches it")
+    for path in (ROOT / "Benchmarks" / "colony", ROOT / "Clients" / "python"):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+    from colony.trail_memory import NO_DECAY_HALF_LIFE_S, TrailMemory, VectorMemory, configure
+
+    d = daemon_factory("wait", extra=["--model-dir", str(MODEL)])
+    sock = str(d.socket_path)
+    question = "the integration tests time out while the database container starts"
+    bodies = [f"the database container starts slowly and the tests time out, fix {w}"
+              for w in ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+                        "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
+                        "sierra", "tango")]
+    for ns in ("vector", "trail"):
+        configure(sock, ns, NO_DECAY_HALF_LIFE_S)
+    for knob in (None, 0.2):
+        for make in (lambda a: VectorMemory(sock, "vector", agent=a, min_similarity=knob),
+                     lambda a: TrailMemory(sock, "trail", careless=False, agent=a, min_similarity=knob)):
+            writer, reader = make("writer"), make("reader")
+            try:
+                ids = {writer.write(f"{b} ({knob})") for b in bodies}
+                found = {n.id for n in reader.read(question, 10_000)}
+                assert ids <= found, (writer.name, knob, len(ids - found))
+            finally:
+                writer.close()
+                reader.close()
 
 
 def lines_of(quick, kind: str) -> list[dict]:
